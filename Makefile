@@ -1,0 +1,41 @@
+# Passerelle developer commands. Every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+
+.PHONY: install demo test up sandbox bench compose-check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+demo: install  ## Extract Salesforce and HubSpot from the sandbox for three daily windows into the embedded warehouse
+	$(BIN)/python -m passerelle.demo
+
+test: install  ## The whole test suite against a real Postgres, the sandbox on loopback and real DAG runs
+	$(BIN)/python -m pytest
+
+up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbox and the warehouse
+	$(BIN)/python -m passerelle.devserver
+
+sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
+	$(BIN)/python -m passerelle.sandbox
+
+bench: install  ## Extract-load benchmark (200,000 and 1,000,000 Salesforce-shaped records)
+	$(BIN)/python -m passerelle.bench
+
+compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
+	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
+	@echo "docker-compose.yml is valid"
+
+clean:
+	$(BIN)/python -m passerelle.warehouse stop || true
+	rm -rf .airflow .passerelle output

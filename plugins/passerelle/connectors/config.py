@@ -1,0 +1,56 @@
+"""Connection settings for a source, read from an Airflow Connection or built directly in tests.
+
+The connector code never knows whether it talks to the real vendor or the sandbox: both are
+just a host, credentials and (for a private CA) a certificate bundle in the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+_SECRET_HINTS = ("secret", "token", "password", "key", "assertion")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Host, credentials and extras of one source connection (secrets are masked in repr)."""
+
+    host: str
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.host.rstrip("/")
+
+    @property
+    def verify(self) -> str | bool:
+        """Certificate bundle to trust (the sandbox's CA, a corporate proxy's CA...) or True."""
+        return self.extra.get("ca_bundle") or True
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.extra.get(name, default)
+
+    def masked(self) -> dict[str, Any]:
+        """A loggable view: every secret-looking value replaced by ``***``."""
+        extra = {
+            k: ("***" if any(h in k.lower() for h in _SECRET_HINTS) else v) for k, v in self.extra.items()
+        }
+        return {"host": self.host, "login": self.login, "password": "***" if self.password else None, "extra": extra}
+
+    @classmethod
+    def from_airflow(cls, conn_id: str) -> "SourceConfig":
+        """Read an Airflow Connection (``AIRFLOW_CONN_<ID>`` env var, secrets backend or metadata DB)."""
+        from airflow.sdk import Connection
+
+        conn = Connection.get(conn_id)
+        extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")
+        host = conn.host or ""
+        if host and "://" not in host:
+            scheme = conn.schema if conn.schema in ("http", "https") else "https"
+            port = f":{conn.port}" if conn.port else ""
+            host = f"{scheme}://{host}{port}"
+        return cls(host=host, login=conn.login, password=conn.password, extra=dict(extra))

@@ -1,0 +1,107 @@
+"""A JSON-over-HTTP client shared by REST sources: bearer auth, retries, vendor error mapping.
+
+Sources plug in a ``throttle_delay`` function that recognises their rate-limit answer and says how
+long the vendor asks to wait; everything else (5xx, timeouts, expired tokens) is handled the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import requests
+
+from passerelle.connectors.auth import TokenProvider
+from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings, call_with_retries
+from passerelle.errors import AuthError, BadRecordError, PasserelleError
+
+log = logging.getLogger(__name__)
+
+class PinnedCASession(requests.Session):
+    """A session whose ``verify`` setting wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
+
+    requests lets those environment variables override ``Session.verify``, so a connection's own
+    ``ca_bundle`` (a private CA) would silently be ignored on machines that set them.
+    """
+
+    def __init__(self, verify: str | bool = True) -> None:
+        super().__init__()
+        self.verify = verify
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+ThrottleDelay = Callable[[requests.Response], "float | None | bool"]
+
+
+class ApiRequestError(PasserelleError):
+    """A request the vendor rejected for a reason retrying cannot fix (4xx other than auth/throttle)."""
+
+    def __init__(self, what: str, response: requests.Response) -> None:
+        self.status = response.status_code
+        super().__init__(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
+
+
+def retry_after_header(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def http_429_delay(response: requests.Response) -> float | None | bool:
+    """The common convention: 429 means throttled, ``Retry-After`` (if any) says how long to wait."""
+    return retry_after_header(response) if response.status_code == 429 else False
+
+
+@dataclass
+class JsonApi:
+    """Authenticated JSON requests against one base URL with the shared retry policy."""
+
+    source: str
+    base_url: str
+    tokens: TokenProvider
+    retry: RetrySettings
+    verify: str | bool = True
+    timeout: float = 60.0
+    throttle_delay: ThrottleDelay = http_429_delay
+    http: requests.Session = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.http = PinnedCASession(self.verify)
+
+    def request(self, method: str, path: str, *, stream: str, **kwargs: Any) -> Any:
+        """Send a request and return its decoded JSON body, retrying what can be retried."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+
+        def once() -> Any:
+            headers = {"Authorization": f"Bearer {self.tokens.token().access_token}", "Accept": "application/json"}
+            response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            self._raise_for(response, stream)
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise BadRecordError(self.source, stream, f"(response of {method} {path})", f"malformed JSON: {exc}") from exc
+
+        return call_with_retries(
+            once, what=f"{self.source}.{stream} {method} {path}", settings=self.retry, reauthenticate=self.tokens.refresh
+        )
+
+    def _raise_for(self, response: requests.Response, stream: str) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        delay = self.throttle_delay(response)
+        if delay is not False:
+            raise Retryable(f"throttled (HTTP {status})", retry_after=delay if isinstance(delay, (int, float)) else None)
+        if status == 401:
+            raise NeedsReauth(f"HTTP 401: {response.text[:200]}")
+        if status == 403:
+            raise AuthError(f"{self.source}.{stream}: access forbidden (HTTP 403): {response.text[:300]}")
+        if status in (408, 409, 423, 425) or status >= 500:
+            raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response))
+        raise ApiRequestError(f"{self.source}.{stream} {response.request.method} {response.url}", response)

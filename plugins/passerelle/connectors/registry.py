@@ -1,0 +1,16 @@
+"""Every source Passerelle extracts; the extract DAGs are generated from this list."""
+
+from __future__ import annotations
+
+from passerelle.connectors.sources.hubspot import HUBSPOT
+from passerelle.connectors.sources.salesforce import SALESFORCE
+from passerelle.connectors.spec import SourceSpec
+
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT)}
+
+
+def get_source(name: str) -> SourceSpec:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}") from None

@@ -1,0 +1,72 @@
+"""Declarative source specs: what a source's streams are and how each one is read.
+
+A :class:`SourceSpec` lists :class:`StreamSpec` objects. A stream names its primary key, cursor and
+deletion fields (dotted paths into the vendor's JSON) and a *reader* — the paging style of the API
+family (SOQL + nextRecordsUrl, CRM search + after cursor, list + after cursor...). The engine turns
+whatever a reader yields into :class:`~passerelle.records.Record` objects the same way for every source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Iterator, Mapping, Protocol
+
+from passerelle.connectors.config import SourceConfig
+from passerelle.connectors.retry import RetrySettings
+from passerelle.records import Window
+
+
+@dataclass
+class RawPage:
+    """Vendor records of one API response, and where they came from (for logs and errors)."""
+
+    items: list[dict[str, Any]]
+    location: str
+
+
+class StreamReader(Protocol):
+    def pages(self, session: Any, stream: "StreamSpec", window: Window) -> Iterator[RawPage]: ...
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    primary_key: str
+    cursor_field: str
+    readers: tuple[StreamReader, ...]
+    deleted_field: str | None = None
+    deleted_cursor_field: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str
+    conn_id: str
+    pool: str
+    pool_slots: int
+    schedule: str
+    lookback: timedelta
+    streams: tuple[StreamSpec, ...]
+    connect: Callable[[SourceConfig, RetrySettings], Any]
+    doc: str = ""
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    tags: tuple[str, ...] = ()
+
+    def stream(self, name: str) -> StreamSpec:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"source {self.name} has no stream {name!r}")
+
+
+def dig(item: Mapping[str, Any], path: str) -> Any:
+    """Value at a dotted path (``properties.hs_lastmodifieddate``), or None when absent."""
+    value: Any = item
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value

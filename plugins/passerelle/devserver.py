@@ -1,0 +1,75 @@
+"""``make up``: Airflow standalone with the project's DAGs, the sandbox and the warehouse.
+
+Starts (or reuses) the warehouse, starts the sandbox in this process, exports the Airflow
+connections as environment variables, imports the pools, and runs ``airflow standalone`` until
+Ctrl-C. The admin password Airflow generates is printed once it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from passerelle.orchestration.airflow_env import (
+    configure_airflow,
+    export_connections,
+    sandbox_connections,
+    warehouse_connection,
+)
+from passerelle.paths import PROJECT_ROOT
+
+
+def main() -> int:
+    home = configure_airflow()
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    from passerelle.sandbox.server import start_sandbox
+    from passerelle.warehouse.migrate import migrate
+    from passerelle.warehouse.settings import warehouse_url
+
+    url = warehouse_url()
+    migrate(url)
+    sandbox = start_sandbox()
+    export_connections(sandbox_connections(sandbox.vendors, sandbox.ca_path))
+    export_connections({"passerelle_warehouse": warehouse_connection(url)})
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*airflow, "pools", "import", str(PROJECT_ROOT / "pools.json")], check=True)
+    standalone = subprocess.Popen([*airflow, "standalone"], start_new_session=True)
+    try:
+        print_access(home, sandbox)
+        return standalone.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if standalone.poll() is None:
+            os.killpg(standalone.pid, signal.SIGTERM)
+            try:
+                standalone.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(standalone.pid, signal.SIGKILL)
+        sandbox.stop()
+
+
+def print_access(home: Path, sandbox) -> None:
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    for _ in range(240):
+        if passwords.exists():
+            break
+        time.sleep(0.5)
+    password = json.loads(passwords.read_text()).get("admin") if passwords.exists() else "(see the standalone log)"
+    print("\n" + "=" * 72)
+    print(f"Airflow UI: http://localhost:{os.environ['AIRFLOW__API__PORT']}  user: admin  password: {password}")
+    for name, vendor in sandbox.vendors.items():
+        print(f"sandbox {name}: {vendor.base_url}")
+    print("Ctrl-C stops Airflow and the sandbox (the warehouse keeps running: make clean stops it).")
+    print("=" * 72 + "\n", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Load one extraction window of one stream into ``raw.records``, all or nothing.
+
+A window load is a single transaction: the stream's watermark row is locked first (two runs of
+the same stream queue up instead of interleaving), pages are streamed into a temporary table with
+COPY, new record versions are appended with ``ON CONFLICT DO NOTHING`` (reruns and overlapping
+windows are harmless), then the watermark and the load log are written. If anything fails, the
+rollback leaves no rows, no watermark move and no load log entry, so the window can simply be
+retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+from passerelle.load.copy import copy_pages
+from passerelle.records import Page, Window
+
+log = logging.getLogger(__name__)
+
+TEMP_TABLE = "passerelle_load_batch"
+
+
+@dataclass
+class LoadStats:
+    source: str
+    stream: str
+    window_start: datetime | None
+    window_end: datetime
+    run_id: str
+    records: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    pages: int
+    seconds: float
+
+
+@dataclass
+class Watermark:
+    source: str
+    stream: str
+    cursor: datetime | None
+    window_end: datetime | None
+
+
+_LOCK_WATERMARK = """
+INSERT INTO audit.watermarks (source, stream) VALUES (%(source)s, %(stream)s) ON CONFLICT DO NOTHING;
+SELECT cursor_value, window_end FROM audit.watermarks
+ WHERE source = %(source)s AND stream = %(stream)s FOR UPDATE;
+"""
+
+_CREATE_TEMP = f"""
+CREATE TEMP TABLE {TEMP_TABLE} (
+    ord          bigint GENERATED ALWAYS AS IDENTITY,
+    record_id    text        NOT NULL,
+    cursor_value timestamptz NOT NULL,
+    is_deleted   boolean     NOT NULL,
+    payload      jsonb       NOT NULL
+) ON COMMIT DROP
+"""
+
+# All parts of one statement share a snapshot, so the EXISTS probes on raw.records see only the
+# versions stored before this load, while the INSERT in ``ins`` adds the new ones.
+_INSERT_AND_CLASSIFY = f"""
+WITH src AS (
+    SELECT DISTINCT ON (record_id, cursor_value, is_deleted) record_id, cursor_value, is_deleted, payload
+      FROM {TEMP_TABLE}
+     ORDER BY record_id, cursor_value, is_deleted, ord DESC
+), ins AS (
+    INSERT INTO raw.records (load_id, source, stream, record_id, cursor_value, is_deleted, payload,
+                             run_id, window_start, window_end)
+    SELECT %(load_id)s, %(source)s, %(stream)s, record_id, cursor_value, is_deleted, payload,
+           %(run_id)s, %(window_start)s, %(window_end)s
+      FROM src
+    ON CONFLICT (source, stream, record_id, cursor_value, is_deleted) DO NOTHING
+    RETURNING record_id, cursor_value, is_deleted
+), latest AS (
+    SELECT DISTINCT ON (record_id) record_id, is_deleted
+      FROM ins
+     ORDER BY record_id, cursor_value DESC, is_deleted DESC
+), classified AS MATERIALIZED (  -- one EXISTS probe per record, not one per FILTER
+    SELECT l.is_deleted,
+           EXISTS (SELECT 1 FROM raw.records r
+                    WHERE r.source = %(source)s AND r.stream = %(stream)s AND r.record_id = l.record_id) AS existed
+      FROM latest l
+)
+SELECT count(*) FILTER (WHERE NOT is_deleted AND NOT existed),
+       count(*) FILTER (WHERE NOT is_deleted AND existed),
+       count(*) FILTER (WHERE is_deleted),
+       (SELECT count(*) FROM {TEMP_TABLE} t
+         WHERE EXISTS (SELECT 1 FROM raw.records r
+                        WHERE r.source = %(source)s AND r.stream = %(stream)s AND r.record_id = t.record_id
+                          AND r.cursor_value = t.cursor_value AND r.is_deleted = t.is_deleted)),
+       (SELECT max(cursor_value) FROM {TEMP_TABLE})
+  FROM classified
+"""
+
+_ADVANCE_WATERMARK = """
+UPDATE audit.watermarks
+   SET cursor_value = GREATEST(cursor_value, %(max_cursor)s),
+       window_end = GREATEST(window_end, %(window_end)s),
+       updated_at = now(),
+       last_run_id = %(run_id)s
+ WHERE source = %(source)s AND stream = %(stream)s
+"""
+
+_LOG_LOAD = """
+INSERT INTO audit.load_log (load_id, source, stream, window_start, window_end, run_id, records_received,
+                            inserted, updated, deleted, unchanged, pages, started_at, finished_at)
+VALUES (%(load_id)s, %(source)s, %(stream)s, %(window_start)s, %(window_end)s, %(run_id)s, %(records)s,
+        %(inserted)s, %(updated)s, %(deleted)s, %(unchanged)s, %(pages)s, %(started_at)s, clock_timestamp())
+"""
+
+
+def get_watermark(conn: Any, source: str, stream: str) -> Watermark | None:
+    """The stream's watermark, or None if no window of it was ever loaded.
+
+    Ends the transaction it opens (if it opened one) so the caller is not left idle in transaction.
+    """
+    opened = not conn.autocommit and conn.info.transaction_status == TRANSACTION_STATUS_IDLE
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT cursor_value, window_end FROM audit.watermarks WHERE source = %s AND stream = %s",
+                (source, stream),
+            )
+            row = cur.fetchone()
+    finally:
+        if opened:
+            conn.rollback()
+    return None if row is None else Watermark(source, stream, row[0], row[1])
+
+
+def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: Iterable[Page], run_id: str,
+                logger: logging.Logger | None = None) -> LoadStats:
+    """Load ``pages`` (consumed lazily) for ``window`` in one transaction and commit it.
+
+    ``conn`` is a psycopg2 connection with autocommit off; its transaction is committed on success
+    and rolled back on any error, which is then re-raised (BadRecordError for invalid records).
+    """
+    logger = logger or log
+    if conn.autocommit:
+        raise ValueError("load_window needs a connection with autocommit off: a window is one transaction")
+    if not source or not stream or not run_id:
+        raise ValueError("source, stream and run_id are required")
+    label = f"{source}.{stream}"
+    began = time.monotonic()
+    params: dict[str, Any] = {
+        "source": source,
+        "stream": stream,
+        "run_id": run_id,
+        "window_start": window.start,
+        "window_end": window.end,
+        "started_at": datetime.now(timezone.utc),
+    }
+
+    def page_loaded(number: int, page: Page, count: int, so_far: int) -> None:
+        logger.info("%s: page %d loaded %d records (%d so far)", label, number, count, so_far)
+
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_LOCK_WATERMARK, params)
+            cur.execute("SELECT nextval('audit.load_id_seq')")
+            params["load_id"] = cur.fetchone()[0]
+            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute(_CREATE_TEMP)
+            records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
+                                             on_page=page_loaded)
+            cur.execute(f"ANALYZE {TEMP_TABLE}")
+            cur.execute(_INSERT_AND_CLASSIFY, params)
+            inserted, updated, deleted, unchanged, max_cursor = cur.fetchone()
+            params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
+                          deleted=deleted, unchanged=unchanged, max_cursor=max_cursor)
+            cur.execute(_ADVANCE_WATERMARK, params)
+            cur.execute(_LOG_LOAD, params)
+        conn.commit()
+    except BaseException:
+        _rollback_quietly(conn, label, logger)
+        raise
+    stats = LoadStats(source, stream, window.start, window.end, run_id, records, inserted, updated, deleted,
+                      unchanged, page_count, round(time.monotonic() - began, 3))
+    logger.info(
+        "%s: window [%s, %s) loaded (load %s): %d records in %d pages, %d inserted, %d updated, %d deleted,"
+        " %d unchanged in %.1fs",
+        label, _fmt(window.start), _fmt(window.end), params["load_id"], records, page_count, inserted, updated,
+        deleted, unchanged, stats.seconds,
+    )
+    return stats
+
+
+def _rollback_quietly(conn: Any, label: str, logger: logging.Logger) -> None:
+    """Roll back without masking the original error if the connection itself is gone."""
+    try:
+        conn.rollback()
+    except Exception:
+        logger.exception("%s: rollback failed (connection lost?); the load transaction was not committed", label)
+    else:
+        logger.warning("%s: window load rolled back, nothing was stored", label)
+
+
+def _fmt(moment: datetime | None) -> str:
+    return "-inf" if moment is None else moment.isoformat()

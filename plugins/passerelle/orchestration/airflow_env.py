@@ -1,0 +1,68 @@
+"""The environment Airflow runs in locally (demo, ``make up``, tests): home, DAGs, connections.
+
+Airflow reads its configuration when first imported: call :func:`configure_airflow` before that.
+Connections are passed as ``AIRFLOW_CONN_*`` JSON environment variables, never written to files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from passerelle.paths import PROJECT_ROOT
+
+
+def configure_airflow(home: Path | None = None) -> Path:
+    home = Path(os.environ.get("AIRFLOW_HOME") or home or PROJECT_ROOT / ".airflow")
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    return home
+
+
+def warehouse_connection(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "conn_type": "postgres",
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "login": parts.username or "postgres",
+        "password": parts.password or "",
+        "schema": (parts.path or "/passerelle").lstrip("/") or "passerelle",
+    }
+
+
+def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[str, dict[str, Any]]:
+    """Airflow connections pointing the real connectors at the sandbox (only hosts and secrets differ)."""
+    sf, hs = vendors["salesforce"], vendors["hubspot"]
+    sf_cred, hs_cred = sf.credentials, hs.credentials
+    return {
+        "passerelle_salesforce": {
+            "conn_type": "http",
+            "host": sf_cred.get("login_url", sf.base_url),
+            "login": sf_cred["client_id"],
+            "password": sf_cred["client_secret"],
+            "extra": {"refresh_token": sf_cred["refresh_token"], "ca_bundle": str(ca_path)},
+        },
+        "passerelle_hubspot": {
+            "conn_type": "http",
+            "host": hs.base_url,
+            "password": hs_cred["private_app_token"],
+            "extra": {"ca_bundle": str(ca_path)},
+        },
+    }
+
+
+def export_connections(connections: dict[str, dict[str, Any]]) -> None:
+    for conn_id, value in connections.items():
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(value)

@@ -1,0 +1,194 @@
+"""Start the vendor emulators: one threaded HTTPS server per vendor, in daemon threads.
+
+``start_sandbox()`` is what tests and the CLI use. It also writes a descriptor
+(``<state_dir>/sandbox/sandbox.json``: URLs, credentials, CA path, pid) so other processes, such as
+an Airflow worker pointed at a sandbox started in another terminal, can find it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from passerelle import paths
+from passerelle.sandbox.client import SandboxClient
+from passerelle.sandbox.core import VendorApp
+from passerelle.sandbox.hubspot import HubSpotApp
+from passerelle.sandbox.salesforce import SalesforceApp
+from passerelle.sandbox.salesforce_auth import sandbox_credentials
+from passerelle.sandbox.tls import server_tls, write_private
+
+log = logging.getLogger(__name__)
+
+DESCRIPTOR_FILE = "sandbox.json"
+VENDORS = ("salesforce", "hubspot")
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its INFO access log: the apps log one DEBUG line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - Werkzeug's signature
+        level = logging.DEBUG if type == "info" else logging.WARNING
+        log.log(level, "%s: %s", self.address_string(), message % args if args else message)
+
+
+@dataclass
+class VendorEndpoint:
+    """One running emulator: where it listens, what it accepts, and how to control it."""
+
+    name: str
+    base_url: str
+    credentials: dict[str, str]
+    control: SandboxClient
+    app: VendorApp = field(repr=False)
+    server: BaseWSGIServer = field(repr=False)
+    thread: threading.Thread = field(repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+
+class Sandbox:
+    """The running emulators; a context manager that stops them on exit."""
+
+    def __init__(self, vendors: dict[str, VendorEndpoint], ca_path: Path, directory: Path) -> None:
+        self.vendors = vendors
+        self.ca_path = ca_path
+        self.directory = directory
+        self.descriptor_path = directory / DESCRIPTOR_FILE
+        self._stopped = False
+
+    @property
+    def salesforce(self) -> VendorEndpoint:
+        return self.vendors["salesforce"]
+
+    @property
+    def hubspot(self) -> VendorEndpoint:
+        return self.vendors["hubspot"]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "ca_path": str(self.ca_path),
+            "state_dir": str(self.directory),
+            "vendors": {
+                name: {"base_url": v.base_url, "control_url": f"{v.base_url}/__sandbox/", "credentials": v.credentials}
+                for name, v in self.vendors.items()
+            },
+        }
+
+    def write_descriptor(self) -> None:
+        write_private(self.descriptor_path, (json.dumps(self.describe(), indent=2) + "\n").encode())
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for endpoint in self.vendors.values():
+            endpoint.server.shutdown()
+            endpoint.server.server_close()
+            endpoint.control.session.close()
+        for endpoint in self.vendors.values():
+            endpoint.thread.join(timeout=5)
+        try:
+            if json.loads(self.descriptor_path.read_text()) == self.describe():
+                self.descriptor_path.unlink()
+        except (OSError, ValueError):
+            pass
+        log.info("sandbox stopped")
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def resolve_dataset(dataset: dict[str, Any] | str | Path | None) -> dict[str, Any]:
+    """A dataset dict from a dict, a JSON file, or (None) the project's default dataset."""
+    if isinstance(dataset, dict):
+        return dataset
+    from passerelle.sandbox import dataset as datasets
+
+    if dataset is not None:
+        return datasets.load(Path(dataset))
+    path = datasets.default_dataset_path()
+    if path.exists():
+        return datasets.load(path)
+    log.info("no dataset file at %s: generating the default dataset", path)
+    return datasets.generate()
+
+
+def sandbox_dir(state_dir: Path | None = None) -> Path:
+    root = Path(state_dir) if state_dir is not None else paths.state_dir()
+    directory = root / "sandbox"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def read_descriptor(state_dir: Path | None = None) -> dict[str, Any]:
+    """The descriptor of the sandbox last started with this state directory (FileNotFoundError if none)."""
+    return dict(json.loads((sandbox_dir(state_dir) / DESCRIPTOR_FILE).read_text()))
+
+
+def start_sandbox(
+    dataset: dict[str, Any] | str | Path | None = None,
+    *,
+    state_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    ports: dict[str, int] | None = None,
+) -> Sandbox:
+    """Serve the Salesforce and HubSpot emulators over HTTPS on ``host`` (port 0 = any free port).
+
+    Files (CA, JWT key, descriptor) go to ``<state_dir>/sandbox/``; ``state_dir`` defaults to
+    :func:`passerelle.paths.state_dir`.
+    """
+    started = time.perf_counter()
+    data = resolve_dataset(dataset)
+    directory = sandbox_dir(state_dir)
+    tls = server_tls(directory, host)
+    ports = ports or {}
+    apps: dict[str, VendorApp] = {
+        "salesforce": SalesforceApp(data, sandbox_credentials(directory)),
+        "hubspot": HubSpotApp(data),
+    }
+    vendors: dict[str, VendorEndpoint] = {}
+    try:
+        for name in VENDORS:
+            app = apps[name]
+            server = make_server(host, int(ports.get(name, 0)), app, threaded=True,
+                                 request_handler=_RequestHandler, ssl_context=tls.context)
+            url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("localhost" if host == "::" else host)
+            base_url = f"https://{url_host}:{server.server_port}"
+            app.base_url = base_url
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                      name=f"sandbox-{name}", daemon=True)
+            thread.start()
+            vendors[name] = VendorEndpoint(
+                name=name, base_url=base_url, credentials=app.public_credentials(),
+                control=SandboxClient(base_url, tls.ca_path), app=app, server=server, thread=thread,
+            )
+    except BaseException:
+        for endpoint in vendors.values():
+            endpoint.server.shutdown()
+            endpoint.server.server_close()
+        raise
+    sandbox = Sandbox(vendors, tls.ca_path, directory)
+    sandbox.write_descriptor()
+    log.info("sandbox up in %.1f s: %s", time.perf_counter() - started,
+             ", ".join(f"{n} {v.base_url}" for n, v in vendors.items()))
+    return sandbox

@@ -1,0 +1,131 @@
+"""Pointing clients at the warehouse: env override, masking, psycopg2, SQLAlchemy and Airflow's PostgresHook."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from sqlalchemy import create_engine, pool, text
+
+from passerelle.warehouse import settings
+from passerelle.warehouse.__main__ import main, write_env_file
+from passerelle.warehouse.settings import airflow_conn_uri, connect, mask_url, sqlalchemy_url, warehouse_url
+from tests.fixtures.warehouse import database_url
+
+
+def test_warehouse_url_env_var_wins_and_starts_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://u:p@db.example:5433/wh")
+    assert warehouse_url(tmp_path / "never") == "postgresql://u:p@db.example:5433/wh"
+    assert not (tmp_path / "never").exists()
+
+
+def test_mask_url_hides_password_only() -> None:
+    masked = mask_url("postgresql://alice:s3cr%40t@db.example:5433/wh?sslmode=require")
+    assert "s3cr" not in masked
+    assert masked == "postgresql://alice:***@db.example:5433/wh?sslmode=require"
+    assert mask_url("not a url") == "<unparseable warehouse URL>"
+
+
+def test_connect_and_sqlalchemy_reach_the_database(warehouse_url: str) -> None:
+    name = warehouse_url.rsplit("/", 1)[1]
+    conn = connect(warehouse_url)
+    try:
+        assert not conn.autocommit
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_database()")
+            assert cur.fetchone() == (name,)
+    finally:
+        conn.close()
+    engine = create_engine(sqlalchemy_url(warehouse_url), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT current_database()")).scalar_one() == name
+    engine.dispose()
+
+
+def test_non_postgres_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="must be PostgreSQL"):
+        connect("sqlite:///tmp/x.db")
+
+
+@pytest.fixture
+def odd_login(warehouse_server_url: str) -> Iterator[tuple[str, str]]:
+    """A role whose name and password need percent-encoding in a URI."""
+    role = f"pw test+{uuid.uuid4().hex[:6]}@x"
+    password = "p@ss:w/rd?#%é"
+    admin = connect(database_url(warehouse_server_url, "postgres"))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            try:
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
+                                                                              sql.Literal(password)))
+            except psycopg2.errors.InsufficientPrivilege:
+                pytest.skip("test server user may not create roles")
+        yield role, password
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    finally:
+        admin.close()
+
+
+def test_airflow_conn_uri_round_trips_through_airflow(odd_login: tuple[str, str]) -> None:
+    from airflow.models.connection import Connection
+
+    role, password = odd_login
+    url = f"postgresql+psycopg2://{quote(role, safe='')}:{quote(password, safe='')}@127.0.0.1:5439/my_db?sslmode=disable"
+    parsed = Connection(conn_id="x", uri=airflow_conn_uri(url))
+    assert (parsed.conn_type, parsed.login, parsed.password, parsed.host, parsed.port, parsed.schema) == (
+        "postgres", role, password, "127.0.0.1", 5439, "my_db")
+    assert parsed.extra_dejson == {"sslmode": "disable"}
+
+
+def test_postgres_hook_works_through_generated_conn_uri(
+    warehouse_url: str, odd_login: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if "AIRFLOW_HOME" not in os.environ:
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    database = warehouse_url.rsplit("/", 1)[1]
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", airflow_conn_uri(warehouse_url))
+    hook = PostgresHook(postgres_conn_id="passerelle_warehouse")
+    assert tuple(hook.get_first("SELECT 1")) == (1,)
+    assert tuple(hook.get_first("SELECT current_database(), count(*) FROM raw.records")) == (database, 0)
+
+    # A login and password that need percent-encoding survive the trip too.
+    role, password = odd_login
+    as_role = settings.parse(warehouse_url).set(username=role, password=password).render_as_string(
+        hide_password=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", airflow_conn_uri(as_role))
+    hook = PostgresHook(postgres_conn_id="passerelle_warehouse")
+    assert tuple(hook.get_first("SELECT current_database(), current_user")) == (database, role)
+
+
+def test_cli_up_writes_sourceable_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse_url: str,
+                                           capsys: pytest.CaptureFixture[str],
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PASSERELLE_STATE_DIR", str(tmp_path))
+    with_password = settings.parse(warehouse_url).set(password="top'secret").render_as_string(hide_password=False)
+    monkeypatch.setenv("WAREHOUSE_URL", with_password)
+    caplog.set_level(logging.INFO)
+    assert main(["up"]) == 0
+    out = capsys.readouterr().out
+    assert "top" not in out and "***" in out
+    assert "top'secret" not in caplog.text and "top%27secret" not in caplog.text
+
+    env_file = tmp_path / "warehouse.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    sourced = subprocess.run(
+        ["sh", "-c", f'set -a; . "{env_file}"; printf "%s\\n%s" "$WAREHOUSE_URL" "$AIRFLOW_CONN_PASSERELLE_WAREHOUSE"'],
+        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
+    ).stdout.splitlines()
+    assert sourced == [with_password, airflow_conn_uri(with_password)]
+    assert write_env_file(with_password, tmp_path / "again.env").read_text() == env_file.read_text()
