@@ -49,12 +49,12 @@ def worker(descriptor_path: Path, url: str) -> dict[str, Any]:
     full = time.perf_counter() - t0
 
     # COPY alone: the same rows, already encoded in a file, sent to an empty table.
-    with tempfile.TemporaryFile() as encoded, conn.cursor(name="bench_rows") as rows:
-        rows.itersize = 2000
-        rows.execute("SELECT record_id, cursor_value, payload FROM raw.records WHERE stream = 'Account'")
-        while batch := rows.fetchmany(2000):
-            encoded.write(encode_page([Record(r[0], r[1], r[2]) for r in batch])[0])
-        conn.commit()
+    with tempfile.TemporaryFile() as encoded:
+        with conn.cursor(name="bench_rows") as rows:
+            rows.itersize = 2000
+            rows.execute("SELECT record_id, cursor_value, payload FROM raw.records WHERE stream = 'Account'")
+            while batch := rows.fetchmany(2000):
+                encoded.write(encode_page([Record(r[0], r[1], r[2]) for r in batch])[0])
         encoded.seek(0)
         with conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE bench_copy (record_id text, cursor_value timestamptz, is_deleted boolean, payload jsonb)")
@@ -80,7 +80,7 @@ def run_volume(n: int, base_url: str) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="passerelle-bench-"))
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "passerelle.sandbox", "--generate-bulk-salesforce", str(n), "--state-dir", str(state)],
-        stdout=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
         descriptor = wait_for_descriptor(state, sandbox)
@@ -94,8 +94,10 @@ def run_volume(n: int, base_url: str) -> dict[str, Any]:
         migrate(url)
         out = subprocess.run(
             [sys.executable, "-m", "passerelle.bench", "--worker", str(descriptor), url],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"benchmark worker failed for {n} records:\n{out.stderr[-3000:]}")
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {db}")
         admin.close()

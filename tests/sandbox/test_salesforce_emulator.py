@@ -23,7 +23,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from passerelle.sandbox.server import Sandbox
+from passerelle.sandbox.server import Sandbox, read_descriptor
 
 VERSION = "62.0"
 BATCH_200 = {"Sforce-Query-Options": "batchSize=200"}
@@ -152,7 +152,8 @@ def test_default_batch_is_2000_and_datetimes_look_like_salesforce(sandbox: Sandb
     page = sf.query("SELECT Id, CreatedDate, SystemModstamp FROM Account")
     assert len(page["records"]) == 2000 and not page["done"]
     record = page["records"][0]
-    assert record["attributes"] == {"type": "Account", "url": f"/services/data/v{VERSION}/sobjects/Account/{record['Id']}"}
+    url = f"/services/data/v{VERSION}/sobjects/Account/{record['Id']}"
+    assert record["attributes"] == {"type": "Account", "url": url}
     assert list(record) == ["attributes", "Id", "CreatedDate", "SystemModstamp"]
     assert datetime.strptime(record["SystemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z").tzinfo is not None
     assert record["SystemModstamp"].endswith("+0000")
@@ -173,9 +174,9 @@ def test_deleted_record_appears_only_in_query_all(sandbox: Sandbox) -> None:
     assert rows[0]["SystemModstamp"] == deleted_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     assert rows[0]["LastModifiedDate"] == sf_time(victim["LastModifiedDate"])
     control.advance(120)  # /deleted covers whole minutes up to the platform's now
-    deleted = sf.restful("sobjects/Account/deleted/", params={
-        "start": (deleted_at - timedelta(hours=1)).isoformat(), "end": (deleted_at + timedelta(minutes=5)).isoformat(),
-    })
+    window = {"start": (deleted_at - timedelta(hours=1)).isoformat(),
+              "end": (deleted_at + timedelta(minutes=5)).isoformat()}
+    deleted = sf.restful("sobjects/Account/deleted/", params=window)
     assert deleted["deletedRecords"] == [{"id": victim["Id"], "deletedDate": rows[0]["SystemModstamp"]}]
     assert deleted["latestDateCovered"] == (deleted_at + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:00.000+0000")
 
@@ -405,9 +406,14 @@ def test_bulk_stamps_every_record_identically(sandbox: Sandbox) -> None:
     by_id = {r["Id"]: r for r in control.records("Contact")}
     assert {by_id[i]["SystemModstamp"] for i in changed} == {bulk["stamp"]}
     assert {by_id[i]["LastModifiedDate"] for i in changed} == {bulk["stamp"]}
-    rows = client(sandbox).query(f"SELECT Id FROM Contact WHERE SystemModstamp = {sf_time(bulk['stamp'])}")
+    sf = client(sandbox)
+    rows = sf.query(f"SELECT Id FROM Contact WHERE SystemModstamp = {sf_time(bulk['stamp'])}")
     assert {r["Id"] for r in rows["records"]} == changed
     assert len({by_id[i]["Email"] for i in bulk["created_ids"]}) == 5
+    control.advance(120)
+    updated = sf.restful("sobjects/Contact/updated/", params={
+        "start": (now - timedelta(minutes=1)).isoformat(), "end": (now + timedelta(minutes=1)).isoformat()})
+    assert set(updated["ids"]) == changed
 
 
 def test_control_records_and_reset_restore_the_initial_records(sandbox: Sandbox) -> None:
@@ -460,3 +466,23 @@ def test_deep_pages_cost_no_more_than_the_first(sandbox: Sandbox) -> None:
     deep_page = time.perf_counter() - started
     assert len(deep["records"]) == 2000
     assert deep_page < max(first_page, 0.5)
+
+
+def test_descriptor_lets_other_processes_find_the_sandbox(sandbox: Sandbox) -> None:
+    descriptor = read_descriptor(sandbox.directory.parent)
+    assert descriptor["ca_path"] == str(sandbox.ca_path) and Path(descriptor["ca_path"]).exists()
+    for name, endpoint in sandbox.vendors.items():
+        assert descriptor["vendors"][name]["base_url"] == endpoint.base_url
+        assert descriptor["vendors"][name]["credentials"] == endpoint.credentials
+    assert Path(sandbox.salesforce.credentials["private_key_path"]).exists()
+
+
+def test_query_timeout_can_be_injected(sandbox: Sandbox) -> None:
+    sandbox.salesforce.control.add_fault("error", status=400, path="/queryAll")
+    sf = client(sandbox)
+    assert sf.query("SELECT Id FROM User LIMIT 1")["totalSize"] == 1
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.query("SELECT Id FROM User LIMIT 1", include_deleted=True)
+    assert failure.value.content == [
+        {"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}
+    ]

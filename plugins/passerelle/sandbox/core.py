@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -82,7 +82,6 @@ class Call:
     endpoint: str
     principal: Any = None
     fault: FaultSpec | None = None
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -307,8 +306,6 @@ class VendorApp:
         except Exception:
             log.exception("%s sandbox failed on %s %s", self.vendor, request.method, request.path)
             response = self.internal_error(call)
-        for name, value in call.extra_headers.items():
-            response.headers[name] = value
         self.decorate(call, response)
         return response
 
@@ -316,6 +313,8 @@ class VendorApp:
         path = call.path
         if call.endpoint in self.public_endpoints:
             fault = self.faults.take(path, data_endpoint=False, kinds=FAULT_KINDS)
+            if fault is not None and fault.kind in PRE_AUTH_KINDS:
+                self.expire_tokens()
         else:
             if self.faults.take(path, data_endpoint=True, kinds=PRE_AUTH_KINDS):
                 log.debug("%s: expiring every issued token", self.vendor)

@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
@@ -39,8 +40,8 @@ from passerelle.sandbox.hubspot_model import (
     to_property_string,
     type_label,
 )
-from passerelle.sandbox.ids import NumericIdSequence
 from passerelle.sandbox.hubspot_search import SearchError, SearchLimits, order, parse_search
+from passerelle.sandbox.ids import NumericIdSequence
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,8 @@ class HubSpotApp(VendorApp):
         return hs_error(status, fault.error_code or categories.get(status, "INTERNAL_ERROR"), message).response()
 
     def not_found(self, call: Call) -> Response:
-        return hs_error(404, "OBJECT_NOT_FOUND", f"No API endpoint matches {call.request.method} {call.path}").response()
+        message = f"No API endpoint matches {call.request.method} {call.path}"
+        return hs_error(404, "OBJECT_NOT_FOUND", message).response()
 
     def method_not_allowed(self, call: Call, allowed: list[str]) -> Response:
         return hs_error(405, "METHOD_NOT_ALLOWED",
@@ -330,7 +332,9 @@ class HubSpotApp(VendorApp):
             raise hs_error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
         return object_type
 
-    def _render(self, object_type: str, record: Record, wanted: list[str] | None, all_properties: bool = False) -> Record:
+    def _render(
+        self, object_type: str, record: Record, wanted: list[str] | None, all_properties: bool = False
+    ) -> Record:
         stored = record["properties"]
         defs = self.properties[object_type]
         if all_properties:
@@ -351,10 +355,12 @@ class HubSpotApp(VendorApp):
         return out
 
     @staticmethod
-    def _csv(value: str | None) -> list[str] | None:
-        if value is None:
+    def _names(call: Call, param: str) -> list[str] | None:
+        """``a,b`` or repeated ``param=a&param=b`` (both forms are accepted by HubSpot); None if absent."""
+        values = call.request.args.getlist(param)
+        if not values:
             return None
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
     def _limit(self, call: Call, default: int, maximum: int) -> int:
         raw = call.request.args.get("limit")
@@ -387,8 +393,7 @@ class HubSpotApp(VendorApp):
     def _next_link(self, call: Call, after: str) -> str:
         args = call.request.args.to_dict(flat=False)
         args["after"] = [after]
-        query = "&".join(f"{k}={v}" for k, values in args.items() for v in values)
-        return f"{self.base_url}{call.path}?{query}"
+        return f"{self.base_url}{call.path}?{urlencode(args, doseq=True)}"
 
     # ------------------------------------------------------------------------------ objects
 
@@ -396,8 +401,8 @@ class HubSpotApp(VendorApp):
         object_type = self._type(object_type)
         args = call.request.args
         limit = self._limit(call, 10, int(self.config["list_max_limit"]))
-        wanted = self._csv(args.get("properties"))
-        associations = self._csv(args.get("associations")) or []
+        wanted = self._names(call, "properties")
+        associations = self._names(call, "associations") or []
         archived = args.get("archived", "false").lower() == "true"
         after = args.get("after")
         if after is not None and not after.isdigit():
@@ -435,8 +440,8 @@ class HubSpotApp(VendorApp):
             if record is None or bool(record.get("archived")) != archived:
                 raise hs_error(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
                                context={"id": [record_id]})
-            rendered = self._render(object_type, record, self._csv(args.get("properties")))
-            block = self._association_block(object_type, record_id, self._csv(args.get("associations")) or [])
+            rendered = self._render(object_type, record, self._names(call, "properties"))
+            block = self._association_block(object_type, record_id, self._names(call, "associations") or [])
             if block:
                 rendered["associations"] = block
         return json_response(rendered)
@@ -531,7 +536,8 @@ class HubSpotApp(VendorApp):
             owners = sorted(self.owners.values(), key=lambda o: int(o["id"]))
         selected = [
             o for o in owners
-            if bool(o.get("archived")) == archived and (email is None or str(o.get("email", "")).lower() == email.lower())
+            if bool(o.get("archived")) == archived
+            and (email is None or str(o.get("email", "")).lower() == email.lower())
             and (after is None or int(o["id"]) >= int(after))
         ]
         body: Record = {"results": [dict(o) for o in selected[:limit]]}
@@ -565,7 +571,8 @@ class HubSpotApp(VendorApp):
             for item in inputs:
                 from_id = str(item.get("id")) if isinstance(item, dict) else ""
                 targets = list(index.get(from_id, {}).items())
-                offset = int(item.get("after") or 0) if isinstance(item, dict) and str(item.get("after") or "0").isdigit() else 0
+                after = str(item.get("after") or "0") if isinstance(item, dict) else "0"
+                offset = int(after) if after.isdigit() else 0
                 if not targets:
                     without.append(from_id)
                     continue

@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.sandbox.clock import canonical, canonicalize, from_epoch_ms, is_date_text, looks_like_datetime, parse_instant
+from passerelle.sandbox.clock import (
+    canonical,
+    canonicalize,
+    from_epoch_ms,
+    is_date_text,
+    looks_like_datetime,
+    parse_instant,
+)
 
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "products": "0-7", "line_items": "0-8"}
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "products": "product",
@@ -44,11 +51,14 @@ DATETIME_PROPERTIES = frozenset(
 )
 NUMBER_PROPERTIES = frozenset(
     {"hs_object_id", "amount", "price", "quantity", "hs_product_id", "hs_discount_percentage", "hs_tax_rate",
-     "discount", "hs_acv", "hs_arr", "hs_mrr", "hs_tcv", "numberofemployees", "annualrevenue", "hs_deal_stage_probability"}
+     "discount", "hs_acv", "hs_arr", "hs_mrr", "hs_tcv", "numberofemployees", "annualrevenue",
+     "hs_deal_stage_probability"}
 )
 TEXT_LIKE = re.compile(r"phone|zip|postal|siren|siret|vat|code|sku|address|_id$|^id$|fax", re.IGNORECASE)
-ENUMERATIONS = frozenset({"dealstage", "pipeline", "industry", "lifecyclestage", "deal_currency_code", "customer_type",
-                          "hs_lead_status", "country"})
+ENUMERATIONS = frozenset(
+    {"dealstage", "pipeline", "industry", "lifecyclestage", "deal_currency_code", "customer_type", "hs_lead_status",
+     "country"}
+)
 _NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
 
 
@@ -104,7 +114,9 @@ def infer_property(name: str, samples: list[str]) -> PropertyDef:
     return PropertyDef(name, "string", "text")
 
 
-def infer_properties(object_type: str, records: list[dict[str, Any]], sample_size: int = 50) -> dict[str, PropertyDef]:
+def infer_properties(
+    object_type: str, records: list[dict[str, Any]], sample_size: int = 50
+) -> dict[str, PropertyDef]:
     """Definitions for the union of the records' property names (plus the ones every object has)."""
     names: dict[str, None] = dict.fromkeys(("hs_object_id", "createdate", modified_property(object_type)))
     samples: dict[str, list[str]] = {}

@@ -130,11 +130,11 @@ class SalesforceApp(VendorApp):
         self.schemas: dict[str, ObjectSchema] = {}
         self.ids: dict[str, SalesforceIdSequence] = {}
         for name, records in section.get("objects", {}).items():
-            copies = [dict(record) for record in records]
-            schema = infer_schema(name, copies)
-            normalize_values(schema, copies)
+            store = {record["Id"]: dict(record) for record in records}
+            schema = infer_schema(name, store.values())
+            normalize_values(schema, store.values())
             self.schemas[name] = schema
-            self.objects[name] = {record["Id"]: record for record in copies}
+            self.objects[name] = store
             self.ids[name] = SalesforceIdSequence(SALESFORCE_KEY_PREFIXES.get(name, "a0X"), self.objects[name])
         users = self.objects.get("User", {})
         self.user_id = next(iter(users), None) or salesforce_id("005", "5g", 62**5)
@@ -159,7 +159,7 @@ class SalesforceApp(VendorApp):
         scheme, _, value = header.partition(" ")
         if scheme.lower() in ("bearer", "oauth") and value.strip():
             state, token = self.tokens.check(value.strip())
-            if state == "valid" and token is not None:
+            if state == "valid" and token is not None and token.data.get("kind") == "access":
                 return token.data
         raise sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid", {"WWW-Authenticate": "Token"})
 
@@ -199,8 +199,8 @@ class SalesforceApp(VendorApp):
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist").response()
 
     def method_not_allowed(self, call: Call, allowed: list[str]) -> Response:
-        return sf_error(405, "METHOD_NOT_ALLOWED",
-                        f"HTTP Method '{call.request.method}' not allowed. Allowed are {','.join(allowed)}").response()
+        message = f"HTTP Method '{call.request.method}' not allowed. Allowed are {','.join(allowed)}"
+        return sf_error(405, "METHOD_NOT_ALLOWED", message).response()
 
     def internal_error(self, call: Call) -> Response:
         return sf_error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred.").response()
@@ -294,8 +294,8 @@ class SalesforceApp(VendorApp):
 
     def on_versions(self, call: Call) -> Response:
         versions = [
-            {"label": RELEASES.get(float(v), f"Release {v}"), "url": f"/services/data/v{v:.1f}", "version": f"{v:.1f}"}
-            for v in (float(n) for n in range(31, 67))
+            {"label": RELEASES.get(float(n), f"Release {n}.0"), "url": f"/services/data/v{n}.0", "version": f"{n}.0"}
+            for n in range(31, 67)
         ]
         return json_response(versions)
 
@@ -420,15 +420,15 @@ class SalesforceApp(VendorApp):
 
     # ------------------------------------------------------------------------------ query
 
-    def _rows(self, obj: str, all_rows: bool) -> Any:
-        records = self.objects[obj].values()
+    def _keep(self, all_rows: bool) -> Any:
+        """Which stored rows a query sees: live ones, or (queryAll) also those still in the recycle bin."""
         if not all_rows:
-            return (r for r in records if not r.get("IsDeleted"))
+            return lambda r: not r.get("IsDeleted")
         days = self.config["recycle_bin_days"]
         if not days:
-            return iter(records)
+            return None
         cutoff = canonical(self.clock.now() - timedelta(days=days))
-        return (r for r in records if not r.get("IsDeleted") or r["SystemModstamp"] >= cutoff)
+        return lambda r: not r.get("IsDeleted") or r["SystemModstamp"] >= cutoff
 
     @staticmethod
     def _batch_size(call: Call) -> int:
@@ -448,7 +448,7 @@ class SalesforceApp(VendorApp):
                 compiled = compile_query(text, self.schemas, self.clock.now())
             except SoqlError as exc:
                 raise sf_error(400, exc.code, exc.message) from None
-            rows = execute(compiled, self._rows(compiled.object, all_rows))
+            rows = execute(compiled, self.objects[compiled.object].values(), self._keep(all_rows))
             if compiled.count_only:
                 return json_response({"totalSize": len(rows), "done": True, "records": []})
             schema = self.schemas[compiled.object]
@@ -456,7 +456,7 @@ class SalesforceApp(VendorApp):
             cursor = QueryCursor(self._new_locator(), compiled.object, rows, fields, self._batch_size(call),
                                  self.clock.now())
             if len(rows) > cursor.batch_size:
-                self._keep(cursor)
+                self._remember(cursor)
         return self._page(version, cursor, 0)
 
     def on_query_more(self, call: Call, version: str, locator: str) -> Response:
@@ -475,7 +475,7 @@ class SalesforceApp(VendorApp):
     def _new_locator(self) -> str:
         return salesforce_id("01g", "5g", 62**6 + next(self._locators))
 
-    def _keep(self, cursor: QueryCursor) -> None:
+    def _remember(self, cursor: QueryCursor) -> None:
         self.cursors[cursor.locator] = cursor
         while len(self.cursors) > MAX_CURSORS or (
             len(self.cursors) > 1 and sum(len(c.rows) for c in self.cursors.values()) > MAX_CURSOR_ROWS
@@ -493,7 +493,8 @@ class SalesforceApp(VendorApp):
 
     @staticmethod
     def _render(obj: str, version: str, record: Record, fields: list[tuple[str, bool]]) -> Record:
-        out: Record = {"attributes": {"type": obj, "url": f"/services/data/{version}/sobjects/{obj}/{record.get('Id')}"}}
+        url = f"/services/data/{version}/sobjects/{obj}/{record.get('Id')}"
+        out: Record = {"attributes": {"type": obj, "url": url}}
         for name, is_datetime in fields:
             value = record.get(name)
             if is_datetime and value is not None:
@@ -619,14 +620,13 @@ class SalesforceApp(VendorApp):
         return record
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_digit(body: str) -> str:
     """Luhn check digit of ``body`` (SIREN and SIRET use it); inlined because bulk makes millions."""
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
+    digits = body[::-1]
+    total = sum(_DOUBLED[ord(c) - 48] for c in digits[0::2]) + sum(ord(c) - 48 for c in digits[1::2])
     return str(-total % 10)
 
 

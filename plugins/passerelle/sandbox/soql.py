@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -234,7 +235,8 @@ def unescape(token: Token, text: str, like: bool = False) -> str:
         else:
             raise located(
                 "MALFORMED_QUERY", text, token.pos,
-                f"Invalid string literal '{token.text[1:-1]}'. Illegal character sequence '\\{escaped}' in string literal.",
+                f"Invalid string literal '{token.text[1:-1]}'. "
+                f"Illegal character sequence '\\{escaped}' in string literal.",
             )
         index += 2
     return "".join(out)
@@ -459,13 +461,24 @@ def parse(text: str) -> Query:
 # --------------------------------------------------------------------------------- compiler
 
 
+@dataclass(frozen=True)
+class SortKey:
+    """One ``ORDER BY`` item: nulls rank below or above every value (``null_rank`` 0 or 2, values 1)."""
+
+    name: str
+    descending: bool
+    folded: bool
+    null_rank: int
+    placeholder: Any
+
+
 @dataclass
 class CompiledQuery:
     object: str
     fields: list[str]
     count_only: bool
     predicate: Predicate | None
-    order: list[tuple[Callable[[Record], Any], bool]]
+    order: list[SortKey]
     limit: int | None
     offset: int
 
@@ -521,7 +534,9 @@ class Compiler:
         order = [self.sort_key(item) for item in query.order_by]
         if query.offset is not None and query.offset > 2000:
             raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
-        return CompiledQuery(self.schema.name, fields, query.count_only, predicate, order, query.limit, query.offset or 0)
+        return CompiledQuery(
+            self.schema.name, fields, query.count_only, predicate, order, query.limit, query.offset or 0
+        )
 
     # -- predicates
 
@@ -541,7 +556,9 @@ class Compiler:
         raise AssertionError(f"unexpected node {node!r}")
 
     def type_error(self, definition: FieldDef, literal: Literal) -> SoqlError:
-        quoted = "should be enclosed in quotes" if _type_name(definition) == "string" else "should not be enclosed in quotes"
+        quoted = "should be enclosed in quotes" if _type_name(definition) == "string" else (
+            "should not be enclosed in quotes"
+        )
         return located(
             "INVALID_FIELD", self.text, literal.token.pos,
             f"value of filter criterion for field '{definition.name}' must be of type {_type_name(definition)} "
@@ -637,25 +654,28 @@ class Compiler:
         if definition.type == "boolean" and op not in ("=", "!="):
             raise located("INVALID_QUERY_FILTER_OPERATOR", self.text, node.field.token.pos,
                           f"invalid operator on boolean field: {op}")
-        folded = definition.type in STRING_TYPES
-        if folded:
+        if definition.type in STRING_TYPES:
             def get(r: Record) -> Any:
                 v = r.get(name)
                 return None if v is None else str(v).casefold()
-        else:
-            def get(r: Record) -> Any:
-                return r.get(name)
-        if op == "=":
-            return lambda r: get(r) == value
-        if op == "!=":
-            return lambda r: get(r) != value
-        if op == "<":
-            return lambda r: (v := get(r)) is not None and v < value
-        if op == "<=":
-            return lambda r: (v := get(r)) is not None and v <= value
-        if op == ">":
-            return lambda r: (v := get(r)) is not None and v > value
-        return lambda r: (v := get(r)) is not None and v >= value
+            folded_ops: dict[str, Predicate] = {
+                "=": lambda r: get(r) == value,
+                "!=": lambda r: get(r) != value,
+                "<": lambda r: (v := get(r)) is not None and v < value,
+                "<=": lambda r: (v := get(r)) is not None and v <= value,
+                ">": lambda r: (v := get(r)) is not None and v > value,
+                ">=": lambda r: (v := get(r)) is not None and v >= value,
+            }
+            return folded_ops[op]
+        ops: dict[str, Predicate] = {
+            "=": lambda r: r.get(name) == value,
+            "!=": lambda r: r.get(name) != value,
+            "<": lambda r: (v := r.get(name)) is not None and v < value,
+            "<=": lambda r: (v := r.get(name)) is not None and v <= value,
+            ">": lambda r: (v := r.get(name)) is not None and v > value,
+            ">=": lambda r: (v := r.get(name)) is not None and v >= value,
+        }
+        return ops[op]
 
     def in_list(self, node: InList) -> Predicate:
         definition = self.resolve(node.field)
@@ -685,25 +705,16 @@ class Compiler:
 
     # -- ordering
 
-    def sort_key(self, item: OrderItem) -> tuple[Callable[[Record], Any], bool]:
+    def sort_key(self, item: OrderItem) -> SortKey:
         definition = self.resolve(item.field)
         if not definition.filterable:
             raise located("INVALID_FIELD", self.text, item.field.token.pos,
                           f"field '{definition.name}' can not be sorted in a query call")
         nulls_first = (not item.descending) if item.nulls_first is None else item.nulls_first
         nulls_low = nulls_first if not item.descending else not nulls_first
-        null_rank, value_rank = (0, 1) if nulls_low else (2, 1)
-        name = definition.name
         placeholder: Any = 0 if definition.type in NUMBER_TYPES or definition.type == "boolean" else ""
-        if definition.type in STRING_TYPES:
-            def key(r: Record) -> Any:
-                v = r.get(name)
-                return (null_rank, placeholder) if v is None else (value_rank, str(v).casefold())
-        else:
-            def key(r: Record) -> Any:
-                v = r.get(name)
-                return (null_rank, placeholder) if v is None else (value_rank, v)
-        return key, item.descending
+        return SortKey(definition.name, item.descending, definition.type in STRING_TYPES,
+                       0 if nulls_low else 2, placeholder)
 
 
 def _all(parts: list[Predicate]) -> Predicate:
@@ -740,21 +751,47 @@ def compile_query(text: str, schemas: dict[str, ObjectSchema], now: datetime) ->
     return Compiler(query, schemas, now).compile()
 
 
-def execute(compiled: CompiledQuery, records: Iterable[Record]) -> list[Record]:
-    """Filter, sort and window ``records``; the list is built once and pages slice it."""
-    predicate = compiled.predicate
-    rows = [r for r in records if predicate(r)] if predicate is not None else list(records)
-    order = compiled.order
-    if order:
-        if len({descending for _, descending in order}) == 1:
-            keys = [key for key, _ in order]
-            if len(keys) == 1:
-                rows.sort(key=keys[0], reverse=order[0][1])
+def _flat_key(keys: list[SortKey]) -> Callable[[Record], tuple[Any, ...]]:
+    def key(record: Record) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for spec in keys:
+            value = record.get(spec.name)
+            if value is None:
+                out += (spec.null_rank, spec.placeholder)
             else:
-                rows.sort(key=lambda r: tuple(key(r) for key in keys), reverse=order[0][1])
-        else:
-            for key, descending in reversed(order):
-                rows.sort(key=key, reverse=descending)
+                out += (1, str(value).casefold() if spec.folded else value)
+        return tuple(out)
+
+    return key
+
+
+def sort_rows(rows: list[Record], keys: list[SortKey]) -> None:
+    """Sort in place. Null-free, case-sensitive keys in one direction (the common ``ORDER BY
+    SystemModstamp, Id``) sort with ``itemgetter``, several times faster on a million rows."""
+    if not keys:
+        return
+    if len({spec.descending for spec in keys}) > 1:
+        for spec in reversed(keys):
+            rows.sort(key=_flat_key([spec]), reverse=spec.descending)
+        return
+    names = [spec.name for spec in keys]
+    plain = not any(spec.folded for spec in keys) and not any(
+        record.get(name) is None for name in names for record in rows
+    )
+    rows.sort(key=itemgetter(*names) if plain else _flat_key(keys), reverse=keys[0].descending)
+
+
+def execute(compiled: CompiledQuery, records: Iterable[Record], keep: Predicate | None = None) -> list[Record]:
+    """Filter (``keep`` and the WHERE clause), sort and window ``records``, building the list once."""
+    predicate = compiled.predicate
+    if keep is not None and predicate is not None:
+        rows = [r for r in records if keep(r) and predicate(r)]
+    elif keep is not None or predicate is not None:
+        only = keep or predicate
+        rows = [r for r in records if only(r)]  # type: ignore[misc]
+    else:
+        rows = list(records)
+    sort_rows(rows, compiled.order)
     start = compiled.offset
     end = None if compiled.limit is None else start + compiled.limit
     if start or end is not None:
