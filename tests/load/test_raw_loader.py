@@ -267,3 +267,21 @@ def test_autocommit_connection_is_refused(warehouse_conn) -> None:
 def test_get_watermark_of_unknown_stream_is_none(warehouse_conn) -> None:
     assert get_watermark(warehouse_conn, "nope", "nothing") is None
     assert warehouse_conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def test_reader_state_is_saved_with_its_window_and_only_then(warehouse_conn) -> None:
+    state = {"sync": "token-1"}
+    load(warehouse_conn, [rec("a")], state=state)
+    assert get_watermark(warehouse_conn, SOURCE, STREAM).state == {"sync": "token-1"}
+
+    def failing() -> Iterator[Page]:
+        state["sync"] = "token-2"  # a reader advanced its token, then the window failed
+        yield Page([rec("b")])
+        raise RuntimeError("source went away")
+
+    with pytest.raises(RuntimeError):
+        load_window(warehouse_conn, source=SOURCE, stream=STREAM, window=WINDOW, pages=failing(),
+                    run_id="run-2", state=state)
+    assert get_watermark(warehouse_conn, SOURCE, STREAM).state == {"sync": "token-1"}
+    load(warehouse_conn, [rec("c")], run_id="run-3")  # a window without reader state keeps the saved one
+    assert get_watermark(warehouse_conn, SOURCE, STREAM).state == {"sync": "token-1"}

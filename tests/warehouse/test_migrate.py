@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,9 @@ from alembic import command
 from passerelle.paths import PROJECT_ROOT
 from passerelle.warehouse.migrate import alembic_config, current_revision, head_revision, migrate
 from passerelle.warehouse.settings import connect, sqlalchemy_url
+
+
+ALL_REVISIONS = ["0001", "0002"]
 
 
 def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -25,10 +29,10 @@ def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:
 
 def test_migrate_applies_once_then_is_a_no_op(empty_database_url: str) -> None:
     assert current_revision(empty_database_url) is None
-    assert migrate(empty_database_url) == ["0001"]
-    assert current_revision(empty_database_url) == head_revision() == "0001"
+    assert migrate(empty_database_url) == ALL_REVISIONS
+    assert current_revision(empty_database_url) == head_revision() == ALL_REVISIONS[-1]
     assert migrate(empty_database_url) == []
-    assert fetch(empty_database_url, "SELECT version_num FROM audit.alembic_version") == [("0001",)]
+    assert fetch(empty_database_url, "SELECT version_num FROM audit.alembic_version") == [(ALL_REVISIONS[-1],)]
     # no stray version table in public
     assert fetch(empty_database_url, "SELECT to_regclass('public.alembic_version')") == [(None,)]
 
@@ -72,8 +76,8 @@ def test_concurrent_migrations_from_two_processes(empty_database_url: str) -> No
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
         outputs.append(out.strip().splitlines()[-1])
-    assert sorted(outputs) == ["[\"0001\"]", "[]", "[]"]
-    assert current_revision(empty_database_url) == "0001"
+    assert sorted(outputs) == [json.dumps(ALL_REVISIONS), "[]", "[]"]
+    assert current_revision(empty_database_url) == head_revision()
 
 
 def test_downgrade_is_refused(warehouse_url: str) -> None:
@@ -88,5 +92,5 @@ def test_downgrade_is_refused(warehouse_url: str) -> None:
                 command.downgrade(config, "base")
     finally:
         engine.dispose()
-    assert current_revision(warehouse_url) == "0001"
+    assert current_revision(warehouse_url) == head_revision()
     assert fetch(warehouse_url, "SELECT to_regclass('raw.records') IS NOT NULL") == [(True,)]

@@ -61,11 +61,14 @@ def to_record(source: str, stream: StreamSpec, item: Any, location: str, positio
     return Record(record_id=record_id, cursor=cursor, payload=item, deleted=deleted)
 
 
-def extract(source: SourceSpec, stream: StreamSpec, session: Any, window: Window) -> Iterator[Page]:
+def extract(
+    source: SourceSpec, stream: StreamSpec, session: Any, window: Window, state: dict[str, Any] | None = None
+) -> Iterator[Page]:
     """Stream a window of one stream as validated pages, logging progress per page."""
+    state = {} if state is None else state
     started, total, number = time.monotonic(), 0, 0
     for reader in stream.readers:
-        for raw in reader.pages(session, stream, window):
+        for raw in reader.pages(session, stream, window, state):
             number += 1
             records = [to_record(source.name, stream, item, raw.location, i) for i, item in enumerate(raw.items)]
             total += len(records)

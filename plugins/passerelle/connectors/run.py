@@ -53,9 +53,10 @@ def run_stream(
         watermark.window_end if watermark else "none",
     )
     session = source.connect(config, retry_settings(source, config))
+    state = dict(watermark.state) if watermark else {}
     stats = load_window(
         conn, source=source.name, stream=stream.name, window=window,
-        pages=extract(source, stream, session, window), run_id=run_id, logger=log,
+        pages=extract(source, stream, session, window, state), run_id=run_id, logger=log, state=state,
     )
     log.info(
         "%s.%s: %d records -> %d inserted, %d updated, %d deleted, %d unchanged in %.1fs",

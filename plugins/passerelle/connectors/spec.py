@@ -26,7 +26,10 @@ class RawPage:
 
 
 class StreamReader(Protocol):
-    def pages(self, session: Any, stream: "StreamSpec", window: Window) -> Iterator[RawPage]: ...
+    """One way of reading a stream (a paging style). ``state`` is the stream's saved reader state
+    (e.g. an events sync token): readers may read and update it; it is committed with the window."""
+
+    def pages(self, session: Any, stream: "StreamSpec", window: Window, state: dict[str, Any]) -> Iterator[RawPage]: ...
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+from psycopg2.extras import Json
 
 from passerelle.load.copy import copy_pages
 from passerelle.records import Page, Window
@@ -49,6 +50,7 @@ class Watermark:
     stream: str
     cursor: datetime | None
     window_end: datetime | None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 _LOCK_WATERMARK = """
@@ -107,6 +109,7 @@ _ADVANCE_WATERMARK = """
 UPDATE audit.watermarks
    SET cursor_value = GREATEST(cursor_value, %(max_cursor)s),
        window_end = GREATEST(window_end, %(window_end)s),
+       state = COALESCE(%(state)s, state),
        updated_at = now(),
        last_run_id = %(run_id)s
  WHERE source = %(source)s AND stream = %(stream)s
@@ -129,19 +132,22 @@ def get_watermark(conn: Any, source: str, stream: str) -> Watermark | None:
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT cursor_value, window_end FROM audit.watermarks WHERE source = %s AND stream = %s",
+                "SELECT cursor_value, window_end, state FROM audit.watermarks WHERE source = %s AND stream = %s",
                 (source, stream),
             )
             row = cur.fetchone()
     finally:
         if opened:
             conn.rollback()
-    return None if row is None else Watermark(source, stream, row[0], row[1])
+    return None if row is None else Watermark(source, stream, row[0], row[1], dict(row[2] or {}))
 
 
 def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: Iterable[Page], run_id: str,
-                logger: logging.Logger | None = None) -> LoadStats:
+                logger: logging.Logger | None = None, state: dict[str, Any] | None = None) -> LoadStats:
     """Load ``pages`` (consumed lazily) for ``window`` in one transaction and commit it.
+
+    ``state`` is the readers' state for this stream; its value once the pages are exhausted is saved
+    with the window, so a sync token never gets ahead of (or behind) the rows it produced.
 
     ``conn`` is a psycopg2 connection with autocommit off; its transaction is committed on success
     and rolled back on any error, which is then re-raised (BadRecordError for invalid records).
@@ -179,6 +185,7 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             inserted, updated, deleted, unchanged, max_cursor = cur.fetchone()
             params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
                           deleted=deleted, unchanged=unchanged, max_cursor=max_cursor)
+            params["state"] = Json(state) if state is not None else None
             cur.execute(_ADVANCE_WATERMARK, params)
             cur.execute(_LOG_LOAD, params)
         conn.commit()

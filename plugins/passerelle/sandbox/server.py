@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -30,7 +30,14 @@ from passerelle.sandbox.tls import server_tls, write_private
 log = logging.getLogger(__name__)
 
 DESCRIPTOR_FILE = "sandbox.json"
-VENDORS = ("salesforce", "hubspot")
+
+VendorFactory = Callable[[dict[str, Any], Path], VendorApp]
+"""Builds one vendor's app from the dataset and the sandbox directory (for keys it writes there)."""
+
+VENDOR_FACTORIES: dict[str, VendorFactory] = {
+    "salesforce": lambda data, directory: SalesforceApp(data, sandbox_credentials(directory)),
+    "hubspot": lambda data, directory: HubSpotApp(data),
+}
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -151,8 +158,11 @@ def start_sandbox(
     state_dir: Path | None = None,
     host: str = "127.0.0.1",
     ports: dict[str, int] | None = None,
+    vendors: Mapping[str, VendorFactory] | None = None,
 ) -> Sandbox:
-    """Serve the Salesforce and HubSpot emulators over HTTPS on ``host`` (port 0 = any free port).
+    """Serve every registered vendor emulator (or only ``vendors``) over HTTPS on ``host``.
+
+    Port 0 (the default) means any free port.
 
     Files (CA, JWT key, descriptor) go to ``<state_dir>/sandbox/``; ``state_dir`` defaults to
     :func:`passerelle.paths.state_dir`.
@@ -162,14 +172,11 @@ def start_sandbox(
     directory = sandbox_dir(state_dir)
     tls = server_tls(directory, host)
     ports = ports or {}
-    apps: dict[str, VendorApp] = {
-        "salesforce": SalesforceApp(data, sandbox_credentials(directory)),
-        "hubspot": HubSpotApp(data),
-    }
-    vendors: dict[str, VendorEndpoint] = {}
+    factories = VENDOR_FACTORIES if vendors is None else vendors
+    endpoints: dict[str, VendorEndpoint] = {}
     try:
-        for name in VENDORS:
-            app = apps[name]
+        for name, factory in factories.items():
+            app = factory(data, directory)
             server = make_server(host, int(ports.get(name, 0)), app, threaded=True,
                                  request_handler=_RequestHandler, ssl_context=tls.context)
             url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("localhost" if host == "::" else host)
@@ -178,17 +185,17 @@ def start_sandbox(
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                       name=f"sandbox-{name}", daemon=True)
             thread.start()
-            vendors[name] = VendorEndpoint(
+            endpoints[name] = VendorEndpoint(
                 name=name, base_url=base_url, credentials=app.public_credentials(),
                 control=SandboxClient(base_url, tls.ca_path), app=app, server=server, thread=thread,
             )
     except BaseException:
-        for endpoint in vendors.values():
+        for endpoint in endpoints.values():
             endpoint.server.shutdown()
             endpoint.server.server_close()
         raise
-    sandbox = Sandbox(vendors, tls.ca_path, directory)
+    sandbox = Sandbox(endpoints, tls.ca_path, directory)
     sandbox.write_descriptor()
     log.info("sandbox up in %.1f s: %s", time.perf_counter() - started,
-             ", ".join(f"{n} {v.base_url}" for n, v in vendors.items()))
+             ", ".join(f"{n} {v.base_url}" for n, v in endpoints.items()))
     return sandbox

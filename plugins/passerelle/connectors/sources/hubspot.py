@@ -106,7 +106,7 @@ class SearchReader:
     modified_property: str
     associations: tuple[str, ...] = ()
 
-    def pages(self, api: JsonApi, stream: StreamSpec, window: Window) -> Iterator[RawPage]:
+    def pages(self, api: JsonApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         properties = property_names(api, self.object_type, stream.name)
         last_id: int | None = None
         while True:
@@ -170,7 +170,7 @@ class ListReader:
     archived: bool = False
     with_properties_of: str | None = None
 
-    def pages(self, api: JsonApi, stream: StreamSpec, window: Window) -> Iterator[RawPage]:
+    def pages(self, api: JsonApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         params: dict[str, Any] = {"limit": LIST_PAGE, "archived": str(self.archived).lower()}
         if self.with_properties_of:
             params["properties"] = ",".join(property_names(api, self.with_properties_of, stream.name))

@@ -151,7 +151,9 @@ class SoqlWindowReader:
             f"ORDER BY {self.cursor_field} ASC, Id ASC"
         )
 
-    def pages(self, session: SalesforceSession, stream: StreamSpec, window: Window) -> Iterator[RawPage]:
+    def pages(
+        self, session: SalesforceSession, stream: StreamSpec, window: Window, state: dict[str, Any]
+    ) -> Iterator[RawPage]:
         soql = self.soql(session.fields(self.sobject), window)
         headers = {"Sforce-Query-Options": f"batchSize={session.batch_size}"}
         log.info("salesforce.%s: %s", stream.name, soql if len(soql) < 400 else soql[:200] + " ... " + soql[-160:])
