@@ -26,6 +26,8 @@ from passerelle.paths import PROJECT_ROOT
 
 def main() -> int:
     home = configure_airflow()
+    # standalone starts its components as `airflow ...`: the venv's bin must be on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
     from passerelle.sandbox.server import start_sandbox
@@ -41,19 +43,39 @@ def main() -> int:
     subprocess.run([*airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*airflow, "pools", "import", str(PROJECT_ROOT / "pools.json")], check=True)
     standalone = subprocess.Popen([*airflow, "standalone"], start_new_session=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
     try:
         print_access(home, sandbox)
         return standalone.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        if standalone.poll() is None:
-            os.killpg(standalone.pid, signal.SIGTERM)
-            try:
-                standalone.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(standalone.pid, signal.SIGKILL)
+        stop_tree(standalone.pid)
         sandbox.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_tree(pid: int, timeout: float = 30) -> None:
+    """Stop standalone and every component it started (they do not all stay in its process group)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    processes = [root, *root.children(recursive=True)]
+    for process in processes:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for process in alive:
+        process.kill()
 
 
 def print_access(home: Path, sandbox) -> None:

@@ -79,9 +79,9 @@ class JsonApi:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
 
         def once() -> Any:
-            headers = {"Authorization": f"Bearer {self.tokens.token().access_token}", "Accept": "application/json"}
+            headers = {"Authorization": self.authorization(), "Accept": "application/json"}
             response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            self._raise_for(response, stream)
+            self.check_response(response, stream)
             try:
                 return response.json()
             except ValueError as exc:
@@ -91,7 +91,11 @@ class JsonApi:
             once, what=f"{self.source}.{stream} {method} {path}", settings=self.retry, reauthenticate=self.tokens.refresh
         )
 
-    def _raise_for(self, response: requests.Response, stream: str) -> None:
+    def authorization(self) -> str:
+        """The ``Authorization`` header value; sources with another scheme override this."""
+        return f"Bearer {self.tokens.token().access_token}"
+
+    def check_response(self, response: requests.Response, stream: str) -> None:
         status = response.status_code
         if status < 300:
             return

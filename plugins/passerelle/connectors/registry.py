@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from passerelle.connectors.sources.asana import ASANA
 from passerelle.connectors.sources.hubspot import HUBSPOT
+from passerelle.connectors.sources.jira import JIRA
 from passerelle.connectors.sources.salesforce import SALESFORCE
+from passerelle.connectors.sources.trello import TRELLO
 from passerelle.connectors.spec import SourceSpec
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT)}
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT, TRELLO, ASANA, JIRA)}
 
 
 def get_source(name: str) -> SourceSpec:

@@ -44,23 +44,23 @@ def warehouse_connection(url: str) -> dict[str, Any]:
 
 def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[str, dict[str, Any]]:
     """Airflow connections pointing the real connectors at the sandbox (only hosts and secrets differ)."""
-    sf, hs = vendors["salesforce"], vendors["hubspot"]
-    sf_cred, hs_cred = sf.credentials, hs.credentials
-    return {
-        "passerelle_salesforce": {
-            "conn_type": "http",
-            "host": sf_cred.get("login_url", sf.base_url),
-            "login": sf_cred["client_id"],
-            "password": sf_cred["client_secret"],
-            "extra": {"refresh_token": sf_cred["refresh_token"], "ca_bundle": str(ca_path)},
+    builders = {
+        "salesforce": lambda url, c: {
+            "host": c.get("login_url", url), "login": c["client_id"], "password": c["client_secret"],
+            "extra": {"refresh_token": c["refresh_token"]},
         },
-        "passerelle_hubspot": {
-            "conn_type": "http",
-            "host": hs.base_url,
-            "password": hs_cred["private_app_token"],
-            "extra": {"ca_bundle": str(ca_path)},
-        },
+        "hubspot": lambda url, c: {"host": url, "password": c["private_app_token"]},
+        "trello": lambda url, c: {"host": url, "login": c["key"], "password": c["token"]},
+        "asana": lambda url, c: {"host": url, "password": c["personal_access_token"]},
+        "jira": lambda url, c: {"host": url, "login": c["email"], "password": c["api_token"]},
     }
+    connections = {}
+    for name, vendor in vendors.items():
+        if name in builders:
+            conn = {"conn_type": "http", "extra": {}, **builders[name](vendor.base_url, vendor.credentials)}
+            conn["extra"]["ca_bundle"] = str(ca_path)
+            connections[f"passerelle_{name}"] = conn
+    return connections
 
 
 def export_connections(connections: dict[str, dict[str, Any]]) -> None:

@@ -22,10 +22,13 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from passerelle import paths
 from passerelle.sandbox.client import SandboxClient
 from passerelle.sandbox.core import VendorApp
+from passerelle.sandbox.asana import AsanaApp
 from passerelle.sandbox.hubspot import HubSpotApp
+from passerelle.sandbox.jira import JiraApp
 from passerelle.sandbox.salesforce import SalesforceApp
 from passerelle.sandbox.salesforce_auth import sandbox_credentials
 from passerelle.sandbox.tls import server_tls, write_private
+from passerelle.sandbox.trello import TrelloApp
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ VendorFactory = Callable[[dict[str, Any], Path], VendorApp]
 VENDOR_FACTORIES: dict[str, VendorFactory] = {
     "salesforce": lambda data, directory: SalesforceApp(data, sandbox_credentials(directory)),
     "hubspot": lambda data, directory: HubSpotApp(data),
+    "trello": lambda data, directory: TrelloApp(data),
+    "asana": lambda data, directory: AsanaApp(data),
+    "jira": lambda data, directory: JiraApp(data),
 }
 
 

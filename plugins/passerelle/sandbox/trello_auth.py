@@ -1,0 +1,82 @@
+"""Trello credentials and rate limits as the sandbox enforces them.
+
+Trello authenticates every call with an API key plus a user token, sent as ``key``/``token`` query
+parameters or as ``Authorization: OAuth oauth_consumer_key="…", oauth_token="…"``; failures are
+401s with a short plain-text body (``invalid key``, ``invalid token``, ``unauthorized permission
+requested``). Limits are rolling windows: 100 requests / 10 s per token, 300 / 10 s per key, and
+100 / 900 s on ``/1/members/``; a refusal is a 429 with a JSON error code and no ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wrappers import Request
+
+_OAUTH_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+
+
+@dataclass(frozen=True)
+class TrelloCredentials:
+    key: str
+    token: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"key": self.key, "token": self.token}
+
+
+def presented_credentials(request: Request) -> tuple[str | None, str | None]:
+    """The (key, token) a request carries, from the OAuth header or the query string."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "oauth ":
+        params = dict(_OAUTH_PARAM.findall(header[6:]))
+        return params.get("oauth_consumer_key"), params.get("oauth_token")
+    return request.args.get("key"), request.args.get("token")
+
+
+class RollingLimits:
+    """Rolling-window counters for the token, the key and the ``/1/members/`` route."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows: dict[str, deque[float]] = {"token": deque(), "key": deque(), "members": deque()}
+
+    def take(self, limits: dict[str, tuple[int, float]], members_route: bool) -> str | None:
+        """Count one request; return the name of the exhausted limit instead when one is."""
+        with self._lock:
+            now = time.monotonic()
+            for name, (_, interval) in limits.items():
+                window = self._windows[name]
+                while window and window[0] <= now - interval:
+                    window.popleft()
+            names = [n for n in ("members", "token", "key") if n != "members" or members_route]
+            for name in names:
+                if len(self._windows[name]) >= limits[name][0]:
+                    return name
+            for name in names:
+                self._windows[name].append(now)
+            return None
+
+    def remaining(self, limits: dict[str, tuple[int, float]]) -> dict[str, int]:
+        with self._lock:
+            now = time.monotonic()
+            return {
+                name: max(0, maximum - sum(1 for t in self._windows[name] if t > now - interval))
+                for name, (maximum, interval) in limits.items()
+            }
+
+
+LIMIT_ERRORS: dict[str, dict[str, Any]] = {
+    "token": {"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"},
+    "key": {"error": "API_KEY_LIMIT_EXCEEDED", "message": "Rate limit exceeded"},
+    "members": {"error": "RATE_LIMIT_EXCEEDED", "message": "Exceeded rate limit to /1/member"},
+}
