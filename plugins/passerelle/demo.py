@@ -1,7 +1,7 @@
-"""``make demo``: three daily windows of Salesforce and HubSpot extracts into the embedded warehouse.
+"""``make demo``: three daily windows of every extract DAG (CRMs and project tools) into the embedded warehouse.
 
 The sandbox serves the default French dataset. Before each window, records are created, updated and
-deleted at the source (inside that window, on the sandbox's clock); then both extract DAGs run for
+deleted at the sources (inside that window, on the sandbox's clock); then every extract DAG runs for
 the window with ``dag.test()``. The summary comes from ``audit.load_log``, and the raw layer is
 checked against the sources' final state.
 """
@@ -27,7 +27,7 @@ FIRST_DAY = datetime(2026, 3, 1, tzinfo=timezone.utc)
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_airflow()
-    from passerelle.sandbox.scenario import apply_day_changes, compare_raw_with_sources
+    from passerelle.sandbox.scenario import apply_day_changes, apply_pm_day_changes, compare_raw_with_sources
     from passerelle.sandbox.server import start_sandbox
     from passerelle.warehouse.migrate import migrate
     from passerelle.warehouse.settings import connect, warehouse_url
@@ -53,10 +53,11 @@ def main() -> int:
             start = FIRST_DAY + timedelta(days=day)
             end = start + timedelta(days=1)
             changes = apply_day_changes(sandbox, day, start + timedelta(hours=10))
-            print(f"\nwindow [{start:%Y-%m-%d}, {end:%Y-%m-%d}): source changes {changes}")
+            pm_changes = apply_pm_day_changes(sandbox, day, start + timedelta(hours=11))
+            print(f"\nwindow [{start:%Y-%m-%d}, {end:%Y-%m-%d}): CRM changes {changes}, project-tool changes {pm_changes}")
             for vendor in sandbox.vendors.values():
                 vendor.control.set_clock(end + timedelta(minutes=30))
-            for dag_id in ("extract_salesforce", "extract_hubspot"):
+            for dag_id in sorted(d for d in dags if d.startswith("extract_")):
                 t0 = time.monotonic()
                 run = run_interval(dags[dag_id], end)
                 timings.append((dag_id, f"{start:%Y-%m-%d}", time.monotonic() - t0, str(run.state)))
@@ -70,7 +71,7 @@ def main() -> int:
             mismatches = compare_raw_with_sources(conn, sandbox)
         finally:
             conn.close()
-    print(f"\nraw layer vs. sources: {'identical' if not mismatches else mismatches}")
+    print(f"\nCRM raw layer vs. sources: {'identical' if not mismatches else mismatches}")
     print(f"total time: {time.monotonic() - started:.1f}s")
     return 0 if not mismatches else 1
 

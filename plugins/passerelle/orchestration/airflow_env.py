@@ -53,6 +53,7 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
         "trello": lambda url, c: {"host": url, "login": c["key"], "password": c["token"]},
         "asana": lambda url, c: {"host": url, "password": c["personal_access_token"]},
         "jira": lambda url, c: {"host": url, "login": c["email"], "password": c["api_token"]},
+        "monday": lambda url, c: {"host": url, "password": c["api_token"]},
     }
     connections = {}
     for name, vendor in vendors.items():

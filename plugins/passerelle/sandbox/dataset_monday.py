@@ -23,6 +23,7 @@ import random
 from typing import Any
 
 from passerelle.sandbox.dataset_time import DAY_MS, iso_ms, parse_iso
+from passerelle.sandbox.dataset_pm import won_deals as crm_won_deals
 
 Record = dict[str, Any]
 HOUR_MS = 3_600_000
@@ -67,24 +68,7 @@ def log_stamp(ms: int) -> str:
 
 def won_deals(crm: dict[str, Any]) -> list[Record]:
     """Won deals of both CRMs with their customer's name, oldest id first within each CRM."""
-    deals: list[Record] = []
-    sf = crm.get("salesforce", {}).get("objects", {})
-    accounts = {a["Id"]: a["Name"] for a in sf.get("Account", [])}
-    sf_won = sorted((o for o in sf.get("Opportunity", []) if o.get("StageName") == "Closed Won"), key=lambda o: o["Id"])
-    for opp in sf_won[:MAX_BOARDS_PER_CRM]:
-        deals.append({"crm": "salesforce", "deal_id": opp["Id"], "deal": opp["Name"],
-                      "customer": accounts.get(opp.get("AccountId"), opp["Name"].split(" - ")[0])})
-    hs = crm.get("hubspot", {})
-    companies = {c["id"]: c["properties"].get("name") for c in hs.get("objects", {}).get("companies", [])}
-    company_of = {a["from_id"]: a["to_id"] for a in hs.get("associations", [])
-                  if a["from_type"] == "deals" and a["to_type"] == "companies"}
-    hs_won = sorted((d for d in hs.get("objects", {}).get("deals", [])
-                     if d["properties"].get("dealstage") == "closedwon"), key=lambda d: int(d["id"]))
-    for deal in hs_won[:MAX_BOARDS_PER_CRM]:
-        name = deal["properties"].get("dealname") or ""
-        deals.append({"crm": "hubspot", "deal_id": deal["id"], "deal": name,
-                      "customer": companies.get(company_of.get(deal["id"])) or name.split(" - ")[0]})
-    return deals
+    return crm_won_deals(crm, MAX_BOARDS_PER_CRM)
 
 
 def shared_word(crm: dict[str, Any]) -> str:

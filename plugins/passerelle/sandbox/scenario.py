@@ -67,6 +67,36 @@ def apply_day_changes(sandbox: Any, day: int, at: datetime) -> dict[str, int]:
     return counts
 
 
+# Project tools: (vendor, object, id field, fields of an update), for records changed each day.
+PM_CHANGES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("trello", "cards", "id", {"dueComplete": True}),
+    ("asana", "tasks", "gid", {"completed": True}),
+    ("jira", "issues", "id", {"status": "Done"}),
+    ("monday", "items", "id", {"status": "Terminé"}),
+)
+PM_NEW_TIME: tuple[tuple[str, str], ...] = (("asana", "time_entries"), ("jira", "worklogs"), ("trello", "cards"), ("monday", "items"))
+
+
+def apply_pm_day_changes(sandbox: Any, day: int, at: datetime) -> dict[str, int]:
+    """Day ``day``'s changes in the project tools present in the sandbox: one task or card completed,
+    one deleted, and new time recorded, all stamped at ``at``."""
+    counts = {"created": 0, "updated": 0, "deleted": 0}
+    for vendor, obj, id_field, update in PM_CHANGES:
+        if vendor not in sandbox.vendors:
+            continue
+        control = sandbox.vendors[vendor].control
+        control.set_clock(at)
+        ids = sorted(str(r[id_field]) for r in control.records(obj))
+        control.update(obj, ids[(2 * day) % len(ids)], update)
+        control.delete(obj, ids[(2 * day + 1) % len(ids)])
+        counts["updated"] += 1
+        counts["deleted"] += 1
+    for vendor, obj in PM_NEW_TIME:
+        if vendor in sandbox.vendors:
+            counts["created"] += len(sandbox.vendors[vendor].control.bulk(obj, create=2)["created_ids"])
+    return counts
+
+
 def compare_raw_with_sources(conn: Any, sandbox: Any) -> list[str]:
     """Differences between each source's live records and the latest non-deleted raw versions."""
     problems: list[str] = []

@@ -25,6 +25,7 @@ from passerelle.sandbox.core import VendorApp
 from passerelle.sandbox.asana import AsanaApp
 from passerelle.sandbox.hubspot import HubSpotApp
 from passerelle.sandbox.jira import JiraApp
+from passerelle.sandbox.monday import MondayApp
 from passerelle.sandbox.salesforce import SalesforceApp
 from passerelle.sandbox.salesforce_auth import sandbox_credentials
 from passerelle.sandbox.tls import server_tls, write_private
@@ -43,6 +44,7 @@ VENDOR_FACTORIES: dict[str, VendorFactory] = {
     "trello": lambda data, directory: TrelloApp(data),
     "asana": lambda data, directory: AsanaApp(data),
     "jira": lambda data, directory: JiraApp(data),
+    "monday": lambda data, directory: MondayApp(data),
 }
 
 

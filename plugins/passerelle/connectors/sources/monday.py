@@ -281,10 +281,18 @@ FIRST_PAGE = (
 NEXT_PAGE = "query ($cursor: String!, $limit: Int!) { next_items_page(cursor: $cursor, limit: $limit) { cursor items { %s } } }" % ITEM_FIELDS
 
 
-def board_items(api: GraphQLApi, stream: str, board_id: str, window: Window) -> Iterator[tuple[list[Any], str]]:
-    """Pages of the board's items updated inside the window, restarting on an expired cursor."""
+def board_items(
+    api: GraphQLApi, stream: str, board_id: str, window: Window, items_count: int | None = None
+) -> Iterator[tuple[list[Any], str]]:
+    """Pages of the board's items updated inside the window, restarting on an expired cursor.
+
+    Complexity is charged on the requested ``limit``, not on what comes back: a small board is
+    asked for no more than its ``items_count``, so one run over many boards stays within budget.
+    """
     params = {"rules": updated_rules(window)} if window.start is not None else {}
     limit = page_size(api)
+    if isinstance(items_count, int) and items_count >= 0:
+        limit = max(1, min(limit, items_count + 1))
     seen: set[tuple[str, str]] = set()
     restarts = 0
     while True:
@@ -372,12 +380,15 @@ class ItemsReader:
     removals: bool = False
 
     def pages(self, api: GraphQLApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
-        read = removed_items if self.removals else board_items
-        for board in list(list_boards(api, stream.name)):
+        for board in list(list_boards(api, stream.name, "id state items_count")):
             board_id = board.get("id") if isinstance(board, dict) else None
             if not board_id:
                 raise BadRecordError("monday", stream.name, f"board {board!r}"[:200], "board without an id")
-            for items, location in read(api, stream.name, str(board_id), window):
+            if self.removals:
+                pages = removed_items(api, stream.name, str(board_id), window)
+            else:
+                pages = board_items(api, stream.name, str(board_id), window, board.get("items_count"))
+            for items, location in pages:
                 yield RawPage([mark_removed(i) for i in items], location)
 
 
