@@ -58,6 +58,24 @@ def http_429_delay(response: requests.Response) -> float | None | bool:
     return retry_after_header(response) if response.status_code == 429 else False
 
 
+def raise_for_status(response: requests.Response, *, what: str, throttle_delay: ThrottleDelay = http_429_delay) -> None:
+    """Map an HTTP status to the retry vocabulary: throttled or transient (retry), expired token
+    (refresh), forbidden (fail fast), anything else 4xx (fail with the vendor's message)."""
+    status = response.status_code
+    if status < 300:
+        return
+    delay = throttle_delay(response)
+    if delay is not False:
+        raise Retryable(f"throttled (HTTP {status})", retry_after=delay if isinstance(delay, (int, float)) else None)
+    if status == 401:
+        raise NeedsReauth(f"HTTP 401: {response.text[:200]}")
+    if status == 403:
+        raise AuthError(f"{what}: access forbidden (HTTP 403): {response.text[:300]}")
+    if status in (408, 409, 423, 425) or status >= 500:
+        raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response))
+    raise ApiRequestError(f"{what} {response.request.method} {response.url}", response)
+
+
 @dataclass
 class JsonApi:
     """Authenticated JSON requests against one base URL with the shared retry policy."""
@@ -96,16 +114,4 @@ class JsonApi:
         return f"Bearer {self.tokens.token().access_token}"
 
     def check_response(self, response: requests.Response, stream: str) -> None:
-        status = response.status_code
-        if status < 300:
-            return
-        delay = self.throttle_delay(response)
-        if delay is not False:
-            raise Retryable(f"throttled (HTTP {status})", retry_after=delay if isinstance(delay, (int, float)) else None)
-        if status == 401:
-            raise NeedsReauth(f"HTTP 401: {response.text[:200]}")
-        if status == 403:
-            raise AuthError(f"{self.source}.{stream}: access forbidden (HTTP 403): {response.text[:300]}")
-        if status in (408, 409, 423, 425) or status >= 500:
-            raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response))
-        raise ApiRequestError(f"{self.source}.{stream} {response.request.method} {response.url}", response)
+        raise_for_status(response, what=f"{self.source}.{stream}", throttle_delay=self.throttle_delay)

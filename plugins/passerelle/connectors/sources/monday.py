@@ -43,19 +43,20 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import requests
 
-from passerelle.connectors.auth import StaticToken, TokenProvider
+from passerelle.connectors.auth import StaticToken
 from passerelle.connectors.config import SourceConfig
-from passerelle.connectors.http import ApiRequestError, PinnedCASession, retry_after_header
-from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings, call_with_retries
+from passerelle.connectors.graphql_api import GraphQLApi, error_code
+from passerelle.connectors.http import retry_after_header
+from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import parse_timestamp
-from passerelle.errors import AuthError, BadRecordError, PasserelleError, SourceUnavailableError
+from passerelle.errors import BadRecordError, PasserelleError, SourceUnavailableError
 from passerelle.records import Window
 
 log = logging.getLogger(__name__)
@@ -77,23 +78,8 @@ CURSOR_CODES = frozenset({"CursorException", "CursorExpiredError"})
 QUOTA_CODES = frozenset({"DAILY_LIMIT_EXCEEDED"})
 
 
-class GraphQLError(PasserelleError):
-    """The server refused the query for a reason retrying cannot fix (validation, bad argument...)."""
-
-    def __init__(self, what: str, errors: list[Any]) -> None:
-        self.errors = errors
-        super().__init__(f"{what}: {json.dumps(errors, ensure_ascii=False)[:600]}")
-
-
 class CursorExpired(PasserelleError):
     """A paging cursor is no longer valid: the query must be started again."""
-
-
-def error_code(error: Any) -> str:
-    if not isinstance(error, dict):
-        return ""
-    extensions = error.get("extensions") or {}
-    return str(extensions.get("code") or error.get("error_code") or "")
 
 
 def retry_in(error: dict[str, Any], response: requests.Response) -> float | None:
@@ -122,80 +108,6 @@ def monday_error(error: dict[str, Any], response: requests.Response) -> Exceptio
     return None
 
 
-ErrorClassifier = Callable[[dict[str, Any], requests.Response], "Exception | None"]
-
-
-@dataclass
-class GraphQLApi:
-    """GraphQL-over-HTTP with the shared retry policy, including errors sent with HTTP 200.
-
-    ``classify`` maps one ``errors[]`` entry to Retryable / NeedsReauth / another exception (raised
-    as is), or None for an error that fails the query (:class:`GraphQLError`).
-    """
-
-    source: str
-    url: str
-    tokens: TokenProvider
-    retry: RetrySettings
-    verify: str | bool = True
-    timeout: float = 60.0
-    headers: dict[str, str] = field(default_factory=dict)
-    auth_scheme: str = ""
-    classify: ErrorClassifier = monday_error
-    options: dict[str, Any] = field(default_factory=dict)
-    """Source-specific settings readers consult (page size...)."""
-    http: requests.Session = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.http = PinnedCASession(self.verify)
-
-    def query(self, query: str, variables: dict[str, Any] | None = None, *, stream: str) -> dict[str, Any]:
-        """Run a query and return its ``data``, retrying what can be retried."""
-
-        def once() -> dict[str, Any]:
-            token = self.tokens.token().access_token
-            headers = {"Authorization": f"{self.auth_scheme} {token}".strip(), "Content-Type": "application/json",
-                       "Accept": "application/json", **self.headers}
-            response = self.http.post(self.url, json={"query": query, "variables": variables or {}},
-                                      headers=headers, timeout=self.timeout)
-            return self._answer(response, stream)
-
-        return call_with_retries(once, what=f"{self.source}.{stream} POST {self.url}", settings=self.retry,
-                                 reauthenticate=self.tokens.refresh)
-
-    def _answer(self, response: requests.Response, stream: str) -> dict[str, Any]:
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError as exc:
-            if status >= 500 or status == 429:
-                raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response)) from exc
-            if status >= 300:
-                raise ApiRequestError(f"{self.source}.{stream} POST {self.url}", response) from exc
-            raise BadRecordError(self.source, stream, f"(response of POST {self.url})", f"malformed JSON: {exc}") from exc
-        errors = body.get("errors") if isinstance(body, dict) else None
-        for error in errors or ():
-            mapped = self.classify(error, response) if isinstance(error, dict) else None
-            if mapped is not None:
-                raise mapped
-        if status == 429:
-            raise Retryable("throttled (HTTP 429)", retry_after=retry_after_header(response))
-        if status == 401:
-            raise NeedsReauth(f"HTTP 401: {response.text[:200]}")
-        if status == 403:
-            raise AuthError(f"{self.source}.{stream}: access forbidden (HTTP 403): {response.text[:300]}")
-        if status in (408, 409, 423, 425) or status >= 500:
-            raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response))
-        if errors:
-            raise GraphQLError(f"{self.source}.{stream}", errors)
-        if status >= 300:
-            raise ApiRequestError(f"{self.source}.{stream} POST {self.url}", response)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise BadRecordError(self.source, stream, f"(response of POST {self.url})", "no 'data' object")
-        return data
-
-
 def connect(config: SourceConfig, retry: RetrySettings) -> GraphQLApi:
     return GraphQLApi(
         source="monday",
@@ -204,6 +116,8 @@ def connect(config: SourceConfig, retry: RetrySettings) -> GraphQLApi:
         retry=retry,
         verify=config.verify,
         headers={"API-Version": str(config.option("api_version", DEFAULT_API_VERSION))},
+        auth_scheme="",  # monday takes the bare token in Authorization
+        classify=monday_error,
         options={"page_size": int(config.option("page_size", ITEMS_PAGE))},
     )
 
