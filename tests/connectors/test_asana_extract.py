@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,16 +12,12 @@ from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.asana import ASANA
 from passerelle.errors import AuthError, BadRecordError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.asana import AsanaApp
-from passerelle.sandbox.server import Sandbox, VendorEndpoint, start_sandbox
+from passerelle.sandbox.server import Sandbox, VendorEndpoint
 from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def asana_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("asana-state"),
-                       vendors={"asana": lambda data, directory: AsanaApp(data)}) as sandbox:
-        yield sandbox
+asana_sandbox = single_vendor_sandbox("asana", "asana_sandbox")
 
 
 @pytest.fixture

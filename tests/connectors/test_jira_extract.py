@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,15 +12,12 @@ from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.jira import JIRA
 from passerelle.errors import AuthError, BadRecordError, SourceUnavailableError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.jira import jira_factory
-from passerelle.sandbox.server import Sandbox, start_sandbox
+from passerelle.sandbox.server import Sandbox
 from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def jira_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("jira-state"), vendors={"jira": jira_factory}) as sandbox:
-        yield sandbox
+jira_session = single_vendor_sandbox("jira", "jira_session")
 
 
 @pytest.fixture

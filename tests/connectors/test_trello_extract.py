@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,16 +12,12 @@ from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.trello import TRELLO
 from passerelle.errors import AuthError, BadRecordError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.server import Sandbox, start_sandbox
-from passerelle.sandbox.trello import TrelloApp
+from passerelle.sandbox.server import Sandbox
 from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def trello_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("trello-sandbox"),
-                       vendors={"trello": lambda data, directory: TrelloApp(data)}) as sandbox:
-        yield sandbox
+trello_sandbox = single_vendor_sandbox("trello", "trello_sandbox")
 
 
 @pytest.fixture

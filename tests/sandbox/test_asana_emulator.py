@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,14 +12,11 @@ import requests
 from passerelle.sandbox.asana import API, AsanaApp
 from passerelle.sandbox.dataset import default_dataset_path, load
 from passerelle.sandbox.dataset_asana import build_asana_dataset
-from passerelle.sandbox.server import Sandbox, VendorEndpoint, start_sandbox
+from passerelle.sandbox.server import Sandbox, VendorEndpoint
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def asana_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("asana-state"),
-                       vendors={"asana": lambda data, directory: AsanaApp(data)}) as sandbox:
-        yield sandbox
+asana_sandbox = single_vendor_sandbox("asana", "asana_sandbox")
 
 
 @pytest.fixture

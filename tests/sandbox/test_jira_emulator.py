@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -13,13 +12,11 @@ import requests
 from passerelle.sandbox.dataset import default_dataset_path, load
 from passerelle.sandbox.dataset_jira import build_jira_dataset
 from passerelle.sandbox.jira import jira_factory
-from passerelle.sandbox.server import Sandbox, start_sandbox
+from passerelle.sandbox.server import Sandbox
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def jira_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("jira-state"), vendors={"jira": jira_factory}) as sandbox:
-        yield sandbox
+jira_session = single_vendor_sandbox("jira", "jira_session")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,19 +10,15 @@ import requests
 
 from passerelle.sandbox import dataset as datasets
 from passerelle.sandbox.dataset_monday import build_monday_dataset
-from passerelle.sandbox.monday import MondayApp
-from passerelle.sandbox.server import Sandbox, start_sandbox
+from passerelle.sandbox.server import Sandbox
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 ITEMS_QUERY = """query ($board: [ID!], $limit: Int!, $params: ItemsQuery) { boards(ids: $board) {
   items_page(limit: $limit, query_params: $params) { cursor items { id updated_at state } } } }"""
 NEXT_QUERY = "query ($c: String!, $l: Int!) { next_items_page(cursor: $c, limit: $l) { cursor items { id } } }"
 
 
-@pytest.fixture(scope="module")
-def monday_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("monday-sandbox"),
-                       vendors={"monday": lambda data, directory: MondayApp(data)}) as sandbox:
-        yield sandbox
+monday_sandbox = single_vendor_sandbox("monday", "monday_sandbox")
 
 
 class Monday:

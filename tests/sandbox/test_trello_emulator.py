@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,16 +11,12 @@ import requests
 
 from passerelle.sandbox import dataset as datasets
 from passerelle.sandbox.dataset_trello import build_trello_dataset
-from passerelle.sandbox.server import Sandbox, start_sandbox
-from passerelle.sandbox.trello import TrelloApp
+from passerelle.sandbox.server import Sandbox
 from passerelle.sandbox.trello_ids import object_id_seconds
+from tests.fixtures.sandbox import single_vendor_sandbox
 
 
-@pytest.fixture(scope="module")
-def trello_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(state_dir=tmp_path_factory.mktemp("trello-sandbox"),
-                       vendors={"trello": lambda data, directory: TrelloApp(data)}) as sandbox:
-        yield sandbox
+trello_sandbox = single_vendor_sandbox("trello", "trello_sandbox")
 
 
 @pytest.fixture
