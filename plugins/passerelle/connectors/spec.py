@@ -45,18 +45,27 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class SourceSpec:
+    """A source: its streams, how to connect, and how Airflow runs it.
+
+    By convention the Airflow connection is ``passerelle_<name>`` and the pool ``<name>_api``.
+    """
+
     name: str
     title: str
-    conn_id: str
-    pool: str
-    pool_slots: int
-    schedule: str
-    lookback: timedelta
     streams: tuple[StreamSpec, ...]
     connect: Callable[[SourceConfig, RetrySettings], Any]
+    conn_id: str = ""
+    pool: str = ""
+    pool_slots: int = 1
+    schedule: str = "0 0 * * *"
+    lookback: timedelta = timedelta(minutes=15)
     doc: str = ""
     retry: RetrySettings = field(default_factory=RetrySettings)
     tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conn_id", self.conn_id or f"passerelle_{self.name}")
+        object.__setattr__(self, "pool", self.pool or f"{self.name}_api")
 
     def stream(self, name: str) -> StreamSpec:
         for stream in self.streams:

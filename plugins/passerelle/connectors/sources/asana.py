@@ -367,11 +367,6 @@ class TimeEntryReader:
 ASANA = SourceSpec(
     name="asana",
     title="Asana",
-    conn_id="passerelle_asana",
-    pool="asana_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
-    lookback=timedelta(minutes=15),
     connect=connect,
     tags=("pm",),
     streams=(

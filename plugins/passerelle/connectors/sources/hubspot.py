@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Iterator
 
 import requests
@@ -208,11 +207,6 @@ def _crm_stream(object_type: str, modified: str, description: str, associations:
 HUBSPOT = SourceSpec(
     name="hubspot",
     title="HubSpot",
-    conn_id="passerelle_hubspot",
-    pool="hubspot_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
-    lookback=timedelta(minutes=15),
     connect=connect,
     tags=("crm",),
     streams=(

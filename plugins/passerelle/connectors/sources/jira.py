@@ -390,11 +390,6 @@ def _snapshot_stream(name: str, description: str, id_field: str = "id") -> Strea
 JIRA = SourceSpec(
     name="jira",
     title="Jira Cloud",
-    conn_id="passerelle_jira",
-    pool="jira_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
-    lookback=timedelta(minutes=15),
     connect=connect,
     tags=("pm",),
     streams=(

@@ -398,11 +398,6 @@ class UsersReader:
 MONDAY = SourceSpec(
     name="monday",
     title="monday.com",
-    conn_id="passerelle_monday",
-    pool="monday_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
-    lookback=timedelta(minutes=15),
     connect=connect,
     tags=("pm",),
     streams=(

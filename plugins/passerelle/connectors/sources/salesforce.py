@@ -183,10 +183,6 @@ def _stream(sobject: str, description: str) -> StreamSpec:
 SALESFORCE = SourceSpec(
     name="salesforce",
     title="Salesforce",
-    conn_id="passerelle_salesforce",
-    pool="salesforce_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
     lookback=timedelta(minutes=10),
     connect=connect,
     tags=("crm",),

@@ -286,11 +286,6 @@ def _objects(name: str, reader: ChangedObjectsReader, description: str, cursor: 
 TRELLO = SourceSpec(
     name="trello",
     title="Trello",
-    conn_id="passerelle_trello",
-    pool="trello_api",
-    pool_slots=1,
-    schedule="0 0 * * *",
-    lookback=timedelta(minutes=15),
     connect=connect,
     tags=("pm",),
     streams=(
