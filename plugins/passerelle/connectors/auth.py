@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 import requests
@@ -13,6 +13,9 @@ from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from passerelle.errors import AuthError
+
+if TYPE_CHECKING:
+    from passerelle.connectors.config import SourceConfig
 
 
 @dataclass
@@ -39,6 +42,20 @@ class StaticToken:
 
     def refresh(self) -> Token:
         raise AuthError("the static access token was refused and cannot be refreshed; rotate it in the connection")
+
+
+def refresh_or_static(config: "SourceConfig", token_path: str) -> "TokenProvider":
+    """An OAuth app (extra ``client_id``/``client_secret``/``refresh_token``, refreshed at
+    ``{host}{token_path}``) when the connection has a refresh token, else the static token in its password."""
+    if config.option("refresh_token"):
+        return RefreshTokenGrant(
+            token_url=f"{config.base_url}{token_path}",
+            client_id=config.option("client_id", config.login or ""),
+            client_secret=config.option("client_secret", ""),
+            refresh_token=config.option("refresh_token"),
+            verify=config.verify,
+        )
+    return StaticToken(config.password or "")
 
 
 @dataclass

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 import requests
 
-from passerelle.connectors.auth import RefreshTokenGrant, StaticToken, TokenProvider
+from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import ApiRequestError, JsonApi
 from passerelle.connectors.retry import RetrySettings
@@ -91,15 +91,7 @@ class AsanaApi(JsonApi):
 
 def token_provider(config: SourceConfig) -> TokenProvider:
     """Personal access token (connection password) or OAuth refresh token (extra)."""
-    if config.option("refresh_token"):
-        return RefreshTokenGrant(
-            token_url=f"{config.base_url}/-/oauth_token",
-            client_id=config.option("client_id", config.login or ""),
-            client_secret=config.option("client_secret", ""),
-            refresh_token=config.option("refresh_token"),
-            verify=config.verify,
-        )
-    return StaticToken(config.password or "")
+    return refresh_or_static(config, "/-/oauth_token")
 
 
 @dataclass

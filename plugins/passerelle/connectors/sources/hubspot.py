@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import requests
 
-from passerelle.connectors.auth import RefreshTokenGrant, StaticToken, TokenProvider
+from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
 from passerelle.connectors.retry import RetrySettings
@@ -52,15 +52,7 @@ def throttle_delay(response: requests.Response) -> float | None | bool:
 
 def token_provider(config: SourceConfig) -> TokenProvider:
     """Private-app token (connection password) or OAuth refresh token (extra)."""
-    if config.option("refresh_token"):
-        return RefreshTokenGrant(
-            token_url=f"{config.base_url}/oauth/v1/token",
-            client_id=config.option("client_id", config.login or ""),
-            client_secret=config.option("client_secret", ""),
-            refresh_token=config.option("refresh_token"),
-            verify=config.verify,
-        )
-    return StaticToken(config.password or "")
+    return refresh_or_static(config, "/oauth/v1/token")
 
 
 def connect(config: SourceConfig, retry: RetrySettings) -> JsonApi:
