@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from passerelle.connectors.config import SourceConfig
-from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.jira import JIRA
 from passerelle.errors import AuthError, BadRecordError, SourceUnavailableError
 from passerelle.load.raw_loader import LoadStats
 from passerelle.sandbox.server import Sandbox
-from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.connectors.helpers import DAY1, audit_counts, raw_count, raw_versions, source_config
+from tests.connectors.helpers import extract_day as extract_day_for
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 
@@ -27,19 +27,11 @@ def jira(jira_session: Sandbox) -> Sandbox:
 
 
 def config(sandbox: Sandbox, **extra: Any) -> SourceConfig:
-    endpoint = sandbox.vendors["jira"]
-    return SourceConfig(
-        host=endpoint.base_url, login=endpoint.credentials["email"], password=endpoint.credentials["api_token"],
-        extra={"ca_bundle": str(sandbox.ca_path), **FAST, **extra},
-    )
+    return source_config(sandbox, "jira", **extra)
 
 
 def extract(conn: Any, sandbox: Sandbox, stream: str, day: int = 0, **extra: Any) -> LoadStats:
-    """Run one stream for the daily interval ``day`` days after 2026-03-01, clock 30 minutes after its end."""
-    start = DAY1 + timedelta(days=day)
-    sandbox.vendors["jira"].control.set_clock(start + timedelta(days=1, minutes=30))
-    return run_stream(conn, JIRA, stream, config(sandbox, **extra), interval_start=start,
-                      interval_end=start + timedelta(days=1), run_id=f"test__jira_{stream}_{day}")
+    return extract_day_for(conn, sandbox, "jira", stream, day, **extra)
 
 
 def control(sandbox: Sandbox):

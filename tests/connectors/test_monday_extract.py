@@ -13,7 +13,8 @@ from passerelle.connectors.sources.monday import MONDAY
 from passerelle.errors import BadRecordError
 from passerelle.load.raw_loader import LoadStats
 from passerelle.sandbox.server import Sandbox
-from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.connectors.helpers import DAY1, audit_counts, raw_count, raw_versions, source_config
+from tests.connectors.helpers import extract_day as extract_day_for
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 
@@ -27,17 +28,11 @@ def sandbox(monday_sandbox: Sandbox) -> Sandbox:
 
 
 def config(sandbox: Sandbox, **extra: Any) -> SourceConfig:
-    endpoint = sandbox.vendors["monday"]
-    return SourceConfig(host=endpoint.base_url, password=endpoint.credentials["api_token"],
-                        extra={"ca_bundle": str(sandbox.ca_path), **FAST, **extra})
+    return source_config(sandbox, "monday", **extra)
 
 
 def extract_day(conn: Any, sandbox: Sandbox, stream: str, day: int = 0, **extra: Any) -> LoadStats:
-    start = DAY1 + timedelta(days=day)
-    end = start + timedelta(days=1)
-    sandbox.vendors["monday"].control.set_clock(end + timedelta(minutes=30))
-    return run_stream(conn, MONDAY, stream, config(sandbox, **extra), interval_start=start, interval_end=end,
-                      run_id=f"test__monday_{stream}_{day}")
+    return extract_day_for(conn, sandbox, "monday", stream, day, **extra)
 
 
 def control(sandbox: Sandbox) -> Any:

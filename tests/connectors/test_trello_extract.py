@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from passerelle.connectors.config import SourceConfig
-from passerelle.connectors.run import run_stream
-from passerelle.connectors.sources.trello import TRELLO
 from passerelle.errors import AuthError, BadRecordError
 from passerelle.load.raw_loader import LoadStats
 from passerelle.sandbox.server import Sandbox
-from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
+from tests.connectors.helpers import DAY1, audit_counts, raw_count, raw_versions, source_config
+from tests.connectors.helpers import extract_day as extract_day_for
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 
@@ -29,18 +28,11 @@ def sandbox(trello_sandbox: Sandbox) -> Sandbox:
 
 
 def config(sandbox: Sandbox, **extra: Any) -> SourceConfig:
-    endpoint = sandbox.vendors["trello"]
-    return SourceConfig(host=endpoint.base_url, login=endpoint.credentials["key"], password=endpoint.credentials["token"],
-                        extra={"ca_bundle": str(sandbox.ca_path), **FAST, **extra})
+    return source_config(sandbox, "trello", **extra)
 
 
 def extract(conn: Any, sandbox: Sandbox, stream: str, day: int = 0, **extra: Any) -> LoadStats:
-    """Run one stream for the daily interval ``day`` days after 2026-03-01, clock set after its end."""
-    start = DAY1 + timedelta(days=day)
-    end = start + timedelta(days=1)
-    sandbox.vendors["trello"].control.set_clock(end + timedelta(minutes=30))
-    return run_stream(conn, TRELLO, stream, config(sandbox, **extra), interval_start=start, interval_end=end,
-                      run_id=f"test__trello_{stream}_{day}")
+    return extract_day_for(conn, sandbox, "trello", stream, day, **extra)
 
 
 def control(sandbox: Sandbox):
