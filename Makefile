@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
-demo: install  ## Extract Salesforce and HubSpot from the sandbox for three daily windows into the embedded warehouse
+demo: install  ## Extract every source from the sandbox for three daily windows, then build and validate staging
 	$(BIN)/python -m passerelle.demo
 
 test: install  ## The whole test suite against a real Postgres, the sandbox on loopback and real DAG runs
@@ -29,8 +29,9 @@ up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbo
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle.sandbox
 
-bench: install  ## Extract-load benchmark (200,000 and 1,000,000 Salesforce-shaped records)
+bench: install  ## Extract-load benchmarks, then staging transform + validation over 1,000,000 time entries / 100,000 customers
 	$(BIN)/python -m passerelle.bench
+	$(BIN)/python -m passerelle.bench_staging
 
 compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi

@@ -25,4 +25,5 @@ pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.sandbox",
     "tests.fixtures.airflow",
+    "tests.fixtures.raw_snapshot",
 ]

@@ -124,9 +124,34 @@ def test_tombstone_at_same_cursor_is_a_new_version(warehouse_conn) -> None:
 
 
 def test_duplicates_within_one_load_are_stored_once(warehouse_conn) -> None:
-    stats = load(warehouse_conn, [rec("A", 1, v="first"), rec("B", 1), rec("A", 1, v="second")])
-    assert (stats.records, counts(stats)) == (3, (2, 0, 0, 0))
-    assert query(warehouse_conn, "SELECT payload->>'v' FROM raw.records WHERE record_id = 'A'") == [("second",)]
+    # the same version returned on two pages (offset paging drift) is one version
+    stats = load(warehouse_conn, [rec("A", 1, v="same"), rec("B", 1), rec("A", 1, v="same")])
+    assert (stats.records, counts(stats), stats.quarantined) == (3, (2, 0, 0, 0), 0)
+    assert query(warehouse_conn, "SELECT payload->>'v' FROM raw.records WHERE record_id = 'A'") == [("same",)]
+
+
+def test_conflicting_versions_across_pages_are_quarantined_not_guessed(warehouse_conn) -> None:
+    # "B" comes back on two pages with the same cursor but different content: neither version is kept in raw.
+    stats = load(warehouse_conn, [rec("A", 1, Name="a"), rec("B", 2, Name="first"), rec("C", 3),
+                                  rec("B", 2, Name="second")])
+    assert (stats.inserted, stats.quarantined) == (2, 1)
+    assert query(warehouse_conn, "SELECT record_id FROM raw.records ORDER BY 1") == [("A",), ("C",)]
+    [(table, key, rule, reason, versions, released)] = query(
+        warehouse_conn, "SELECT table_name, record_key, rule, reason, row_data->'versions', released_at"
+                        " FROM quality.quarantine")
+    assert (table, key, rule, released) == ("raw.salesforce.Account", "B", "raw.conflicting_duplicate", None)
+    assert "salesforce.Account record B" in reason and "duplicate id across pages" in reason
+    assert sorted(v["Name"] for v in versions) == ["first", "second"]
+
+    # the same bad pages again: still one open entry, not two
+    load(warehouse_conn, [rec("B", 2, Name="first"), rec("B", 2, Name="second")], run_id="run-2")
+    assert query(warehouse_conn, "SELECT count(*), max(last_run_id) FROM quality.quarantine") == [(1, "run-2")]
+
+    # fixed at the source: a newer clean version is stored and releases the entry
+    later = Window(D0 + DAY, D0 + 2 * DAY)
+    stats = load(warehouse_conn, [rec("B", 60 * 24 + 5, Name="fixed")], window=later, run_id="run-3")
+    assert (stats.inserted, stats.quarantined) == (1, 0)
+    assert query(warehouse_conn, "SELECT released_run_id FROM quality.quarantine") == [("run-3",)]
 
 
 def test_watermark_never_moves_backwards(warehouse_conn) -> None:

@@ -6,6 +6,11 @@ COPY, new record versions are appended with ``ON CONFLICT DO NOTHING`` (reruns a
 windows are harmless), then the watermark and the load log are written. If anything fails, the
 rollback leaves no rows, no watermark move and no load log entry, so the window can simply be
 retried.
+
+A record id that arrives twice in one window with the same cursor but different content (a source
+contradicting itself across pages) is not resolved by guessing: every version goes to
+``quality.quarantine`` (rule ``raw.conflicting_duplicate``) and none to ``raw.records``; the next
+clean version of that record releases the quarantine entry.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class LoadStats:
     unchanged: int
     pages: int
     seconds: float
+    quarantined: int = 0
 
 
 @dataclass
@@ -103,6 +109,44 @@ SELECT count(*) FILTER (WHERE NOT is_deleted AND NOT existed),
                           AND r.cursor_value = t.cursor_value AND r.is_deleted = t.is_deleted)),
        (SELECT max(cursor_value) FROM {TEMP_TABLE})
   FROM classified
+"""
+
+# Runs before _INSERT_AND_CLASSIFY: conflicting versions leave the batch for the quarantine.
+_QUARANTINE_CONFLICTS = f"""
+WITH conflicts AS (
+    SELECT record_id, cursor_value, is_deleted, jsonb_agg(DISTINCT payload) AS versions
+      FROM {TEMP_TABLE}
+     GROUP BY record_id, cursor_value, is_deleted
+    HAVING count(DISTINCT payload) > 1
+), removed AS (
+    DELETE FROM {TEMP_TABLE} t USING conflicts c
+     WHERE t.record_id = c.record_id AND t.cursor_value = c.cursor_value AND t.is_deleted = c.is_deleted
+), quarantined AS (
+    INSERT INTO quality.quarantine (table_name, record_key, source_system, source_id, rule, reason, row_data,
+                                    first_run_id, last_run_id)
+    SELECT 'raw.' || %(source)s || '.' || %(stream)s, record_id, %(source)s, record_id, 'raw.conflicting_duplicate',
+           jsonb_array_length(versions) || ' different versions of ' || %(source)s || '.' || %(stream)s || ' record '
+           || record_id || ' with the same cursor ' || cursor_value || ' (duplicate id across pages)',
+           jsonb_build_object('cursor_value', cursor_value, 'is_deleted', is_deleted, 'versions', versions),
+           %(run_id)s, %(run_id)s
+      FROM conflicts
+    ON CONFLICT (table_name, record_key, rule) WHERE released_at IS NULL
+    DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_seen_at = now(), reason = EXCLUDED.reason,
+                  row_data = EXCLUDED.row_data
+    RETURNING record_key
+)
+SELECT coalesce(array_agg(record_key ORDER BY record_key), '{{}}') FROM quarantined
+"""
+
+# A newer clean version of a quarantined record (stored by this load) releases its entry.
+_RELEASE_CONFLICTS = """
+UPDATE quality.quarantine q
+   SET released_at = now(), released_run_id = %(run_id)s
+ WHERE q.table_name = 'raw.' || %(source)s || '.' || %(stream)s AND q.rule = 'raw.conflicting_duplicate'
+   AND q.released_at IS NULL
+   AND EXISTS (SELECT 1 FROM raw.records r
+                WHERE r.source = %(source)s AND r.stream = %(stream)s AND r.record_id = q.record_key
+                  AND r.cursor_value > (q.row_data ->> 'cursor_value')::timestamptz)
 """
 
 _ADVANCE_WATERMARK = """
@@ -181,8 +225,15 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
                                              on_page=page_loaded)
             cur.execute(f"ANALYZE {TEMP_TABLE}")
+            cur.execute(_QUARANTINE_CONFLICTS, params)
+            conflicting = cur.fetchone()[0]
+            if conflicting:
+                logger.warning("%s: %d records arrived with conflicting versions at the same cursor and were "
+                               "quarantined (quality.quarantine, rule raw.conflicting_duplicate): %s",
+                               label, len(conflicting), ", ".join(conflicting[:20]))
             cur.execute(_INSERT_AND_CLASSIFY, params)
             inserted, updated, deleted, unchanged, max_cursor = cur.fetchone()
+            cur.execute(_RELEASE_CONFLICTS, params)
             params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
                           deleted=deleted, unchanged=unchanged, max_cursor=max_cursor)
             params["state"] = Json(state) if state is not None else None
@@ -193,7 +244,7 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
         _rollback_quietly(conn, label, logger)
         raise
     stats = LoadStats(source, stream, window.start, window.end, run_id, records, inserted, updated, deleted,
-                      unchanged, page_count, round(time.monotonic() - began, 3))
+                      unchanged, page_count, round(time.monotonic() - began, 3), len(conflicting))
     logger.info(
         "%s: window [%s, %s) loaded (load %s): %d records in %d pages, %d inserted, %d updated, %d deleted,"
         " %d unchanged in %.1fs",

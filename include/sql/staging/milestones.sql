@@ -1,0 +1,19 @@
+-- staging.milestones: Project milestones (Asana milestones, Jira versions, Trello/monday milestone lists).
+-- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
+-- system in staging/milestones/<source>.sql, each returning exactly these columns in this order.
+SET LOCAL work_mem = '128MB';  -- the latest-version sorts stay in memory
+DELETE FROM staging.milestones;
+
+INSERT INTO staging.milestones (
+    milestone_key, source_system, source_id, project_key, name, due_date, completed_at, status,
+    source_updated_at
+)
+{% include 'staging/milestones/trello.sql' %}
+UNION ALL
+{% include 'staging/milestones/asana.sql' %}
+UNION ALL
+{% include 'staging/milestones/jira.sql' %}
+UNION ALL
+{% include 'staging/milestones/monday.sql' %};
+
+ANALYZE staging.milestones;

@@ -1,0 +1,15 @@
+-- staging.products: Products and services sold (CRM catalogue).
+-- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
+-- system in staging/products/<source>.sql, each returning exactly these columns in this order.
+SET LOCAL work_mem = '128MB';  -- the latest-version sorts stay in memory
+DELETE FROM staging.products;
+
+INSERT INTO staging.products (
+    product_key, source_system, source_id, name, sku, family, unit, unit_price, vat_rate, is_active,
+    source_updated_at
+)
+{% include 'staging/products/salesforce.sql' %}
+UNION ALL
+{% include 'staging/products/hubspot.sql' %};
+
+ANALYZE staging.products;

@@ -1,0 +1,121 @@
+"""The staging transform DAG: raw → staging SQL models, Great Expectations validation, identity resolution.
+
+Scheduled on the raw Assets every extract task publishes (any of them), so new raw data is modelled
+as soon as it lands; ``max_active_runs=1`` queues the runs a busy morning of extracts triggers. Each
+staging model is one ``SQLExecuteQueryOperator`` task running its file from ``include/sql`` in one
+transaction; each table is then validated by its own task, in dependency order, so a critical
+failure shows as a red task and stops everything downstream of it (its Asset is not published).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, Asset, AssetAny, ExceptionRetryPolicy, RetryAction, RetryRule, get_current_context, task
+
+from passerelle.connectors.registry import SOURCES
+from passerelle.orchestration.extract_dags import WAREHOUSE_CONN_ID, raw_asset, warehouse_connection
+from passerelle.paths import SQL_DIR
+from passerelle.transform.models import ANALYZE_RAW, IDENTITY_FILES, STAGING_MODELS
+
+DAG_ID = "transform_staging"
+START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+IDENTITY_TABLE = "staging.project_links"
+
+# A critical expectation failure is about the data, not the infrastructure: retrying cannot fix it.
+VALIDATION_RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[RetryRule(exception="passerelle.quality.errors.CriticalValidationError", action=RetryAction.FAIL,
+                     reason="critical data-quality failure")]
+)
+
+
+def staging_asset(table: str) -> Asset:
+    """The Asset a validated staging table publishes; invoicing and reporting schedule on these."""
+    schema, _, name = table.partition(".")
+    return Asset(name=table, uri=f"passerelle://warehouse/{schema}/{name}", group="staging")
+
+
+def validate_task(table: str) -> dict[str, Any]:
+    """Task body: validate one staging table, quarantine its bad rows, fail on critical findings."""
+    from passerelle.quality.validate import validate_table
+
+    context = get_current_context()
+    interval_end = context.get("data_interval_end")
+    conn = warehouse_connection()
+    try:
+        outcome = validate_table(conn, table, run_id=context["run_id"],
+                                 as_of=interval_end.date() if interval_end else None)
+    finally:
+        conn.close()
+    summary = {
+        "rows": outcome.row_count, "quarantined": outcome.quarantined, "released": outcome.released,
+        "warnings": len(outcome.warnings), "success": outcome.success, "data_docs": outcome.data_docs,
+    }
+    context["outlet_events"][staging_asset(table)].extra = summary
+    return summary
+
+
+def build_transform_dag() -> DAG:
+    raw_assets = [raw_asset(source.name, stream.name) for source in SOURCES.values() for stream in source.streams]
+    models = "\n".join(f"- `{model.table}` ← `include/sql/{model.sql_path}`" for model in STAGING_MODELS)
+    with DAG(
+        dag_id=DAG_ID,
+        description="Raw → staging models, Great Expectations validation with quarantine, identity resolution",
+        doc_md=f"# Staging transform\n\n{__doc__}\n\nModels:\n{models}\n\nIdentity resolution: "
+        + ", ".join(f"`include/sql/{path}`" for path in IDENTITY_FILES)
+        + ". Quarantined rows: `quality.quarantine`; results: `quality.validation_results`.",
+        schedule=AssetAny(*raw_assets),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(hours=2),
+        template_searchpath=[str(SQL_DIR)],
+        tags=["transform", "staging", "quality"],
+        default_args={
+            "owner": "passerelle",
+            "retries": 2,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": 2.0,
+            "execution_timeout": timedelta(hours=1),
+        },
+    ) as dag:
+        analyze = SQLExecuteQueryOperator(
+            task_id="analyze_raw", conn_id=WAREHOUSE_CONN_ID, sql=ANALYZE_RAW, autocommit=True,
+            split_statements=False, return_last=False, handler=None, do_xcom_push=False,
+            doc_md="Fresh planner statistics for raw.records before the models read it.",
+        )
+        previous_validation = None
+        for model in STAGING_MODELS:
+            build = SQLExecuteQueryOperator(
+                task_id=f"build_{model.name}", conn_id=WAREHOUSE_CONN_ID, sql=model.sql_path, autocommit=False,
+                split_statements=False, return_last=False, handler=None, do_xcom_push=False,
+                doc_md=f"Rebuild `{model.table}` from raw (`include/sql/{model.sql_path}`).",
+            )
+            validate = task(
+                validate_task, task_id=f"validate_{model.name}", outlets=[staging_asset(model.table)],
+                retry_policy=VALIDATION_RETRY_POLICY, doc_md=f"Great Expectations suite of `{model.table}`.",
+            )(model.table)
+            analyze >> build >> validate
+            if previous_validation is not None:
+                previous_validation >> validate  # parents are validated (and quarantined) before children
+            previous_validation = validate
+
+        resolve = [
+            SQLExecuteQueryOperator(
+                task_id=f"resolve_{path.rsplit('/', 1)[-1].removesuffix('.sql')}", conn_id=WAREHOUSE_CONN_ID,
+                sql=path, autocommit=False, split_statements=False, return_last=False, handler=None,
+                do_xcom_push=False, doc_md=f"Identity resolution: `include/sql/{path}`.",
+            )
+            for path in IDENTITY_FILES
+        ]
+        validate_links = task(
+            validate_task, task_id="validate_project_links", outlets=[staging_asset(IDENTITY_TABLE)],
+            retry_policy=VALIDATION_RETRY_POLICY, doc_md="Checks of the identity-resolution mapping.",
+        )(IDENTITY_TABLE)
+        previous_validation >> resolve[0]
+        for upstream, downstream in zip(resolve, resolve[1:]):
+            upstream >> downstream
+        resolve[-1] >> validate_links
+    return dag
