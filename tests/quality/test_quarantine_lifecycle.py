@@ -32,7 +32,7 @@ def test_bad_rows_are_quarantined_kept_out_of_downstream_and_released_when_fixed
     account = next(a for a in sf.records("Account") if a["Customer_Type__c"] == "B2B" and a["SIREN__c"]
                    and any(o["AccountId"] == a["Id"] for o in sf.records("Opportunity")))
     opportunity = next(o for o in sf.records("Opportunity") if o["AccountId"] != account["Id"])
-    deal = next(d for d in hs.records("deals") if float(d["properties"]["amount"] or 0) > 0)
+    deal, doomed = [d for d in hs.records("deals") if Decimal(d["properties"]["amount"] or 0) > 0][:2]
     good_siren, good_currency = account["SIREN__c"], opportunity["CurrencyIsoCode"]
     good_amount = deal["properties"]["amount"]
     bad_siren = good_siren[:-1] + str((int(good_siren[-1]) + 1) % 10)
@@ -42,6 +42,7 @@ def test_bad_rows_are_quarantined_kept_out_of_downstream_and_released_when_fixed
     sf.update("Account", account["Id"], {"SIREN__c": bad_siren})
     sf.update("Opportunity", opportunity["Id"], {"CurrencyIsoCode": "XYZ"})
     hs.update("deals", deal["id"], {"amount": "-" + good_amount})
+    hs.update("deals", doomed["id"], {"amount": "-1.00"})
     run_transform(raw_conn, sandbox, 1, "run-bad")
 
     open_entries = {(key, rule): reason for key, rule, reason in query(
@@ -50,6 +51,8 @@ def test_bad_rows_are_quarantined_kept_out_of_downstream_and_released_when_fixed
     assert f"invalid SIREN '{bad_siren}'" in open_entries[(customer, "customers.siren_checksum")]
     assert "'XYZ'" in open_entries[(opp, "deals.currency_iso4217")]
     assert f"negative amount -{Decimal(good_amount)}" in open_entries[(hs_deal, "deals.amount_non_negative")]
+    gone = f"hubspot:{doomed['id']}"
+    assert (gone, "deals.amount_non_negative") in open_entries
     # the customer's own deals follow it into quarantine as orphans
     own_deals = {f"salesforce:{o['Id']}" for o in sf.records("Opportunity") if o["AccountId"] == account["Id"]}
     assert {(key, "deals.customer_exists") for key in own_deals} <= set(open_entries)
@@ -65,11 +68,15 @@ def test_bad_rows_are_quarantined_kept_out_of_downstream_and_released_when_fixed
     sf.update("Account", account["Id"], {"SIREN__c": good_siren})
     sf.update("Opportunity", opportunity["Id"], {"CurrencyIsoCode": good_currency})
     hs.update("deals", deal["id"], {"amount": good_amount})
+    hs.delete("deals", doomed["id"])  # nothing left to fix: its entry closes, keeping the row it held
     run_transform(raw_conn, sandbox, 2, "run-fixed")
 
     released = query(raw_conn, "SELECT record_key, released_run_id FROM quality.quarantine "
-                               "WHERE record_key = ANY(%s)", [customer, opp, hs_deal, *own_deals])
+                               "WHERE record_key = ANY(%s)", [customer, opp, hs_deal, gone, *own_deals])
     assert released and {run for _, run in released} == {"run-fixed"}
+    assert gone in {key for key, _ in released}
+    assert query(raw_conn, "SELECT row_data->>'amount' FROM quality.quarantine WHERE record_key = %s", gone) == [
+        ("-1.00",)]
     assert query(raw_conn, "SELECT siren FROM staging.customers WHERE customer_key = %s", customer) == [(good_siren,)]
     assert len(query(raw_conn, "SELECT 1 FROM staging.deals WHERE deal_key = ANY(%s)",
                      [opp, hs_deal, *own_deals])) == len(own_deals) + 2

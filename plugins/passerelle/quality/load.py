@@ -77,6 +77,39 @@ SELECT count(*)
 """
 
 
+# Which of the given records (source, record id) are no longer live at the source: their raw history
+# ends in a tombstone, or raw never had them under the suite's streams.
+GONE_IDS_SQL = """
+SELECT h.quarantine_id
+  FROM unnest(%(ids)s::bigint[], %(held_sources)s::text[], %(held_ids)s::text[]) AS h(quarantine_id, source, record_id)
+ WHERE NOT EXISTS (
+       SELECT FROM (SELECT {live} AS live
+                      FROM raw.records AS r
+                     WHERE r.source = h.source AND r.record_id = h.record_id
+                       AND (r.source, r.stream) IN (SELECT * FROM unnest(%(sources)s::text[], %(streams)s::text[]))
+                     ORDER BY r.cursor_value DESC, r.is_deleted DESC
+                     LIMIT 1) AS latest
+        WHERE latest.live)
+"""
+
+
+def gone_from_source(conn: Any, suite: Suite, present: pd.Series) -> list[int]:
+    """Open quarantine entries of ``suite.table`` whose record is not among the ``present`` keys and is
+    no longer live at the source (deleted there): nothing will ever bring them back to be fixed."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT quarantine_id, record_key, source_system, source_id FROM quality.quarantine"
+                    " WHERE table_name = %s AND released_at IS NULL", (suite.table,))
+        entries = pd.DataFrame(cur.fetchall(), columns=["quarantine_id", "record_key", "source_system", "source_id"])
+        absent = entries[~entries["record_key"].isin(present)]
+        if absent.empty:
+            return []
+        cur.execute(GONE_IDS_SQL.format(live=live_condition()), {
+            "ids": absent["quarantine_id"].tolist(), "held_sources": absent["source_system"].tolist(),
+            "held_ids": absent["source_id"].tolist(), **_stream_params(suite.raw_streams),
+        })
+        return [row[0] for row in cur.fetchall()]
+
+
 def held_in_quarantine(conn: Any, suite: Suite, present: pd.Series) -> int:
     """Rows of ``suite.table`` held in quarantine by earlier runs, not among the ``present`` keys
     (the rows just read from staging), whose record is live in raw."""

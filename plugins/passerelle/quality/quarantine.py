@@ -8,9 +8,10 @@ three statements file them, release what now passes and delete the failing rows 
   rebuild brought it back unchanged) refreshes ``last_run_id`` / ``last_seen_at``, it adds nothing.
 - ``row_data`` is the staged row as jsonb; when several rows share the key (a duplicate), it is the
   JSON array of all of them, so nothing is lost.
-- An open entry is released when its record is back in staging and passes that rule. A record that
-  is not in staging at all (never rebuilt, or deleted at the source) stays quarantined; a record that
-  passes one rule but fails another gets only the first entry released.
+- An open entry is released when its record is back in staging and passes that rule, or when the
+  record was deleted at the source (nothing is left to fix; the entry keeps the row). A record absent
+  from staging but still live in raw (a retried validation, before the next rebuild) stays
+  quarantined; a record that passes one rule but fails another gets only the first entry released.
 """
 
 from __future__ import annotations
@@ -100,3 +101,13 @@ def _release(cur: Any, table: str, run_id: str, present: pd.Series, evaluated_ru
         cur.execute("""UPDATE quality.quarantine SET released_at = now(), released_run_id = %s
                         WHERE quarantine_id = ANY(%s)""", (run_id, fixed))
     return len(fixed)
+
+
+def release_gone(conn: Any, run_id: str, quarantine_ids: list[int]) -> int:
+    """Release the entries of records deleted at the source (see ``load.gone_from_source``)."""
+    if not quarantine_ids:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE quality.quarantine SET released_at = now(), released_run_id = %s
+                        WHERE quarantine_id = ANY(%s) AND released_at IS NULL""", (run_id, quarantine_ids))
+        return cur.rowcount

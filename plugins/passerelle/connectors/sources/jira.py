@@ -31,8 +31,8 @@ Conventions (the CRM link and billing are not Jira concepts):
   Projects without it are matched downstream by customer name in the project name (and flagged when
   the name is ambiguous or matches nothing).
 - **Billable time**: the worklog property ``passerelle.billing`` = ``{"billable": true|false}``;
-  when absent, downstream treats worklogs of issues labelled ``non-billable`` as non-billable and
-  others as billable. (Tempo's billable seconds are out of scope.)
+  when absent, ``staging.time_entries.billable`` is NULL (unknown) and the invoicing rules decide
+  (for instance from the project's default). (Tempo's billable seconds are out of scope.)
 """
 
 from __future__ import annotations
