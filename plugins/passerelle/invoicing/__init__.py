@@ -1,0 +1,1 @@
+"""Invoicing: the issuing company's configuration, billing rules, invoice marts and documents."""
