@@ -14,7 +14,7 @@ from passerelle.warehouse.migrate import alembic_config, current_revision, head_
 from passerelle.warehouse.settings import connect, sqlalchemy_url
 
 
-ALL_REVISIONS = ["0001", "0002", "0003"]
+ALL_REVISIONS = ["0001", "0002", "0003", "0004"]
 
 
 def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -44,7 +44,7 @@ def test_schema_objects_exist_and_are_documented(warehouse_url: str) -> None:
     undocumented = fetch(warehouse_url, """
         SELECT c.relname, a.attname
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname IN ('raw', 'audit', 'staging', 'quality', 'reference') AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE n.nspname IN ('raw', 'audit', 'staging', 'quality', 'reference', 'marts') AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
            AND c.relname <> 'alembic_version' AND col_description(c.oid, a.attnum) IS NULL
     """)
     assert undocumented == []

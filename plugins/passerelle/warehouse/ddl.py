@@ -18,6 +18,7 @@ class Table:
     name: str
     comment: str
     columns: list[Column]
+    constraints: tuple[str, ...] = ()  # table constraints, e.g. "PRIMARY KEY (a, b)"
 
 
 def literal(text: str) -> str:
@@ -26,7 +27,7 @@ def literal(text: str) -> str:
 
 
 def create_statements(table: Table) -> list[str]:
-    body = ",\n    ".join(f"{column.name} {column.type}" for column in table.columns)
+    body = ",\n    ".join([f"{column.name} {column.type}" for column in table.columns] + list(table.constraints))
     statements = [f"CREATE TABLE {table.name} (\n    {body}\n)", f"COMMENT ON TABLE {table.name} IS {literal(table.comment)}"]
     statements += [
         f"COMMENT ON COLUMN {table.name}.{column.name} IS {literal(column.comment)}" for column in table.columns
