@@ -55,23 +55,18 @@ def issue_number(cur: Any, *, seller_siren: str, prefix: str, invoice_key: str, 
     commit both or neither. Raises :class:`NumberingError` when ``issue_date`` is earlier than the
     last number issued for the seller that year (the sequence must follow the dates).
     """
-    cur.execute("SELECT invoice_number, sequence, issue_date FROM marts.invoice_numbers WHERE invoice_key = %s",
-                (invoice_key,))
-    found = cur.fetchone()
-    if found:
-        return IssuedNumber(found[0], found[1], found[2], new=False)
+    existing = _existing(cur, invoice_key)
+    if existing:
+        return existing
     year = issue_date.year
     cur.execute("INSERT INTO audit.invoice_counters (seller_siren, fiscal_year) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (seller_siren, year))
     cur.execute("SELECT last_sequence, last_issue_date FROM audit.invoice_counters"
                 " WHERE seller_siren = %s AND fiscal_year = %s FOR UPDATE", (seller_siren, year))
     last_sequence, last_issue_date = cur.fetchone()
-    # Another issuer may have numbered this invoice while we waited for the lock.
-    cur.execute("SELECT invoice_number, sequence, issue_date FROM marts.invoice_numbers WHERE invoice_key = %s",
-                (invoice_key,))
-    found = cur.fetchone()
-    if found:
-        return IssuedNumber(found[0], found[1], found[2], new=False)
+    existing = _existing(cur, invoice_key)  # another issuer may have numbered it while we waited for the lock
+    if existing:
+        return existing
     if last_issue_date is not None and issue_date < last_issue_date:
         raise NumberingError(
             f"invoice {invoice_key!r} dated {issue_date} cannot be numbered: number {last_sequence} of {year} "
@@ -85,3 +80,10 @@ def issue_number(cur: Any, *, seller_siren: str, prefix: str, invoice_key: str, 
                 " invoice_key, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (number, seller_siren, year, sequence, issue_date, invoice_key, run_id))
     return IssuedNumber(number, sequence, issue_date, new=True)
+
+
+def _existing(cur: Any, invoice_key: str) -> IssuedNumber | None:
+    cur.execute("SELECT invoice_number, sequence, issue_date FROM marts.invoice_numbers WHERE invoice_key = %s",
+                (invoice_key,))
+    found = cur.fetchone()
+    return IssuedNumber(found[0], found[1], found[2], new=False) if found else None
