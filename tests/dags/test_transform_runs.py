@@ -8,6 +8,7 @@ from passerelle.orchestration.airflow_env import warehouse_connection
 from passerelle.sandbox.dataset import default_dataset_path, load
 from passerelle.transform.models import STAGING_MODELS
 from tests.connectors.helpers import extract_day
+from tests.db import tuples
 
 pytestmark = pytest.mark.dag
 BACKFILLED = (("salesforce", "Account"), ("hubspot", "deals"), ("jira", "worklogs"), ("monday", "items"),
@@ -21,17 +22,9 @@ def transform(dagbag, raw_warehouse_url, airflow_connections, fast_retries):
     return fast_retries(dagbag.dags["transform_staging"], 0)
 
 
-def query(conn, statement: str, params: tuple = ()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(statement, params)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
-
-
 def contents(conn) -> dict[str, list[tuple]]:
     """Every staging table's rows, order-independent, for idempotence checks."""
-    return {table: sorted(map(str, query(conn, f"SELECT t::text FROM {table} t"))) for table in TABLES}
+    return {table: sorted(map(str, tuples(conn, f"SELECT t::text FROM {table} t"))) for table in TABLES}
 
 
 def states(run) -> dict[str, str]:
@@ -43,17 +36,17 @@ def test_transform_builds_validates_quarantines_and_resolves(transform, raw_conn
     assert str(run.state) == "success", states(run)
     assert set(states(run).values()) == {"success"}
 
-    counts = {table: query(raw_conn, f"SELECT count(*) FROM {table}")[0][0] for table in TABLES}
+    counts = {table: tuples(raw_conn, f"SELECT count(*) FROM {table}")[0][0] for table in TABLES}
     assert all(counts[model.table] > 0 for model in STAGING_MODELS), counts
-    validated = query(raw_conn, "SELECT table_name, success FROM quality.validation_runs WHERE run_id = %s",
-                      (run.run_id,))
+    validated = tuples(raw_conn, "SELECT table_name, success FROM quality.validation_runs WHERE run_id = %s",
+                      run.run_id)
     assert {table for table, _ in validated} == {model.table for model in STAGING_MODELS} | {"staging.project_links"}
 
     # the dataset's deliberately broken identifiers are quarantined with their rule and kept out of staging
     anomalies = load(default_dataset_path())["anomalies"]
     broken = {f"{a['vendor']}:{a['id']}": a["problem"] for a in anomalies
               if a["problem"] in ("invalid_siren_checksum", "invalid_siret")}
-    quarantined = query(raw_conn, "SELECT record_key, rule, reason FROM quality.quarantine "
+    quarantined = tuples(raw_conn, "SELECT record_key, rule, reason FROM quality.quarantine "
                                   "WHERE table_name = 'staging.customers' AND released_at IS NULL")
     rules: dict[str, set[str]] = {}
     for key, rule, _ in quarantined:
@@ -62,12 +55,12 @@ def test_transform_builds_validates_quarantines_and_resolves(transform, raw_conn
     for key, problem in broken.items():
         assert ("customers.siren_checksum" if problem == "invalid_siren_checksum"
                 else "customers.siret_checksum") in rules[key]
-    assert not query(raw_conn, "SELECT 1 FROM staging.customers WHERE customer_key = ANY(%s)", (list(broken),))
+    assert not tuples(raw_conn, "SELECT 1 FROM staging.customers WHERE customer_key = ANY(%s)", list(broken))
     # their deals followed them (orphans), so nothing downstream can invoice them
-    assert not query(raw_conn, "SELECT 1 FROM staging.deals WHERE customer_key = ANY(%s)", (list(broken),))
+    assert not tuples(raw_conn, "SELECT 1 FROM staging.deals WHERE customer_key = ANY(%s)", list(broken))
 
     first = contents(raw_conn)
-    open_quarantine = query(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NULL")
+    open_quarantine = tuples(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NULL")
     # a backfill of the first window re-extracts what raw already holds, then the transform reruns
     sandbox.vendors["trello"].control.config(enforce_rate_limits=False)
     for source, stream in BACKFILLED:
@@ -76,8 +69,8 @@ def test_transform_builds_validates_quarantines_and_resolves(transform, raw_conn
     rerun = transform.test()
     assert str(rerun.state) == "success"
     assert contents(raw_conn) == first
-    assert query(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NULL") == open_quarantine
-    assert query(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NOT NULL") == [(0,)]
+    assert tuples(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NULL") == open_quarantine
+    assert tuples(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NOT NULL") == [(0,)]
 
 
 def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw_conn) -> None:
@@ -95,10 +88,10 @@ def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw
     downstream = ["validate_contacts", "validate_time_entries", "resolve_project_identity", "validate_project_links"]
     assert {task_states[task_id] for task_id in downstream} == {"upstream_failed"}
     # the failure is on record with its rule, and nothing downstream was published
-    [(success, critical)] = query(raw_conn, "SELECT success, critical_failures FROM quality.validation_runs "
-                                            "WHERE run_id = %s AND table_name = 'staging.customers'", (run.run_id,))
+    [(success, critical)] = tuples(raw_conn, "SELECT success, critical_failures FROM quality.validation_runs "
+                                            "WHERE run_id = %s AND table_name = 'staging.customers'", run.run_id)
     assert (success, critical) == (False, 1)
-    assert query(raw_conn, "SELECT rule FROM quality.validation_results WHERE validation_id = (SELECT max(validation_id)"
+    assert tuples(raw_conn, "SELECT rule FROM quality.validation_results WHERE validation_id = (SELECT max(validation_id)"
                            " FROM quality.validation_runs) AND NOT success AND severity = 'critical'") == [
         ("customers.row_count_vs_raw",)]
-    assert query(raw_conn, "SELECT count(*) FROM staging.project_links") == [(0,)]
+    assert tuples(raw_conn, "SELECT count(*) FROM staging.project_links") == [(0,)]

@@ -13,7 +13,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import DAG, Asset, AssetAny, ExceptionRetryPolicy, RetryAction, RetryRule, get_current_context, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetAny,
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryRule,
+    chain,
+    get_current_context,
+    task,
+)
 
 from passerelle.connectors.registry import SOURCES
 from passerelle.orchestration.extract_dags import WAREHOUSE_CONN_ID, raw_asset, warehouse_connection
@@ -57,6 +67,20 @@ def validate_task(table: str) -> dict[str, Any]:
     return summary
 
 
+def sql_task(task_id: str, path: str, doc: str, autocommit: bool = False) -> SQLExecuteQueryOperator:
+    """One SQL file of ``include/sql`` run against the warehouse as one transaction (unless ``autocommit``)."""
+    return SQLExecuteQueryOperator(
+        task_id=task_id, conn_id=WAREHOUSE_CONN_ID, sql=path, autocommit=autocommit, split_statements=False,
+        return_last=False, handler=None, do_xcom_push=False, doc_md=doc,
+    )
+
+
+def validation_task(table: str, task_id: str, doc: str) -> Any:
+    """The validation of ``table``, publishing its Asset; critical findings are not retried."""
+    return task(validate_task, task_id=task_id, outlets=[staging_asset(table)],
+                retry_policy=VALIDATION_RETRY_POLICY, doc_md=doc)(table)
+
+
 def build_transform_dag() -> DAG:
     raw_assets = [raw_asset(source.name, stream.name) for source in SOURCES.values() for stream in source.streams]
     models = "\n".join(f"- `{model.table}` ← `include/sql/{model.sql_path}`" for model in STAGING_MODELS)
@@ -81,41 +105,22 @@ def build_transform_dag() -> DAG:
             "execution_timeout": timedelta(hours=1),
         },
     ) as dag:
-        analyze = SQLExecuteQueryOperator(
-            task_id="analyze_raw", conn_id=WAREHOUSE_CONN_ID, sql=ANALYZE_RAW, autocommit=True,
-            split_statements=False, return_last=False, handler=None, do_xcom_push=False,
-            doc_md="Fresh planner statistics for raw.records before the models read it.",
-        )
+        analyze = sql_task("analyze_raw", ANALYZE_RAW, "Fresh planner statistics for raw.records before the models "
+                           "read it.", autocommit=True)
         previous_validation = None
         for model in STAGING_MODELS:
-            build = SQLExecuteQueryOperator(
-                task_id=f"build_{model.name}", conn_id=WAREHOUSE_CONN_ID, sql=model.sql_path, autocommit=False,
-                split_statements=False, return_last=False, handler=None, do_xcom_push=False,
-                doc_md=f"Rebuild `{model.table}` from raw (`include/sql/{model.sql_path}`).",
-            )
-            validate = task(
-                validate_task, task_id=f"validate_{model.name}", outlets=[staging_asset(model.table)],
-                retry_policy=VALIDATION_RETRY_POLICY, doc_md=f"Great Expectations suite of `{model.table}`.",
-            )(model.table)
+            build = sql_task(f"build_{model.name}", model.sql_path,
+                             f"Rebuild `{model.table}` from raw (`include/sql/{model.sql_path}`).")
+            validate = validation_task(model.table, f"validate_{model.name}",
+                                       f"Great Expectations suite of `{model.table}`.")
             analyze >> build >> validate
             if previous_validation is not None:
                 previous_validation >> validate  # parents are validated (and quarantined) before children
             previous_validation = validate
 
-        resolve = [
-            SQLExecuteQueryOperator(
-                task_id=f"resolve_{path.rsplit('/', 1)[-1].removesuffix('.sql')}", conn_id=WAREHOUSE_CONN_ID,
-                sql=path, autocommit=False, split_statements=False, return_last=False, handler=None,
-                do_xcom_push=False, doc_md=f"Identity resolution: `include/sql/{path}`.",
-            )
-            for path in IDENTITY_FILES
-        ]
-        validate_links = task(
-            validate_task, task_id="validate_project_links", outlets=[staging_asset(IDENTITY_TABLE)],
-            retry_policy=VALIDATION_RETRY_POLICY, doc_md="Checks of the identity-resolution mapping.",
-        )(IDENTITY_TABLE)
-        previous_validation >> resolve[0]
-        for upstream, downstream in zip(resolve, resolve[1:]):
-            upstream >> downstream
-        resolve[-1] >> validate_links
+        resolve = [sql_task(f"resolve_{path.rsplit('/', 1)[-1].removesuffix('.sql')}", path,
+                            f"Identity resolution: `include/sql/{path}`.") for path in IDENTITY_FILES]
+        validate_links = validation_task(IDENTITY_TABLE, "validate_project_links",
+                                         "Checks of the identity-resolution mapping.")
+        chain(previous_validation, *resolve, validate_links)
     return dag

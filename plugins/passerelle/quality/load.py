@@ -11,6 +11,7 @@ distinct keys: a hash join that spills to disk if it must, rather than a per-row
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -54,76 +55,58 @@ def live_raw_count(conn: Any, streams: tuple[tuple[str, str], ...]) -> int:
         return cur.fetchone()[0]
 
 
-# Rows an earlier run quarantined that are still out of staging (the table was not rebuilt since, e.g.
-# a retried validation) and whose record is still live in raw: they count as staged for the row-count
-# sanity check. A record since deleted at the source is not counted (raw no longer has it either).
+# Open quarantine entries whose record is absent from the staging table just read: either the table
+# was not rebuilt since (a retried validation) and the record is still live in raw, so its rows count as
+# staged for the row-count sanity check; or the record was deleted at the source, so nothing will ever
+# bring it back to be fixed and its entries can be released.
 OPEN_ENTRIES_SQL = """
-SELECT DISTINCT ON (record_key) record_key, source_system, source_id,
+SELECT quarantine_id, record_key, source_system, source_id,
        CASE jsonb_typeof(row_data) WHEN 'array' THEN jsonb_array_length(row_data) ELSE 1 END AS rows
   FROM quality.quarantine
  WHERE table_name = %(table)s AND released_at IS NULL
 """
-LIVE_IDS_SQL = """
-SELECT count(*)
-  FROM unnest(%(held_sources)s::text[], %(held_ids)s::text[], %(held_rows)s::int[]) AS h(source, record_id, rows),
-       LATERAL (SELECT {live} AS live
-                  FROM raw.records AS r
-                 WHERE r.source = h.source AND r.record_id = h.record_id
-                   AND (r.source, r.stream) IN (SELECT * FROM unnest(%(sources)s::text[], %(streams)s::text[]))
-                 ORDER BY r.cursor_value DESC, r.is_deleted DESC
-                 LIMIT 1) AS latest
- CROSS JOIN generate_series(1, h.rows)
- WHERE latest.live
+# Whether each (source, record id) is live: its latest raw version under the suite's streams is not a
+# tombstone (or is one the staging model keeps); a record raw never had is not live.
+LIVENESS_SQL = """
+SELECT h.source, h.record_id,
+       EXISTS (SELECT FROM (SELECT {live} AS live
+                              FROM raw.records AS r
+                             WHERE r.source = h.source AND r.record_id = h.record_id
+                               AND (r.source, r.stream) IN (SELECT * FROM unnest(%(sources)s::text[], %(streams)s::text[]))
+                             ORDER BY r.cursor_value DESC, r.is_deleted DESC
+                             LIMIT 1) AS latest
+                WHERE latest.live) AS live
+  FROM unnest(%(held_sources)s::text[], %(held_ids)s::text[]) AS h(source, record_id)
 """
 
 
-# Which of the given records (source, record id) are no longer live at the source: their raw history
-# ends in a tombstone, or raw never had them under the suite's streams.
-GONE_IDS_SQL = """
-SELECT h.quarantine_id
-  FROM unnest(%(ids)s::bigint[], %(held_sources)s::text[], %(held_ids)s::text[]) AS h(quarantine_id, source, record_id)
- WHERE NOT EXISTS (
-       SELECT FROM (SELECT {live} AS live
-                      FROM raw.records AS r
-                     WHERE r.source = h.source AND r.record_id = h.record_id
-                       AND (r.source, r.stream) IN (SELECT * FROM unnest(%(sources)s::text[], %(streams)s::text[]))
-                     ORDER BY r.cursor_value DESC, r.is_deleted DESC
-                     LIMIT 1) AS latest
-        WHERE latest.live)
-"""
+@dataclass(frozen=True)
+class AbsentEntries:
+    """Open quarantine entries of records not in the staging table just read."""
+
+    held_rows: int  # rows still live at the source, held out of staging by earlier runs
+    gone_ids: list[int]  # entries of records deleted at the source
 
 
-def gone_from_source(conn: Any, suite: Suite, present: pd.Series) -> list[int]:
-    """Open quarantine entries of ``suite.table`` whose record is not among the ``present`` keys and is
-    no longer live at the source (deleted there): nothing will ever bring them back to be fixed."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT quarantine_id, record_key, source_system, source_id FROM quality.quarantine"
-                    " WHERE table_name = %s AND released_at IS NULL", (suite.table,))
-        entries = pd.DataFrame(cur.fetchall(), columns=["quarantine_id", "record_key", "source_system", "source_id"])
-        absent = entries[~entries["record_key"].isin(present)]
-        if absent.empty:
-            return []
-        cur.execute(GONE_IDS_SQL.format(live=live_condition()), {
-            "ids": absent["quarantine_id"].tolist(), "held_sources": absent["source_system"].tolist(),
-            "held_ids": absent["source_id"].tolist(), **_stream_params(suite.raw_streams),
-        })
-        return [row[0] for row in cur.fetchall()]
-
-
-def held_in_quarantine(conn: Any, suite: Suite, present: pd.Series) -> int:
-    """Rows of ``suite.table`` held in quarantine by earlier runs, not among the ``present`` keys
-    (the rows just read from staging), whose record is live in raw."""
+def absent_entries(conn: Any, suite: Suite, present: pd.Series) -> AbsentEntries:
+    """Sort the open entries of ``suite.table`` whose record is not among the ``present`` keys (the rows
+    just read from staging) into held (still live in raw) and gone (deleted at the source)."""
     with conn.cursor() as cur:
         cur.execute(OPEN_ENTRIES_SQL, {"table": suite.table})
-        entries = pd.DataFrame(cur.fetchall(), columns=["record_key", "source_system", "source_id", "rows"])
-        held = entries[~entries["record_key"].isin(present)]
-        if held.empty:
-            return 0
-        cur.execute(LIVE_IDS_SQL.format(live=live_condition()), {
-            "held_sources": held["source_system"].tolist(), "held_ids": held["source_id"].tolist(),
-            "held_rows": held["rows"].tolist(), **_stream_params(suite.raw_streams),
+        entries = pd.DataFrame(cur.fetchall(),
+                               columns=["quarantine_id", "record_key", "source_system", "source_id", "rows"])
+        absent = entries[~entries["record_key"].isin(present)]
+        if absent.empty:
+            return AbsentEntries(0, [])
+        records = absent[["source_system", "source_id"]].drop_duplicates()
+        cur.execute(LIVENESS_SQL.format(live=live_condition()), {
+            "held_sources": records["source_system"].tolist(), "held_ids": records["source_id"].tolist(),
+            **_stream_params(suite.raw_streams),
         })
-        return int(cur.fetchone()[0])
+        liveness = pd.DataFrame(cur.fetchall(), columns=["source_system", "source_id", "live"])
+    absent = absent.merge(liveness, on=["source_system", "source_id"])
+    held = absent[absent["live"]].drop_duplicates("record_key")["rows"].sum()
+    return AbsentEntries(int(held), absent.loc[~absent["live"], "quarantine_id"].tolist())
 
 
 def select_statement(suite: Suite) -> sql.Composed:

@@ -104,7 +104,7 @@ def _release(cur: Any, table: str, run_id: str, present: pd.Series, evaluated_ru
 
 
 def release_gone(conn: Any, run_id: str, quarantine_ids: list[int]) -> int:
-    """Release the entries of records deleted at the source (see ``load.gone_from_source``)."""
+    """Release the entries of records deleted at the source (see ``load.absent_entries``)."""
     if not quarantine_ids:
         return 0
     with conn.cursor() as cur:

@@ -19,7 +19,7 @@ from psycopg2 import sql
 from passerelle.quality import gx_context, quarantine, results
 from passerelle.quality.gx_context import SAMPLE_SIZE, jsonable
 from passerelle.quality.errors import CriticalValidationError
-from passerelle.quality.load import gone_from_source, held_in_quarantine, live_raw_count, load_frame
+from passerelle.quality.load import AbsentEntries, absent_entries, live_raw_count, load_frame
 from passerelle.quality.outcomes import RuleOutcome, TableOutcome, read_outcome
 from passerelle.quality.rules import QUARANTINE, Rule, Suite, row_count_rule
 from passerelle.quality.suites import VALIDATION_ORDER, build_suite
@@ -75,9 +75,9 @@ def _validate(conn: Any, suite: Suite, run_id: str) -> TableOutcome:
         cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(schema, name)))
     frame = load_frame(conn, suite)
     rules = list(suite.rules)
+    absent = absent_entries(conn, suite, frame[suite.key]) if suite.raw_streams else AbsentEntries(0, [])
     if suite.row_count:
-        held = held_in_quarantine(conn, suite, frame[suite.key])
-        count_rule = row_count_rule(suite, live_raw_count(conn, suite.raw_streams), held)
+        count_rule = row_count_rule(suite, live_raw_count(conn, suite.raw_streams), absent.held_rows)
         if count_rule:
             rules.append(count_rule)
     # GX copies its whole frame for every expectation's NULL filter: give it only the columns checked.
@@ -93,9 +93,8 @@ def _validate(conn: Any, suite: Suite, run_id: str) -> TableOutcome:
     if evaluated or failing:  # a suite without quarantine rules (project_links) never files rows
         counts = quarantine.apply(conn, suite.table, suite.key, run_id, failing, evaluated, frame[suite.key])
         outcome.quarantined, outcome.released = counts.rows_removed, counts.released
-    if suite.raw_streams:
-        outcome.released += quarantine.release_gone(conn, run_id, gone_from_source(conn, suite, frame[suite.key]))
         outcome.new_quarantine_entries = counts.new_entries
+    outcome.released += quarantine.release_gone(conn, run_id, absent.gone_ids)
     outcome.data_docs = str(gx_context.docs_index())
     outcome.validation_id = results.record(conn, outcome, suite.name)
     return outcome
