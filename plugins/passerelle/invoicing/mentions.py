@@ -1,0 +1,64 @@
+"""The seller as a party and the legal mentions French law requires on every invoice (BR-FR-05/06).
+
+PMD (late-payment penalties), PMT (the €40 recovery indemnity) and AAB (discount terms) are mandatory
+notes; REG (legal form and capital) and ABL (RCS registration) carry the Code de commerce mentions
+when the configuration has them. BT-8's débits option is also written out in words (AAI), since the
+PDF reader sees the text, not the code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
+from passerelle.invoicing.seller import SellerConfig
+
+
+def seller_party(seller: SellerConfig) -> Party:
+    return Party(
+        name=seller.legal_name,
+        address=PostalAddress(seller.address.street, seller.address.postcode, seller.address.city,
+                              seller.address.country_code),
+        siren=seller.siren,
+        siret=seller.siret,
+        vat_number=seller.vat_number,
+        electronic_address=seller.electronic_address,
+    )
+
+
+def legal_notes(seller: SellerConfig) -> tuple[Note, ...]:
+    rate = format(seller.late_penalty_rate.normalize(), "f").replace(".", ",")
+    notes = [
+        Note("PMD", f"Pénalités de retard : taux annuel de {rate} % appliqué au montant TTC dû à compter du "
+                    "lendemain de la date d'échéance (art. L441-10 C. com.)"),
+        Note("PMT", seller.recovery_indemnity_text),
+        Note("AAB", seller.discount_terms),
+    ]
+    if seller.legal_form or seller.share_capital is not None:
+        capital = f" au capital de {seller.share_capital:,.2f} €".replace(",", " ").replace(".", ",") \
+            if seller.share_capital is not None else ""
+        notes.append(Note("REG", f"{seller.legal_form or 'Société'}{capital}"))
+    if seller.rcs:
+        notes.append(Note("ABL", seller.rcs))
+    if seller.vat_on_debits:
+        notes.append(Note("AAI", "Option pour le paiement de la taxe d'après les débits"))
+    return tuple(notes)
+
+
+def vat_point(seller: SellerConfig, *, has_services: bool) -> VatPoint:
+    """BT-8: the invoice date under the débits option; else delivery for goods, payment for services."""
+    if seller.vat_on_debits:
+        return VatPoint.INVOICE
+    return VatPoint.PAYMENT if has_services else VatPoint.DELIVERY
+
+
+def due_date(seller: SellerConfig, issue_date: date) -> date:
+    """BT-9: the configured payment terms from the issue date (at most 60 days, L441-10)."""
+    return issue_date + timedelta(days=seller.payment_terms_days)
+
+
+def payment_terms(seller: SellerConfig) -> str:
+    """BT-20."""
+    if seller.payment_terms_days == 0:
+        return "Paiement à réception de facture, par virement"
+    return f"Paiement à {seller.payment_terms_days} jours date de facture, par virement"
