@@ -26,4 +26,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.airflow",
     "tests.fixtures.raw_snapshot",
+    "tests.fixtures.staged_snapshot",
 ]

@@ -14,3 +14,10 @@ def state_dir() -> Path:
     path = Path(os.environ.get("PASSERELLE_STATE_DIR", PROJECT_ROOT / ".passerelle"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def output_dir() -> Path:
+    """Where invoices and reports are written: ``PASSERELLE_OUTPUT_DIR`` or the git-ignored ``output/``."""
+    path = Path(os.environ.get("PASSERELLE_OUTPUT_DIR", PROJECT_ROOT / "output"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

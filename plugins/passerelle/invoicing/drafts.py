@@ -1,0 +1,178 @@
+"""Billable items grouped into invoice drafts: one per customer and currency for a billing period.
+
+A draft is a complete :class:`~passerelle.invoicing.model.Invoice` except for its number, which is only
+assigned once the draft has passed validation (see :mod:`passerelle.invoicing.issue`). Deal lines become
+one invoice line each; time is summed per project, rate and VAT rate into one line covering the days
+worked (BT-134/135), so an invoice stays readable with thousands of entries behind it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from passerelle.invoicing.amounts import business_process, round2
+from passerelle.invoicing.mentions import due_date, legal_notes, payment_terms, seller_party, vat_point
+from passerelle.invoicing.model import (
+    INVOICE, AllowanceCharge, Exemption, Invoice, InvoiceLine, Party, PostalAddress, ProcessingRule, VatCategory,
+)
+from passerelle.invoicing.seller import SellerConfig, VatRegime
+from passerelle.invoicing.vat import line_vat, processing_rule
+
+PLACEHOLDER_NUMBER = "DRAFT"
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An invoice before numbering, with the ledger rows it will write: (item_key, line_id, source_key, amount)."""
+
+    invoice_key: str
+    customer_key: str
+    invoice: Invoice
+    items: tuple[tuple[str, str, str, Decimal], ...]
+    period_start: date
+    period_end: date  # last day
+
+
+ITEM_COLUMNS = ("item_key", "item_kind", "source_key", "customer_key", "deal_key", "project_key", "billable_on",
+                "item_name", "description", "product_key", "is_goods", "unit_code", "quantity", "unit_price",
+                "discount_percent", "amount", "currency", "vat_rate")
+CUSTOMER_COLUMNS = ("customer_key", "legal_name", "customer_type", "siren", "siret", "vat_number", "einvoicing_address",
+                    "billing_street", "billing_postcode", "billing_city", "billing_country_code",
+                    "delivery_street", "delivery_postcode", "delivery_city", "delivery_country_code", "email", "is_eu")
+
+
+def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end: date) -> list[Draft]:
+    """Drafts for the items of ``marts.billable_items`` billable by ``period_end`` (last day of the period)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM marts.billable_items"
+                    " WHERE billable_on <= %s ORDER BY customer_key, currency, item_kind, billable_on, item_key",
+                    (period_end,))
+        items = [dict(zip(ITEM_COLUMNS, row)) for row in cur.fetchall()]
+        cur.execute(f"SELECT {', '.join('c.' + c for c in CUSTOMER_COLUMNS[:-2])},"
+                    " (SELECT min(ct.email) FROM staging.contacts ct WHERE ct.customer_key = c.customer_key),"
+                    " coalesce(rc.is_eu, false)"
+                    " FROM staging.customers c LEFT JOIN reference.countries rc"
+                    " ON rc.country_code = c.billing_country_code"
+                    " WHERE c.customer_key IN (SELECT DISTINCT customer_key FROM marts.billable_items)")
+        customers = {row[0]: dict(zip(CUSTOMER_COLUMNS, row)) for row in cur.fetchall()}
+        cur.execute("SELECT DISTINCT ON (currency) currency, eur_per_unit FROM billing.exchange_rates"
+                    " WHERE rate_date <= %s ORDER BY currency, rate_date DESC", (period_end,))
+        rates = dict(cur.fetchall())
+        cur.execute("SELECT invoice_key FROM marts.invoice_numbers WHERE invoice_key LIKE %s",
+                    (f"{period_end.isoformat()}:%",))
+        issued_keys = {row[0] for row in cur.fetchall()}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        groups[(item["customer_key"], item["currency"])].append(item)
+    drafts = []
+    for (customer_key, currency), group in groups.items():
+        n = 1
+        while f"{period_end.isoformat()}:{customer_key}:{currency}:{n}" in issued_keys:
+            n += 1
+        key = f"{period_end.isoformat()}:{customer_key}:{currency}:{n}"
+        drafts.append(build_draft(key, seller, customers[customer_key], currency, rates.get(currency), group,
+                                  period_start, period_end))
+    return drafts
+
+
+def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any], currency: str,
+                eur_per_unit: Decimal | None, items: list[dict[str, Any]], period_start: date,
+                period_end: date) -> Draft:
+    rule = processing_rule(customer["customer_type"], customer["billing_country_code"])
+    franchise = seller.vat_regime is VatRegime.FRANCHISE
+    lines: list[InvoiceLine] = []
+    ledger: list[tuple[str, str, str, Decimal]] = []
+    exemptions: dict[tuple[VatCategory, Decimal | None], Exemption] = {}
+
+    def add_line(item_name: str, description: str | None, quantity: Decimal, unit_code: str, price: Decimal,
+                 discount: Decimal, vat_rate: Decimal, is_goods: bool, sources: list[dict[str, Any]],
+                 start: date | None = None, end: date | None = None, item_id: str | None = None) -> None:
+        line_id = str(len(lines) + 1)
+        vat = line_vat(rule=rule, buyer_in_eu=customer["is_eu"], product_rate=vat_rate, is_goods=is_goods,
+                       franchise=franchise)
+        if vat.exemption:
+            exemptions[(vat.category, vat.rate.quantize(Decimal("0.01")))] = vat.exemption
+        allowances: tuple[AllowanceCharge, ...] = ()
+        if discount:
+            base = (quantity * price).quantize(Decimal("0.01"))
+            allowances = (AllowanceCharge(False, round2(base * discount / 100), "Remise", "95", base, discount),)
+        lines.append(InvoiceLine(line_id, item_name, quantity, unit_code, price, vat.category, vat.rate,
+                                 description=_short(description), seller_item_id=item_id,
+                                 allowances_charges=allowances, period_start=start, period_end=end,
+                                 is_goods=is_goods))
+        ledger.extend((s["item_key"], line_id, s["source_key"], s["amount"]) for s in sources)
+
+    time_groups: dict[tuple[str, Decimal, Decimal, str], list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        if item["item_kind"] == "time":
+            time_groups[(item["project_key"], item["unit_price"], item["vat_rate"], item["item_name"])].append(item)
+        else:
+            add_line(item["item_name"], item["description"], item["quantity"], item["unit_code"], item["unit_price"],
+                     item["discount_percent"], item["vat_rate"], item["is_goods"], [item],
+                     item_id=item["product_key"])
+    for (_, price, vat_rate, name), group in time_groups.items():
+        hours = sum((item["quantity"] for item in group), Decimal("0"))
+        days = [item["billable_on"] for item in group]
+        add_line(name, f"{len(group)} saisies de temps du {min(days):%d/%m/%Y} au {max(days):%d/%m/%Y}", hours, "HUR",
+                 price, Decimal("0"), vat_rate, False, group, start=min(days), end=max(days))
+
+    buyer = _buyer(customer, rule)
+    delivery = _delivery(customer)
+    if delivery is None and any(line.vat_category is VatCategory.INTRA_EU for line in lines):
+        delivery = buyer.address  # BR-IC-12: an intra-community supply names the deliver-to country (BT-80)
+    issue_date = period_end
+    invoice = Invoice(
+        number=PLACEHOLDER_NUMBER, issue_date=issue_date, type_code=INVOICE, currency=currency,
+        seller=seller_party(seller), buyer=buyer, lines=tuple(lines), processing_rule=rule,
+        vat_point=vat_point(seller, has_services=any(not line.is_goods for line in lines)),
+        due_date=due_date(seller, issue_date), payment_terms=payment_terms(seller), notes=legal_notes(seller),
+        business_process=business_process(lines), exemptions=exemptions,
+        eur_per_unit=eur_per_unit if currency != "EUR" else None,
+        period_start=period_start, period_end=period_end, delivery_date=period_end,
+        delivery_address=delivery, iban=seller.iban, bic=seller.bic,
+        project_reference=None,
+    )
+    return Draft(invoice_key, customer["customer_key"], invoice, tuple(ledger), period_start, period_end)
+
+
+def with_issue_date(draft: Draft, number: str, issue_date: date, seller: SellerConfig) -> Invoice:
+    """The draft as issued: its number, and its dates when a backfill had to date it after later invoices."""
+    from dataclasses import replace
+
+    return replace(draft.invoice, number=number, issue_date=issue_date, due_date=due_date(seller, issue_date))
+
+
+def _buyer(customer: dict[str, Any], rule: ProcessingRule) -> Party:
+    address = PostalAddress(customer["billing_street"], customer["billing_postcode"], customer["billing_city"],
+                            customer["billing_country_code"])
+    name = customer["legal_name"] or customer["customer_key"]
+    if rule is ProcessingRule.B2B:
+        return Party(name, address, siren=customer["siren"], siret=customer["siret"],
+                     vat_number=customer["vat_number"], electronic_address=customer["einvoicing_address"])
+    # Outside the French directory, BT-49 (mandatory, BR-FR-12) is the buyer's e-mail (scheme EM).
+    return Party(name, address, vat_number=customer["vat_number"] if rule is ProcessingRule.B2BINT else None,
+                 electronic_address=customer["einvoicing_address"] or customer["email"],
+                 electronic_address_scheme="0225" if customer["einvoicing_address"] else "EM")
+
+
+def _delivery(customer: dict[str, Any]) -> PostalAddress | None:
+    """BG-15 only when the delivery address differs from the billing address (a new French mention)."""
+    delivery = (customer["delivery_street"], customer["delivery_postcode"], customer["delivery_city"],
+                customer["delivery_country_code"])
+    billing = (customer["billing_street"], customer["billing_postcode"], customer["billing_city"],
+               customer["billing_country_code"])
+    if not delivery[3] or delivery == billing:
+        return None
+    return PostalAddress(*delivery)
+
+
+def _short(text: str | None) -> str | None:
+    return text[:500] if text else None
+
+
+def previous_day(day: date) -> date:
+    return day - timedelta(days=1)

@@ -1,0 +1,115 @@
+"""The invoicing DAG: one run per monthly billing period, backfillable from the Airflow UI or CLI.
+
+The data interval is the billing period (Europe/Paris months). ``check_seller`` fails fast on an
+invalid seller configuration; ``build_billable_items`` computes what is due by the period's end and
+the exceptions; ``issue_invoices`` numbers, validates and records each invoice (held ones keep their
+findings and consume no number); ``write_documents`` writes the Factur-X PDFs (and CII/UBL on request)
+still missing. Rerunning or backfilling a period issues nothing twice: the ledger
+(``billing.invoiced_items``) already holds what was billed, and numbers are tied to their invoice key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import DAG, Asset, chain, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from passerelle.orchestration.extract_dags import warehouse_connection
+
+DAG_ID = "invoicing"
+PARIS = ZoneInfo("Europe/Paris")
+START_DATE = datetime(2026, 1, 1, tzinfo=PARIS)
+INVOICES_ASSET = Asset(name="marts.invoices", uri="passerelle://warehouse/marts/invoices", group="marts")
+
+
+def billing_period() -> tuple[Any, Any]:
+    """(first day, last day) of the run's billing period, from its data interval in Paris time."""
+    context = get_current_context()
+    start = context["data_interval_start"].in_timezone("Europe/Paris").date()
+    end = context["data_interval_end"].in_timezone("Europe/Paris").date() - timedelta(days=1)
+    return start, end
+
+
+def check_seller() -> dict[str, Any]:
+    from passerelle.invoicing.seller import load_seller
+
+    seller = load_seller()
+    return {"seller": seller.legal_name, "siren": seller.siren, "regime": seller.vat_regime.value}
+
+
+def build_items() -> None:
+    from passerelle.invoicing.issue import build_billable_items
+
+    _, end = billing_period()
+    conn = warehouse_connection()
+    try:
+        build_billable_items(conn, end)
+    finally:
+        conn.close()
+
+
+def issue_invoices() -> dict[str, Any]:
+    from passerelle.documents.validation import CiiValidator
+    from passerelle.invoicing.issue import issue_period
+    from passerelle.invoicing.seller import load_seller
+
+    start, end = billing_period()
+    context = get_current_context()
+    conn = warehouse_connection()
+    try:
+        with CiiValidator() as validator:
+            outcome = issue_period(conn, load_seller(), validator, period_start=start, period_end=end,
+                                   run_id=context["run_id"])
+    finally:
+        conn.close()
+    summary = outcome.as_dict()
+    context["outlet_events"][INVOICES_ASSET].extra = {k: v for k, v in summary.items() if k != "held_keys"}
+    return summary
+
+
+def write_documents() -> int:
+    from passerelle.documents.validation import UblValidator
+    from passerelle.invoicing.issue import document_formats, write_documents as write
+
+    context = get_current_context()
+    formats = document_formats()
+    conn = warehouse_connection()
+    try:
+        validators: dict[str, Any] = {}
+        if "ubl" in formats:
+            validators["ubl"] = UblValidator()
+        return write(conn, validators, formats=formats, run_id=context["run_id"])
+    finally:
+        for validator in validators.values():
+            validator.close()
+        conn.close()
+
+
+def build_invoicing_dag() -> DAG:
+    with DAG(
+        dag_id=DAG_ID,
+        description="Monthly billing: billable items, numbered and validated EN 16931 invoices, Factur-X documents",
+        doc_md=f"# Invoicing\n\n{__doc__}",
+        schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="Europe/Paris"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # numbers follow issue dates: one period at a time
+        dagrun_timeout=timedelta(hours=4),
+        tags=["invoicing", "marts"],
+        default_args={"owner": "passerelle", "retries": 2, "retry_delay": timedelta(seconds=30),
+                      "execution_timeout": timedelta(hours=2)},
+    ) as dag:
+        chain(
+            task(check_seller, task_id="check_seller", retries=0,
+                 doc_md="Load and validate the seller configuration (every problem at once).")(),
+            task(build_items, task_id="build_billable_items",
+                 doc_md="`include/sql/billing/billable_items.sql`: marts.billable_items and marts.billing_exceptions.")(),
+            task(issue_invoices, task_id="issue_invoices", outlets=[INVOICES_ASSET],
+                 doc_md="Number, validate (XSD, EN 16931, BR-FR) and record each invoice; hold failing drafts.")(),
+            task(write_documents, task_id="write_documents",
+                 doc_md="Write the missing Factur-X PDF/A-3 (and CII/UBL per PASSERELLE_INVOICE_FORMATS).")(),
+        )
+    return dag

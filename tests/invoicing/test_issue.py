@@ -1,0 +1,159 @@
+"""Billing a period on the sandbox dataset: items, exceptions, numbered and validated invoices, ledger, credit notes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from passerelle.documents.validation import CiiValidator
+from passerelle.invoicing.drafts import load_drafts
+from passerelle.invoicing.examples import load_example_billing
+from passerelle.invoicing.issue import build_billable_items, credit_invoice, issue_draft, issue_period
+from passerelle.invoicing.model import InvoiceLine
+from tests.db import tuples
+from tests.invoicing.samples import example_seller
+
+JANUARY = (date(2026, 1, 1), date(2026, 1, 31))
+FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))
+
+
+@pytest.fixture(scope="module")
+def validator():
+    with CiiValidator() as v:
+        yield v
+
+
+@pytest.fixture
+def billing(staged_conn):
+    load_example_billing(staged_conn)
+    return staged_conn
+
+
+def run_period(conn, validator, period, run_id="test"):
+    build_billable_items(conn, period[1])
+    return issue_period(conn, example_seller(), validator, period_start=period[0], period_end=period[1], run_id=run_id)
+
+
+def test_period_issues_valid_numbered_invoices_with_exact_totals(billing, validator) -> None:
+    outcome = run_period(billing, validator, FEBRUARY)
+    assert len(outcome.issued) > 20 and not outcome.held, outcome.held
+    numbers = tuples(billing, "SELECT sequence FROM marts.invoice_numbers ORDER BY sequence")
+    assert [n for (n,) in numbers] == list(range(1, len(outcome.issued) + 1))  # no gap
+    assert tuples(billing, "SELECT count(*) FROM marts.invoice_validations WHERE NOT passed") == [(0,)]
+    # BR-CO-10/13/14/15/16 hold in the marts, not only in the documents
+    broken = tuples(billing, """
+        SELECT i.invoice_number FROM marts.invoices i
+         WHERE i.line_total <> (SELECT sum(net_amount) FROM marts.invoice_lines l WHERE l.invoice_number = i.invoice_number)
+            OR i.tax_basis_total <> i.line_total - i.allowance_total + i.charge_total
+            OR i.tax_total <> (SELECT sum(tax_amount) FROM marts.invoice_vat_breakdown b WHERE b.invoice_number = i.invoice_number)
+            OR i.tax_basis_total <> (SELECT sum(taxable_amount) FROM marts.invoice_vat_breakdown b WHERE b.invoice_number = i.invoice_number)
+            OR i.grand_total <> i.tax_basis_total + i.tax_total
+            OR i.due_payable <> i.grand_total - i.prepaid_amount + i.rounding_amount""")
+    assert broken == []
+    kinds = dict(tuples(billing, "SELECT processing_rule, count(*) FROM marts.invoices GROUP BY 1"))
+    assert set(kinds) == {"B2B", "B2BINT", "B2C"}
+    # several rates on one invoice, exempt and reverse-charge lines, other currencies with BT-111 in EUR
+    assert tuples(billing, "SELECT count(*) > 0 FROM (SELECT invoice_number FROM marts.invoice_vat_breakdown "
+                           "WHERE vat_category = 'S' GROUP BY 1 HAVING count(*) > 1) x") == [(True,)]
+    categories = {c for (c,) in tuples(billing, "SELECT DISTINCT vat_category FROM marts.invoice_vat_breakdown")}
+    assert {"S", "E", "AE", "G"} <= categories
+    assert tuples(billing, "SELECT count(*) FROM marts.invoices WHERE currency <> 'EUR' AND tax_total_eur IS NULL") == [(0,)]
+    assert tuples(billing, "SELECT count(*) > 0 FROM marts.invoices WHERE currency <> 'EUR'") == [(True,)]
+    # every billable item is in the ledger exactly once
+    assert tuples(billing, "SELECT count(*) FROM marts.billable_items") == \
+        tuples(billing, "SELECT count(*) FROM billing.invoiced_items")
+
+
+def test_exceptions_name_what_cannot_be_invoiced(billing, validator) -> None:
+    run_period(billing, validator, FEBRUARY)
+    kinds = dict(tuples(billing, "SELECT kind, count(*) FROM marts.billing_exceptions GROUP BY 1"))
+    assert {"unmapped_project", "quarantined", "customer_not_ready"} <= set(kinds), kinds
+    reasons = [r for (r,) in tuples(billing, "SELECT reason FROM marts.billing_exceptions WHERE kind = 'customer_not_ready'")]
+    assert any("siren missing" in r for r in reasons)
+    # nothing of an excepted customer was invoiced
+    assert tuples(billing, """SELECT count(*) FROM marts.invoices i JOIN marts.billing_exceptions e
+                               ON e.customer_key = i.customer_key AND e.kind = 'customer_not_ready'""") == [(0,)]
+
+
+def test_rates_follow_the_documented_precedence(billing, validator) -> None:
+    build_billable_items(billing, FEBRUARY[1])
+    (time_key, project, person), = tuples(
+        billing, "SELECT source_key, project_key, person_key FROM marts.billable_items WHERE item_kind = 'time' "
+                 "AND rate_source = 'default' ORDER BY source_key LIMIT 1")
+    assert project is not None
+    with billing.cursor() as cur:
+        cur.execute("INSERT INTO billing.rate_cards (scope, scope_key, hourly_rate) VALUES ('person', %s, 95)", (person,))
+    billing.commit()
+    build_billable_items(billing, FEBRUARY[1])
+    assert tuples(billing, "SELECT unit_price, rate_source FROM marts.billable_items WHERE source_key = %s",
+                  time_key) == [(Decimal("95.0000"), "person")]
+    with billing.cursor() as cur:
+        cur.execute("INSERT INTO billing.rate_cards (scope, scope_key, hourly_rate) VALUES ('project', %s, 110)",
+                    (project,))
+    billing.commit()
+    build_billable_items(billing, FEBRUARY[1])
+    assert tuples(billing, "SELECT unit_price, rate_source FROM marts.billable_items WHERE source_key = %s",
+                  time_key) == [(Decimal("110.0000"), "project")]
+
+
+def test_reruns_and_backfills_issue_nothing_twice_and_leave_no_gap(billing, validator) -> None:
+    first = run_period(billing, validator, JANUARY, "jan")
+    second = run_period(billing, validator, FEBRUARY, "feb")
+    assert first.issued and second.issued
+    again = run_period(billing, validator, FEBRUARY, "feb-retry")
+    backfill = run_period(billing, validator, JANUARY, "jan-backfill")
+    assert again.issued == [] and backfill.issued == []
+    rows = tuples(billing, "SELECT sequence, issue_date FROM marts.invoice_numbers ORDER BY sequence")
+    assert [s for s, _ in rows] == list(range(1, len(first.issued) + len(second.issued) + 1))
+    assert [d for _, d in rows] == sorted(d for _, d in rows)  # chronological
+    assert tuples(billing, "SELECT count(*) FROM (SELECT item_key FROM billing.invoiced_items GROUP BY 1 "
+                           "HAVING count(*) > 1) d") == [(0,)]
+
+
+def test_fatal_finding_holds_the_draft_without_consuming_a_number(billing, validator) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    drafts = load_drafts(billing, seller, *FEBRUARY)
+    b2b = next(d for d in drafts if d.invoice.processing_rule.value == "B2B")
+    no_siren = replace(b2b, invoice=replace(b2b.invoice, buyer=replace(b2b.invoice.buyer, siren=None)))
+    line = b2b.invoice.lines[0]
+    six = InvoiceLine(line.line_id, line.item_name, line.quantity, line.unit_code, line.net_price, line.vat_category,
+                      Decimal("6"))
+    bad_rate = replace(b2b, invoice_key=b2b.invoice_key + ":rate", invoice=replace(b2b.invoice, lines=(six,)))
+    assert issue_draft(billing, seller, validator, no_siren, "t")[0] is None
+    number, rules = issue_draft(billing, seller, validator, bad_rate, "t")
+    assert number is None and any(r.startswith("BR-FR-16") for r in rules), rules
+    held = dict(tuples(billing, "SELECT invoice_key, rules FROM marts.held_invoices"))
+    assert any(r.startswith("BR-FR-11") for r in held[b2b.invoice_key])
+    assert tuples(billing, "SELECT count(*) FROM marts.invoice_numbers") == [(0,)]
+    assert tuples(billing, "SELECT count(*) FROM billing.invoiced_items") == [(0,)]
+    findings = tuples(billing, "SELECT rule, severity, message FROM marts.invoice_findings WHERE invoice_key = %s",
+                      b2b.invoice_key)
+    assert any(r.startswith("BR-FR-11") and s == "fatal" and m for r, s, m in findings)
+    # the real draft, fixed, is issued under the same key with the first number
+    number, _ = issue_draft(billing, seller, validator, b2b, "t")
+    assert number == "MS2026-000001"
+    assert tuples(billing, "SELECT count(*) FROM marts.held_invoices WHERE invoice_key = %s", b2b.invoice_key) == [(0,)]
+
+
+def test_credit_note_references_the_invoice_and_frees_its_items(billing, validator) -> None:
+    seller = example_seller()
+    outcome = run_period(billing, validator, FEBRUARY)
+    original = outcome.issued[0]
+    (total, customer), = tuples(billing, "SELECT grand_total, customer_key FROM marts.invoices WHERE invoice_number = %s",
+                                original)
+    credit = credit_invoice(billing, seller, validator, original, "erreur de quantité", "credit")
+    assert tuples(billing, "SELECT type_code, preceding_number, grand_total FROM marts.invoices WHERE invoice_number = %s",
+                  credit) == [("381", original, total)]
+    with pytest.raises(ValueError, match="already has a credit note"):
+        credit_invoice(billing, seller, validator, original, "twice", "credit")
+    assert tuples(billing, "SELECT count(*) FROM billing.invoiced_items WHERE invoice_number = %s AND credited_by IS NULL",
+                  original) == [(0,)]
+    # the next run bills the credited items again, on a new invoice with a new number
+    rerun = run_period(billing, validator, FEBRUARY, "reissue")
+    assert len(rerun.issued) == 1 and rerun.issued[0] not in (original, credit)
+    assert tuples(billing, "SELECT grand_total, customer_key FROM marts.invoices WHERE invoice_number = %s",
+                  rerun.issued[0]) == [(total, customer)]
