@@ -18,11 +18,14 @@
 SET LOCAL work_mem = '64MB';
 
 CREATE TEMP TABLE billing_customers ON COMMIT DROP AS
-SELECT c.customer_key, c.legal_name, c.customer_type, c.siren, c.einvoicing_address, c.billing_country_code,
+SELECT c.customer_key, c.legal_name, c.customer_type, c.siren, c.vat_number, c.einvoicing_address, c.billing_country_code,
        CASE
          WHEN c.billing_country_code IS NULL THEN 'billing country unknown (billing_country_raw = '
               || coalesce(quote_literal(c.billing_country_raw), 'NULL') || ')'
          WHEN c.customer_type = 'B2C' THEN NULL
+         WHEN c.billing_country_code <> 'FR' AND c.vat_number IS NULL
+              THEN 'vat_number missing: a company outside France is identified by it on the invoice and in the '
+                   || 'e-reporting (Flux 10 G6.28)'
          WHEN c.billing_country_code <> 'FR' THEN NULL
          WHEN c.siren IS NULL THEN 'siren missing: a French company needs its SIREN on the invoice (BT-47, BR-FR-11)'
          WHEN c.einvoicing_address IS NULL THEN 'einvoicing_address missing: BT-49 is mandatory (BR-FR-12)'
