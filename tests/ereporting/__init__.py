@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from passerelle.ereporting.schematron import FLUX10_SCHEMATRON, flux10_dir
+from passerelle.paths import PROJECT_ROOT
 
-SHARED_FLUX10 = Path("/work/shared/reference/official/flux10")
+SHARED_FLUX10 = PROJECT_ROOT.parent / "shared" / "reference" / "official" / "flux10"
 
 
 def flux10_artefacts() -> Path:
