@@ -163,8 +163,9 @@ def test_payments_report_with_unitary_and_b2c_payments_passes(validator: Flux10V
     assert root.find("TransactionsReport") is None
 
 
-def test_the_swiss_sample_as_it_stands_misses_only_the_buyer_identifier(validator: Flux10Validator) -> None:
-    bare = replace(samples.export_chf(), number="MS2026-000102")
+def test_a_foreign_buyer_without_identifier_misses_only_that(validator: Flux10Validator) -> None:
+    sample = samples.export_chf()
+    bare = replace(sample, number="MS2026-000102", buyer=replace(sample.buyer, vat_number=None))
     findings = validator.validate(transactions_report(transmission(), [bare]))
     assert [(f.rule, f.location) for f in findings] == [("G6.28", "/Report[1]/TransactionsReport[1]/Invoice[1]")]
     assert findings[0].message.startswith("Invoice MS2026-000102: [G6.28]") and has_fatal(findings)

@@ -31,8 +31,11 @@ BUYER_FR = Party("Dupont Industries SARL", PostalAddress("4 avenue Foch", "75016
                  siren="100000009", siret="10000000900017", vat_number="FR88100000009",
                  electronic_address="100000009")
 BUYER_BE = Party("Brussels Consulting NV", PostalAddress("Rue Neuve 12", "1000", "Bruxelles", "BE"),
-                 vat_number="BE0403170701")
-BUYER_CH = Party("Zürich Handels AG", PostalAddress("Bahnhofstrasse 1", "8001", "Zürich", "CH"))
+                 vat_number="BE0403170701", electronic_address="factures@brussels-consulting.example",
+                 electronic_address_scheme="EM")
+BUYER_CH = Party("Zürich Handels AG", PostalAddress("Bahnhofstrasse 1", "8001", "Zürich", "CH"),
+                 vat_number="CHE116281710", electronic_address="rechnungen@zuerich-handels.example",
+                 electronic_address_scheme="EM")
 BUYER_B2C = Party("Camille Martin", PostalAddress("3 rue des Lilas", "33000", "Bordeaux", "FR"),
                   electronic_address="camille.martin@example.org", electronic_address_scheme="EM")
 

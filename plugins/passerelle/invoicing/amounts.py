@@ -105,10 +105,19 @@ def compute(invoice: Invoice) -> Computed:
             raise ValueError(f"invoice {invoice.number}: currency {invoice.currency} needs an EUR rate for BT-111")
         tax_total_eur = round2(tax_total * invoice.eur_per_unit)
     grand_total = tax_basis + tax_total
-    due = grand_total - invoice.prepaid_amount + invoice.rounding_amount
+    prepaid = _cents(invoice, "prepaid_amount", "BT-113")
+    rounding = _cents(invoice, "rounding_amount", "BT-114")
     totals = Totals(line_total, allowances, charges, tax_basis, tax_total, tax_total_eur, grand_total,
-                    round2(invoice.prepaid_amount), round2(invoice.rounding_amount), due)
+                    prepaid, rounding, grand_total - prepaid + rounding)
     return Computed(nets, breakdown, totals)
+
+
+def _cents(invoice: Invoice, field: str, term: str) -> Decimal:
+    """An amount the invoice states (not computes): refused beyond the cent, so BT-115 agrees with it."""
+    value = getattr(invoice, field)
+    if value != round2(value):
+        raise ValueError(f"invoice {invoice.number}: {field} {value} has more than 2 decimals ({term})")
+    return round2(value)
 
 
 def tax_amount(category: VatCategory, rate: Decimal | None, base: Decimal) -> Decimal:

@@ -92,8 +92,12 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
                  discount: Decimal, vat_rate: Decimal, is_goods: bool, sources: list[dict[str, Any]],
                  start: date | None = None, end: date | None = None, item_id: str | None = None) -> None:
         line_id = str(len(lines) + 1)
-        vat = line_vat(rule=rule, buyer_in_eu=customer["is_eu"], product_rate=vat_rate, is_goods=is_goods,
-                       franchise=franchise)
+        try:
+            vat = line_vat(rule=rule, buyer_in_eu=customer["is_eu"], product_rate=vat_rate, is_goods=is_goods,
+                           franchise=franchise)
+        except ValueError as error:
+            sources_named = ", ".join(s["source_key"] for s in sources[:3])
+            raise ValueError(f"invoice {invoice_key}, line {item_name!r} ({sources_named}): vat_rate: {error}") from error
         if vat.exemption:
             exemptions[(vat.category, vat.rate.quantize(Decimal("0.01")))] = vat.exemption
         allowances: tuple[AllowanceCharge, ...] = ()

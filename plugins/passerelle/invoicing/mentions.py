@@ -46,10 +46,10 @@ def legal_notes(seller: SellerConfig) -> tuple[Note, ...]:
 
 
 def vat_point(seller: SellerConfig, *, has_services: bool) -> VatPoint:
-    """BT-8: the invoice date under the débits option; else delivery for goods, payment for services."""
-    if seller.vat_on_debits:
-        return VatPoint.INVOICE
-    return VatPoint.PAYMENT if has_services else VatPoint.DELIVERY
+    """BT-8: delivery for goods only; for services, the invoice date under the débits option, else payment."""
+    if not has_services:
+        return VatPoint.DELIVERY
+    return VatPoint.INVOICE if seller.vat_on_debits else VatPoint.PAYMENT
 
 
 def due_date(seller: SellerConfig, issue_date: date) -> date:
