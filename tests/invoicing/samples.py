@@ -132,7 +132,7 @@ def credit_note(original: Invoice | None = None) -> Invoice:
     return replace(original, number="MS2026-000002", type_code=CREDIT_NOTE, issue_date=date(2026, 4, 2),
                    due_date=date(2026, 4, 2), lines=original.lines[:1], allowances_charges=(),
                    preceding=(PrecedingInvoice(original.number, original.issue_date),),
-                   exemptions={})
+                   exemptions={}, business_process=business_process(original.lines[:1]))
 
 
 ALL = {"b2b_multi_rate": b2b_multi_rate, "intra_eu": intra_eu, "export_chf": export_chf, "b2c": b2c,
