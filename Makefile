@@ -29,9 +29,10 @@ up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbo
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle.sandbox
 
-bench: install  ## Extract-load benchmarks, then staging transform + validation over 1,000,000 time entries / 100,000 customers
+bench: install  ## Extract-load; staging transform + validation and invoice lines over 1,000,000 time entries; 1,000 invoices generated and validated
 	$(BIN)/python -m passerelle.bench
 	$(BIN)/python -m passerelle.bench_staging
+	$(BIN)/python -m passerelle.bench_invoicing
 
 compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi

@@ -156,11 +156,17 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
         seconds = run_sql_file(conn, path)
         transform_total += seconds
         steps.append((f"identity {path}", seconds, ""))
+    from passerelle.bench_invoicing import time_entry_lines
+
+    invoicing_steps = time_entry_lines(conn, date(2026, 2, 28))
     conn.close()
     print(f"\n{'step':<44} {'seconds':>9}  notes")
     for step, seconds, note in steps:
         print(f"{step:<44} {seconds:>9.2f}  {note}")
     print(f"{'transform + validation total':<44} {transform_total:>9.2f}")
+    for step, seconds, note in invoicing_steps:
+        print(f"{step:<44} {seconds:>9.2f}  {note}")
+    print(f"{'invoice lines from time entries total':<44} {sum(s for _, s, _ in invoicing_steps):>9.2f}")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -19,7 +19,7 @@ from passerelle.documents.render import render_cii
 from passerelle.documents.validation import CiiValidator, Finding, validate_facturx_pdf
 from passerelle.invoicing.amounts import compute
 from passerelle.invoicing.model import Invoice, VatPoint
-from tests.invoicing import samples
+from passerelle.invoicing import samples
 
 XMP = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",

@@ -16,7 +16,7 @@ from passerelle.documents.render import CII, UBL, render_cii, render_data, rende
 from passerelle.documents.validation import CiiValidator, Finding, UblValidator
 from passerelle.invoicing.amounts import compute
 from passerelle.invoicing.model import Invoice, VatPoint
-from tests.invoicing import samples
+from passerelle.invoicing import samples
 
 D = Decimal
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"

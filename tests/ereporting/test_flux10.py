@@ -21,7 +21,7 @@ from passerelle.ereporting.schematron import Flux10Validator
 from passerelle.invoicing.amounts import compute, line_net, round2
 from passerelle.invoicing.model import Invoice, InvoiceLine, ProcessingRule, VatCategory
 from tests.ereporting import flux10_artefacts
-from tests.invoicing import samples
+from passerelle.invoicing import samples
 
 D = Decimal
 SWISS_UID = "CHE" + "10932255" + uid.calc_check_digit("10932255")

@@ -15,7 +15,7 @@ from passerelle.ereporting.payments import (
 )
 from passerelle.invoicing.amounts import compute
 from passerelle.invoicing.model import InvoiceLine, ProcessingRule, VatCategory
-from tests.invoicing import samples
+from passerelle.invoicing import samples
 
 D = Decimal
 MULTI = samples.b2b_multi_rate()

@@ -20,7 +20,7 @@ from passerelle.invoicing.model import (
 )
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.invoicing.vat import line_vat
-from tests.invoicing.samples import BUYER_B2C, BUYER_BE, BUYER_CH, BUYER_FR, example_seller, invoice
+from passerelle.invoicing.samples import BUYER_B2C, BUYER_BE, BUYER_CH, BUYER_FR, example_seller, invoice
 
 D = Decimal
 CENT = D("0.01")

@@ -11,7 +11,7 @@ import pytest
 from passerelle.invoicing.amounts import allowance_amount, business_process, compute, line_net, round2, tax_amount
 from passerelle.invoicing.model import CREDIT_NOTE, AllowanceCharge, InvoiceLine, ProcessingRule, VatCategory
 from passerelle.invoicing.vat import EXPORT_SERVICES, INTRA_EU_GOODS, REVERSE_CHARGE, TRAINING
-from tests.invoicing import samples
+from passerelle.invoicing import samples
 
 D = Decimal
 S, E = VatCategory.STANDARD, VatCategory.EXEMPT

@@ -14,7 +14,7 @@ from passerelle.invoicing.examples import load_example_billing
 from passerelle.invoicing.issue import build_billable_items, credit_invoice, issue_draft, issue_period
 from passerelle.invoicing.model import InvoiceLine
 from tests.db import tuples
-from tests.invoicing.samples import example_seller
+from passerelle.invoicing.samples import example_seller
 
 JANUARY = (date(2026, 1, 1), date(2026, 1, 31))
 FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))

@@ -10,7 +10,7 @@ import pytest
 
 from passerelle.invoicing.mentions import due_date, legal_notes, payment_terms, seller_party, vat_point
 from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
-from tests.invoicing.samples import example_seller
+from passerelle.invoicing.samples import example_seller
 
 
 def subjects(notes: tuple[Note, ...]) -> Counter[str]:

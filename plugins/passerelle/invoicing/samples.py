@@ -1,4 +1,4 @@
-"""Invoices of every kind Passerelle issues, built from the example seller, for tests of the formats and rules."""
+"""Invoices of every kind Passerelle issues, built from the example seller: tests of the formats and rules, and the benchmark."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from passerelle.invoicing.amounts import business_process
 from passerelle.invoicing.mentions import due_date, legal_notes, payment_terms, seller_party, vat_point
@@ -14,15 +13,15 @@ from passerelle.invoicing.model import (
     CREDIT_NOTE, INVOICE, AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress, PrecedingInvoice,
     ProcessingRule, VatCategory,
 )
+from passerelle.invoicing.examples import EXAMPLE_SELLER
 from passerelle.invoicing.seller import SellerConfig, load_seller
 from passerelle.invoicing.vat import line_vat
 
-ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
 
 
 def example_seller(**overrides: object) -> SellerConfig:
-    data = json.loads((ROOT / "include/config/seller.example.json").read_text(encoding="utf-8"))
+    data = json.loads(EXAMPLE_SELLER.read_text(encoding="utf-8"))
     data.update(overrides)
     return load_seller(data)
 
