@@ -1,0 +1,188 @@
+"""The HTML compliance report of a period: one self-contained file with every section, the period's figures
+and one inline SVG per chart, built from a warehouse holding hand-made invoices."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg2.extensions
+import pytest
+
+from passerelle.reports.html import write_report
+from passerelle.reports.readiness import rebuild_customer_readiness
+from tests.reports import add_event, add_invoice, add_payment, add_validation, utc
+
+START, END, AS_OF = date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 5)
+EVIL = "<script>alert('x')</script> & Fils"
+SECTIONS = {"summary": "Summary", "readiness": "Customer readiness", "validation": "Invoice validation",
+            "vat": "VAT", "ereporting": "E-reporting transmissions (Flux 10)", "calendar": "Filing calendar",
+            "lifecycle": "Lifecycle statuses"}
+
+
+def seed_customers(conn: Any) -> None:
+    common = {"source_system": "salesforce", "customer_type": "B2B", "siren": "732829320", "siret": "73282932000074",
+              "vat_number": "FR44732829320", "billing_street": "12 rue de la Paix", "billing_city": "Paris",
+              "billing_postcode": "75002", "billing_country_code": "FR", "einvoicing_address": "732829320"}
+    customers = [
+        {**common, "customer_key": "salesforce:ok", "source_id": "ok", "legal_name": "Dupont Conseil SAS"},
+        {**common, "customer_key": "salesforce:bad", "source_id": "bad", "legal_name": EVIL, "einvoicing_address": None},
+        {**common, "customer_key": "hubspot:person", "source_system": "hubspot", "source_id": "person",
+         "legal_name": "Camille Martin", "customer_type": "B2C", "siren": None, "siret": None, "vat_number": None,
+         "einvoicing_address": None, "billing_street": None},
+    ]
+    with conn.cursor() as cur:
+        for row in customers:
+            cur.execute(f"INSERT INTO staging.customers ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                        list(row.values()))
+    conn.commit()
+    rebuild_customer_readiness(conn)
+
+
+def seed_invoices(conn: Any) -> None:
+    add_invoice(conn, "F2026-000001", date(2026, 3, 10),
+                [("S", "20.00", "1000.00", "200.00"), ("S", "5.50", "200.00", "11.00")])
+    add_event(conn, "F2026-000001", 200, utc(date(2026, 3, 10)))
+    add_invoice(conn, "F2026-000002", date(2026, 3, 15), [("S", "20.00", "500.00", "100.00")], rule="B2C",
+                vat_point="payment")
+    payment = add_payment(conn, "F2026-000002", date(2026, 3, 20), "300.00")
+    add_event(conn, "F2026-000002", 200, utc(date(2026, 3, 15)))
+    add_event(conn, "F2026-000002", 212, utc(date(2026, 3, 20)), source="payments", payment_id=payment)
+    add_invoice(conn, "F2026-000003", date(2026, 3, 18), [("G", "0.00", "1000.00", "0.00")], rule="B2BINT",
+                currency="CHF", eur_per_unit="1.050000", tax_total_eur="0.00")
+    add_invoice(conn, "F2026-000004", date(2026, 3, 25), [("S", "20.00", "100.00", "20.00")], type_code="381",
+                preceding="F2026-000001")
+    add_invoice(conn, "F2026-000005", date(2026, 4, 2), [("S", "20.00", "9999.00", "1999.80")])  # next period
+
+
+def seed_validations(conn: Any) -> None:
+    fatal = ("br-fr", "BR-FR-11_BT-47", "fatal", "BT-47 <SIREN> de l'acheteur obligatoire")
+    add_validation(conn, "jan-1", "cii", date(2026, 1, 31), "r1", utc(date(2026, 2, 1)))
+    add_validation(conn, "feb-1", "cii", date(2026, 2, 28), "r2", utc(date(2026, 3, 1)))
+    add_validation(conn, "feb-2", "cii", date(2026, 2, 28), "r2", utc(date(2026, 3, 1)), [fatal])
+    for key, findings in (("mar-1", ()), ("mar-2", ()), ("mar-3", (fatal,))):
+        add_validation(conn, key, "cii", END, "r3", utc(date(2026, 4, 1)), findings)
+    for key in ("mar-1", "mar-2"):
+        add_validation(conn, key, "facturx", END, "r3", utc(date(2026, 4, 1)))
+
+
+def seed_ereporting(conn: Any) -> None:
+    with conn.cursor() as cur:
+        cur.execute("""
+            INSERT INTO marts.ereporting_transmissions (transmission_id, flux, regime, period_start, period_end,
+                                                        due_date, path, records, valid, fatal_findings, run_id)
+            VALUES ('ER-2026-03-D1-103', '10.1+10.3', 'reel_normal_mensuel', '2026-03-01', '2026-03-10', '2026-03-20',
+                    'ereporting/ER-2026-03-D1-103.xml', 2, true, 0, 'r3'),
+                   ('ER-2026-03-P-104', '10.4', 'reel_normal_mensuel', '2026-03-01', '2026-03-31', '2026-04-10',
+                    'ereporting/ER-2026-03-P-104.xml', 1, false, 3, 'r3')""")
+        cur.execute("""
+            INSERT INTO marts.filing_calendar (regime, kind, period_start, period_end, due_date)
+            VALUES ('reel_normal_mensuel', 'transactions', '2026-03-01', '2026-03-10', '2026-03-20'),
+                   ('reel_normal_mensuel', 'transactions', '2026-03-11', '2026-03-20', '2026-03-31'),
+                   ('reel_normal_mensuel', 'payments', '2026-03-01', '2026-03-31', '2026-04-10'),
+                   ('reel_normal_mensuel', 'payments', '2026-05-01', '2026-05-31', '2026-06-10')""")
+    conn.commit()
+
+
+def section_of(page: str, anchor: str) -> str:
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+    assert match, anchor
+    return match.group(1)
+
+
+def row_with(part: str, *cells: str) -> bool:
+    """Some table row of ``part`` holds ``cells``, in this order (other cells may come between)."""
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", part, re.S):
+        remaining = iter(re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S))
+        if all(any(found == cell for found in remaining) for cell in cells):
+            return True
+    return False
+
+
+def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
+    seed_customers(warehouse_conn)
+    seed_invoices(warehouse_conn)
+    seed_validations(warehouse_conn)
+    seed_ereporting(warehouse_conn)
+
+    path = write_report(warehouse_conn, START, END, tmp_path / "reports", as_of=AS_OF)
+
+    assert path == tmp_path / "reports" / "compliance-report_2026-03-01_2026-03-31.html"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left behind
+    page = path.read_text(encoding="utf-8")
+    for anchor, title in SECTIONS.items():
+        assert f"<h2>{title}</h2>" in section_of(page, anchor)
+
+    # Self-contained: nothing fetched, nothing run.
+    assert re.search(r"https?:", page) is None
+    assert "<script" not in page and "<link" not in page and " src=" not in page
+    # One inline SVG per chart, each in its figure.
+    charts = re.findall(r"<figure><svg[^>]*aria-label=\"([^\"]+)\"", page)
+    assert charts == ["readiness", "validation-trend", "vat-by-rate", "lifecycle"]
+    assert page.count("<svg") == 4 and page.count("</svg>") == 4
+
+    readiness = section_of(page, "readiness")
+    assert row_with(readiness, "B2B", "2", "1", "1", "0") and row_with(readiness, "B2C", "1", "0", "1", "0")
+    assert row_with(readiness, "Total", "3", "1", "2", "0")
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Fils" in readiness
+    assert "<li>e-invoicing address (BT-49): missing</li>" in readiness
+    assert "<li>billing street: missing</li>" in readiness
+    assert "Dupont Conseil SAS" not in readiness  # ready customers are not listed
+
+    validation = section_of(page, "validation")
+    assert row_with(validation, "cii", "3", "2", "1", "66.7 %") and row_with(validation, "facturx", "2", "2", "0",
+                                                                              "100.0 %")
+    assert row_with(validation, "BR-FR-11_BT-47", "fatal", "br-fr", "1", "1",
+                    "BT-47 &lt;SIREN&gt; de l&#x27;acheteur obligatoire")
+    assert "last 3 billing periods" in validation  # January, February, March
+
+    vat = section_of(page, "vat")
+    # 20 %: 1000 − 100 (credit note); the CHF export at 1.05; April's invoice is another period.
+    assert row_with(vat, "2026-03", "B2B", "S", "20 %", "debits", "0", "1", "900.00", "180.00")
+    assert row_with(vat, "2026-03", "B2B", "S", "5.5 %", "debits", "1", "0", "200.00", "11.00")
+    assert row_with(vat, "2026-03", "B2BINT", "G", "0 %", "debits", "1", "0", "1,050.00", "0.00")
+    assert row_with(vat, "2026-03", "B2C", "S", "20 %", "receipts", "1", "0", "500.00", "100.00")
+    assert row_with(vat, "Total", "3", "1", "2,650.00", "291.00")
+    assert row_with(vat, "2026-03", "B2C", "S", "20 %", "1", "300.00", "250.00", "50.00")  # VAT due on receipts
+    assert "9,999.00" not in vat
+
+    summary = section_of(page, "summary")
+    assert "<dd>1 of 3</dd>" in summary and "<dd>4 of 5</dd>" in summary
+    assert "<dd>191.00</dd>" in summary and "<dd>50.00</dd>" in summary  # debits 180 + 11 + 0; receipts
+    assert "<dd>1 of 2</dd>" in summary and "<dd>1</dd>" in summary  # transmissions valid; filings overdue
+
+    ereporting = section_of(page, "ereporting")
+    assert row_with(ereporting, "ER-2026-03-D1-103", "10.1+10.3", "transactions", "reel_normal_mensuel",
+                    "2026-03-01 – 2026-03-10", "2026-03-20", "2")
+    assert row_with(ereporting, "ER-2026-03-P-104", "10.4", "payments")
+    assert re.search(r"ER-2026-03-P-104.*?<span class=\"bad\">no</span>.*?>3<", ereporting, re.S)
+
+    calendar = section_of(page, "calendar")
+    assert row_with(calendar, "transactions", "2026-03-01 – 2026-03-10", "2026-03-20")
+    assert re.search(r"2026-03-10</td><td>2026-03-20</td><td><span class=\"good\">transmitted", calendar)
+    assert re.search(r"2026-03-20</td><td>2026-03-31</td><td><span class=\"bad\">overdue", calendar)
+    assert "2026-04-10</td><td>to do</td>" in calendar  # its only transmission failed validation, not yet due
+    assert "2026-06-10" not in calendar
+
+    lifecycle = section_of(page, "lifecycle")
+    assert row_with(lifecycle, "no status yet", "2") and row_with(lifecycle, "200 Déposée", "1")
+    assert row_with(lifecycle, "212 Encaissée", "1") and row_with(lifecycle, "Total", "4")
+
+    # The reads ran in their own read-only snapshot, ended: the connection is idle again.
+    assert warehouse_conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def test_report_of_an_empty_warehouse_says_what_is_missing(warehouse_conn: Any, tmp_path: Path) -> None:
+    page = write_report(warehouse_conn, START, END, tmp_path, as_of=AS_OF).read_text(encoding="utf-8")
+    assert "<svg" not in page and re.search(r"https?:", page) is None
+    assert "marts.customer_readiness is empty" in section_of(page, "readiness")
+    assert "No invoice issued and no payment received" in section_of(page, "vat")
+    assert "No transmission covers or falls due in this period." in section_of(page, "ereporting")
+
+
+def test_a_period_ending_before_it_starts_is_refused(warehouse_conn: Any, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="period_end 2026-02-28 is before period_start 2026-03-01"):
+        write_report(warehouse_conn, START, date(2026, 2, 28), tmp_path)
+    assert not any(tmp_path.iterdir())
