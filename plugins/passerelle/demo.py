@@ -5,7 +5,8 @@ deleted at the sources (inside that window, on the sandbox's clock); then every 
 the window with ``dag.test()``. The load summary comes from ``audit.load_log``, and the raw layer is
 checked against the sources' final state. Then the staging transform DAG (SQL models, Great
 Expectations suites with quarantine, identity resolution) runs once and its validation summary,
-quarantine, identity-resolution outcome and Data Docs path are printed.
+quarantine, identity-resolution outcome and Data Docs path are printed. Finally two monthly billing
+periods are invoiced and the compliance DAG reports on the last one (:mod:`passerelle.demo_invoicing`).
 """
 
 from __future__ import annotations
@@ -82,10 +83,13 @@ def main() -> int:
         conn = connect(url)
         try:
             print_validation_summary(conn, transform.run_id)
+            from passerelle.demo_invoicing import run as run_invoicing
+
+            invoiced = str(transform.state) == "success" and run_invoicing(dags, conn)
         finally:
             conn.close()
     print(f"total time: {time.monotonic() - started:.1f}s")
-    return 0 if not mismatches and str(transform.state) == "success" else 1
+    return 0 if not mismatches and invoiced else 1
 
 
 def print_summary(conn) -> None:

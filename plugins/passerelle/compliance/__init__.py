@@ -1,0 +1,1 @@
+"""Compliance outputs built on the invoice marts: e-reporting transmissions, lifecycle statuses, reports."""

@@ -1,0 +1,159 @@
+"""E-reporting for a filing period: Flux 10 transmissions from the marts, validated, written and recorded.
+
+Transactions (10.1 / 10.3): every B2BINT invoice issued in the period, one by one, and the B2C
+invoices aggregated per day, category (TLB1 goods, TPS1 services) and rate, in EUR. Payments
+(10.2 / 10.4): money received in the period on invoices whose VAT is due on receipt (services,
+no débits option) — B2BINT unitary, B2C aggregated per day. Domestic B2B invoices are not
+e-reported: their payments go to the platform as lifecycle status 212 (see :mod:`.statuses`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from passerelle.documents.validation import has_fatal
+from passerelle.ereporting.calendar import FilingPeriod, FlowKind, filing_periods
+from passerelle.ereporting.flux10 import (
+    B2cCategory, B2cDay, B2cPaymentDay, Platform, RateAmount, RateTotal, Transmission, invoice_payment,
+    payments_report, transactions_report,
+)
+from passerelle.ereporting.payments import cashed_per_rate
+from passerelle.invoicing import store
+from passerelle.invoicing.amounts import compute, round2
+from passerelle.invoicing.seller import SellerConfig
+from passerelle.paths import output_dir
+
+logger = logging.getLogger(__name__)
+
+
+def platform_from_environment() -> Platform:
+    """The seller's approved platform (PA): ``PASSERELLE_PA_MATRICULE`` (4 characters) and ``PASSERELLE_PA_NAME``."""
+    matricule = os.environ.get("PASSERELLE_PA_MATRICULE", "").strip()
+    if len(matricule) != 4:
+        raise ValueError("PASSERELLE_PA_MATRICULE must be the 4-character PPF matricule of the seller's platform")
+    return Platform(matricule, os.environ.get("PASSERELLE_PA_NAME", "Plateforme agréée").strip())
+
+
+@dataclass(frozen=True)
+class TransmissionOutcome:
+    flux: str
+    period: FilingPeriod
+    path: Path
+    records: int
+    fatal: int
+
+
+def record_calendar(conn: Any, seller: SellerConfig, start: date, end: date) -> int:
+    """Fill ``marts.filing_calendar`` for the seller's regime over [start, end]."""
+    periods = filing_periods(seller.vat_regime, start, end)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM marts.filing_calendar WHERE regime = %s AND period_start BETWEEN %s AND %s",
+                    (seller.vat_regime.value, start, end))
+        cur.executemany("INSERT INTO marts.filing_calendar (regime, kind, period_start, period_end, due_date)"
+                        " VALUES (%s, %s, %s, %s, %s)",
+                        [(seller.vat_regime.value, p.kind.value, p.period_start, p.period_end, p.due_date)
+                         for p in periods])
+    conn.commit()
+    return len(periods)
+
+
+def ereport(conn: Any, seller: SellerConfig, platform: Platform, validator: Any, period: FilingPeriod, run_id: str,
+            root: Path | None = None) -> TransmissionOutcome | None:
+    """Build, validate, write and record the transmission of one filing period (None when there is nothing)."""
+    root = root or output_dir() / "ereporting"
+    if period.kind is FlowKind.TRANSACTIONS:
+        invoices, days = _transactions(conn, period)
+        if not invoices and not days:
+            return None
+        flux, records = ("10.1+10.3" if invoices and days else "10.1" if invoices else "10.3"), len(invoices) + len(days)
+        build = lambda t: transactions_report(t, invoices, days)  # noqa: E731
+    else:
+        payments, days = _payments(conn, period)
+        if not payments and not days:
+            return None
+        flux, records = ("10.2+10.4" if payments and days else "10.2" if payments else "10.4"), len(payments) + len(days)
+        build = lambda t: payments_report(t, payments, days)  # noqa: E731
+    transmission_id = f"{seller.siren}-{period.kind.value[:3].upper()}-{period.period_start:%Y%m%d}-{period.period_end:%Y%m%d}"
+    transmission = Transmission(id=transmission_id, created_at=datetime.now(timezone.utc).replace(microsecond=0),
+                                platform=platform, declarant_siren=seller.siren, declarant_name=seller.legal_name,
+                                period_start=period.period_start, period_end=period.period_end)
+    xml = build(transmission)
+    findings = validator.validate(xml)
+    fatal = sum(1 for f in findings if f.severity == "fatal")
+    path = root / f"{transmission_id}.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(xml)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM marts.ereporting_transmissions WHERE transmission_id = %s", (transmission_id,))
+        cur.execute("INSERT INTO marts.ereporting_transmissions (transmission_id, flux, regime, period_start, period_end,"
+                    " due_date, path, records, valid, fatal_findings, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s)", (transmission_id, flux, seller.vat_regime.value, period.period_start,
+                                     period.period_end, period.due_date, str(path), records, not has_fatal(findings),
+                                     fatal, run_id))
+    conn.commit()
+    if fatal:
+        logger.warning("e-reporting %s: %d fatal findings: %s", transmission_id, fatal,
+                       ", ".join(sorted({f.rule for f in findings if f.severity == 'fatal'})))
+    logger.info("e-reporting %s (%s): %d records, %s", transmission_id, flux, records, "valid" if not fatal else "INVALID")
+    return TransmissionOutcome(flux, period, path, records, fatal)
+
+
+def _transactions(conn: Any, period: FilingPeriod) -> tuple[list[Any], list[B2cDay]]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT invoice_number FROM marts.invoices WHERE processing_rule = 'B2BINT' AND status = 'ready'"
+                    " AND issue_date BETWEEN %s AND %s ORDER BY invoice_number", (period.period_start, period.period_end))
+        invoices = [store.load(cur, number) for (number,) in cur.fetchall()]
+        cur.execute("""
+            SELECT i.issue_date, bool_and(l.is_goods) AS goods, b.vat_rate,
+                   sum(CASE WHEN i.type_code = '381' THEN -1 ELSE 1 END * b.taxable_amount * coalesce(i.eur_per_unit, 1)),
+                   sum(CASE WHEN i.type_code = '381' THEN -1 ELSE 1 END * b.tax_amount * coalesce(i.eur_per_unit, 1)),
+                   i.invoice_number
+              FROM marts.invoices i
+              JOIN marts.invoice_vat_breakdown b USING (invoice_number)
+              JOIN marts.invoice_lines l ON l.invoice_number = i.invoice_number AND l.vat_category = b.vat_category
+                                        AND l.vat_rate IS NOT DISTINCT FROM b.vat_rate
+             WHERE i.processing_rule = 'B2C' AND i.status = 'ready' AND i.issue_date BETWEEN %s AND %s
+             GROUP BY i.issue_date, b.vat_rate, i.invoice_number""", (period.period_start, period.period_end))
+        rows = cur.fetchall()
+    grouped: dict[tuple[date, B2cCategory], dict[Decimal, list[Decimal]]] = defaultdict(dict)
+    counts: dict[tuple[date, B2cCategory], set[str]] = defaultdict(set)
+    for day, goods, rate, base, vat, number in rows:
+        key = (day, B2cCategory.GOODS if goods else B2cCategory.SERVICES)
+        totals = grouped[key].setdefault(rate, [Decimal(0), Decimal(0)])
+        totals[0] += base
+        totals[1] += vat
+        counts[key].add(number)
+    days = [B2cDay(day, category, tuple(RateTotal(rate, round2(b), round2(v)) for rate, (b, v) in sorted(rates.items())),
+                   len(counts[(day, category)]))
+            for (day, category), rates in sorted(grouped.items())]
+    return invoices, days
+
+
+def _payments(conn: Any, period: FilingPeriod) -> tuple[list[Any], list[B2cPaymentDay]]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT p.invoice_number, p.paid_on, p.amount, i.processing_rule FROM billing.payments p"
+                    " JOIN marts.invoices i USING (invoice_number)"
+                    " WHERE p.paid_on BETWEEN %s AND %s AND i.vat_point = 'payment' AND i.type_code = '380'"
+                    " AND i.processing_rule IN ('B2BINT', 'B2C') AND EXISTS (SELECT FROM marts.invoice_vat_breakdown b"
+                    "     WHERE b.invoice_number = i.invoice_number AND b.vat_category = 'S')"
+                    " ORDER BY p.paid_on, p.payment_id",
+                    (period.period_start, period.period_end))
+        rows = cur.fetchall()
+        unitary, per_day = [], defaultdict(lambda: defaultdict(Decimal))
+        for number, paid_on, amount, rule in rows:
+            invoice = store.load(cur, number)
+            if rule == "B2BINT":
+                unitary.append(invoice_payment(invoice, amount, paid_on))
+            else:
+                for part in cashed_per_rate(invoice, amount, compute(invoice)):
+                    per_day[paid_on][part.rate] += part.amount_incl_vat * (invoice.eur_per_unit or 1)
+    days = [B2cPaymentDay(day, tuple(RateAmount(rate, round2(total)) for rate, total in sorted(rates.items())))
+            for day, rates in sorted(per_day.items())]
+    return unitary, days
