@@ -9,8 +9,8 @@ worked (BT-134/135), so an invoice stays readable with thousands of entries behi
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +26,24 @@ PLACEHOLDER_NUMBER = "DRAFT"
 
 
 @dataclass(frozen=True, slots=True)
+class TimeGroup:
+    """The time items one invoice line sums: selected again in SQL when the ledger is written."""
+
+    line_id: str
+    project_key: str
+    unit_price: Decimal
+    vat_rate: Decimal
+    item_name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
-    """An invoice before numbering, with the ledger rows it will write: (item_key, line_id, source_key, amount)."""
+    """An invoice before numbering, with what its ledger rows will be.
+
+    ``items`` are the deal-line items, (item_key, line_id, source_key, amount) each; time items are not
+    held in memory (a period may have hundreds of thousands) but described by ``time_groups``.
+    """
 
     invoice_key: str
     customer_key: str
@@ -35,11 +51,21 @@ class Draft:
     items: tuple[tuple[str, str, str, Decimal], ...]
     period_start: date
     period_end: date  # last day
+    time_groups: tuple[TimeGroup, ...] = ()
+
+    def item_counts(self) -> dict[str, int]:
+        counts = {group.line_id: group.count for group in self.time_groups}
+        for _, line_id, _, _ in self.items:
+            counts[line_id] = counts.get(line_id, 0) + 1
+        return counts
 
 
 ITEM_COLUMNS = ("item_key", "item_kind", "source_key", "customer_key", "deal_key", "project_key", "billable_on",
                 "item_name", "description", "product_key", "is_goods", "unit_code", "quantity", "unit_price",
                 "discount_percent", "amount", "currency", "vat_rate")
+TIME_NAMES = ("customer_key", "currency", "project_key", "unit_price", "vat_rate", "item_name", "hours", "count",
+              "first_day", "last_day")
+TIME_COLUMNS = TIME_NAMES[:6] + ("sum(quantity)", "count(*)", "min(billable_on)", "max(billable_on)")
 CUSTOMER_COLUMNS = ("customer_key", "legal_name", "customer_type", "siren", "siret", "vat_number", "einvoicing_address",
                     "billing_street", "billing_postcode", "billing_city", "billing_country_code",
                     "delivery_street", "delivery_postcode", "delivery_city", "delivery_country_code", "email", "is_eu")
@@ -49,9 +75,14 @@ def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end:
     """Drafts for the items of ``marts.billable_items`` billable by ``period_end`` (last day of the period)."""
     with conn.cursor() as cur:
         cur.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM marts.billable_items"
-                    " WHERE billable_on <= %s ORDER BY customer_key, currency, item_kind, billable_on, item_key",
-                    (period_end,))
+                    " WHERE billable_on <= %s AND item_kind <> 'time'"
+                    " ORDER BY customer_key, currency, billable_on, item_key", (period_end,))
         items = [dict(zip(ITEM_COLUMNS, row)) for row in cur.fetchall()]
+        cur.execute(f"SELECT {', '.join(TIME_COLUMNS)} FROM marts.billable_items"
+                    " WHERE billable_on <= %s AND item_kind = 'time'"
+                    " GROUP BY customer_key, currency, project_key, unit_price, vat_rate, item_name"
+                    " ORDER BY customer_key, currency, project_key, unit_price, vat_rate, item_name", (period_end,))
+        times = [dict(zip(TIME_NAMES, row)) for row in cur.fetchall()]
         cur.execute(f"SELECT {', '.join('c.' + c for c in CUSTOMER_COLUMNS[:-2])},"
                     " (SELECT min(ct.email) FROM staging.contacts ct WHERE ct.customer_key = c.customer_key),"
                     " coalesce(rc.is_eu, false)"
@@ -66,22 +97,26 @@ def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end:
                     (f"{period_end.isoformat()}:%",))
         issued_keys = {row[0] for row in cur.fetchall()}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    time_groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         groups[(item["customer_key"], item["currency"])].append(item)
+    for group in times:
+        time_groups[(group["customer_key"], group["currency"])].append(group)
     drafts = []
-    for (customer_key, currency), group in groups.items():
+    for customer_key, currency in sorted(set(groups) | set(time_groups)):
         n = 1
         while f"{period_end.isoformat()}:{customer_key}:{currency}:{n}" in issued_keys:
             n += 1
         key = f"{period_end.isoformat()}:{customer_key}:{currency}:{n}"
-        drafts.append(build_draft(key, seller, customers[customer_key], currency, rates.get(currency), group,
-                                  period_start, period_end))
+        drafts.append(build_draft(key, seller, customers[customer_key], currency, rates.get(currency),
+                                  groups.get((customer_key, currency), []),
+                                  time_groups.get((customer_key, currency), []), period_start, period_end))
     return drafts
 
 
 def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any], currency: str,
-                eur_per_unit: Decimal | None, items: list[dict[str, Any]], period_start: date,
-                period_end: date) -> Draft:
+                eur_per_unit: Decimal | None, items: list[dict[str, Any]], times: list[dict[str, Any]],
+                period_start: date, period_end: date) -> Draft:
     rule = processing_rule(customer["customer_type"], customer["billing_country_code"])
     franchise = seller.vat_regime is VatRegime.FRANCHISE
     lines: list[InvoiceLine] = []
@@ -90,14 +125,15 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
 
     def add_line(item_name: str, description: str | None, quantity: Decimal, unit_code: str, price: Decimal,
                  discount: Decimal, vat_rate: Decimal, is_goods: bool, sources: list[dict[str, Any]],
-                 start: date | None = None, end: date | None = None, item_id: str | None = None) -> None:
+                 start: date | None = None, end: date | None = None, item_id: str | None = None,
+                 sources_named: str | None = None) -> str:
         line_id = str(len(lines) + 1)
         try:
             vat = line_vat(rule=rule, buyer_in_eu=customer["is_eu"], product_rate=vat_rate, is_goods=is_goods,
                            franchise=franchise)
         except ValueError as error:
-            sources_named = ", ".join(s["source_key"] for s in sources[:3])
-            raise ValueError(f"invoice {invoice_key}, line {item_name!r} ({sources_named}): vat_rate: {error}") from error
+            named = sources_named or ", ".join(s["source_key"] for s in sources[:3])
+            raise ValueError(f"invoice {invoice_key}, line {item_name!r} ({named}): vat_rate: {error}") from error
         if vat.exemption:
             exemptions[(vat.category, vat.rate.quantize(Decimal("0.01")))] = vat.exemption
         allowances: tuple[AllowanceCharge, ...] = ()
@@ -109,20 +145,19 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
                                  allowances_charges=allowances, period_start=start, period_end=end,
                                  is_goods=is_goods))
         ledger.extend((s["item_key"], line_id, s["source_key"], s["amount"]) for s in sources)
+        return line_id
 
-    time_groups: dict[tuple[str, Decimal, Decimal, str], list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        if item["item_kind"] == "time":
-            time_groups[(item["project_key"], item["unit_price"], item["vat_rate"], item["item_name"])].append(item)
-        else:
-            add_line(item["item_name"], item["description"], item["quantity"], item["unit_code"], item["unit_price"],
-                     item["discount_percent"], item["vat_rate"], item["is_goods"], [item],
-                     item_id=item["product_key"])
-    for (_, price, vat_rate, name), group in time_groups.items():
-        hours = sum((item["quantity"] for item in group), Decimal("0"))
-        days = [item["billable_on"] for item in group]
-        add_line(name, f"{len(group)} saisies de temps du {min(days):%d/%m/%Y} au {max(days):%d/%m/%Y}", hours, "HUR",
-                 price, Decimal("0"), vat_rate, False, group, start=min(days), end=max(days))
+        add_line(item["item_name"], item["description"], item["quantity"], item["unit_code"], item["unit_price"],
+                 item["discount_percent"], item["vat_rate"], item["is_goods"], [item], item_id=item["product_key"])
+    groups = []
+    for group in times:
+        first, last = group["first_day"], group["last_day"]
+        line_id = add_line(group["item_name"], f"{group['count']} saisies de temps du {first:%d/%m/%Y} au {last:%d/%m/%Y}",
+                           group["hours"], "HUR", group["unit_price"], Decimal("0"), group["vat_rate"], False, [],
+                           start=first, end=last, sources_named=group["project_key"])
+        groups.append(TimeGroup(line_id, group["project_key"], group["unit_price"], group["vat_rate"],
+                                group["item_name"], group["count"]))
 
     buyer = _buyer(customer, rule)
     delivery = _delivery(customer)
@@ -138,15 +173,13 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
         eur_per_unit=eur_per_unit if currency != "EUR" else None,
         period_start=period_start, period_end=period_end, delivery_date=period_end,
         delivery_address=delivery, iban=seller.iban, bic=seller.bic,
-        project_reference=None,
     )
-    return Draft(invoice_key, customer["customer_key"], invoice, tuple(ledger), period_start, period_end)
+    return Draft(invoice_key, customer["customer_key"], invoice, tuple(ledger), period_start, period_end,
+                 tuple(groups))
 
 
 def with_issue_date(draft: Draft, number: str, issue_date: date, seller: SellerConfig) -> Invoice:
     """The draft as issued: its number, and its dates when a backfill had to date it after later invoices."""
-    from dataclasses import replace
-
     return replace(draft.invoice, number=number, issue_date=issue_date, due_date=due_date(seller, issue_date))
 
 
@@ -176,7 +209,3 @@ def _delivery(customer: dict[str, Any]) -> PostalAddress | None:
 
 def _short(text: str | None) -> str | None:
     return text[:500] if text else None
-
-
-def previous_day(day: date) -> date:
-    return day - timedelta(days=1)

@@ -113,17 +113,10 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
                 _hold(conn, draft, compute(invoice), findings, rules, run_id)
                 logger.warning("held %s (%s): fatal %s", draft.invoice_key, draft.customer_key, ", ".join(rules))
                 return None, rules
-            counts: dict[str, int] = {}
-            for _, line_id, _, _ in draft.items:
-                counts[line_id] = counts.get(line_id, 0) + 1
             store.save(cur, invoice, compute(invoice), invoice_key=draft.invoice_key, customer_key=draft.customer_key,
                        status="ready", run_id=run_id, billing_period=(draft.period_start, draft.period_end),
-                       item_counts=counts)
-            cur.executemany(
-                "INSERT INTO billing.invoiced_items (item_key, invoice_number, line_id, source_key, amount, run_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                [(item_key, invoice.number, line_id, source_key, amount, run_id)
-                 for item_key, line_id, source_key, amount in draft.items])
+                       item_counts=draft.item_counts())
+            _write_ledger(cur, draft, invoice.number, run_id)
             _record_validation(cur, draft.invoice_key, invoice.number, "cii", findings, draft.period_end, run_id)
             cur.execute("DELETE FROM marts.held_invoices WHERE invoice_key = %s", (draft.invoice_key,))
         conn.commit()
@@ -211,6 +204,25 @@ def write_documents(conn: Any, validators: dict[str, Any], *, formats: tuple[str
     if written:
         logger.info("wrote %d invoice documents under %s", written, root)
     return written
+
+
+def _write_ledger(cur: Any, draft: Draft, number: str, run_id: str) -> None:
+    """The ledger rows of an invoice, in its transaction; time items are selected set-wise, as drafted."""
+    cur.executemany(
+        "INSERT INTO billing.invoiced_items (item_key, invoice_number, line_id, source_key, amount, run_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        [(item_key, number, line_id, source_key, amount, run_id) for item_key, line_id, source_key, amount in draft.items])
+    for group in draft.time_groups:
+        cur.execute(
+            "INSERT INTO billing.invoiced_items (item_key, invoice_number, line_id, source_key, amount, run_id)"
+            " SELECT item_key, %s, %s, source_key, amount, %s FROM marts.billable_items"
+            " WHERE item_kind = 'time' AND customer_key = %s AND currency = %s AND project_key = %s"
+            " AND unit_price = %s AND vat_rate = %s AND item_name = %s AND billable_on <= %s",
+            (number, group.line_id, run_id, draft.customer_key, draft.invoice.currency, group.project_key,
+             group.unit_price, group.vat_rate, group.item_name, draft.period_end))
+        if cur.rowcount != group.count:
+            raise RuntimeError(f"invoice {number} line {group.line_id}: {cur.rowcount} time items in the ledger, "
+                               f"{group.count} drafted (marts.billable_items changed during the run)")
 
 
 def _hold(conn: Any, draft: Draft, computed: Any, findings: list[Finding], rules: list[str], run_id: str) -> None:

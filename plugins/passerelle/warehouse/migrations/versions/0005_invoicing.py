@@ -274,6 +274,7 @@ INDEXES = [
     "CREATE UNIQUE INDEX invoiced_items_open ON billing.invoiced_items (item_key) WHERE credited_by IS NULL",
     "CREATE INDEX invoiced_items_source ON billing.invoiced_items (source_key)",
     "CREATE INDEX invoiced_items_invoice ON billing.invoiced_items (invoice_number)",
+    "CREATE INDEX billable_items_drafting ON marts.billable_items (customer_key, currency, project_key)",
     "CREATE INDEX invoice_findings_key ON marts.invoice_findings (invoice_key)",
     "CREATE INDEX invoices_period ON marts.invoices (billing_period_end)",
     "CREATE INDEX lifecycle_events_invoice ON billing.lifecycle_events (invoice_number, event_at)",
