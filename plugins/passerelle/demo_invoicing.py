@@ -7,13 +7,12 @@ the compliance DAG reports on each month. Everything printed comes from the ware
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from passerelle.invoicing.examples import EXAMPLE_SELLER, load_example_billing
+from passerelle.invoicing.examples import load_example_billing, use_example_configuration
 from passerelle.paths import output_dir
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -26,9 +25,7 @@ def run(dags: dict[str, Any], conn: Any) -> bool:
     from passerelle.invoicing.seller import load_seller
     from passerelle.orchestration.runner import run_interval
 
-    os.environ.setdefault("PASSERELLE_SELLER_FILE", str(EXAMPLE_SELLER))
-    os.environ.setdefault("PASSERELLE_PA_MATRICULE", "0042")
-    os.environ.setdefault("PASSERELLE_PA_NAME", "Plateforme de démonstration")
+    use_example_configuration()
     load_example_billing(conn)
     ok = True
     print("\ninvoicing (monthly billing periods) and compliance")

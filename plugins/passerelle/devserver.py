@@ -39,6 +39,9 @@ def main() -> int:
     sandbox = start_sandbox()
     export_connections(sandbox_connections(sandbox.vendors, sandbox.ca_path))
     export_connections({"passerelle_warehouse": warehouse_connection(url)})
+    from passerelle.invoicing.examples import use_example_configuration
+
+    use_example_configuration()  # the invoicing and compliance DAGs need a seller; set PASSERELLE_SELLER_FILE for yours
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*airflow, "pools", "import", str(PROJECT_ROOT / "pools.json")], check=True)

@@ -15,3 +15,12 @@ def load_example_billing(conn: Any) -> None:
     with conn.cursor() as cur:
         cur.execute(EXAMPLE_BILLING.read_text(encoding="utf-8"))
     conn.commit()
+
+
+def use_example_configuration() -> None:
+    """For the demo and ``make up``: the example seller and a demonstration platform, unless configured."""
+    import os
+
+    os.environ.setdefault("PASSERELLE_SELLER_FILE", str(EXAMPLE_SELLER))
+    os.environ.setdefault("PASSERELLE_PA_MATRICULE", "0042")
+    os.environ.setdefault("PASSERELLE_PA_NAME", "Plateforme de démonstration")
