@@ -92,7 +92,9 @@ SELECT 'deal_line:' || l.deal_line_key || '@' || round(l.share * 100, 2) AS item
        l.deal_line_key AS source_key, l.customer_key, l.deal_key, NULL::text AS project_key, NULL::text AS person_key,
        l.billing_mode, l.billable_on,
        CASE WHEN l.share = 1 AND coalesce(b.amount, 0) = 0 THEN l.item_name
-            ELSE l.item_name || ' - échéance ' || round(l.share * 100, 2) || ' % cumulés' END AS item_name,
+            ELSE l.item_name || ' - ' || replace(round(l.share * 100, 2)::text, '.', ',') || ' % cumulés'
+                 || CASE l.billing_mode WHEN 'milestones' THEN ' (jalons atteints)' ELSE ' (échéancier)' END
+       END AS item_name,
        l.description, l.product_key, l.is_goods,
        CASE WHEN l.share = 1 AND coalesce(b.amount, 0) = 0 THEN l.unit_code ELSE 'C62' END AS unit_code,
        CASE WHEN l.share = 1 AND coalesce(b.amount, 0) = 0 THEN l.quantity ELSE 1 END AS quantity,
