@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
-demo: install  ## Extract every source from the sandbox for three daily windows, then build and validate staging
+demo: install  ## Extract every source for three daily windows, build and validate staging, invoice two months, file compliance
 	$(BIN)/python -m passerelle.demo
 
 test: install  ## The whole test suite against a real Postgres, the sandbox on loopback and real DAG runs

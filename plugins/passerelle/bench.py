@@ -83,8 +83,7 @@ def worker(descriptor_path: Path, url: str, source: str, stream: str) -> dict[st
 
 def run_case(source: str, stream: str, n: int, base_url: str) -> dict[str, Any]:
     from passerelle.sandbox.client import SandboxClient
-    from passerelle.warehouse.migrate import migrate
-    from passerelle.warehouse.settings import connect
+    from passerelle.warehouse.scratch import scratch_database
 
     state = Path(tempfile.mkdtemp(prefix="passerelle-bench-"))
     bulk_salesforce = ["--generate-bulk-salesforce", str(n)] if source == "salesforce" else []
@@ -100,23 +99,13 @@ def run_case(source: str, stream: str, n: int, base_url: str) -> dict[str, Any]:
             control.config(enforce_complexity=False)
             control.set_clock(INTERVAL[0] + (INTERVAL[1] - INTERVAL[0]) / 2)
             control.bulk("items", create=n)
-        db = f"passerelle_bench_{source}_{n}"
-        admin = connect(base_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {db}")
-            cur.execute(f"CREATE DATABASE {db}")
-        url = base_url.rsplit("/", 1)[0] + f"/{db}"
-        migrate(url)
-        out = subprocess.run(
-            [sys.executable, "-m", "passerelle.bench", "--worker", str(descriptor), url, source, stream],
-            capture_output=True, text=True,
-        )
+        with scratch_database(base_url, f"passerelle_bench_{source}_{n}") as url:
+            out = subprocess.run(
+                [sys.executable, "-m", "passerelle.bench", "--worker", str(descriptor), url, source, stream],
+                capture_output=True, text=True,
+            )
         if out.returncode != 0:
             raise RuntimeError(f"benchmark worker failed for {source}.{stream} x {n}:\n{out.stderr[-3000:]}")
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {db}")
-        admin.close()
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         sandbox.terminate()

@@ -176,25 +176,12 @@ def main() -> int:
     parser.add_argument("--time-entries", type=int, default=1_000_000)
     parser.add_argument("--bad-every", type=int, default=1_000, help="plant one bad row of each kind every N rows")
     args = parser.parse_args()
-    from passerelle.warehouse.migrate import migrate
-    from passerelle.warehouse.settings import connect, warehouse_url
+    from passerelle.warehouse.scratch import scratch_database
+    from passerelle.warehouse.settings import warehouse_url
 
-    base_url = warehouse_url()
-    database = "passerelle_bench_staging"
-    admin = connect(base_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {database}")
-        cur.execute(f"CREATE DATABASE {database}")
-    url = base_url.rsplit("/", 1)[0] + f"/{database}"
-    try:
-        migrate(url)
+    with scratch_database(warehouse_url(), "passerelle_bench_staging") as url:
         print(f"staging benchmark: {args.customers:,} customers, {args.time_entries:,} time entries")
         run(url, args.customers, args.time_entries, args.bad_every)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.close()
     return 0
 
 

@@ -104,17 +104,19 @@ def print_summary(conn) -> None:
         )
         rows = cur.fetchall()
     header = ("source", "stream", "window", "received", "inserted", "updated", "deleted", "unchanged", "seconds")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print("\nrows per source / stream / window (audit.load_log)")
-    for row in [header, *rows]:
-        print("  " + "  ".join(str(v).rjust(w) if i >= 3 else str(v).ljust(w) for i, (v, w) in enumerate(zip(row, widths))))
+    print_table("rows per source / stream / window (audit.load_log)", header, rows, numeric_from=3)
 
 
-def print_table(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
+def print_table(title: str, header: tuple[str, ...], rows: list[tuple], numeric_from: int | None = None) -> None:
+    """Print an aligned table; columns from ``numeric_from`` on are right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
     for row in [header, *rows]:
-        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
+        cells = (
+            str(v).rjust(w) if numeric_from is not None and i >= numeric_from else str(v).ljust(w)
+            for i, (v, w) in enumerate(zip(row, widths))
+        )
+        print("  " + "  ".join(cells))
 
 
 def print_validation_summary(conn, run_id: str) -> None:
