@@ -1,10 +1,11 @@
 """The human-readable invoice, and the Factur-X PDF/A-3 that carries its CII.
 
-The page is drawn with fpdf2 in PDF/A-3b mode: fonts embedded (DejaVu Sans, taken from matplotlib's
-data so no system font is needed), an sRGB output intent, no core fonts. ``factur-x`` then attaches
-``factur-x.xml``, writes the XMP (``pdfaid:part`` 3, the ``fx:`` extension schema) and the ``/AF``
-entry, but stamps every date with the wall clock; :func:`render_facturx` pins those dates to the issue
-date (and the file ``/ID`` to the content), so rendering the same invoice twice gives the same bytes.
+The page is drawn with fpdf2 in PDF/A-3b mode: fonts embedded (DejaVu Sans from matplotlib's data, so
+no system font is needed; see :mod:`passerelle.documents.fonts`), an sRGB output intent, no core fonts.
+``factur-x`` then attaches ``factur-x.xml``, writes the XMP (``pdfaid:part`` 3, the ``fx:`` extension
+schema) and the ``/AF`` entry, but stamps every date with the wall clock; :func:`render_facturx` pins
+those dates to the issue date (and the file ``/ID`` to the content), so rendering the same invoice twice
+gives the same bytes.
 
 Everything printed comes from the invoice and :func:`passerelle.invoicing.amounts.compute`, formatted
 the French way with Babel (``1 234,56 €``; the ISO code for any other currency).
@@ -13,8 +14,8 @@ the French way with Babel (``1 234,56 €``; the ISO code for any other currency
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
+from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from pypdf import PdfWriter
 from pypdf.generic import NameObject, TextStringObject
 from stdnum import iban as iban_number
 
+from passerelle.documents import fonts
 from passerelle.invoicing.amounts import Computed, VatBreakdown, allowance_amount, compute
 from passerelle.invoicing.model import (
     AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress, VatCategory, VatPoint,
@@ -57,9 +59,19 @@ FRENCH = Locale.parse(LOCALE)
 
 
 def render_pdf(invoice: Invoice, computed: Computed | None = None) -> bytes:
-    """The invoice as a PDF/A-3b page set, before the CII is attached."""
+    """The invoice as a PDF/A-3b page set, before the CII is attached.
+
+    Drawn with the European cut of the font; drawn again with the full font if a character was missing.
+    """
     computed = computed or compute(invoice)
-    pdf = _Document(invoice)
+    pdf = _draw(invoice, computed, fonts.european)
+    if pdf.missing_glyphs():
+        pdf = _draw(invoice, computed, fonts.full)
+    return bytes(pdf.output())
+
+
+def _draw(invoice: Invoice, computed: Computed, font_file: Callable[[str], Path]) -> _Document:
+    pdf = _Document(invoice, font_file)
     pdf.add_page()
     pdf.header_blocks(invoice)
     pdf.lines_table(invoice, computed)
@@ -67,7 +79,7 @@ def render_pdf(invoice: Invoice, computed: Computed | None = None) -> bytes:
     pdf.vat_and_totals(invoice, computed)
     pdf.payment(invoice)
     pdf.mentions(invoice, computed)
-    return bytes(pdf.output())
+    return pdf
 
 
 def render_facturx(invoice: Invoice, cii_xml: bytes) -> bytes:
@@ -106,7 +118,7 @@ def _pin_dates(pdf: bytes, when: datetime) -> bytes:
 class _Document(FPDF):
     """A4 portrait in millimetres, DejaVu Sans, page numbers in the footer."""
 
-    def __init__(self, invoice: Invoice) -> None:
+    def __init__(self, invoice: Invoice, font_file: Callable[[str], Path]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4", enforce_compliance="PDFA_3B")
         self._footer_text = f"{_document_name(invoice)} {invoice.number} — {invoice.seller.name}"
         self._identity = f"{invoice.seller.siren}/{invoice.type_code}/{invoice.number}/{invoice.issue_date}"
@@ -115,11 +127,15 @@ class _Document(FPDF):
         self.set_title(f"{_document_name(invoice)} {invoice.number}")
         self.set_author(invoice.seller.name)
         self.set_creator("Passerelle")
-        self.add_font(FONT, "", _font("DejaVuSans.ttf"))
-        self.add_font(FONT, "B", _font("DejaVuSans-Bold.ttf"))
+        for style in fonts.STYLES:
+            self.add_font(FONT, style, font_file(style))
         self.set_font(FONT, size=9)
         self.set_auto_page_break(auto=True, margin=18)
         self.alias_nb_pages()
+
+    def missing_glyphs(self) -> bool:
+        """Whether some text drawn so far had no glyph in the fonts."""
+        return any(font.missing_glyphs for font in self.fonts.values())
 
     def file_id(self) -> str:
         """The /ID from the document's identity: fpdf2's default hashes the wall-clock XMP date."""
@@ -347,11 +363,3 @@ def _date(value: date) -> str:
 def _timestamp(value: date) -> datetime:
     """The issue date at midnight UTC: the document's creation date, the same on every rendering."""
     return datetime.combine(value, time(0, 0), tzinfo=timezone.utc)
-
-
-def _font(name: str) -> Path:
-    """A DejaVu font from matplotlib's data, located without importing matplotlib."""
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("matplotlib is required for its DejaVu fonts")
-    return Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf" / name
