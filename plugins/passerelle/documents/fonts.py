@@ -1,4 +1,4 @@
-"""The invoice typeface: DejaVu Sans, and a European cut of it that halves the time to draw a PDF.
+"""The invoice typeface: DejaVu Sans, and a European cut of it that more than halves the time to draw a page.
 
 fpdf2 parses the whole TrueType file for every document it starts, which was half the cost of a
 Factur-X. Invoices are written in Latin, Greek or Cyrillic script with punctuation, currency signs and a
