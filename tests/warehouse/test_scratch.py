@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from passerelle.warehouse.migrate import current_revision, head_revision
-from passerelle.warehouse.scratch import scratch_database
+from passerelle.warehouse.scratch import create_database, scratch_database
 from passerelle.warehouse.settings import connect
-from tests.fixtures.warehouse import create_database, unique_database_name
+from tests.fixtures.warehouse import unique_database_name
 
 
 def database_exists(server_url: str, name: str) -> bool:

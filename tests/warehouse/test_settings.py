@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, pool, text
 
 from passerelle.warehouse import settings
 from passerelle.warehouse.__main__ import main, write_env_file
+from passerelle.warehouse.scratch import database_url
 from passerelle.warehouse.settings import airflow_conn_uri, connect, mask_url, sqlalchemy_url, warehouse_url
-from tests.fixtures.warehouse import database_url
 
 
 def test_warehouse_url_env_var_wins_and_starts_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
