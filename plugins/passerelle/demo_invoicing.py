@@ -21,7 +21,7 @@ PERIOD_ENDS = (datetime(2026, 2, 1, tzinfo=PARIS), datetime(2026, 3, 1, tzinfo=P
 
 def run(dags: dict[str, Any], conn: Any) -> bool:
     from passerelle.documents.validation import CiiValidator
-    from passerelle.invoicing.issue import credit_invoice
+    from passerelle.invoicing.credit import credit_invoice
     from passerelle.invoicing.seller import load_seller
     from passerelle.orchestration.runner import run_interval
 
@@ -55,10 +55,12 @@ def run(dags: dict[str, Any], conn: Any) -> bool:
 
 
 def pay_a_third(conn: Any, paid_on: date) -> int:
+    """A third of the invoices, and every B2C one taxed on receipt (so the demo files Flux 10.4), paid."""
     with conn.cursor() as cur:
         cur.execute("INSERT INTO billing.payments (invoice_number, paid_on, amount, reference)"
                     " SELECT invoice_number, %s, due_payable, 'VIR-' || invoice_number FROM marts.invoices"
-                    " WHERE type_code = '380' AND right(invoice_number, 1) IN ('1', '4', '7')", (paid_on,))
+                    " WHERE type_code = '380' AND (right(invoice_number, 1) IN ('1', '4', '7')"
+                    "       OR (processing_rule = 'B2C' AND vat_point = 'payment'))", (paid_on,))
         count = cur.rowcount
     conn.commit()
     return count

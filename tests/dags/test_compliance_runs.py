@@ -20,7 +20,8 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @pytest.fixture
 def invoiced(staged_conn):
-    """January and February invoiced; a third of January's invoices paid on 20 February."""
+    """January and February invoiced; a third of January's invoices, and every B2C one taxed on receipt, paid on
+    20 February."""
     load_example_billing(staged_conn)
     with CiiValidator() as validator:
         for start, end in ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))):
@@ -30,7 +31,8 @@ def invoiced(staged_conn):
                 with staged_conn.cursor() as cur:
                     cur.execute("INSERT INTO billing.payments (invoice_number, paid_on, amount)"
                                 " SELECT invoice_number, DATE '2026-02-20', due_payable FROM marts.invoices"
-                                " WHERE right(invoice_number, 1) IN ('1', '4', '7')")
+                                " WHERE right(invoice_number, 1) IN ('1', '4', '7')"
+                                "    OR (processing_rule = 'B2C' AND vat_point = 'payment')")
                 staged_conn.commit()
     return staged_conn
 

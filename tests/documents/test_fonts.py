@@ -1,5 +1,5 @@
-"""The European cut of DejaVu Sans: every European character kept with its metrics, and a document that
-needs anything else drawn with the full font rather than losing the character."""
+"""The invoice fonts: the European cut of DejaVu Sans keeps every European character with its metrics; a
+document that needs anything else is drawn with the full font, plus only the CJK faces its text needs."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_the_cut_is_built_once_and_reused() -> None:
 def test_european_names_are_drawn_with_the_cut() -> None:
     invoice = samples.b2b_multi_rate()
     invoice = replace(invoice, buyer=replace(invoice.buyer, name=EUROPEAN_TEXT))
-    document = _draw(invoice, compute(invoice), fonts.european)
+    assert fonts.typeset_for({ord(character) for character in EUROPEAN_TEXT}) == (fonts.Typeset(fonts.european), set())
+    document = _draw(invoice, compute(invoice), fonts.Typeset(fonts.european))
     assert not document.missing_glyphs()
     assert EUROPEAN_TEXT.split()[0] in page_text(bytes(document.output()))
 
@@ -53,8 +54,28 @@ def test_european_names_are_drawn_with_the_cut() -> None:
 def test_a_character_outside_the_cut_is_drawn_with_the_full_font() -> None:
     invoice = samples.b2b_multi_rate()
     invoice = replace(invoice, buyer=replace(invoice.buyer, name=f"Bonhomme {SNOWMAN} SARL"))
-    assert _draw(invoice, compute(invoice), fonts.european).missing_glyphs()
+    assert _draw(invoice, compute(invoice), fonts.Typeset(fonts.european)).missing_glyphs() == {ord(SNOWMAN)}
+    assert fonts.typeset_for({ord(SNOWMAN)}) == (fonts.Typeset(fonts.full), set())
     assert SNOWMAN in page_text(render_pdf(invoice))
+
+
+def test_cjk_faces_are_chosen_only_for_the_scripts_the_text_uses() -> None:
+    def typeset(text: str) -> tuple[fonts.Typeset, set[int]]:
+        return fonts.typeset_for({ord(character) for character in text})
+
+    assert typeset("北京华为技术有限公司") == (fonts.Typeset(fonts.full, ("NotoSansSC",)), set())
+    assert typeset("株式会社トヨタ 臺灣積體電路") == (fonts.Typeset(fonts.full, ("NotoSansSC",)), set())
+    assert typeset("삼성전자 北京") == (fonts.Typeset(fonts.full, ("NotoSansSC", "NotoSansKR")), set())
+    assert typeset("Café \N{CROISSANT}") == (fonts.Typeset(fonts.full), {0x1F950})
+
+
+def test_the_cjk_faces_are_static_regular_instances_of_the_variable_fonts() -> None:
+    for family in ("NotoSansSC", "NotoSansKR"):
+        source, instance = ttLib.TTFont(fonts.cjk_source(family), lazy=True), ttLib.TTFont(fonts.cjk(family), lazy=True)
+        assert "fvar" in source and "fvar" not in instance and "gvar" not in instance
+        assert instance["OS/2"].usWeightClass == 400
+        assert set(instance.getBestCmap()) == set(source.getBestCmap())
+    assert fonts.cjk("NotoSansSC").parent == fonts.european("").parent  # kept under the state directory
 
 
 def test_an_unwritable_state_directory_falls_back_to_the_full_font(tmp_path, monkeypatch) -> None:

@@ -156,7 +156,8 @@ def test_credit_note_says_avoir_and_names_the_original(rendered: dict[str, Rende
 
 def test_vat_mentions_follow_the_categories(rendered: dict[str, Rendered]) -> None:
     intra = rendered["intra_eu"].text
-    assert "Autoliquidation, article 283-2 du CGI" in intra and "article 262 ter I du CGI" in intra
+    assert "Autoliquidation, article 196 de la directive 2006/112/CE" in intra and "article 262 ter I du CGI" in intra
+    assert "283-2" not in intra  # the article for suppliers not established in France does not apply
     assert "Belgique" in intra
     b2b = rendered["b2b_multi_rate"].text
     assert "Exonération de TVA, article 261-4-4° a du CGI" in b2b and DEBITS not in b2b

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from saxonche import PySaxonProcessor
 
-from passerelle.documents.validation import CiiValidator, Finding, has_fatal
+from passerelle.documents.validation import SCHEMATRONS, CiiValidator, Finding, has_fatal
 
 VALID = Path(__file__).with_name("invoices") / "b2b_services_fr.xml"
 NS = {
@@ -18,6 +19,7 @@ NS = {
 }
 SETTLEMENT = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"
 BUYER = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty"
+SVRL_NS = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,35 @@ def test_one_validator_checks_many_documents(validator: CiiValidator) -> None:
     good, bad = VALID.read_bytes(), edited(remove(f"{BUYER}/ram:SpecifiedLegalOrganization"))
     results = [validator.validate(document) for document in (good, bad, good, bad)]
     assert [has_fatal(findings) for findings in results] == [False, True, False, True]
+
+
+def test_code_lists_read_when_compiling_still_reject_an_unknown_code(validator: CiiValidator) -> None:
+    """The EN 16931 code lists are read once, when the stylesheet is compiled: they must still apply."""
+    findings = validator.validate(edited(set_text(f"{BUYER}/ram:PostalTradeAddress/ram:CountryID", "ZZ")))
+    assert rules(findings) == {"FX-SCH-A-000568": "fatal"}  # BT-55, checked against ISO 3166
+    assert "CountryID" in findings[0].message
+
+
+def test_findings_are_those_of_a_plain_saxon_run(validator: CiiValidator) -> None:
+    """Same rule ids, flags and locations as the stylesheets run with SaxonC's defaults (code lists read
+    at run time, indented SVRL), read here with XPath rather than the validator's parser."""
+    broken = [
+        edited(set_text(f"{SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:GrandTotalAmount",
+                        "1930.00")),
+        edited(remove(f"{BUYER}/ram:SpecifiedLegalOrganization")),
+        edited(set_text(f"{SETTLEMENT}/ram:InvoiceCurrencyCode", "ZZZ")),
+        edited(set_text(f"{BUYER}/ram:PostalTradeAddress/ram:CountryID", "ZZ")),
+        edited(set_text("rsm:ExchangedDocument/ram:TypeCode", "383")),
+    ]
+    saxon = PySaxonProcessor(license=False)
+    compiler = saxon.new_xslt30_processor()
+    plain = {layer: compiler.compile_stylesheet(stylesheet_file=str(path)) for layer, path in SCHEMATRONS.items()}
+    for document in broken:
+        expected = set()
+        node = saxon.parse_xml(xml_text=document.decode("utf-8"))
+        for layer, stylesheet in plain.items():
+            svrl = etree.fromstring(stylesheet.transform_to_string(xdm_node=node).encode("utf-8"))
+            for item in svrl.xpath("//svrl:failed-assert | //svrl:successful-report", namespaces=SVRL_NS):
+                expected.add((layer, item.get("id") or "?", (item.get("flag") or "fatal").lower(), item.get("location")))
+        found = {(f.layer, f.rule, f.severity, f.location) for f in validator.validate(document) if f.layer != "xsd"}
+        assert found == expected and expected

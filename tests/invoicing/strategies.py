@@ -15,8 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import strategies as st
 
+from passerelle.invoicing.amounts import business_process
 from passerelle.invoicing.model import (
-    CREDIT_NOTE, INVOICE, AllowanceCharge, Invoice, InvoiceLine, Party, PrecedingInvoice, ProcessingRule, VatCategory,
+    CREDIT_NOTE, INVOICE, AllowanceCharge, Exemption, Invoice, InvoiceLine, Note, Party, PostalAddress,
+    PrecedingInvoice, ProcessingRule, VatCategory,
 )
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.invoicing.vat import line_vat
@@ -174,3 +176,105 @@ def invoices(draw: st.DrawFn, scenarios: tuple[Scenario, ...] = SCENARIOS, curre
     return invoice(scenario.buyer, scenario.rule, lines, currency=currency, seller=SELLER,
                    eur_per_unit=draw(eur_rates) if currency != "EUR" else None, allowances_charges=adjustments,
                    **extra)
+
+
+# --- every optional business term, or none ------------------------------------------------------------
+
+# Text as people type it: accents, CJK, emoji, RTL and combining marks, beside whatever else XML and Postgres
+# can hold (no control characters, surrogates or the two non-characters XML 1.0 forbids).
+SAMPLE_TEXTS = ("Crème brûlée — Ærøskøbing ß œ", "東京都渋谷区神宮前１−２−３", "請求書 🧾💶✨ 👩🏽‍💻", "Zürich «Ölgasse» №5",
+                "فاتورة رقم ٣٤", "e\u0301te\u0301 ﬁn ℃ ½", "Ελληνικά · Кириллица", "  espaces  autour  ")
+XML_TEXT = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff")
+texts = st.one_of(st.sampled_from(SAMPLE_TEXTS), st.text(XML_TEXT, min_size=1, max_size=40))
+NOTE_SUBJECTS = ("AAB", "PMT", "PMD", "REG", "ABL", "AAI", "TXD")
+ELECTRONIC_SCHEMES = ("0225", "EM", "0088")
+dates = st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 12, 31))
+EARLIER_INVOICE = PrecedingInvoice("MS2025-000042", date(2025, 12, 31))
+
+
+def dates_from(start: date) -> st.SearchStrategy[date]:
+    return st.dates(min_value=start, max_value=date(2027, 12, 31))
+
+
+@st.composite
+def _described_party(draw: st.DrawFn, party: Party) -> Party:
+    """BT-27..34 / BT-44..49 and BT-43 / BT-58: every identifier, a trading name and a contact e-mail."""
+    return replace(party, name=draw(texts), trading_name=draw(texts), email=draw(texts),
+                   siren=party.siren or "100000009", siret=party.siret or "10000000900017",
+                   vat_number=party.vat_number or "FR88100000009",
+                   electronic_address=party.electronic_address or draw(texts),
+                   electronic_address_scheme=draw(st.sampled_from(ELECTRONIC_SCHEMES)),
+                   address=replace(party.address, street=draw(texts), postcode=draw(texts), city=draw(texts)))
+
+
+@st.composite
+def _described_line(draw: st.DrawFn, line: InvoiceLine, line_id: str) -> InvoiceLine:
+    """BT-127, BT-134/135, BT-154, BT-155 set; a 1 % discount and a charge so BG-27 and BG-28 both appear."""
+    gross = cents(line.quantity * line.net_price)
+    start = draw(dates)
+    extra = (AllowanceCharge(False, D("0"), draw(texts), "95", base_amount=gross, percent=D("1")),
+             AllowanceCharge(True, draw(_decimals("0.01", "300", 2)), draw(texts), "ABK"))
+    return replace(line, line_id=line_id, item_name=draw(texts), description=draw(texts), seller_item_id=draw(texts),
+                   note=draw(texts), period_start=start, period_end=draw(dates_from(start)),
+                   allowances_charges=line.allowances_charges + extra)
+
+
+@st.composite
+def fully_described_invoices(draw: st.DrawFn, max_lines: int = 8) -> Invoice:
+    """Invoices carrying every optional BT the documents can emit, texts in any script.
+
+    Line ids are any unique text, in no sort order: the stored line order has to be kept, not recomputed.
+    The first preceding invoice is :data:`EARLIER_INVOICE`, which a warehouse must know (a foreign key).
+    """
+    base = draw(invoices(currencies=("USD", "CHF"), max_lines=max_lines))  # BT-6 and BT-111 need a foreign currency
+    if not base.exemptions:  # BT-120/121: add the exempt training day a domestic invoice may carry
+        vat = line_vat(rule=base.processing_rule, buyer_in_eu=True, product_rate=D(0), is_goods=False,
+                       franchise=False)
+        training = InvoiceLine(str(len(base.lines) + 1), "Formation", D(1), "DAY", D(650), vat.category, vat.rate)
+        lines = base.lines + (training,)
+        base = replace(base, lines=lines, business_process=business_process(lines),
+                       exemptions={vat_key(vat.category, vat.rate): vat.exemption})
+    ids = draw(st.lists(st.text(XML_TEXT, min_size=1, max_size=8), min_size=len(base.lines),
+                        max_size=len(base.lines), unique=True))
+    lines = tuple([draw(_described_line(line, line_id)) for line, line_id in zip(base.lines, ids)])
+    category, rate = vat_key(lines[0].vat_category, lines[0].vat_rate)
+    document = base.allowances_charges + (
+        AllowanceCharge(True, draw(_decimals("0.01", "500", 2)), draw(texts), "FC", vat_category=category,
+                        vat_rate=rate),
+        AllowanceCharge(False, draw(_decimals("0.01", "0.01", 2)), draw(texts), "95", vat_category=category,
+                        vat_rate=rate))
+    preceding = tuple(PrecedingInvoice(number, issued) for number, issued in draw(st.lists(
+        st.tuples(texts, dates), min_size=2, max_size=4)))
+    preceding = (EARLIER_INVOICE,) + preceding
+    start = draw(dates)
+    delivery = base.delivery_address or base.buyer.address
+    return replace(
+        base, seller=draw(_described_party(base.seller)), buyer=draw(_described_party(base.buyer)), lines=lines,
+        allowances_charges=document, preceding=preceding, type_code=draw(st.sampled_from((INVOICE, CREDIT_NOTE))),
+        notes=tuple(draw(st.lists(st.builds(Note, st.sampled_from(NOTE_SUBJECTS), texts), min_size=1, max_size=4))),
+        payment_terms=draw(texts), buyer_reference=draw(texts), purchase_order=draw(texts),
+        contract_reference=draw(texts), project_reference=draw(texts), payment_reference=draw(texts),
+        delivery_name=draw(texts), delivery_date=draw(dates), period_start=start,
+        period_end=draw(dates_from(start)),
+        delivery_address=replace(delivery, street=draw(texts), postcode=draw(texts), city=draw(texts)),
+        prepaid_amount=draw(_decimals("0.01", "1", 2)), 
+        rounding_amount=draw(st.one_of(_decimals("-0.49", "-0.01", 2), _decimals("0.01", "0.49", 2))),
+        exemptions={key: Exemption(draw(texts), exemption.code) for key, exemption in base.exemptions.items()},
+    )
+
+
+@st.composite
+def bare_invoices(draw: st.DrawFn, max_lines: int = 8) -> Invoice:
+    """Invoices with no optional BT at all beyond what rendering needs (BT-72 stands in for BG-15)."""
+    base = draw(invoices(max_lines=max_lines))
+    bare_party = {"siren": None, "siret": None, "vat_number": None, "electronic_address": None,
+                  "trading_name": None, "email": None}
+    address = PostalAddress(None, None, None, base.buyer.address.country_code)
+    lines = tuple(replace(line, description=None, seller_item_id=None, note=None, period_start=None,
+                          period_end=None, allowances_charges=()) for line in base.lines)
+    return replace(base, seller=replace(base.seller, **bare_party | {"siren": base.seller.siren}),
+                   buyer=replace(base.buyer, address=address, **bare_party), lines=lines, notes=(),
+                   allowances_charges=(), preceding=(), type_code=INVOICE, buyer_reference=None, purchase_order=None,
+                   contract_reference=None, project_reference=None, payment_reference=None, delivery_name=None,
+                   delivery_address=None, delivery_date=base.delivery_date or date(2026, 3, 31), period_start=None,
+                   period_end=None, iban=None, bic=None, prepaid_amount=D("0"), rounding_amount=D("0"))

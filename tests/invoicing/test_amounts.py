@@ -43,8 +43,10 @@ def test_percentage_allowance_is_base_times_percent_to_the_cent() -> None:
     assert allowance_amount(ten_percent) == D("106.25")
     assert allowance_amount(replace(ten_percent, base_amount=D("99.99"), percent=D("12.5"))) == D("12.50")  # 12.49875
     assert allowance_amount(replace(ten_percent, base_amount=D("0.10"), percent=D("5"))) == D("0.01")  # 0.005
-    # without a base the stated amount counts, to the cent
-    assert allowance_amount(AllowanceCharge(False, D("1.005"), "Geste commercial")) == D("1.01")
+    # without a base the stated amount counts as stated: beyond the cent it is refused, never rounded (BR-DEC-24)
+    assert allowance_amount(AllowanceCharge(False, D("1.01"), "Geste commercial")) == D("1.01")
+    with pytest.raises(ValueError, match="more than 2 decimals"):
+        allowance_amount(AllowanceCharge(False, D("0.015"), "Geste commercial"))
     line = item("12.5", "85", ten_percent, AllowanceCharge(True, D("15"), "Frais de dossier", "ABK"))
     assert line_net(line) == D("1062.50") - D("106.25") + D("15.00")
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing.drafts import load_drafts
 from passerelle.invoicing.examples import load_example_billing
-from passerelle.invoicing.issue import build_billable_items, credit_invoice, issue_draft, issue_period
-from passerelle.invoicing.model import InvoiceLine
+from passerelle.invoicing.credit import credit_invoice
+from passerelle.invoicing.issue import build_billable_items, issue_draft, issue_period
+from passerelle.invoicing.model import AllowanceCharge, InvoiceLine, VatCategory
+from passerelle.invoicing.vat import EXPORT_SERVICES
 from tests.db import tuples
 from passerelle.invoicing.samples import example_seller
 
@@ -24,6 +27,13 @@ FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))
 def validator():
     with CiiValidator() as v:
         yield v
+
+
+@pytest.fixture(autouse=True)
+def output(tmp_path, monkeypatch):
+    """Documents are written with each invoice: into a folder of the test's own."""
+    monkeypatch.setenv("PASSERELLE_OUTPUT_DIR", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture
@@ -148,8 +158,9 @@ def test_credit_note_references_the_invoice_and_frees_its_items(billing, validat
     credit = credit_invoice(billing, seller, validator, original, "erreur de quantité", "credit")
     assert tuples(billing, "SELECT type_code, preceding_number, grand_total FROM marts.invoices WHERE invoice_number = %s",
                   credit) == [("381", original, total)]
-    with pytest.raises(ValueError, match="already has a credit note"):
-        credit_invoice(billing, seller, validator, original, "twice", "credit")
+    assert credit_invoice(billing, seller, validator, original, "retry", "credit") == credit  # same request
+    with pytest.raises(ValueError, match="already fully credited"):
+        credit_invoice(billing, seller, validator, original, "twice", "credit-again")
     assert tuples(billing, "SELECT count(*) FROM billing.invoiced_items WHERE invoice_number = %s AND credited_by IS NULL",
                   original) == [(0,)]
     # the next run bills the credited items again, on a new invoice with a new number
@@ -157,3 +168,112 @@ def test_credit_note_references_the_invoice_and_frees_its_items(billing, validat
     assert len(rerun.issued) == 1 and rerun.issued[0] not in (original, credit)
     assert tuples(billing, "SELECT grand_total, customer_key FROM marts.invoices WHERE invoice_number = %s",
                   rerun.issued[0]) == [(total, customer)]
+
+
+def _customer(drafts, used, predicate):
+    draft = next(d for d in drafts if d.customer_key not in used and predicate(d))
+    used.add(draft.customer_key)
+    return draft.customer_key
+
+
+def test_broken_drafts_are_held_with_their_reason_and_the_period_is_issued(billing, validator, output) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    drafts = load_drafts(billing, seller, *FEBRUARY)
+    used: set[str] = set()
+    eur = lambda d: d.invoice.currency == "EUR"  # noqa: E731
+    b2b = lambda d: eur(d) and d.invoice.processing_rule.value == "B2B" and d.invoice.buyer.siret  # noqa: E731
+    control = _customer(drafts, used, eur)
+    glyph = _customer(drafts, used, eur)
+    bad_siret = _customer(drafts, used, b2b)
+    bad_address = _customer(drafts, used, b2b)
+    no_rate = next(d.invoice.currency for d in drafts if not eur(d))
+    with billing.cursor() as cur:
+        cur.execute("UPDATE staging.customers SET legal_name = 'Acme\x0bIndustries' WHERE customer_key = %s", (control,))
+        cur.execute("UPDATE staging.customers SET legal_name = legal_name || ' 𝄞' WHERE customer_key = %s", (glyph,))
+        cur.execute("UPDATE staging.customers SET siret = left(siret, 13) || ((right(siret, 1)::int + 1) %% 10)"
+                    " WHERE customer_key = %s", (bad_siret,))
+        cur.execute("UPDATE staging.customers SET einvoicing_address = siren || '#compta' WHERE customer_key = %s",
+                    (bad_address,))
+        cur.execute("DELETE FROM billing.exchange_rates WHERE currency = %s", (no_rate,))
+    billing.commit()
+    broken = {control: "PASSERELLE-XML-CHAR", glyph: "PASSERELLE-PDF-GLYPH", bad_siret: "PASSERELLE-ID-SIRET_BT-46",
+              bad_address: "BR-FR-23_BT-49"}
+    outcome = issue_period(billing, seller, validator, period_start=FEBRUARY[0], period_end=FEBRUARY[1], run_id="t")
+
+    held = {key: (customer, rules, reasons) for key, customer, rules, reasons in tuples(
+        billing, "SELECT invoice_key, customer_key, rules, reasons FROM marts.held_invoices")}
+    by_customer = {customer: rules for customer, rules, _ in held.values()}
+    for customer, rule in broken.items():
+        assert rule in by_customer.get(customer, []), (customer, by_customer.get(customer))
+    rendering = [rules for customer, rules, _ in held.values() if customer not in broken]
+    assert rendering and all(rules == ["PASSERELLE-RENDER"] for rules in rendering), rendering  # no EUR rate
+    assert all(reasons for _, _, reasons in held.values())
+    assert any("U+000B" in r for _, _, reasons in held.values() for r in reasons)
+    assert set(outcome.held) == set(held) and len(outcome.issued) == len(drafts) - len(held) > 20
+    # every issued number has its document, written and recorded with the invoice; numbers have no gap
+    sequences = [s for (s,) in tuples(billing, "SELECT sequence FROM marts.invoice_numbers ORDER BY sequence")]
+    assert sequences == list(range(1, len(outcome.issued) + 1))
+    documents = dict(tuples(billing, "SELECT invoice_number, path FROM marts.invoice_documents WHERE format = 'facturx'"))
+    assert set(documents) == set(outcome.issued)
+    assert all(Path(path).read_bytes().startswith(b"%PDF") for path in documents.values())
+    assert not list(output.rglob("*.tmp"))
+    findings = tuples(billing, "SELECT DISTINCT rule FROM marts.invoice_findings WHERE layer = 'issue'")
+    assert ("PASSERELLE-XML-CHAR",) in findings
+
+    # an Airflow retry (billable items not rebuilt) and a full rerun are clean: nothing twice, same holds
+    retry = issue_period(billing, seller, validator, period_start=FEBRUARY[0], period_end=FEBRUARY[1], run_id="retry")
+    build_billable_items(billing, FEBRUARY[1])
+    rerun = issue_period(billing, seller, validator, period_start=FEBRUARY[0], period_end=FEBRUARY[1], run_id="rerun")
+    assert retry.issued == [] and rerun.issued == [] and set(retry.held) == set(held)
+    # rebuilt, the items of a currency without a rate become a billing exception instead of drafts
+    assert {held[key][0] for key in rerun.held} == set(broken)
+    assert tuples(billing, "SELECT count(*) FROM marts.invoice_numbers") == [(len(outcome.issued),)]
+
+
+def test_amounts_beyond_the_cent_are_refused_not_rounded(billing, validator) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    draft = next(d for d in load_drafts(billing, seller, *FEBRUARY) if d.invoice.currency == "EUR")
+    line = draft.invoice.lines[0]
+    allowance = AllowanceCharge(False, Decimal("0.015"), "Geste commercial", "95")
+    odd = replace(draft, invoice=replace(draft.invoice, lines=(replace(line, allowances_charges=(allowance,)),)))
+    number, rules = issue_draft(billing, seller, validator, odd, "t")
+    assert number is None and rules == ["BR-DEC-24"]
+    assert tuples(billing, "SELECT count(*) FROM marts.invoice_numbers") == [(0,)]
+
+
+def test_full_line_description_is_carried_in_bt_154(billing, validator) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    draft = next(d for d in load_drafts(billing, seller, *FEBRUARY) if d.invoice.currency == "EUR")
+    text = "Prestation détaillée. " * 60  # 1 320 characters
+    line = replace(draft.invoice.lines[0], description=text)
+    long = replace(draft, invoice=replace(draft.invoice, lines=(line,) + draft.invoice.lines[1:]))
+    number, rules = issue_draft(billing, seller, validator, long, "t")
+    assert number and not rules
+    assert tuples(billing, "SELECT description FROM marts.invoice_lines WHERE invoice_number = %s AND line_id = %s",
+                  number, line.line_id) == [(text,)]
+
+
+def test_a_non_eu_buyer_keeps_its_tax_identifier_and_an_invalid_one_is_held(billing, validator) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    draft = next(d for d in load_drafts(billing, seller, *FEBRUARY) if d.invoice.processing_rule.value == "B2BINT"
+                 and d.invoice.currency == "EUR")
+    us = replace(draft.invoice.buyer, vat_number="US123456789",
+                 address=replace(draft.invoice.buyer.address, country_code="US"))
+    lines = tuple(replace(line, vat_category=VatCategory.EXPORT) for line in draft.invoice.lines)
+    exemptions = {(VatCategory.EXPORT, Decimal("0.00")): EXPORT_SERVICES}
+    american = replace(draft, invoice=replace(draft.invoice, buyer=us, lines=lines, exemptions=exemptions,
+                                              delivery_address=None))
+    missing = replace(american, invoice_key=american.invoice_key + ":none",
+                      invoice=replace(american.invoice, buyer=replace(us, vat_number=None)))
+    wrong = replace(american, invoice_key=american.invoice_key + ":ch",
+                    invoice=replace(american.invoice, buyer=replace(us, vat_number="US12345678")))
+    assert issue_draft(billing, seller, validator, missing, "t") == (None, ["G6.28"])
+    assert issue_draft(billing, seller, validator, wrong, "t") == (None, ["PASSERELLE-ID-VAT_BT-48"])
+    number, rules = issue_draft(billing, seller, validator, american, "t")
+    assert number and not rules, rules
+    assert tuples(billing, "SELECT buyer_vat_number FROM marts.invoices WHERE invoice_number = %s", number) == [
+        ("US123456789",)]

@@ -8,7 +8,9 @@ from datetime import date
 
 import pytest
 
-from passerelle.invoicing.mentions import due_date, legal_notes, payment_terms, seller_party, vat_point
+from passerelle.invoicing.mentions import (
+    credit_terms, due_date, legal_notes, one_vat_point, payment_terms, seller_party, vat_point,
+)
 from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
 from passerelle.invoicing.samples import example_seller
 
@@ -95,3 +97,27 @@ def test_seller_party_carries_the_identifiers_and_address() -> None:
         siren="732829320", siret="73282932000074", vat_number="FR44732829320",
         electronic_address="732829320", electronic_address_scheme="0225",
     )
+
+
+@pytest.mark.parametrize(("changes", "goods", "services", "one"), [
+    ({}, True, True, False), ({"vat_on_debits": True}, True, True, False),  # delivery vs payment / invoice
+    ({}, True, False, True), ({}, False, True, True),
+    ({"vat_regime": "franchise", "vat_number": None}, True, True, True),  # no VAT becomes due: nothing to date
+])
+def test_one_vat_point_only_when_goods_and_services_are_not_both_taxed(changes: dict[str, object], goods: bool,
+                                                                         services: bool, one: bool) -> None:
+    assert one_vat_point(example_seller(**changes), has_goods=goods, has_services=services) is one
+
+
+@pytest.mark.parametrize(("settlement", "days", "terms"), [
+    ("deduction", 30, "Avoir à déduire de votre prochain règlement"),
+    ("refund", 30, "Avoir remboursé par virement sous 30 jours"),
+    ("refund", 0, "Avoir remboursé par virement à réception"),
+])
+def test_credit_note_terms_state_the_settlement(settlement: str, days: int, terms: str) -> None:
+    assert credit_terms(settlement, days) == terms
+
+
+def test_unknown_settlement_is_refused() -> None:
+    with pytest.raises(ValueError, match="settlement 'cash' must be one of refund, deduction"):
+        credit_terms("cash", 30)

@@ -13,6 +13,7 @@ from lxml import etree
 from passerelle.invoicing import vat
 from passerelle.invoicing.model import ProcessingRule, VatCategory
 from passerelle.invoicing.vat import LineVat, line_vat, processing_rule
+from passerelle.invoicing.vat_rules import combined
 
 D = Decimal
 B2B, B2BINT, B2C = ProcessingRule.B2B, ProcessingRule.B2BINT, ProcessingRule.B2C
@@ -96,7 +97,8 @@ def test_every_exemption_code_is_in_the_official_vatex_list() -> None:
     vatex = next({code.get("value") for code in codes.iter("enumeration")}
                  for codes in lists.iter("cl") if codes.find("enumeration[@value='VATEX-EU-AE']") is not None)
     exemptions = [vat.FRANCHISE, vat.TRAINING, vat.REVERSE_CHARGE, vat.INTRA_EU_GOODS, vat.EXPORT_GOODS,
-                  vat.EXPORT_SERVICES]
+                  vat.EXPORT_SERVICES, vat.EXPORT_GOODS_AND_SERVICES]
+    assert {rule.exemption for rule in vat.RULES.values() if rule.exemption} <= set(exemptions)
     assert {exemption.code for exemption in exemptions} <= vatex
     assert all(exemption.reason for exemption in exemptions)
 
@@ -105,3 +107,20 @@ def test_french_rates_cover_the_mainland_corsica_and_overseas_rates() -> None:
     assert {D("20"), D("10"), D("5.5"), D("2.1")} <= vat.FRENCH_RATES  # mainland
     assert {D("13"), D("0.9")} <= vat.FRENCH_RATES and {D("8.5"), D("1.75")} <= vat.FRENCH_RATES  # Corsica, DOM
     assert D("6") not in vat.FRENCH_RATES and D("21") not in vat.FRENCH_RATES
+
+
+def test_reverse_charge_mention_fits_a_french_seller_of_services_to_an_eu_business() -> None:
+    """Autoliquidation under art. 196 of the directive, the service located in the buyer's state (259-1);
+    art. 283-2 CGI concerns suppliers not established in France and must not be cited."""
+    text = decide(B2BINT, goods=False).exemption.reason
+    assert text.startswith("Autoliquidation") and "article 196 de la directive 2006/112/CE" in text
+    assert "259-1" in text and "283" not in text
+
+
+def test_export_goods_and_services_share_one_breakdown_text_naming_both_articles() -> None:
+    both = combined(combined(None, vat.EXPORT_GOODS), vat.EXPORT_SERVICES)
+    assert both == combined(combined(None, vat.EXPORT_SERVICES), vat.EXPORT_GOODS) == vat.EXPORT_GOODS_AND_SERVICES
+    assert both.code == "VATEX-EU-G" and "262 I" in both.reason and "259-1" in both.reason
+    assert combined(both, vat.EXPORT_GOODS) == both and combined(vat.TRAINING, vat.TRAINING) == vat.TRAINING
+    with pytest.raises(ValueError, match="cannot carry both"):
+        combined(vat.TRAINING, vat.FRANCHISE)

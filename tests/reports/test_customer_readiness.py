@@ -104,15 +104,18 @@ def crm_customers(dataset: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def expected_problems(problem: str, ids: dict[str, Any]) -> list[str]:
-    """What the readiness row must list for a customer spoiled with ``problem``, in the report's words."""
+    """What the readiness row must list for a customer spoiled with ``problem``: issuing's findings worded as
+    marts.held_invoices words them, and the report's own items."""
     siren, siret, vat = ids["siren"], ids["siret"], ids["vat"]
     if problem == "invalid_siren_checksum":  # the SIRET and VAT number built on it fail stdnum too
-        return [f"SIREN: '{siren}' has an invalid check digit", f"SIRET: '{siret}' has an invalid check digit",
-                f"VAT number: '{vat}' is invalid"]
+        return [f"PASSERELLE-ID-SIREN_BT-47 (buyer.siren): buyer SIREN '{siren}' is invalid (checksum)",
+                f"PASSERELLE-ID-SIRET_BT-46 (buyer.siret): buyer SIRET '{siret}' is invalid (checksum)",
+                f"PASSERELLE-ID-VAT_BT-48 (buyer.vat_number): buyer VAT/tax number '{vat}' is invalid (checksum)"]
     if problem == "vat_siren_mismatch":
-        return [f"VAT number: '{vat}' does not match the SIREN (expected FR{stdnum_siren.to_tva(siren)})"]
+        return [f"PASSERELLE-ID-VAT_BT-48 (buyer.vat_number): buyer VAT number '{vat}' is not built on the SIREN"
+                f" '{siren}' (expected FR{stdnum_siren.to_tva(siren)})"]
     if problem == "invalid_siret":
-        return [f"SIRET: '{siret}' has an invalid check digit"]
+        return [f"PASSERELLE-ID-SIRET_BT-46 (buyer.siret): buyer SIRET '{siret}' is invalid (checksum)"]
     return {
         "missing_siren": ["SIREN: missing", "e-invoicing address (BT-49): missing"],
         "missing_address": ["billing street: missing", "billing postcode: missing", "billing city: missing"],
@@ -214,13 +217,22 @@ def test_classification_and_requirements_per_kind(warehouse_conn: Any) -> None:
     assert found["salesforce:nobody"]["missing"] == [
         "customer type: missing (B2B, B2B_INTL or B2C)", "SIREN: missing", "e-invoicing address (BT-49): missing"]
     assert found["hubspot:be-no-vat"]["classification"] == "B2BINT"
-    assert found["hubspot:be-no-vat"]["missing"] == ["VAT number: missing (required for an EU company)"]
-    assert found["hubspot:ch-no-vat"]["ready"] and found["hubspot:ch-no-vat"]["is_eu"] is False
+    assert found["hubspot:be-no-vat"]["missing"] == [
+        "G6.28 (buyer.vat_number): a buyer outside France needs its EU VAT number (BT-48): Flux 10 reports it as "
+        "the buyer's identifier"]
+    # Outside the EU too: Flux 10 identifies the buyer by its tax identifier (issuing holds it as G6.28).
+    assert found["hubspot:ch-no-vat"]["is_eu"] is False and not found["hubspot:ch-no-vat"]["ready"]
+    assert found["hubspot:ch-no-vat"]["missing"] == [
+        "G6.28 (buyer.vat_number): a buyer outside France needs its tax identifier (BT-48): Flux 10 reports it as "
+        "the buyer's identifier"]
     assert found["hubspot:person"]["classification"] == "B2C"
     assert found["hubspot:person"]["missing"] == [
-        "billing city: missing", "billing country: 'Atlantide' is not a known country"]
+        "billing city: missing", "billing country: 'Atlantide' is not a known country",
+        "G2.01 (buyer.address.country_code): buyer country 'None' is not an ISO 3166-1 alpha-2 code"]
     assert found["hubspot:other-siret"]["siret_valid"] is True
-    assert found["hubspot:other-siret"]["missing"] == ["SIRET: '44306184100047' does not start with the SIREN"]
+    assert found["hubspot:other-siret"]["missing"] == [
+        "PASSERELLE-ID-SIRET_BT-46 (buyer.siret): buyer SIRET '44306184100047' does not start with the SIREN "
+        "'732829320'"]
 
 
 def test_quarantined_duplicates_and_other_rules_are_reported(warehouse_conn: Any) -> None:
@@ -247,3 +259,8 @@ def test_quarantined_duplicates_and_other_rules_are_reported(warehouse_conn: Any
     assert row["quarantine_rules"] == ["customers.customer_key_unique"]
     assert row["missing"] == ["quarantined: duplicate customer_key 'hubspot:dup'"]
     assert (row["won_deals"], row["open_deals"]) == (1, 0)
+
+
+def test_a_warehouse_without_customers_rebuilds_an_empty_report(warehouse_conn: Any) -> None:
+    rebuild_customer_readiness(warehouse_conn)
+    assert tuples(warehouse_conn, "SELECT count(*) FROM marts.customer_readiness") == [(0,)]

@@ -139,8 +139,9 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
     assert "last 3 billing periods" in validation  # January, February, March
 
     vat = section_of(page, "vat")
-    # 20 %: 1000 − 100 (credit note); the CHF export at 1.05; April's invoice is another period.
-    assert row_with(vat, "2026-03", "B2B", "S", "20 %", "debits", "0", "1", "900.00", "180.00")
+    # 20 %: 1000 − 100 (credit note), one invoice and one credit note; the CHF export at 1.05; April's invoice
+    # is another period. The total counts F2026-000001 (two rates) once: 3 invoices, 1 credit note.
+    assert row_with(vat, "2026-03", "B2B", "S", "20 %", "debits", "1", "1", "900.00", "180.00")
     assert row_with(vat, "2026-03", "B2B", "S", "5.5 %", "debits", "1", "0", "200.00", "11.00")
     assert row_with(vat, "2026-03", "B2BINT", "G", "0 %", "debits", "1", "0", "1,050.00", "0.00")
     assert row_with(vat, "2026-03", "B2C", "S", "20 %", "receipts", "1", "0", "500.00", "100.00")

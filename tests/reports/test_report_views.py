@@ -38,10 +38,11 @@ def test_vat_summary_converts_to_eur_and_deducts_credit_notes(warehouse_conn: An
                                         FROM marts.vat_summary WHERE month = %s
                                        ORDER BY processing_rule, vat_category, vat_rate""", MARCH)
     assert [tuple(r.values()) for r in summary] == [
-        # 20 %: 1000 − 100 (credit note) + 16.65 USD × 0.9; VAT 200 − 20 + 3.00.
+        # 20 %: 1000 − 100 (credit note) + 16.65 USD × 0.9; VAT 200 − 20 + 3.00; invoices 1 and 4, credit note 3
+        # (distinct documents: the credit note no longer cancels an invoice in the count).
         ("B2B", "S", D("5.50"), "invoice", "debits", 2, 0, D("254.50"), D("13.99")),
         ("B2B", "S", D("10.00"), "invoice", "debits", 1, 0, D("29.97"), D("3.00")),
-        ("B2B", "S", D("20.00"), "invoice", "debits", 1, 1, D("914.99"), D("183.00")),
+        ("B2B", "S", D("20.00"), "invoice", "debits", 2, 1, D("914.99"), D("183.00")),
         ("B2BINT", "G", D("0.00"), "invoice", "debits", 1, 0, D("1050.00"), D("0.00")),
         ("B2C", "S", D("20.00"), "payment", "receipts", 1, 0, D("500.00"), D("100.00")),
     ]
@@ -151,7 +152,7 @@ def test_report_objects_are_documented_and_readable_by_bi(warehouse_conn: Any) -
          WHERE n.nspname IN ('marts', 'reference') AND c.relkind IN ('r', 'v') AND a.attnum > 0
            AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL""")
     assert undocumented == []
-    views = ["invoice_vat_eur", "vat_summary", "vat_due_on_receipts", "invoice_latest_validations",
+    views = ["invoice_vat_eur", "vat_summary", "payment_vat_parts", "vat_due_on_receipts", "invoice_latest_validations",
              "invoice_validation_summary", "invoice_rule_failures", "invoice_lifecycle"]
     readable = tuples(warehouse_conn, """
         SELECT c.relname, obj_description(c.oid, 'pg_class') IS NOT NULL,

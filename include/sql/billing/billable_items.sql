@@ -29,6 +29,9 @@ SELECT c.customer_key, c.legal_name, c.customer_type, c.siren, c.vat_number, c.e
          WHEN c.billing_country_code <> 'FR' THEN NULL
          WHEN c.siren IS NULL THEN 'siren missing: a French company needs its SIREN on the invoice (BT-47, BR-FR-11)'
          WHEN c.einvoicing_address IS NULL THEN 'einvoicing_address missing: BT-49 is mandatory (BR-FR-12)'
+         WHEN c.vat_number LIKE 'FR%' AND c.vat_number IS DISTINCT FROM reference.fr_vat_number(c.siren)
+              THEN 'vat_number ' || quote_literal(c.vat_number) || ' is not built on the SIREN (expected '
+                   || coalesce(reference.fr_vat_number(c.siren), 'a valid SIREN first') || ')'
          WHEN c.billing_city IS NULL OR c.billing_postcode IS NULL THEN 'billing address incomplete (city/postcode)'
        END AS not_ready
   FROM staging.customers c;

@@ -1,7 +1,10 @@
 """E-reporting for a filing period: Flux 10 transmissions from the marts, validated, written and recorded.
 
 Transactions (10.1 / 10.3): every B2BINT invoice issued in the period, one by one, and the B2C
-invoices aggregated per day, category (TLB1 goods, TPS1 services) and rate, in EUR. Payments
+invoices aggregated per day, operation category (TLB1 goods, TPS1 services, TNT1 not taxable in France)
+and rate, in EUR, credit notes negative. Every amount comes from the issued invoice's stored VAT breakdown
+split per operation category (:mod:`passerelle.ereporting.invoice_amounts`), the one source of the four
+fluxes. Payments
 (10.2 / 10.4): money received in the period on invoices whose VAT is due on receipt (services,
 no débits option) — B2BINT unitary, B2C aggregated per day. Domestic B2B invoices are not
 e-reported: their payments go to the platform as lifecycle status 212 (see :mod:`.statuses`).
@@ -24,9 +27,10 @@ from passerelle.ereporting.flux10 import (
     B2cCategory, B2cDay, B2cPaymentDay, Platform, RateAmount, RateTotal, Transmission, invoice_payment,
     payments_report, transactions_report,
 )
+from passerelle.ereporting.invoice_amounts import IssuedAmounts, load_issued
 from passerelle.ereporting.payments import cashed_per_rate
 from passerelle.invoicing import store
-from passerelle.invoicing.amounts import compute, round2
+from passerelle.invoicing.amounts import round2
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.paths import output_dir
 
@@ -69,11 +73,11 @@ def ereport(conn: Any, seller: SellerConfig, platform: Platform, validator: Any,
     """Build, validate, write and record the transmission of one filing period (None when there is nothing)."""
     root = root or output_dir() / "ereporting"
     if period.kind is FlowKind.TRANSACTIONS:
-        invoices, days = _transactions(conn, period)
+        invoices, amounts, days = _transactions(conn, period)
         if not invoices and not days:
             return None
         flux, records = ("10.1+10.3" if invoices and days else "10.1" if invoices else "10.3"), len(invoices) + len(days)
-        build = lambda t: transactions_report(t, invoices, days)  # noqa: E731
+        build = lambda t: transactions_report(t, invoices, days, amounts)  # noqa: E731
     else:
         payments, days = _payments(conn, period)
         if not payments and not days:
@@ -105,35 +109,35 @@ def ereport(conn: Any, seller: SellerConfig, platform: Platform, validator: Any,
     return TransmissionOutcome(flux, period, path, records, fatal)
 
 
-def _transactions(conn: Any, period: FilingPeriod) -> tuple[list[Any], list[B2cDay]]:
+def _transactions(conn: Any, period: FilingPeriod) -> tuple[list[Any], dict[str, IssuedAmounts], list[B2cDay]]:
     with conn.cursor() as cur:
         cur.execute("SELECT invoice_number FROM marts.invoices WHERE processing_rule = 'B2BINT' AND status = 'ready'"
                     " AND issue_date BETWEEN %s AND %s ORDER BY invoice_number", (period.period_start, period.period_end))
-        invoices = [store.load(cur, number) for (number,) in cur.fetchall()]
-        cur.execute("""
-            SELECT i.issue_date, bool_and(l.is_goods) AS goods, b.vat_rate,
-                   sum(CASE WHEN i.type_code = '381' THEN -1 ELSE 1 END * b.taxable_amount * coalesce(i.eur_per_unit, 1)),
-                   sum(CASE WHEN i.type_code = '381' THEN -1 ELSE 1 END * b.tax_amount * coalesce(i.eur_per_unit, 1)),
-                   i.invoice_number
-              FROM marts.invoices i
-              JOIN marts.invoice_vat_breakdown b USING (invoice_number)
-              JOIN marts.invoice_lines l ON l.invoice_number = i.invoice_number AND l.vat_category = b.vat_category
-                                        AND l.vat_rate IS NOT DISTINCT FROM b.vat_rate
-             WHERE i.processing_rule = 'B2C' AND i.status = 'ready' AND i.issue_date BETWEEN %s AND %s
-             GROUP BY i.issue_date, b.vat_rate, i.invoice_number""", (period.period_start, period.period_end))
-        rows = cur.fetchall()
+        numbers = [number for (number,) in cur.fetchall()]
+        invoices = [store.load(cur, number) for number in numbers]
+        amounts = {issued.number: issued for issued in load_issued(cur, numbers)}
+        cur.execute("SELECT invoice_number FROM marts.invoices WHERE processing_rule = 'B2C' AND status = 'ready'"
+                    " AND issue_date BETWEEN %s AND %s ORDER BY invoice_number", (period.period_start, period.period_end))
+        b2c = load_issued(cur, [number for (number,) in cur.fetchall()])
+    return invoices, amounts, b2c_days(b2c)
+
+
+def b2c_days(issued: list[IssuedAmounts]) -> list[B2cDay]:
+    """10.3: per day of issue × operation category, the EUR base and VAT per rate; credit notes negative,
+    ``count`` the documents with a part in that day and category."""
     grouped: dict[tuple[date, B2cCategory], dict[Decimal, list[Decimal]]] = defaultdict(dict)
     counts: dict[tuple[date, B2cCategory], set[str]] = defaultdict(set)
-    for day, goods, rate, base, vat, number in rows:
-        key = (day, B2cCategory.GOODS if goods else B2cCategory.SERVICES)
-        totals = grouped[key].setdefault(rate, [Decimal(0), Decimal(0)])
-        totals[0] += base
-        totals[1] += vat
-        counts[key].add(number)
-    days = [B2cDay(day, category, tuple(RateTotal(rate, round2(b), round2(v)) for rate, (b, v) in sorted(rates.items())),
+    for document in issued:
+        for part in document.parts:
+            key = (document.issue_date, part.operation)
+            totals = grouped[key].setdefault((part.vat_rate or Decimal(0)).quantize(Decimal("0.01")),
+                                             [Decimal("0.00"), Decimal("0.00")])
+            totals[0] += document.sign * part.base_eur
+            totals[1] += document.sign * part.vat_eur
+            counts[key].add(document.number)
+    return [B2cDay(day, category, tuple(RateTotal(rate, base, vat) for rate, (base, vat) in sorted(rates.items())),
                    len(counts[(day, category)]))
-            for (day, category), rates in sorted(grouped.items())]
-    return invoices, days
+            for (day, category), rates in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1].value))]
 
 
 def _payments(conn: Any, period: FilingPeriod) -> tuple[list[Any], list[B2cPaymentDay]]:
@@ -147,12 +151,13 @@ def _payments(conn: Any, period: FilingPeriod) -> tuple[list[Any], list[B2cPayme
                     (period.period_start, period.period_end))
         rows = cur.fetchall()
         unitary, per_day = [], defaultdict(lambda: defaultdict(Decimal))
+        issued = {amounts.number: amounts for amounts in load_issued(cur, sorted({row[0] for row in rows}))}
         for number, paid_on, amount, rule in rows:
             invoice = store.load(cur, number)
             if rule == "B2BINT":
-                unitary.append(invoice_payment(invoice, amount, paid_on))
+                unitary.append(invoice_payment(invoice, amount, paid_on, issued[number]))
             else:
-                for part in cashed_per_rate(invoice, amount, compute(invoice)):
+                for part in cashed_per_rate(invoice, amount, issued[number]):
                     per_day[paid_on][part.rate] += part.amount_incl_vat * (invoice.eur_per_unit or 1)
     days = [B2cPaymentDay(day, tuple(RateAmount(rate, round2(total)) for rate, total in sorted(rates.items())))
             for day, rates in sorted(per_day.items())]

@@ -40,7 +40,6 @@ def data_dict(invoice: Invoice, computed: Computed | None = None) -> dict[str, A
         "BT-3": invoice.type_code,
         "BT-5": invoice.currency,
         "BT-8": invoice.vat_point.value,
-        "BT-9": invoice.due_date,
         "BT-20": invoice.payment_terms,
         "BT-23": invoice.business_process,
         "BT-24": invoice.profile,
@@ -59,6 +58,8 @@ def data_dict(invoice: Invoice, computed: Computed | None = None) -> dict[str, A
     }
     optional = {
         "BT-6": invoice.tax_currency,
+        # A credit note is not payable: no due date; BT-20 states how it is settled (BR-CO-25: BT-9 or BT-20).
+        "BT-9": None if invoice.is_credit_note else invoice.due_date,
         "BT-10": invoice.buyer_reference,
         "BT-11": invoice.project_reference,
         "BT-12": invoice.contract_reference,

@@ -1,11 +1,13 @@
 """The human-readable invoice, and the Factur-X PDF/A-3 that carries its CII.
 
-The page is drawn with fpdf2 in PDF/A-3b mode: fonts embedded (DejaVu Sans from matplotlib's data, so
-no system font is needed; see :mod:`passerelle.documents.fonts`), an sRGB output intent, no core fonts.
-``factur-x`` then attaches ``factur-x.xml``, writes the XMP (``pdfaid:part`` 3, the ``fx:`` extension
-schema) and the ``/AF`` entry, but stamps every date with the wall clock; :func:`render_facturx` pins
-those dates to the issue date (and the file ``/ID`` to the content), so rendering the same invoice twice
-gives the same bytes.
+The page is drawn with fpdf2 in PDF/A-3b mode: fonts embedded and subset (DejaVu Sans from matplotlib's
+data, Noto Sans CJK faces when the text needs them, so no system font is needed; see
+:mod:`passerelle.documents.fonts`), an sRGB output intent, no core fonts. A character no font has stops
+the rendering with :class:`UnrenderableTextError` naming it and its field, never a silent gap.
+:func:`render_facturx` then attaches ``factur-x.xml`` with the XMP (``pdfaid:part`` 3, the ``fx:``
+extension schema) and the ``/AF`` entry in one pass, every date the issue date and the file ``/ID`` from
+the content (see :mod:`passerelle.documents.facturx_pdf`), so rendering the same invoice twice gives the
+same bytes.
 
 Everything printed comes from the invoice and :func:`passerelle.invoicing.amounts.compute`, formatted
 the French way with Babel (``1 234,56 €``; the ISO code for any other currency).
@@ -14,22 +16,20 @@ the French way with Babel (``1 234,56 €``; the ISO code for any other currency
 from __future__ import annotations
 
 import hashlib
-import io
-from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from pathlib import Path
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
-from facturx import generate_from_binary
 from fpdf import FPDF, FontFace
-from lxml import etree
-from pypdf import PdfWriter
-from pypdf.generic import NameObject, TextStringObject
 from stdnum import iban as iban_number
 
 from passerelle.documents import fonts
+from passerelle.documents.facturx_pdf import DocumentInfo, embed_cii
+from passerelle.documents.parsed_fonts import add_parsed_font
+from passerelle.documents.printed_text import (
+    SKIPPED_NOTES, UnrenderableTextError, first_unrenderable, glyph_codepoints, printed_fields,
+)
 from passerelle.invoicing.amounts import Computed, VatBreakdown, allowance_amount, compute
 from passerelle.invoicing.model import (
     AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress, VatCategory, VatPoint,
@@ -52,26 +52,35 @@ UNITS = {"DAY": "jour", "HUR": "heure", "C62": "unité", "LS": "forfait", "MON":
 PAYMENT_MEANS = {"30": "Virement", "58": "Virement SEPA", "49": "Prélèvement", "48": "Carte bancaire",
                  "10": "Espèces", "20": "Chèque"}
 DEBITS = "Option pour le paiement de la taxe d'après les débits"
-XMP_DATES = ("{http://ns.adobe.com/xap/1.0/}CreateDate", "{http://ns.adobe.com/xap/1.0/}ModifyDate")
-SKIPPED_NOTES = {"BAR"}  # routing hint for the platforms, not a mention for the reader
-PDF_HEADER = "%PDF-1.7"  # ISO 32000-1, the base of PDF/A-3 (factur-x writes 1.6, a pypdf clone 1.3)
 FRENCH = Locale.parse(LOCALE)
+OPERATIONS = {"B": "Livraison de biens", "S": "Prestation de services",
+              "M": "Livraison de biens et prestation de services"}  # BT-23's first letter
+CELL_PADDING = 1.2
+LINE_HEIGHT = 4.5
+DESIGNATION_WIDTH = 80
+ROW_LINES = 10  # a long designation is cut into table rows of this many lines, so no row outgrows a page
+__all__ = ["UnrenderableTextError", "money", "render_facturx", "render_pdf"]
 
 
 def render_pdf(invoice: Invoice, computed: Computed | None = None) -> bytes:
     """The invoice as a PDF/A-3b page set, before the CII is attached.
 
-    Drawn with the European cut of the font; drawn again with the full font if a character was missing.
+    Drawn with the fonts its printed text needs (the European cut of DejaVu Sans for nearly every invoice).
+    Raises :class:`UnrenderableTextError` for a character that no font has, rather than leaving it out.
     """
     computed = computed or compute(invoice)
-    pdf = _draw(invoice, computed, fonts.european)
-    if pdf.missing_glyphs():
-        pdf = _draw(invoice, computed, fonts.full)
+    fields = printed_fields(invoice, computed)
+    typeset, missing = fonts.typeset_for(set().union(*(glyph_codepoints(text) for _, text in fields)))
+    if missing:
+        raise first_unrenderable(fields, missing)
+    pdf = _draw(invoice, computed, typeset)
+    if missing := pdf.missing_glyphs():  # printed text the field list does not know of
+        raise first_unrenderable(fields, missing)
     return bytes(pdf.output())
 
 
-def _draw(invoice: Invoice, computed: Computed, font_file: Callable[[str], Path]) -> _Document:
-    pdf = _Document(invoice, font_file)
+def _draw(invoice: Invoice, computed: Computed, typeset: fonts.Typeset) -> _Document:
+    pdf = _Document(invoice, typeset)
     pdf.add_page()
     pdf.header_blocks(invoice)
     pdf.lines_table(invoice, computed)
@@ -85,40 +94,16 @@ def _draw(invoice: Invoice, computed: Computed, font_file: Callable[[str], Path]
 def render_facturx(invoice: Invoice, cii_xml: bytes) -> bytes:
     """The Factur-X (EN 16931) PDF/A-3: :func:`render_pdf` with ``cii_xml`` embedded as ``factur-x.xml``."""
     title = f"{_document_name(invoice)} {invoice.number}"
-    metadata = {"author": invoice.seller.name, "title": f"{invoice.seller.name} : {title}",
-                "subject": f"{title} du {_date(invoice.issue_date)} à {invoice.buyer.name}"}
-    pdf = generate_from_binary(render_pdf(invoice), cii_xml, flavor="factur-x", level="en16931",
-                               check_xsd=False, pdf_metadata=metadata, lang="fr-FR", xmp_compression=False)
-    return _pin_dates(pdf, _timestamp(invoice.issue_date))
-
-
-
-def _pin_dates(pdf: bytes, when: datetime) -> bytes:
-    """Replace the wall-clock stamps ``factur-x`` writes (document info, XMP, the attachment's /ModDate) by
-    ``when``, keeping the info dictionary and the XMP equivalent as PDF/A requires."""
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.pdf_header = PDF_HEADER
-    stamp = TextStringObject(when.strftime("D:%Y%m%d%H%M%S+00'00'"))
-    info = writer.metadata or {}
-    writer.metadata = {key: value for key, value in info.items() if key != "/Keywords"} | {
-        "/CreationDate": stamp, "/ModDate": stamp}
-    metadata = writer.root_object["/Metadata"].get_object()
-    xmp = etree.fromstring(metadata.get_data())
-    for tag in XMP_DATES:
-        for node in xmp.iter(tag):
-            node.text = when.isoformat(timespec="seconds")
-    metadata.set_data(etree.tostring(xmp.getroottree(), encoding="utf-8", xml_declaration=False))
-    for spec in writer.root_object["/AF"].get_object():
-        spec.get_object()["/EF"]["/F"].get_object()["/Params"][NameObject("/ModDate")] = stamp
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    info = DocumentInfo(title=f"{invoice.seller.name} : {title}", author=invoice.seller.name,
+                        subject=f"{title} du {_date(invoice.issue_date)} à {invoice.buyer.name}", lang="fr-FR",
+                        when=_timestamp(invoice.issue_date))
+    return embed_cii(render_pdf(invoice), cii_xml, info)
 
 
 class _Document(FPDF):
-    """A4 portrait in millimetres, DejaVu Sans, page numbers in the footer."""
+    """A4 portrait in millimetres, DejaVu Sans (CJK faces as fallbacks), page numbers in the footer."""
 
-    def __init__(self, invoice: Invoice, font_file: Callable[[str], Path]) -> None:
+    def __init__(self, invoice: Invoice, typeset: fonts.Typeset) -> None:
         super().__init__(orientation="P", unit="mm", format="A4", enforce_compliance="PDFA_3B")
         self._footer_text = f"{_document_name(invoice)} {invoice.number} — {invoice.seller.name}"
         self._identity = f"{invoice.seller.siren}/{invoice.type_code}/{invoice.number}/{invoice.issue_date}"
@@ -128,14 +113,18 @@ class _Document(FPDF):
         self.set_author(invoice.seller.name)
         self.set_creator("Passerelle")
         for style in fonts.STYLES:
-            self.add_font(FONT, style, font_file(style))
+            add_parsed_font(self, FONT, style, typeset.main(style))
+        for family in typeset.fallbacks:
+            add_parsed_font(self, family, "", fonts.cjk(family))
+        if typeset.fallbacks:  # bold CJK text is drawn in the regular weight rather than lost
+            self.set_fallback_fonts(typeset.fallbacks, exact_match=False)
         self.set_font(FONT, size=9)
         self.set_auto_page_break(auto=True, margin=18)
         self.alias_nb_pages()
 
-    def missing_glyphs(self) -> bool:
-        """Whether some text drawn so far had no glyph in the fonts."""
-        return any(font.missing_glyphs for font in self.fonts.values())
+    def missing_glyphs(self) -> set[int]:
+        """The code points drawn so far that had no glyph in any font."""
+        return {code for font in self.fonts.values() for code in font.missing_glyphs}
 
     def file_id(self) -> str:
         """The /ID from the document's identity: fpdf2's default hashes the wall-clock XMP date."""
@@ -160,9 +149,12 @@ class _Document(FPDF):
         self.set_font(FONT, "B", 20)
         self.cell(0, 9, _document_name(invoice), align="R", new_x="LEFT", new_y="NEXT")
         self.set_font(FONT, size=9)
-        identity = [f"N° {invoice.number}", f"Date d'émission : {_date(invoice.issue_date)}",
-                    f"Date d'échéance : {_date(invoice.due_date)}"]
+        identity = [f"N° {invoice.number}", f"Date d'émission : {_date(invoice.issue_date)}"]
+        if not invoice.is_credit_note:  # a credit note is settled, never due
+            identity.append(f"Date d'échéance : {_date(invoice.due_date)}")
         identity += [f"Avoir sur la facture n° {ref.number} du {_date(ref.issue_date)}" for ref in invoice.preceding]
+        if operation := OPERATIONS.get(invoice.business_process[:1]):
+            identity.append(f"Opération : {operation}")
         self.multi_cell(0, 4.5, "\n".join(identity), align="R")
         self.set_y(max(left_bottom, self.get_y()) + 6)
 
@@ -184,15 +176,32 @@ class _Document(FPDF):
         self.set_y(max(buyer_bottom, self.get_y()) + 6)
 
     def lines_table(self, invoice: Invoice, computed: Computed) -> None:
+        """One row per line, its designation wrapped in the cell; a designation longer than
+        :data:`ROW_LINES` lines goes on in rows of its own, so the table flows from page to page (headings
+        repeated) instead of a row that cannot fit a page."""
         headings = ("Désignation", "Qté", "Unité", "PU HT", "TVA", "Total HT")
-        with self.table(col_widths=(80, 14, 16, 26, 24, 30), text_align=("LEFT", "RIGHT", "LEFT", "RIGHT",
-                        "RIGHT", "RIGHT"), line_height=4.5, headings_style=_HEADINGS, padding=1.2) as table:
+        with self.table(col_widths=(DESIGNATION_WIDTH, 14, 16, 26, 24, 30), width=190,
+                        text_align=("LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT"), line_height=LINE_HEIGHT,
+                        headings_style=_HEADINGS, padding=CELL_PADDING) as table:
             table.row(headings)
             for line, net in zip(invoice.lines, computed.line_nets):
-                table.row((_line_text(line, invoice.currency), _quantity(line.quantity),
-                           UNITS.get(line.unit_code, line.unit_code), _price(line.net_price, invoice.currency),
-                           _vat_label(line.vat_category, line.vat_rate), money(net, invoice.currency)))
+                first, *rest = self._row_texts(_line_text(line, invoice.currency))
+                table.row((first, _quantity(line.quantity), UNITS.get(line.unit_code, line.unit_code),
+                           _price(line.net_price, invoice.currency), _vat_label(line.vat_category, line.vat_rate),
+                           money(net, invoice.currency)))
+                for text in rest:
+                    table.row((text, "", "", "", "", ""))
         self.ln(4)
+
+    def _row_texts(self, text: str) -> list[str]:
+        """``text`` wrapped as the designation cell wraps it, in pieces of at most :data:`ROW_LINES` lines."""
+        width = DESIGNATION_WIDTH - 0.5  # a hair narrower than the cell, so it never wraps a piece again
+        if text.count("\n") + 2 + len(text) * self.font_size / (width - 2 * CELL_PADDING) <= ROW_LINES:
+            return [text]  # short enough whatever its glyphs (none is wider than 1 em): no trial layout
+        lines = self.multi_cell(width, LINE_HEIGHT, text, dry_run=True, output="LINES", padding=CELL_PADDING)
+        if len(lines) <= ROW_LINES:
+            return [text]
+        return ["\n".join(lines[start:start + ROW_LINES]) for start in range(0, len(lines), ROW_LINES)]
 
     def document_allowances(self, invoice: Invoice) -> None:
         if not invoice.allowances_charges:
@@ -208,7 +217,7 @@ class _Document(FPDF):
 
     def vat_and_totals(self, invoice: Invoice, computed: Computed) -> None:
         """The VAT breakdown (left) beside the totals (right), kept together on one page."""
-        if self.will_page_break(7 * max(len(computed.vat_breakdown) + 1, 10)):
+        if self.will_page_break(7.5 * max(len(computed.vat_breakdown) + 1, 10)):
             self.add_page()
         top = self.get_y()
         self._vat_table(invoice, computed)
@@ -250,6 +259,11 @@ class _Document(FPDF):
             table.row((due_label, money(totals.due_payable, currency)), style=_HEADINGS)
 
     def payment(self, invoice: Invoice) -> None:
+        """How the amount is paid; for a credit note, how it is settled (BT-20), with no due date, means or
+        bank account that would read as a demand for payment."""
+        if invoice.is_credit_note:
+            self._section("Règlement de l'avoir", [invoice.payment_terms])
+            return
         lines = [f"Échéance : {_date(invoice.due_date)}", invoice.payment_terms,
                  f"Moyen de paiement : {PAYMENT_MEANS.get(invoice.payment_means_code, invoice.payment_means_code)}"]
         if invoice.iban:
@@ -275,6 +289,19 @@ class _Document(FPDF):
         self.multi_cell(width, 4.5, "\n".join(lines) or "—", new_x="LEFT", new_y="NEXT")
 
     def _section(self, title: str, lines: list[str], size: float = 9) -> None:
+        """A bold title over its lines, never left alone at a page foot: the section moves to the next page
+        whole when it fits there, else with at least its first line."""
+        self.set_font(FONT, size=size)
+        em = size / self.k  # no glyph is wider: a bound on the height that spares the trial layout
+        if not self.will_page_break(5 + sum(size * 0.45 * (text.count("\n") + 2 + len(text) * em / self.epw)
+                                            for text in lines)):
+            heights = [0.0]
+        else:
+            heights = [self.multi_cell(0, size * 0.45, text, dry_run=True, output="HEIGHT") for text in lines]
+        usable = self.h - self.t_margin - self.b_margin
+        keep = 5 + (sum(heights) if 5 + sum(heights) <= usable else (heights[:1] or [0])[0])
+        if self.will_page_break(keep):
+            self.add_page()
         self.set_font(FONT, "B", 9)
         self.cell(0, 5, title, new_x="LMARGIN", new_y="NEXT")
         self.set_font(FONT, size=size)

@@ -7,6 +7,11 @@ Saxon HTTP server and silently does nothing without one, so the stylesheets are 
 with SaxonC (``saxonche``), compiled once per validator and reused for every document. Their SVRL output
 becomes :class:`Finding` rows (rule id, severity, location, message), which is what the warehouse stores
 per invoice.
+
+Nearly all the time goes into the two stylesheet runs. The EN 16931 CII one looks codes up in a 180 kB
+code-list file through ``document()`` with a constant name; Saxon reads it once, at compile time, rather
+than in every run, which halves that stylesheet's time and changes no result (the tests compare the
+findings with a run under SaxonC's defaults).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ UBL_SCHEMATRONS = {
     "br-fr": UBL_DIR / "BR-FR-Flux2-Schematron-UBL.xslt",
 }
 SVRL = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
+PRE_EVALUATE_DOC = "http://saxon.sf.net/feature/preEvaluateDocFunction"
 FATAL = "fatal"
 FACTURX_LEVEL = "en16931"
 
@@ -78,12 +84,16 @@ class _Validator:
     def __init__(self) -> None:
         self._schemas = {root: etree.XMLSchema(etree.parse(str(path))) for root, path in self.schemas.items()}
         self._saxon = PySaxonProcessor(license=False)
+        # document('…codedb.xml') has a constant argument: read the code lists once, when compiling,
+        # instead of parsing 180 kB of XML in every run of the EN 16931 CII stylesheet (half its time).
+        self._saxon.set_configuration_property(PRE_EVALUATE_DOC, "true")
         compiler = self._saxon.new_xslt30_processor()
         self._stylesheets: dict[str, Any] = {}
         for layer, path in self.schematrons.items():
             executable = compiler.compile_stylesheet(stylesheet_file=str(path))
             if executable is None:  # SaxonC reports compile errors on the compiler, not by raising
                 raise RuntimeError(f"cannot compile {path}: {compiler.error_message}")
+            executable.set_property("!indent", "no")  # the SVRL is read by a parser, not by a person
             self._stylesheets[layer] = executable
 
     def __enter__(self) -> Self:

@@ -10,18 +10,21 @@ Amounts are ``Decimal`` written with two decimals; dates ``YYYYMMDD``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
 
 from passerelle.ereporting.payments import cashed_per_rate
 from passerelle.invoicing.amounts import allowance_amount, compute
 from passerelle.invoicing.model import EUR, Invoice, Party, ProcessingRule, VatPoint
+
+if TYPE_CHECKING:
+    from passerelle.ereporting.invoice_amounts import IssuedAmounts
 
 PROFILE = "urn.cpro.gouv.fr:1p0:ereporting"  # TT-29 (S1.12)
 PLATFORM_SCHEME = "0238"  # TT-7: the approved platform's matricule
@@ -111,22 +114,28 @@ class B2cPaymentDay:
     amounts: tuple[RateAmount, ...]
 
 
-def invoice_payment(invoice: Invoice, amount: Decimal, paid_on: date) -> InvoicePayment:
-    """The 10.2 entry for ``amount`` received on ``paid_on``, split per rate like status 212."""
+def invoice_payment(invoice: Invoice, amount: Decimal, paid_on: date,
+                    amounts: IssuedAmounts | None = None) -> InvoicePayment:
+    """The 10.2 entry for ``amount`` received on ``paid_on``, split per rate like status 212 (over the
+    issued invoice's stored breakdown when ``amounts`` is given)."""
     if invoice.currency != EUR:
         raise ValueError(f"invoice {invoice.number}: currency {invoice.currency}: Flux 10 payments are in EUR; "
                          "build the InvoicePayment from the amounts converted at the payment date")
-    parts = cashed_per_rate(invoice, amount)
+    parts = cashed_per_rate(invoice, amount, amounts)
     return InvoicePayment(invoice.number, invoice.issue_date, paid_on,
                           tuple(RateAmount(part.rate, part.amount_incl_vat) for part in parts))
 
 
 def transactions_report(transmission: Transmission, invoices: Iterable[Invoice] = (),
-                        b2c_days: Iterable[B2cDay] = ()) -> bytes:
-    """A 10.1 + 10.3 transmission: one ``Invoice`` per B2BINT invoice, one ``Transactions`` per B2C day."""
+                        b2c_days: Iterable[B2cDay] = (), amounts: Mapping[str, IssuedAmounts] | None = None) -> bytes:
+    """A 10.1 + 10.3 transmission: one ``Invoice`` per B2BINT invoice, one ``Transactions`` per B2C day.
+
+    ``amounts`` (by invoice number) are the issued invoices' stored amounts
+    (:mod:`passerelle.ereporting.invoice_amounts`); an invoice without them is reckoned from its lines.
+    """
     root, body = _report(transmission, "TransactionsReport")
     for invoice in invoices:
-        body.append(_invoice(invoice))
+        body.append(_invoice(invoice, (amounts or {}).get(invoice.number)))
     for day in b2c_days:
         body.append(_b2c_day(day))
     return _bytes(root)
@@ -174,16 +183,21 @@ def _party(element: etree._Element, scheme: str, identifier: str, name: str, rol
     _sub(element, "RoleCode", role)
 
 
-def _invoice(invoice: Invoice) -> etree._Element:
-    """TG-8 from the invoice and its computed amounts."""
+def _invoice(invoice: Invoice, amounts: IssuedAmounts | None = None) -> etree._Element:
+    """TG-8 from the invoice and its amounts: as issued when given, else computed from its lines."""
     record = f"invoice {invoice.number}"
     if invoice.processing_rule is not ProcessingRule.B2BINT:
         raise ValueError(f"{record}: processing rule {invoice.processing_rule.value} is not e-reported invoice by "
                          "invoice (10.1 takes B2BINT; B2C goes into the daily totals)")
     if not invoice.seller.siren:
         raise ValueError(f"{record}: seller.siren (TT-33) is missing")
-    computed = compute(invoice)
-    totals = computed.totals
+    if amounts is None:
+        computed = compute(invoice)
+        tax_basis_total = computed.totals.tax_basis_total
+        vat_eur = computed.totals.tax_total if invoice.currency == EUR else computed.totals.tax_total_eur
+        breakdown = computed.vat_breakdown
+    else:
+        tax_basis_total, vat_eur, breakdown = amounts.tax_basis_total, amounts.tax_total_eur, amounts.vat_breakdown
     element = etree.Element("Invoice")
     _sub(element, "ID", invoice.number)
     _sub(element, "IssueDate", _date(invoice.issue_date))
@@ -215,10 +229,9 @@ def _invoice(invoice: Invoice) -> etree._Element:
         _optional(allowance, "TaxCategoryCode", item.vat_category.value if item.vat_category else None)
         _sub(allowance, "TaxPercent", _amount(item.vat_rate or Decimal(0)))
     monetary = _sub(element, "MonetaryTotal")
-    _sub(monetary, "TaxExclusiveAmount", _amount(totals.tax_basis_total))
-    vat_eur = totals.tax_total if invoice.currency == EUR else totals.tax_total_eur
+    _sub(monetary, "TaxExclusiveAmount", _amount(tax_basis_total))
     _sub(monetary, "TaxAmount", _amount(vat_eur), CurrencyCode=EUR)  # G6.23: always in EUR (BT-111)
-    for row in computed.vat_breakdown:
+    for row in breakdown:
         subtotal = _sub(element, "TaxSubTotal")
         _sub(subtotal, "TaxableAmount", _amount(row.taxable_amount))
         _sub(subtotal, "TaxAmount", _amount(row.tax_amount))

@@ -9,10 +9,11 @@ the invoice's own VAT per rate, to the cent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from passerelle.invoicing.amounts import Computed, compute
+from passerelle.invoicing.amounts import VatBreakdown, compute
 from passerelle.invoicing.model import Invoice
 
 CENT = Decimal("0.01")
@@ -61,6 +62,13 @@ REASONS_BY_STATUS: dict[int, frozenset[str]] = {
 }
 
 
+class HasBreakdown(Protocol):
+    """The computed amounts of an invoice, or the stored ones of an issued invoice."""
+
+    @property
+    def vat_breakdown(self) -> Sequence[VatBreakdown]: ...
+
+
 class CashedPart(NamedTuple):
     """The part of a payment at one VAT rate (MDG-43: MDT-224 rate, MDT-215 amount)."""
 
@@ -79,8 +87,11 @@ def reason_allowed(code: int, reason: str) -> bool:
     return reason in REASON_CODES and reason in REASONS_BY_STATUS.get(code, frozenset(REASON_CODES))
 
 
-def cashed_per_rate(invoice: Invoice, amount: Decimal, computed: Computed | None = None) -> list[CashedPart]:
+def cashed_per_rate(invoice: Invoice, amount: Decimal, computed: HasBreakdown | None = None) -> list[CashedPart]:
     """Split ``amount`` (received, VAT included, invoice currency) over the invoice's VAT rates.
+
+    ``computed`` gives the breakdown: an issued invoice's stored one
+    (:class:`passerelle.ereporting.invoice_amounts.IssuedAmounts`), else the one computed from its lines.
 
     Rates are merged across categories (E, AE and K all at 0 % make one 0 % part), largest total first.
     """

@@ -24,9 +24,16 @@ def round2(value: Decimal) -> Decimal:
 
 
 def allowance_amount(item: AllowanceCharge) -> Decimal:
-    """The amount of an allowance/charge: given, or round2(base × percent / 100) when it is a percentage."""
+    """The amount of an allowance/charge: given, or round2(base × percent / 100) when it is a percentage.
+
+    A percentage is computed and rounded half-up once, as the calculation model says, and the document
+    states base, percent and the rounded amount. A given amount is never rounded: one with more than two
+    decimals (BR-DEC-01/05/24/27) is refused, and issuing holds the draft before it gets here.
+    """
     if item.percent is not None and item.base_amount is not None:
         return round2(item.base_amount * item.percent / 100)
+    if item.amount != round2(item.amount):
+        raise ValueError(f"allowance/charge {item.reason!r}: amount {item.amount} has more than 2 decimals (BR-DEC)")
     return round2(item.amount)
 
 

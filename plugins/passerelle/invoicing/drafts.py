@@ -1,4 +1,5 @@
-"""Billable items grouped into invoice drafts: one per customer and currency for a billing period.
+"""Billable items grouped into invoice drafts: one per customer and currency for a billing period, or two
+(goods and services) when one VAT point (BT-8) cannot date both parts (see :func:`mentions.one_vat_point`).
 
 A draft is a complete :class:`~passerelle.invoicing.model.Invoice` except for its number, which is only
 assigned once the draft has passed validation (see :mod:`passerelle.invoicing.issue`). Deal lines become
@@ -15,12 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle.invoicing.amounts import business_process, round2
-from passerelle.invoicing.mentions import due_date, legal_notes, payment_terms, seller_party, vat_point
+from passerelle.invoicing.mentions import (
+    due_date, legal_notes, one_vat_point, payment_terms, seller_party, vat_point,
+)
 from passerelle.invoicing.model import (
     INVOICE, AllowanceCharge, Exemption, Invoice, InvoiceLine, Party, PostalAddress, ProcessingRule, VatCategory,
 )
 from passerelle.invoicing.seller import SellerConfig, VatRegime
 from passerelle.invoicing.vat import line_vat, processing_rule
+from passerelle.invoicing.vat_rules import combined
 
 PLACEHOLDER_NUMBER = "DRAFT"
 
@@ -104,14 +108,39 @@ def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end:
         time_groups[(group["customer_key"], group["currency"])].append(group)
     drafts = []
     for customer_key, currency in sorted(set(groups) | set(time_groups)):
-        n = 1
-        while f"{period_end.isoformat()}:{customer_key}:{currency}:{n}" in issued_keys:
-            n += 1
-        key = f"{period_end.isoformat()}:{customer_key}:{currency}:{n}"
-        drafts.append(build_draft(key, seller, customers[customer_key], currency, rates.get(currency),
-                                  groups.get((customer_key, currency), []),
-                                  time_groups.get((customer_key, currency), []), period_start, period_end))
+        group_items, group_times = groups.get((customer_key, currency), []), time_groups.get((customer_key, currency), [])
+        goods = [item for item in group_items if item["is_goods"]]
+        services = [item for item in group_items if not item["is_goods"]]
+        # Goods and services go on separate invoices when one BT-8 cannot date the VAT of both.
+        split = not one_vat_point(seller, has_goods=bool(goods), has_services=bool(services or group_times))
+        if split:
+            parts = {"B": (goods, []), "S": (services, group_times)}
+        else:
+            nature = "M" if goods and (services or group_times) else ("B" if goods else "S")
+            parts = {nature: (group_items, group_times)}
+        keys = _draft_keys(f"{period_end.isoformat()}:{customer_key}:{currency}", list(parts), split, issued_keys)
+        for nature, (part_items, part_times) in parts.items():
+            drafts.append(build_draft(keys[nature], seller, customers[customer_key], currency, rates.get(currency),
+                                      part_items, part_times, period_start, period_end))
     return drafts
+
+
+def _draft_keys(prefix: str, natures: list[str], split: bool, issued_keys: set[str]) -> dict[str, str]:
+    """Invoice keys ``<prefix>:<n>`` (one draft) or ``<prefix>:<n>:B`` / ``<prefix>:<n>:S`` (goods and
+    services split), with the first ``n`` none of them was issued under.
+
+    A goods-only or services-only draft whose split counterpart is already issued under ``n`` keeps the
+    split key, so a held part is issued under the key it was held with.
+    """
+    n = 1
+    while True:
+        base = f"{prefix}:{n}"
+        taken = {key for key in issued_keys if key == base or key.startswith(base + ":")}
+        if not taken:
+            return {nature: f"{base}:{nature}" if split else base for nature in natures}
+        if base not in taken and set(natures) <= {"B", "S"} and not {f"{base}:{nature}" for nature in natures} & taken:
+            return {nature: f"{base}:{nature}" for nature in natures}
+        n += 1
 
 
 def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any], currency: str,
@@ -135,13 +164,14 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
             named = sources_named or ", ".join(s["source_key"] for s in sources[:3])
             raise ValueError(f"invoice {invoice_key}, line {item_name!r} ({named}): vat_rate: {error}") from error
         if vat.exemption:
-            exemptions[(vat.category, vat.rate.quantize(Decimal("0.01")))] = vat.exemption
+            row = (vat.category, vat.rate.quantize(Decimal("0.01")))
+            exemptions[row] = combined(exemptions.get(row), vat.exemption)  # one text per BG-23 row
         allowances: tuple[AllowanceCharge, ...] = ()
         if discount:
-            base = (quantity * price).quantize(Decimal("0.01"))
+            base = round2(quantity * price)  # BT-137: the line's gross amount, rounded as BT-131 is
             allowances = (AllowanceCharge(False, round2(base * discount / 100), "Remise", "95", base, discount),)
         lines.append(InvoiceLine(line_id, item_name, quantity, unit_code, price, vat.category, vat.rate,
-                                 description=_short(description), seller_item_id=item_id,
+                                 description=description or None, seller_item_id=item_id,
                                  allowances_charges=allowances, period_start=start, period_end=end,
                                  is_goods=is_goods))
         ledger.extend((s["item_key"], line_id, s["source_key"], s["amount"]) for s in sources)
@@ -159,8 +189,8 @@ def build_draft(invoice_key: str, seller: SellerConfig, customer: dict[str, Any]
         groups.append(TimeGroup(line_id, group["project_key"], group["unit_price"], group["vat_rate"],
                                 group["item_name"], group["count"]))
 
-    buyer = _buyer(customer, rule)
-    delivery = _delivery(customer)
+    buyer = buyer_party(customer, rule)
+    delivery = delivery_address(customer)
     if delivery is None and any(line.vat_category is VatCategory.INTRA_EU for line in lines):
         delivery = buyer.address  # BR-IC-12: an intra-community supply names the deliver-to country (BT-80)
     issue_date = period_end
@@ -183,7 +213,7 @@ def with_issue_date(draft: Draft, number: str, issue_date: date, seller: SellerC
     return replace(draft.invoice, number=number, issue_date=issue_date, due_date=due_date(seller, issue_date))
 
 
-def _buyer(customer: dict[str, Any], rule: ProcessingRule) -> Party:
+def buyer_party(customer: dict[str, Any], rule: ProcessingRule) -> Party:
     address = PostalAddress(customer["billing_street"], customer["billing_postcode"], customer["billing_city"],
                             customer["billing_country_code"])
     name = customer["legal_name"] or customer["customer_key"]
@@ -196,7 +226,7 @@ def _buyer(customer: dict[str, Any], rule: ProcessingRule) -> Party:
                  electronic_address_scheme="0225" if customer["einvoicing_address"] else "EM")
 
 
-def _delivery(customer: dict[str, Any]) -> PostalAddress | None:
+def delivery_address(customer: dict[str, Any]) -> PostalAddress | None:
     """BG-15 only when the delivery address differs from the billing address (a new French mention)."""
     delivery = (customer["delivery_street"], customer["delivery_postcode"], customer["delivery_city"],
                 customer["delivery_country_code"])
@@ -206,6 +236,3 @@ def _delivery(customer: dict[str, Any]) -> PostalAddress | None:
         return None
     return PostalAddress(*delivery)
 
-
-def _short(text: str | None) -> str | None:
-    return text[:500] if text else None

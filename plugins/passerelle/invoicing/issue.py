@@ -1,17 +1,26 @@
 """Issuing a billing period: drafts → number → validated CII → marts and ledger, in one transaction each.
 
-Per draft, the number is taken (counter row locked), the CII is rendered with it and validated against
-the XSD, the EN 16931 and the BR-FR schematrons; only then are the invoice, its findings and its ledger
-rows written and committed together. A draft with a fatal finding is rolled back — no number consumed,
-no ledger row — and recorded in ``marts.held_invoices`` with its findings: its items stay billable, so
-the next run issues it once the data is fixed. A retry or a backfill finds the items in the ledger and
-issues nothing twice; its issue date never precedes the seller's last number (see ``issue_date_for``).
-Documents are written afterwards by :func:`write_documents`, which only looks at what is missing, so a
-crash between the two steps is healed by the next run.
+Per draft, the issue-time checks run first (:mod:`passerelle.invoicing.checks`: identifiers by
+python-stdnum, Flux 10 fields, XML-safe text, decimals, customer readiness). Then the number is taken
+(counter row locked), the CII is rendered with it and validated against the XSD, the EN 16931 and the
+BR-FR schematrons, and the documents (Factur-X, and CII/UBL on request) are rendered. Only then are the
+invoice, its findings, its ledger rows, its document files and their ``marts.invoice_documents`` rows
+written and committed together: an issued number always has its documents. Files are written under a
+temporary name and renamed, before the commit; if the commit fails, they are removed (and the number,
+rolled back, is taken again by the next draft, whose files replace them anyway).
+
+A draft that fails anywhere — a check, a fatal finding, or any exception while rendering, validating or
+writing — is rolled back (no number consumed, no ledger row) and recorded in ``marts.held_invoices``
+with its rule ids and reasons and its findings; the rest of the period is issued. Its items stay
+billable, so the next run issues it once the data is fixed. A retry or a backfill finds the items in
+the ledger and issues nothing twice; its issue date never precedes the seller's last number (see
+``issue_date_for``). :func:`write_documents` still writes documents missing for other reasons (a format
+added to ``PASSERELLE_INVOICE_FORMATS`` later, invoices issued before documents were written inline).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -25,8 +34,9 @@ from passerelle.documents.render import render_cii, render_ubl
 from passerelle.documents.validation import Finding, has_fatal
 from passerelle.invoicing import store
 from passerelle.invoicing.amounts import compute
+from passerelle.invoicing.checks import customer_readiness, issue_checks, render_finding
 from passerelle.invoicing.drafts import Draft, load_drafts, with_issue_date
-from passerelle.invoicing.model import CREDIT_NOTE, Note, PrecedingInvoice
+from passerelle.invoicing.model import Invoice
 from passerelle.invoicing.numbering import issue_number
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.paths import output_dir
@@ -71,21 +81,63 @@ def build_billable_items(conn: Any, period_end: date) -> None:
                 exceptions, seconds)
 
 
+@dataclass(frozen=True)
+class DocumentPlan:
+    """Which documents an invoice is issued with, where they go, and the validators of the extra formats."""
+
+    formats: tuple[str, ...]
+    root: Path
+    validators: dict[str, Any] = field(default_factory=dict)  # "ubl": a UblValidator when UBL is written
+
+    @classmethod
+    def default(cls, validators: dict[str, Any] | None = None) -> DocumentPlan:
+        return cls(document_formats(), output_dir() / "invoices", validators or {})
+
+
 def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_start: date, period_end: date,
-                 run_id: str) -> PeriodOutcome:
-    """Issue every draft of the period (``period_end`` is its last day). Call :func:`build_billable_items` first."""
+                 run_id: str, documents: DocumentPlan | None = None) -> PeriodOutcome:
+    """Issue every draft of the period (``period_end`` is its last day). Call :func:`build_billable_items` first.
+
+    Items already in the ledger are dropped from ``marts.billable_items`` first, so a retry after a crash
+    (the billable items not rebuilt) drafts only what is still to bill instead of billing items twice.
+    """
     outcome = PeriodOutcome(period_start, period_end)
-    drafts = load_drafts(conn, seller, period_start, period_end)
-    logger.info("period %s..%s: %d drafts", period_start, period_end, len(drafts))
-    for index, draft in enumerate(drafts, 1):
-        number, rules = issue_draft(conn, seller, validator, draft, run_id)
-        if number:
-            outcome.issued.append(number)
-        else:
-            outcome.held[draft.invoice_key] = rules
-        if index % 25 == 0 or index == len(drafts):
-            logger.info("issued %d/%d drafts (%d held)", index, len(drafts), len(outcome.held))
+    documents = documents or DocumentPlan.default()
+    opened = None
+    if "ubl" in documents.formats and "ubl" not in documents.validators:
+        from passerelle.documents.validation import UblValidator
+
+        opened = UblValidator()
+        documents = replace(documents, validators={**documents.validators, "ubl": opened})
+    try:
+        _drop_invoiced_items(conn)
+        drafts = load_drafts(conn, seller, period_start, period_end)
+        logger.info("period %s..%s: %d drafts", period_start, period_end, len(drafts))
+        for index, draft in enumerate(drafts, 1):
+            number, rules = issue_draft(conn, seller, validator, draft, run_id, documents=documents)
+            _tally(outcome, draft, number, rules)
+            if index % 25 == 0 or index == len(drafts):
+                logger.info("issued %d/%d drafts (%d held)", index, len(drafts), len(outcome.held))
+    finally:
+        if opened is not None:
+            opened.close()
     return outcome
+
+
+def _drop_invoiced_items(conn: Any) -> None:
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM marts.billable_items b USING billing.invoiced_items ii"
+                    " WHERE ii.item_key = b.item_key AND ii.credited_by IS NULL")
+        if cur.rowcount:
+            logger.warning("%d billable items were already invoiced (a retry): left out", cur.rowcount)
+    conn.commit()
+
+
+def _tally(outcome: PeriodOutcome, draft: Draft, number: str | None, rules: list[str]) -> None:
+    if number:
+        outcome.issued.append(number)
+    else:
+        outcome.held[draft.invoice_key] = rules
 
 
 def issue_date_for(cur: Any, seller_siren: str, wanted: date) -> date:
@@ -95,7 +147,21 @@ def issue_date_for(cur: Any, seller_siren: str, wanted: date) -> date:
     return max(wanted, last) if last else wanted
 
 
-def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, run_id: str) -> tuple[str | None, list[str]]:
+def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, run_id: str, *,
+                documents: DocumentPlan | None = None) -> tuple[str | None, list[str]]:
+    """Issue one draft with its documents, or hold it: returns (number, []) or (None, fatal rule ids).
+
+    Never raises for a problem of the draft itself; only a failure to record the hold (the warehouse
+    gone) propagates.
+    """
+    documents = documents or DocumentPlan.default()
+    with conn.cursor() as cur:
+        checks = issue_checks(draft.invoice, customer_readiness(cur, draft.customer_key))
+    conn.rollback()
+    if checks:
+        return _held(conn, draft, draft.invoice, checks, run_id, validated=False)
+    written: list[Path] = []
+    invoice = draft.invoice
     try:
         with conn.cursor() as cur:
             issued = issue_number(cur, seller_siren=seller.siren, prefix=seller.invoice_prefix,
@@ -106,71 +172,98 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
                 conn.rollback()
                 return issued.invoice_number, []
             invoice = with_issue_date(draft, issued.invoice_number, issued.issue_date, seller)
-            findings = validator.validate(render_cii(invoice))
+            cii = render_cii(invoice)
+            findings = validator.validate(cii)
             if has_fatal(findings):
                 conn.rollback()
-                rules = sorted({f.rule for f in findings if f.severity == "fatal"})
-                _hold(conn, draft, compute(invoice), findings, rules, run_id)
-                logger.warning("held %s (%s): fatal %s", draft.invoice_key, draft.customer_key, ", ".join(rules))
-                return None, rules
+                return _held(conn, draft, invoice, findings, run_id, validated=True)
+            rendered, extra = _render_all(invoice, cii, documents)
+            if has_fatal(extra.get("ubl", [])):
+                conn.rollback()
+                return _held(conn, draft, invoice, extra["ubl"], run_id, validated=True, fmt="ubl")
             store.save(cur, invoice, compute(invoice), invoice_key=draft.invoice_key, customer_key=draft.customer_key,
                        status="ready", run_id=run_id, billing_period=(draft.period_start, draft.period_end),
                        item_counts=draft.item_counts())
             _write_ledger(cur, draft, invoice.number, run_id)
             _record_validation(cur, draft.invoice_key, invoice.number, "cii", findings, draft.period_end, run_id)
+            for fmt, fmt_findings in extra.items():
+                _record_validation(cur, draft.invoice_key, invoice.number, fmt, fmt_findings, draft.period_end, run_id)
+            for fmt, content in rendered.items():
+                written.append(_store_document(cur, documents.root, invoice.number, invoice.issue_date, fmt, content))
             cur.execute("DELETE FROM marts.held_invoices WHERE invoice_key = %s", (draft.invoice_key,))
         conn.commit()
         return invoice.number, []
-    except Exception:
+    except Exception as error:  # one draft never stops the period: it is held with what was raised
         conn.rollback()
-        raise
+        for path in written:
+            path.unlink(missing_ok=True)
+        logger.exception("draft %s (%s) failed while issuing", draft.invoice_key, draft.customer_key)
+        return _held(conn, draft, invoice, [render_finding(error)], run_id, validated=False)
 
 
-def credit_invoice(conn: Any, seller: SellerConfig, validator: Any, invoice_number: str, reason: str, run_id: str,
-                   issue_date: date | None = None) -> str:
-    """Cancel an issued invoice with a credit note (381) referencing it (BT-25/26); its items become billable again.
-
-    Invoice numbers are never changed nor reused: a correction is this credit note plus a new invoice,
-    which the next billing run issues from the corrected data.
-    """
-    with conn.cursor() as cur:
-        original = store.load(cur, invoice_number)
-        if original.is_credit_note:
-            raise ValueError(f"{invoice_number} is a credit note; only invoices can be credited")
-        cur.execute("SELECT invoice_number FROM marts.invoices WHERE preceding_number = %s AND type_code = %s",
-                    (invoice_number, CREDIT_NOTE))
-        if cur.fetchone():
-            raise ValueError(f"invoice {invoice_number} already has a credit note")
-        cur.execute("SELECT customer_key, billing_period_start, billing_period_end FROM marts.invoices"
-                    " WHERE invoice_number = %s", (invoice_number,))
-        customer_key, period_start, period_end = cur.fetchone()
-        key = f"credit:{invoice_number}"
-        wanted = issue_date_for(cur, seller.siren, max(issue_date or original.issue_date, original.issue_date))
-        issued = issue_number(cur, seller_siren=seller.siren, prefix=seller.invoice_prefix, invoice_key=key,
-                              issue_date=wanted, run_id=run_id)
-        credit = replace(original, number=issued.invoice_number, type_code=CREDIT_NOTE, issue_date=issued.issue_date,
-                         due_date=issued.issue_date,
-                         preceding=(PrecedingInvoice(original.number, original.issue_date),),
-                         notes=original.notes + (Note("AAI", f"Avoir annulant la facture {original.number} : {reason}"),))
-        findings = validator.validate(render_cii(credit))
-        if has_fatal(findings):
-            conn.rollback()
-            raise ValueError(f"credit note for {invoice_number} fails validation: "
-                             + ", ".join(sorted({f.rule for f in findings if f.severity == 'fatal'})))
-        store.save(cur, credit, compute(credit), invoice_key=key, customer_key=customer_key, status="ready",
-                   run_id=run_id, billing_period=(period_start, period_end) if period_start else None)
-        cur.execute("UPDATE billing.invoiced_items SET credited_by = %s WHERE invoice_number = %s AND credited_by IS NULL",
-                    (credit.number, invoice_number))
-        _record_validation(cur, key, credit.number, "cii", findings, period_end, run_id)
-    conn.commit()
-    logger.info("credit note %s cancels %s (%s)", credit.number, invoice_number, reason)
-    return credit.number
+def _render_all(invoice: Invoice, cii: bytes, documents: DocumentPlan) -> tuple[dict[str, bytes], dict[str, list[Finding]]]:
+    """Every document of ``invoice`` as bytes, and the findings of the formats validated here (UBL)."""
+    rendered: dict[str, bytes] = {}
+    findings: dict[str, list[Finding]] = {}
+    for fmt in documents.formats:
+        rendered[fmt] = _render(invoice, cii, fmt)
+        if fmt == "ubl":
+            findings["ubl"] = documents.validators["ubl"].validate(rendered[fmt])
+    return rendered, findings
 
 
-def write_documents(conn: Any, validators: dict[str, Any], *, formats: tuple[str, ...] | None = None,
+def _render(invoice: Invoice, cii: bytes, fmt: str) -> bytes:
+    if fmt == "ubl":
+        return render_ubl(invoice)
+    if fmt == "cii":
+        return cii
+    return render_facturx(invoice, cii)
+
+
+def _store_document(cur: Any, root: Path, number: str, issue_date: date, fmt: str, content: bytes) -> Path:
+    """Write ``content`` atomically (temporary file, fsync, rename) and record it in the open transaction."""
+    suffix = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml"}[fmt]
+    path = root / f"{issue_date:%Y}" / f"{issue_date:%m}" / f"{number.replace('/', '_')}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    cur.execute("INSERT INTO marts.invoice_documents (invoice_number, format, path, sha256, bytes)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (number, fmt, str(path), hashlib.sha256(content).hexdigest(), len(content)))
+    return path
+
+
+def _held(conn: Any, draft: Draft, invoice: Invoice, findings: list[Finding], run_id: str, *, validated: bool,
+          fmt: str = "cii") -> tuple[None, list[str]]:
+    fatal = [f for f in findings if f.severity == "fatal"]
+    rules = sorted({f.rule for f in fatal})
+    reasons = [f"{f.rule} ({f.location}): {f.message}" for f in fatal]
+    try:
+        grand_total = compute(invoice).totals.grand_total
+    except Exception:  # the amounts themselves may be what is wrong (too many decimals)
+        grand_total = None
+    _hold(conn, draft, grand_total, findings, rules, reasons, run_id, fmt if validated else "draft", validated)
+    logger.warning("held %s (%s): %s", draft.invoice_key, draft.customer_key, "; ".join(reasons)[:2000])
+    return None, rules
+
+
+def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, formats: tuple[str, ...] | None = None,
                     numbers: list[str] | None = None, run_id: str = "manual", root: Path | None = None) -> int:
-    """Write every missing document of ready invoices (all, or ``numbers``); returns how many were written."""
+    """Write every missing document of ready invoices (all, or ``numbers``); returns how many were written.
+
+    ``validators`` maps "ubl" to a UBL validator; when None, one is opened (and closed) if UBL is wanted.
+    """
     formats = formats or document_formats()
+    if validators is None:
+        from passerelle.documents.validation import UblValidator
+
+        with contextlib.ExitStack() as stack:
+            opened = {"ubl": stack.enter_context(UblValidator())} if "ubl" in formats else {}
+            return write_documents(conn, opened, formats=formats, numbers=numbers, run_id=run_id, root=root)
     root = root or output_dir() / "invoices"
     written = 0
     with conn.cursor() as cur:
@@ -184,21 +277,10 @@ def write_documents(conn: Any, validators: dict[str, Any], *, formats: tuple[str
     for number, key, issue_date, period_end, fmt in wanted:
         with conn.cursor() as cur:
             invoice = store.load(cur, number)
-            cii = render_cii(invoice)
+            content = _render(invoice, render_cii(invoice), fmt)
             if fmt == "ubl":
-                content = render_ubl(invoice)
                 _record_validation(cur, key, number, "ubl", validators["ubl"].validate(content), period_end, run_id)
-            elif fmt == "cii":
-                content = cii
-            else:
-                content = render_facturx(invoice, cii)
-            suffix = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml"}[fmt]
-            path = root / f"{issue_date:%Y}" / f"{issue_date:%m}" / f"{number.replace('/', '_')}{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            cur.execute("INSERT INTO marts.invoice_documents (invoice_number, format, path, sha256, bytes)"
-                        " VALUES (%s, %s, %s, %s, %s)",
-                        (number, fmt, str(path), hashlib.sha256(content).hexdigest(), len(content)))
+            _store_document(cur, root, number, issue_date, fmt, content)
         conn.commit()
         written += 1
     if written:
@@ -225,15 +307,25 @@ def _write_ledger(cur: Any, draft: Draft, number: str, run_id: str) -> None:
                                f"{group.count} drafted (marts.billable_items changed during the run)")
 
 
-def _hold(conn: Any, draft: Draft, computed: Any, findings: list[Finding], rules: list[str], run_id: str) -> None:
+def _hold(conn: Any, draft: Draft, grand_total: Any, findings: list[Finding], rules: list[str], reasons: list[str],
+          run_id: str, fmt: str, validated: bool) -> None:
+    """Record the draft in ``marts.held_invoices`` with its rules and reasons, and its findings.
+
+    A schematron validation also counts in ``marts.invoice_validations``; issue-time checks and render
+    failures (``fmt`` "draft") only file findings, so validation pass rates stay about documents.
+    """
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO marts.held_invoices (invoice_key, customer_key, billing_period_end, rules, grand_total,"
-            " currency, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (invoice_key) DO UPDATE SET"
-            " rules = EXCLUDED.rules, grand_total = EXCLUDED.grand_total, run_id = EXCLUDED.run_id, held_at = now()",
-            (draft.invoice_key, draft.customer_key, draft.period_end, rules, computed.totals.grand_total,
+            "INSERT INTO marts.held_invoices (invoice_key, customer_key, billing_period_end, rules, reasons,"
+            " grand_total, currency, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (invoice_key)"
+            " DO UPDATE SET rules = EXCLUDED.rules, reasons = EXCLUDED.reasons, grand_total = EXCLUDED.grand_total,"
+            " run_id = EXCLUDED.run_id, held_at = now()",
+            (draft.invoice_key, draft.customer_key, draft.period_end, rules, reasons, grand_total,
              draft.invoice.currency, run_id))
-        _record_validation(cur, draft.invoice_key, None, "cii", findings, draft.period_end, run_id)
+        if validated:
+            _record_validation(cur, draft.invoice_key, None, fmt, findings, draft.period_end, run_id)
+        else:
+            _record_findings(cur, draft.invoice_key, None, fmt, findings, run_id)
     conn.commit()
 
 
@@ -243,6 +335,11 @@ def _record_validation(cur: Any, invoice_key: str, number: str | None, fmt: str,
     cur.execute("INSERT INTO marts.invoice_validations (invoice_key, invoice_number, format, fatal, warnings, passed,"
                 " billing_period_end, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (invoice_key, number, fmt, fatal, len(findings) - fatal, fatal == 0, period_end, run_id))
+    _record_findings(cur, invoice_key, number, fmt, findings, run_id)
+
+
+def _record_findings(cur: Any, invoice_key: str, number: str | None, fmt: str, findings: list[Finding],
+                     run_id: str) -> None:
     if findings:
         cur.executemany("INSERT INTO marts.invoice_findings (invoice_key, invoice_number, format, layer, rule, severity,"
                         " location, message, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
-from passerelle.invoicing.seller import SellerConfig
+from passerelle.invoicing.seller import SellerConfig, VatRegime
+
+DEDUCTION = "deduction"
+REFUND = "refund"
+SETTLEMENTS = (REFUND, DEDUCTION)
 
 
 def seller_party(seller: SellerConfig) -> Party:
@@ -52,6 +56,18 @@ def vat_point(seller: SellerConfig, *, has_services: bool) -> VatPoint:
     return VatPoint.INVOICE if seller.vat_on_debits else VatPoint.PAYMENT
 
 
+def one_vat_point(seller: SellerConfig, *, has_goods: bool, has_services: bool) -> bool:
+    """Whether one document (one BT-8) can date the VAT of all its lines.
+
+    Goods are taxed on delivery, services on payment or, under the débits option, on the invoice: a
+    document mixing both would state a wrong VAT point for one part, so the drafts split it in two. Under
+    the franchise en base no VAT becomes due, and nothing needs dating.
+    """
+    if seller.vat_regime is VatRegime.FRANCHISE or not (has_goods and has_services):
+        return True
+    return vat_point(seller, has_services=False) is vat_point(seller, has_services=True)
+
+
 def due_date(seller: SellerConfig, issue_date: date) -> date:
     """BT-9: the configured payment terms from the issue date (at most 60 days, L441-10)."""
     return issue_date + timedelta(days=seller.payment_terms_days)
@@ -62,3 +78,14 @@ def payment_terms(seller: SellerConfig) -> str:
     if seller.payment_terms_days == 0:
         return "Paiement à réception de facture, par virement"
     return f"Paiement à {seller.payment_terms_days} jours date de facture, par virement"
+
+
+def credit_terms(settlement: str, refund_days: int) -> str:
+    """BT-20 of a credit note: how it is settled, so it never reads as a demand for payment."""
+    if settlement == DEDUCTION:
+        return "Avoir à déduire de votre prochain règlement"
+    if settlement == REFUND:
+        if refund_days == 0:
+            return "Avoir remboursé par virement à réception"
+        return f"Avoir remboursé par virement sous {refund_days} jours"
+    raise ValueError(f"settlement {settlement!r} must be one of {', '.join(SETTLEMENTS)}")

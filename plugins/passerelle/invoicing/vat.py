@@ -1,12 +1,14 @@
 """Which VAT category, rate and exemption a line gets, from where the buyer is and what is sold.
 
-French VAT territoriality, as far as an invoicing pipeline must decide it:
+French VAT territoriality, as far as an invoicing pipeline must decide it (the categories, codes, mentions
+and their legal sources are in :mod:`passerelle.invoicing.vat_rules`):
 
 * seller under *franchise en base* (art. 293 B CGI): every line is E with ``VATEX-FR-FRANCHISE``;
 * buyer in France (company or individual): the product's French rate, category S; a 0 % product is an
   exempt supply (E), the only one in the catalogue being continuing vocational training (art. 261-4-4° a);
-* company elsewhere in the EU: services are reverse-charged (AE, art. 283-2 / 196 of the VAT directive),
-  goods are an exempt intra-community supply (K, art. 262 ter I);
+* company elsewhere in the EU: services are located in the buyer's state and reverse-charged (AE,
+  art. 259-1 CGI, art. 44 and 196 of the VAT directive), goods are an exempt intra-community supply
+  (K, art. 262 ter I);
 * buyer outside the EU: export (G) — goods under art. 262 I; services to a foreign business are outside
   French VAT (art. 259-1) and are declared with the same export category, since category O would forbid
   the seller's VAT number on the invoice (BR-O-02);
@@ -19,21 +21,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from passerelle.invoicing.model import Exemption, ProcessingRule, VatCategory
+from passerelle.invoicing.vat_rules import (  # noqa: F401  (re-exported: the mentions by name)
+    EXPORT_GOODS, EXPORT_GOODS_AND_SERVICES, EXPORT_SERVICES, FRANCHISE, INTRA_EU_GOODS, REVERSE_CHARGE, RULES,
+    TRAINING, VatCase,
+)
 
 FRENCH_RATES = frozenset(Decimal(rate) for rate in ("20", "10", "8.5", "5.5", "2.1", "13", "7", "1.05", "0.9",
                                                       "1.75", "9.2", "9.6", "19.6", "20.6", "0"))
 ZERO = Decimal("0")
-
-FRANCHISE = Exemption("TVA non applicable, article 293 B du CGI", "VATEX-FR-FRANCHISE")
-TRAINING = Exemption("Exonération de TVA, article 261-4-4° a du CGI (formation professionnelle continue)",
-                     "VATEX-FR-CGI261-4")
-REVERSE_CHARGE = Exemption("Autoliquidation, article 283-2 du CGI et article 196 de la directive 2006/112/CE",
-                           "VATEX-EU-AE")
-INTRA_EU_GOODS = Exemption("Exonération de TVA, article 262 ter I du CGI (livraison intracommunautaire)",
-                           "VATEX-EU-IC")
-EXPORT_GOODS = Exemption("Exonération de TVA, article 262 I du CGI (exportation)", "VATEX-EU-G")
-EXPORT_SERVICES = Exemption("TVA non applicable, article 259-1 du CGI (prestation à un preneur hors UE)",
-                            "VATEX-EU-G")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +47,27 @@ def processing_rule(customer_type: str | None, country_code: str | None) -> Proc
     return ProcessingRule.B2B
 
 
-def line_vat(*, rule: ProcessingRule, buyer_in_eu: bool, product_rate: Decimal | None, is_goods: bool,
-             franchise: bool) -> LineVat:
-    """The category, rate and exemption of one line. ``product_rate`` is the French rate in percent."""
+def vat_case(*, rule: ProcessingRule, buyer_in_eu: bool, product_rate: Decimal | None, is_goods: bool,
+             franchise: bool) -> VatCase:
+    """The row of the rule table a line falls under."""
     if franchise:
-        return LineVat(VatCategory.EXEMPT, ZERO, FRANCHISE)
+        return VatCase.FRANCHISE
     if rule is ProcessingRule.B2BINT:
         if buyer_in_eu:
-            if is_goods:
-                return LineVat(VatCategory.INTRA_EU, ZERO, INTRA_EU_GOODS)
-            return LineVat(VatCategory.REVERSE_CHARGE, ZERO, REVERSE_CHARGE)
-        return LineVat(VatCategory.EXPORT, ZERO, EXPORT_GOODS if is_goods else EXPORT_SERVICES)
+            return VatCase.INTRA_EU_GOODS if is_goods else VatCase.INTRA_EU_SERVICES
+        return VatCase.EXPORT_GOODS if is_goods else VatCase.EXPORT_SERVICES
     if product_rate is None:
         raise ValueError("a domestic line needs a VAT rate")
     if product_rate not in FRENCH_RATES:
         raise ValueError(f"VAT rate {product_rate} % is not a French rate")
-    if product_rate == ZERO:
-        return LineVat(VatCategory.EXEMPT, ZERO, TRAINING)
-    return LineVat(VatCategory.STANDARD, product_rate, None)
+    return VatCase.DOMESTIC_TRAINING if product_rate == ZERO else VatCase.DOMESTIC
+
+
+def line_vat(*, rule: ProcessingRule, buyer_in_eu: bool, product_rate: Decimal | None, is_goods: bool,
+             franchise: bool) -> LineVat:
+    """The category, rate and exemption of one line. ``product_rate`` is the French rate in percent."""
+    row = RULES[vat_case(rule=rule, buyer_in_eu=buyer_in_eu, product_rate=product_rate, is_goods=is_goods,
+                         franchise=franchise)]
+    rate = row.rate if row.rate is not None else product_rate
+    assert rate is not None  # vat_case refused a domestic line without a rate
+    return LineVat(row.category, rate, row.exemption)

@@ -2,9 +2,10 @@
 
 The data interval is the billing period (Europe/Paris months). ``check_seller`` fails fast on an
 invalid seller configuration; ``build_billable_items`` computes what is due by the period's end and
-the exceptions; ``issue_invoices`` numbers, validates and records each invoice (held ones keep their
-findings and consume no number); ``write_documents`` writes the Factur-X PDFs (and CII/UBL on request)
-still missing. Rerunning or backfilling a period issues nothing twice: the ledger
+the exceptions; ``issue_invoices`` checks, numbers, validates and records each invoice with its
+Factur-X PDF (and CII/UBL on request) in one transaction, so an issued number always has its documents
+(held drafts keep their rule ids, reasons and findings and consume no number; one bad draft never stops
+the others); ``write_documents`` writes documents still missing for other reasons (a format added later). Rerunning or backfilling a period issues nothing twice: the ledger
 (``billing.invoiced_items``) already holds what was billed, and numbers are tied to their invoice key.
 """
 
@@ -41,12 +42,15 @@ def check_seller() -> dict[str, Any]:
 
 
 def build_items() -> None:
+    """Billable items and customer readiness, so issuing holds customers on today's data, not a stale report."""
     from passerelle.invoicing.issue import build_billable_items
+    from passerelle.reports.readiness import rebuild_customer_readiness
 
     _, end = billing_period()
     conn = warehouse_connection()
     try:
         build_billable_items(conn, end)
+        rebuild_customer_readiness(conn)
     finally:
         conn.close()
 
@@ -71,20 +75,13 @@ def issue_invoices() -> dict[str, Any]:
 
 
 def write_documents() -> int:
-    from passerelle.documents.validation import UblValidator
-    from passerelle.invoicing.issue import document_formats, write_documents as write
+    from passerelle.invoicing.issue import write_documents as write
 
     context = get_current_context()
-    formats = document_formats()
     conn = warehouse_connection()
     try:
-        validators: dict[str, Any] = {}
-        if "ubl" in formats:
-            validators["ubl"] = UblValidator()
-        return write(conn, validators, formats=formats, run_id=context["run_id"])
+        return write(conn, run_id=context["run_id"])
     finally:
-        for validator in validators.values():
-            validator.close()
         conn.close()
 
 
@@ -106,7 +103,8 @@ def build_invoicing_dag() -> DAG:
             task(check_seller, task_id="check_seller", retries=0,
                  doc_md="Load and validate the seller configuration (every problem at once).")(),
             task(build_items, task_id="build_billable_items",
-                 doc_md="`include/sql/billing/billable_items.sql`: marts.billable_items and marts.billing_exceptions.")(),
+                 doc_md="`include/sql/billing/billable_items.sql`: marts.billable_items and marts.billing_exceptions;"
+                        " marts.customer_readiness rebuilt with the issuing checks.")(),
             task(issue_invoices, task_id="issue_invoices", outlets=[INVOICES_ASSET],
                  doc_md="Number, validate (XSD, EN 16931, BR-FR) and record each invoice; hold failing drafts.")(),
             task(write_documents, task_id="write_documents",

@@ -12,22 +12,35 @@ numpy by the same rules stdnum applies (the tests compare both on thousands of n
 
 Every other value (foreign VAT numbers, French keys with letters) is checked by stdnum one by one.
 Values must already be compact (staging removes spaces): '732 829 320' is not a valid SIREN here.
+
+A tax identifier (BT-48) is an EU VAT number only for EU buyers. Outside the EU it is the buyer's own
+national number, prefixed with its country (BR-CO-09): checked by that country's python-stdnum scheme
+where one exists (``US`` EIN, ``CH`` UID/MWST, ``GB`` VAT, ``NO`` MVA...), otherwise accepted as given
+with its country (:func:`tax_id_problem`). Flux 10 carries it as the buyer's identifier (scheme 0227).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pycountry
-from stdnum import vatin
+from stdnum import get_cc_module, iban, vatin
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from stdnum.fr import siren, siret
+from stdnum.us import ein
 
 CURRENCY_CODES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
 LA_POSTE = "356000000"
+# VAT prefixes of the EU member states (Greece is EL) and Northern Ireland for goods (XI).
+EU_VAT_PREFIXES = frozenset("AT BE BG CY CZ DE DK EE EL ES FI FR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK XI"
+                            .split())
+# Non-EU countries whose usual business tax identifier stdnum knows under another name than "vat".
+NON_EU_SCHEMES: dict[str, Any] = {"US": ein}
+FREE_FORM = r"[A-Z0-9]{1,30}"  # a tax identifier without a known scheme: letters and digits, as given
 
 
 def _shape(values: pd.Series, pattern: str) -> np.ndarray:
@@ -59,7 +72,7 @@ def siret_valid(values: pd.Series) -> np.ndarray:
     valid = np.zeros(len(values), dtype=bool)
     plain = _shape(values, r"[0-9]{14}")
     text = values.to_numpy(dtype=object)
-    la_poste = plain & np.array([v.startswith(LA_POSTE) if isinstance(v, str) else False for v in text])
+    la_poste = plain & np.array([v.startswith(LA_POSTE) if isinstance(v, str) else False for v in text], dtype=bool)
     usual = plain & ~la_poste
     numbers = text[usual]
     valid[usual] = luhn(numbers) & luhn(np.array([n[:9] for n in numbers], dtype=object))
@@ -83,8 +96,37 @@ def vat_valid(values: pd.Series) -> np.ndarray:
 
 
 def is_valid_vat_slow(value: Any) -> bool:
-    """Any country's VAT number with its ISO prefix, by stdnum (``DE136695976``, ``EL…``, ``CHE…``)."""
-    return isinstance(value, str) and vatin.is_valid(value) and vatin.compact(value) == value
+    """Any country's tax identifier with its ISO prefix (``DE136695976``, ``EL…``, ``CHE…``, ``US…``)."""
+    return tax_id_problem(value) == "valid"
+
+
+def tax_id_problem(value: Any, country: str | None = None) -> str:
+    """``"valid"`` or why ``value`` is not a valid tax identifier (BT-48) of a buyer in ``country``.
+
+    An EU prefix means an EU VAT number (stdnum ``vatin``). Any other ISO country prefix is that country's
+    scheme: stdnum's VAT module of the country or :data:`NON_EU_SCHEMES`, else accepted as given
+    (letters and digits). ``country``, when known, must be the prefix's country unless the prefix is
+    EU (an EU subsidiary may bill under its own VAT number) and may not be EU for a non-EU-prefixed number.
+    """
+    if not isinstance(value, str):
+        return "not text"
+    prefix = value[:2]
+    if prefix in EU_VAT_PREFIXES or (prefix not in COUNTRY_CODES and prefix != "EL"):
+        return identifier_problem("vat", value)
+    if country and country != prefix:
+        return f"prefix {prefix} is not the buyer's country {country}"
+    if prefix in NON_EU_SCHEMES:
+        return _stdnum_problem(NON_EU_SCHEMES[prefix], value[2:], "invalid component")
+    if get_cc_module(prefix.lower(), "vat") is not None:
+        return _stdnum_problem(vatin, value, "invalid component")
+    return "valid" if re.fullmatch(FREE_FORM, value[2:]) else "format"
+
+
+def iban_problem(value: Any) -> str:
+    """``"valid"`` or why ``value`` is not a compact IBAN (BT-84), by stdnum (country length, mod-97)."""
+    if not isinstance(value, str):
+        return "not text"
+    return _stdnum_problem(iban, value, "invalid component")
 
 
 def currency_valid(values: pd.Series) -> np.ndarray:
@@ -105,6 +147,12 @@ def identifier_problem(kind: str, value: Any) -> str:
     module = {"siren": siren, "siret": siret, "vat": vatin}[kind]
     if not isinstance(value, str):
         return "not text"
+    if kind == "vat" and value[:2] not in EU_VAT_PREFIXES and value[:2] in COUNTRY_CODES:
+        return tax_id_problem(value)
+    return _stdnum_problem(module, value, "unknown country prefix" if kind == "vat" else "invalid component")
+
+
+def _stdnum_problem(module: Any, value: str, component: str) -> str:
     try:
         if module.compact(value) != value:
             return "not compact"
@@ -114,7 +162,7 @@ def identifier_problem(kind: str, value: Any) -> str:
     except InvalidLength:
         return "length"
     except InvalidComponent:
-        return "unknown country prefix" if kind == "vat" else "invalid component"
+        return component
     except InvalidFormat:
         return "format"
     except ValidationError:

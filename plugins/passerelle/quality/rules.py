@@ -30,6 +30,7 @@ from great_expectations.expectations.expectation import (
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from passerelle.quality.expectations import ExpectColumnValuesToBeInRange
+from passerelle.quality.xml_text import SQL_UNSAFE, unsafe_reason
 
 Severity = Literal["quarantine", "critical", "warning"]
 QUARANTINE: Severity = "quarantine"
@@ -70,6 +71,7 @@ class Rule:
     reason: Reason
     check_sql: str | None = None
     reference: Reference | None = None
+    also_reads: tuple[str, ...] = ()  # columns a reason given as a function needs besides the checked one
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -92,9 +94,9 @@ class Rule:
 
     @property
     def reads(self) -> set[str]:
-        """Columns the rule needs from the row: the one checked and those its reason names (a reason
-        given as a function reads the checked column only)."""
-        fields = {self.column} if self.column else set()
+        """Columns the rule needs from the row: the one checked, those its reason names, and ``also_reads``
+        (a reason given as a function reads the checked column and those)."""
+        fields = ({self.column} if self.column else set()) | set(self.also_reads)
         if isinstance(self.reason, str):
             fields |= {name for _, name, _, _ in string.Formatter().parse(self.reason) if name}
         return fields
@@ -211,6 +213,19 @@ def is_true(rule_id: str, severity: Severity, check_sql: str, reason: Reason) ->
     column = "_" + rule_id.partition(".")[2]
     expectation = gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True])
     return Rule(rule_id, severity, expectation, reason, check_sql=check_sql)
+
+
+def xml_text(table: str, column: str) -> Rule:
+    """``column`` holds only characters XML 1.0 can carry (rule ``<table>.<column>_xml_text``): every
+    document Passerelle writes is XML, so a control character would stop the row at issuing."""
+    def reason(row: Mapping[str, Any]) -> str:
+        return unsafe_reason(column, row.get(column)) or f"{column} holds a character XML 1.0 cannot carry"
+
+    reason.__doc__ = f"{column} holds a character XML 1.0 cannot carry (control character, U+FFFE or U+FFFF)"
+    check = f"CASE WHEN t.{column} IS NOT NULL THEN t.{column} !~ '{SQL_UNSAFE}' END"
+    rule = is_true(f"{table}.{column}_xml_text", QUARANTINE, check, reason)
+    return Rule(rule.id, rule.severity, rule.expectation, rule.reason, check_sql=rule.check_sql,
+                also_reads=(column,))
 
 
 def references(table: str, column: str, parent: str, parent_key: str, severity: Severity, reason: str) -> Rule:

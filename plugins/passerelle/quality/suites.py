@@ -32,6 +32,7 @@ from passerelle.quality.rules import (
     is_true,
     not_null,
     references,
+    xml_text,
 )
 from passerelle.transform.models import MODELS_BY_NAME
 
@@ -42,6 +43,21 @@ VALIDATION_ORDER = (
 EARLIEST = date(2000, 1, 1)
 FRENCH_VAT_RATES = [Decimal("0"), Decimal("2.1"), Decimal("5.5"), Decimal("10"), Decimal("20")]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Text columns that reach an invoice or the e-reporting (all XML): rows where they hold a character XML 1.0
+# cannot carry are quarantined (``<table>.<column>_xml_text``) rather than stopping a billing period.
+XML_TEXT_COLUMNS = {
+    "customers": ("legal_name", "siren", "siret", "vat_number", "billing_street", "billing_city", "billing_postcode",
+                  "delivery_street", "delivery_city", "delivery_postcode", "einvoicing_address"),
+    "contacts": ("first_name", "last_name", "email"),
+    "products": ("name", "sku", "unit"),
+    "deals": ("name", "description"),
+    "deal_lines": ("name", "description"),
+    "projects": ("name",),
+}
+
+
+def _xml_texts(table: str) -> list[Rule]:
+    return [xml_text(table, column) for column in XML_TEXT_COLUMNS[table]]
 
 
 class Bounds:
@@ -144,6 +160,7 @@ def customers(bounds: Bounds) -> list[Rule]:
                 "French company without an e-invoicing address"),
         in_set(f"{t}.customer_type_known", WARNING, "customer_type", ["B2B", "B2B_INTL", "B2C"],
                "unknown customer type '{customer_type}'"),
+        *_xml_texts(t),
     ]
 
 
@@ -155,6 +172,7 @@ def contacts(bounds: Bounds) -> list[Rule]:
         references(t, "customer_key", "staging.customers", "customer_key", QUARANTINE,
                    "orphan contact: customer {customer_key} not in staging.customers"),
         _email(t),
+        *_xml_texts(t),
     ]
 
 
@@ -164,7 +182,7 @@ def people(bounds: Bounds) -> list[Rule]:
 
 def products(bounds: Bounds) -> list[Rule]:
     t = "products"
-    return [*identity(t, "product_key"), _non_negative(t, "unit_price", "unit price"), _vat_rate(t)]
+    return [*identity(t, "product_key"), _non_negative(t, "unit_price", "unit price"), _vat_rate(t), *_xml_texts(t)]
 
 
 def deals(bounds: Bounds) -> list[Rule]:
@@ -182,6 +200,7 @@ def deals(bounds: Bounds) -> list[Rule]:
         _non_negative(t, "amount", "amount"),
         _business_date(t, "close_date", bounds),
         _business_date(t, "won_date", bounds),
+        *_xml_texts(t),
     ]
 
 
@@ -203,6 +222,7 @@ def deal_lines(bounds: Bounds) -> list[Rule]:
                 "discount {discount_percent} % outside 0 .. 100", min_value=0, max_value=100),
         _vat_rate(t),
         _business_date(t, "service_date", bounds),
+        *_xml_texts(t),
     ]
 
 
@@ -216,6 +236,7 @@ def projects(bounds: Bounds) -> list[Rule]:
                "unknown project status '{status}'"),
         in_set(f"{t}.crm_system_known", WARNING, "crm_system", ["salesforce", "hubspot"],
                "CRM link names an unknown CRM '{crm_system}'"),
+        *_xml_texts(t),
     ]
 
 

@@ -1,8 +1,20 @@
 """One period of every compliance report, read from the warehouse views in one consistent snapshot.
 
-The figures come from the same marts and views BI tools query (migration 0006), so the HTML report can
-never disagree with them; this module only selects the period and shapes rows for rendering. Amounts
+The figures come from the same marts and views BI tools query (migrations 0006 and 0008), so the HTML report
+can never disagree with them; this module only selects the period and shapes rows for rendering. Amounts
 stay ``Decimal`` (psycopg2 returns ``numeric`` as such).
+
+Each table has one basis, which says which documents it describes, all within the report's period:
+
+* VAT invoiced: documents issued in the period, by month of issue (BT-2); a credit note on its own issue
+  date, amounts negative;
+* VAT due on receipts: payments received in the period, by month of receipt;
+* invoice validation: drafts and documents of the billing periods ending in the period (a credit note
+  belongs to the billing period of the invoice it credits);
+* lifecycle statuses: documents issued in the period, by their latest status.
+
+A document with several VAT rates appears in several rows, so the tables' totals count distinct
+documents and payments with their own queries instead of adding up the rows' counts.
 """
 
 from __future__ import annotations
@@ -89,6 +101,14 @@ class VatLine:
 
 
 @dataclass(frozen=True)
+class DocumentCount:
+    """Distinct documents (or payments) a table describes: its total row."""
+
+    invoices: int
+    credit_notes: int
+
+
+@dataclass(frozen=True)
 class ReceiptLine:
     month: date
     processing_rule: str
@@ -126,7 +146,8 @@ class Filing:
     period_end: date
     due_date: date
     transmitted: bool  # a valid transmission of that regime, kind and period exists
-    overdue: bool  # not transmitted and due before the report's as-of day
+    overdue: bool  # something to file, not transmitted, and due before the report's as-of day
+    has_data: bool  # something to file: a B2BINT/B2C document issued, or a payment to report, in the period
 
 
 @dataclass(frozen=True)
@@ -146,7 +167,10 @@ class ReportData:
     trend: tuple[TrendPoint, ...]
     rule_failures: tuple[RuleFailure, ...]
     vat: tuple[VatLine, ...]
+    vat_documents: DocumentCount  # distinct invoices and credit notes issued in the period
     receipts: tuple[ReceiptLine, ...]
+    receipt_payments: int  # distinct payments received in the period on VAT-on-receipt documents
+    receipt_documents: int  # distinct documents they paid
     transmissions: tuple[Transmission, ...]
     filings: tuple[Filing, ...]
     statuses: tuple[StatusCount, ...]
@@ -175,6 +199,7 @@ def load_report_data(conn: Any, period_start: date, period_end: date, as_of: dat
         with conn.cursor() as cur:
             if own_snapshot:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            [(receipt_payments, receipt_documents)] = _fetch(cur, RECEIPT_COUNTS, params)
             return ReportData(
                 period_start=period_start, period_end=period_end, as_of=as_of,
                 readiness=_readiness(cur),
@@ -182,7 +207,9 @@ def load_report_data(conn: Any, period_start: date, period_end: date, as_of: dat
                 trend=tuple(TrendPoint(*row) for row in _fetch(cur, TREND, params)),
                 rule_failures=tuple(RuleFailure(*row) for row in _fetch(cur, RULE_FAILURES, params)),
                 vat=tuple(VatLine(*row) for row in _fetch(cur, VAT, params)),
+                vat_documents=DocumentCount(*_fetch(cur, VAT_DOCUMENTS, params)[0]),
                 receipts=tuple(ReceiptLine(*row) for row in _fetch(cur, RECEIPTS, params)),
+                receipt_payments=receipt_payments, receipt_documents=receipt_documents,
                 transmissions=tuple(Transmission(*row) for row in _fetch(cur, TRANSMISSIONS, params)),
                 filings=tuple(Filing(*row) for row in _fetch(cur, FILINGS, params)),
                 statuses=tuple(StatusCount(*row) for row in _fetch(cur, STATUSES, params)),
@@ -234,18 +261,39 @@ RULE_FAILURES = f"""
      ORDER BY severity = 'fatal' DESC, sum(findings) DESC, rule
      LIMIT {TOP_RULES}"""
 
-# VAT views are monthly: the report shows every month the period touches.
+# VAT invoiced: the documents issued in the period (BT-2), by month of issue; the same figures as
+# marts.vat_summary for a period of whole months. Counts are distinct documents of each row.
 VAT = """
-    SELECT month, processing_rule, vat_category, vat_rate, vat_due_on, invoices, credit_notes, taxable_eur, vat_eur
-      FROM marts.vat_summary
-     WHERE month BETWEEN date_trunc('month', %(start)s::date) AND %(end)s
-     ORDER BY month, processing_rule, vat_due_on, vat_rate DESC NULLS LAST, vat_category"""
+    SELECT date_trunc('month', issue_date)::date AS month, processing_rule, vat_category, vat_rate,
+           CASE vat_point WHEN 'payment' THEN 'receipts' WHEN 'delivery' THEN 'delivery' ELSE 'debits' END AS due_on,
+           count(DISTINCT invoice_number) FILTER (WHERE sign > 0)::integer,
+           count(DISTINCT invoice_number) FILTER (WHERE sign < 0)::integer,
+           sum(sign * taxable_eur), sum(sign * tax_eur)
+      FROM marts.invoice_vat_eur
+     WHERE issue_date BETWEEN %(start)s AND %(end)s
+     GROUP BY 1, 2, 3, 4, 5
+     ORDER BY month, processing_rule, due_on, vat_rate DESC NULLS LAST, vat_category"""
 
+VAT_DOCUMENTS = """
+    SELECT count(DISTINCT invoice_number) FILTER (WHERE sign > 0)::integer,
+           count(DISTINCT invoice_number) FILTER (WHERE sign < 0)::integer
+      FROM marts.invoice_vat_eur
+     WHERE issue_date BETWEEN %(start)s AND %(end)s"""
+
+# VAT due on receipts: the payments received in the period, by month of receipt (marts.payment_vat_parts,
+# the split status 212 and Flux 10.2/10.4 carry).
 RECEIPTS = """
-    SELECT month, processing_rule, vat_category, vat_rate, payments, cashed_eur, taxable_eur, vat_eur
-      FROM marts.vat_due_on_receipts
-     WHERE month BETWEEN date_trunc('month', %(start)s::date) AND %(end)s
-     ORDER BY month, processing_rule, vat_rate DESC NULLS LAST, vat_category"""
+    SELECT date_trunc('month', paid_on)::date AS month, processing_rule, vat_category, vat_rate,
+           count(DISTINCT payment_id)::integer, sum(sign * cashed_eur), sum(sign * taxable_eur), sum(sign * vat_eur)
+      FROM marts.payment_vat_parts
+     WHERE paid_on BETWEEN %(start)s AND %(end)s
+     GROUP BY 1, 2, 3, 4
+     ORDER BY month, processing_rule, vat_rate DESC, vat_category"""
+
+RECEIPT_COUNTS = """
+    SELECT count(DISTINCT payment_id)::integer, count(DISTINCT invoice_number)::integer
+      FROM marts.payment_vat_parts
+     WHERE paid_on BETWEEN %(start)s AND %(end)s"""
 
 # Transmissions and filings whose period overlaps the report's, or that fall due within it.
 TRANSMISSIONS = """
@@ -254,20 +302,38 @@ TRANSMISSIONS = """
      WHERE (period_start <= %(end)s AND period_end >= %(start)s) OR due_date BETWEEN %(start)s AND %(end)s
      ORDER BY period_start, flux, created_at"""
 
+# A period is due only when there is something to file: for transactions a B2BINT or B2C document issued
+# (ready) in it, for payments a payment received in it that Flux 10.2/10.4 carries (same selection as
+# passerelle.compliance.ereporting_run). An empty period is "nothing to file", never overdue.
 FILINGS = f"""
     SELECT c.regime, c.kind, c.period_start, c.period_end, c.due_date, t.transmitted,
-           NOT t.transmitted AND c.due_date < %(as_of)s
+           d.has_data AND NOT t.transmitted AND c.due_date < %(as_of)s, d.has_data
       FROM marts.filing_calendar AS c
      CROSS JOIN LATERAL (
             SELECT EXISTS (SELECT FROM marts.ereporting_transmissions AS e
                             WHERE e.valid AND e.regime = c.regime AND e.period_start = c.period_start
                               AND e.period_end = c.period_end
                               AND (e.flux IN {TRANSACTIONS_FLUXES}) = (c.kind = 'transactions')) AS transmitted) AS t
+     CROSS JOIN LATERAL (
+            SELECT CASE c.kind
+                   WHEN 'transactions' THEN EXISTS (
+                        SELECT FROM marts.invoices AS i
+                         WHERE i.status = 'ready' AND i.processing_rule IN ('B2BINT', 'B2C')
+                           AND i.issue_date BETWEEN c.period_start AND c.period_end)
+                   ELSE EXISTS (
+                        SELECT FROM billing.payments AS p
+                          JOIN marts.invoices AS i ON i.invoice_number = p.invoice_number
+                         WHERE p.paid_on BETWEEN c.period_start AND c.period_end AND i.vat_point = 'payment'
+                           AND i.type_code = '380' AND i.processing_rule IN ('B2BINT', 'B2C')
+                           AND EXISTS (SELECT FROM marts.invoice_vat_breakdown AS b
+                                        WHERE b.invoice_number = i.invoice_number AND b.vat_category = 'S'))
+                   END AS has_data) AS d
      WHERE (c.period_start <= %(end)s AND c.period_end >= %(start)s) OR c.due_date BETWEEN %(start)s AND %(end)s
      ORDER BY c.due_date, c.regime, c.kind"""
 
+# Documents issued in the period (BT-2), each once, by its latest status.
 STATUSES = """
-    SELECT status_code, status_label, count(*)::integer
+    SELECT status_code, status_label, count(DISTINCT invoice_number)::integer
       FROM marts.invoice_lifecycle
      WHERE issue_date BETWEEN %(start)s AND %(end)s
      GROUP BY status_code, status_label

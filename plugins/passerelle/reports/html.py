@@ -117,6 +117,7 @@ def _summary(data: ReportData) -> Safe:
     items = [
         ("Customers ready to invoice", f"{ready} of {customers}"),
         ("Invoice documents passing validation", f"{passed} of {documents}"),
+        ("Invoices and credit notes issued", f"{data.vat_documents.invoices} and {data.vat_documents.credit_notes}"),
         ("VAT invoiced, due on debits or delivery (EUR)", money(vat_debits)),
         ("VAT due on receipts cashed (EUR)", money(vat_receipts)),
         ("E-reporting transmissions valid", f"{valid} of {len(data.transmissions)}"),
@@ -156,7 +157,10 @@ def _readiness(data: ReportData) -> Safe:
 
 
 def _validation(data: ReportData) -> Safe:
-    parts: list[str] = []
+    parts: list[str] = [Safe(f"<h3>Documents validated, {esc(VALIDATION_BASIS)}</h3>"),
+                        note("Drafts and documents of the billing periods ending in the report's period, each with "
+                             "its latest validation; a credit note belongs to the billing period of the invoice it "
+                             "credits.")]
     if data.validation:
         parts.append(table(
             ["Format", "Documents", "Passed", "Failed", "Pass rate"],
@@ -180,21 +184,31 @@ def _validation(data: ReportData) -> Safe:
     return section("validation", "Invoice validation", *parts)
 
 
+VAT_BASIS = "par mois d'émission (BT-2)"
+RECEIPTS_BASIS = "par date d'encaissement"
+VALIDATION_BASIS = "par période de facturation"
+LIFECYCLE_BASIS = "par date d'émission (BT-2)"
+
+
 def _vat(data: ReportData) -> Safe:
     if not data.vat and not data.receipts:
-        return section("vat", "VAT", note("No invoice issued and no payment received in the months of this period."))
-    parts: list[str] = [note("Per month of issue (the months the period touches), in EUR; credit notes deducted.")]
+        return section("vat", "VAT", note("No invoice issued and no payment received in this period."))
+    parts: list[str] = []
     if data.vat:
-        parts.append(table(
+        period = f"{data.period_start.isoformat()} – {data.period_end.isoformat()}"
+        parts += [Safe(f"<h3>VAT invoiced, {esc(VAT_BASIS)}</h3>"),
+                  note(f"Invoices and credit notes issued {period}, per month of issue, in EUR; a credit note "
+                       "counts on its own issue date, its amounts negative. A document with several rates appears "
+                       "in each of its rows; the total counts each document once."),
+                  table(
             ["Month", "Rule", "Category", "Rate", "VAT due on", "Invoices", "Credit notes", "Taxable base", "VAT"],
             [(line.month.strftime("%Y-%m"), line.processing_rule, line.vat_category, rate(line.vat_rate),
               line.vat_due_on, line.invoices, line.credit_notes, money(line.taxable_eur), money(line.vat_eur))
              for line in data.vat],
             numeric=(5, 6, 7, 8),
-            total=("Total", "", "", "", "", sum(line.invoices for line in data.vat),
-                   sum(line.credit_notes for line in data.vat),
+            total=("Total", "", "", "", "", data.vat_documents.invoices, data.vat_documents.credit_notes,
                    money(sum((line.taxable_eur for line in data.vat), Decimal("0.00"))),
-                   money(sum((line.vat_eur for line in data.vat), Decimal("0.00"))))))
+                   money(sum((line.vat_eur for line in data.vat), Decimal("0.00")))))]
         by_rate: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for line in data.vat:
             by_rate[rate(line.vat_rate)][line.month] += line.vat_eur
@@ -204,19 +218,23 @@ def _vat(data: ReportData) -> Safe:
         if series:
             chart = charts.stacked_bars("vat-by-rate", [m.strftime("%Y-%m") for m in months], series,
                                         ylabel="VAT (EUR)")
-            parts.append(figure(chart, "VAT invoiced per month, stacked by rate (EUR, credit notes deducted)."))
+            parts.append(figure(chart, "VAT invoiced per month of issue, stacked by rate (EUR, credit notes "
+                                       "deducted)."))
     if data.receipts:
-        parts += [Safe("<h3>VAT due on receipts</h3>"),
-                  note("Payments received on invoices whose VAT is due on receipt (encaissements), split over "
-                       "the invoice's rates in proportion to its VAT breakdown."),
+        parts += [Safe(f"<h3>VAT due on receipts, {esc(RECEIPTS_BASIS)}</h3>"),
+                  note("Payments received in the period on documents whose VAT is due on receipt (encaissements), "
+                       "per month of receipt, in EUR: each payment split over the document's VAT rates as status "
+                       "212 and Flux 10.2/10.4 carry it; refunds on credit notes negative. A payment over several "
+                       "rates appears in each of its rows; the total counts each payment once."),
                   table(["Month", "Rule", "Category", "Rate", "Payments", "Cashed", "Taxable base", "VAT"],
                         [(line.month.strftime("%Y-%m"), line.processing_rule, line.vat_category, rate(line.vat_rate),
                           line.payments, money(line.cashed_eur), money(line.taxable_eur), money(line.vat_eur))
                          for line in data.receipts],
                         numeric=(4, 5, 6, 7),
-                        total=("Total", "", "", "", "", money(sum((r.cashed_eur for r in data.receipts), Decimal(0))),
-                               money(sum((r.taxable_eur for r in data.receipts), Decimal(0))),
-                               money(sum((r.vat_eur for r in data.receipts), Decimal(0)))))]
+                        total=("Total", "", "", "", data.receipt_payments,
+                               money(sum((r.cashed_eur for r in data.receipts), Decimal("0.00"))),
+                               money(sum((r.taxable_eur for r in data.receipts), Decimal("0.00"))),
+                               money(sum((r.vat_eur for r in data.receipts), Decimal("0.00")))))]
     return section("vat", "VAT", *parts)
 
 
@@ -235,28 +253,33 @@ def _calendar(data: ReportData) -> Safe:
     if not data.filings:
         return section("calendar", "Filing calendar", note("No e-reporting period overlaps or falls due in this "
                                                            "period (marts.filing_calendar)."))
-    def status(transmitted: bool, overdue: bool) -> Safe:
+    def status(transmitted: bool, overdue: bool, has_data: bool) -> Safe:
+        """Overdue only when something is due and was not produced; an empty period has nothing to file."""
         if transmitted:
             return Safe('<span class="good">transmitted</span>')
+        if not has_data:
+            return Safe('<span class="muted">nothing to file</span>')
         return Safe('<span class="bad">overdue</span>') if overdue else Safe("to do")
 
     rows = [(f.regime, f.kind, f"{f.period_start.isoformat()} – {f.period_end.isoformat()}", f.due_date.isoformat(),
-             status(f.transmitted, f.overdue)) for f in data.filings]
+             status(f.transmitted, f.overdue, f.has_data)) for f in data.filings]
     return section("calendar", "Filing calendar", table(["Regime", "Kind", "Period", "Due date", "Status"], rows))
 
 
 def _lifecycle(data: ReportData) -> Safe:
     if not data.statuses:
-        return section("lifecycle", "Lifecycle statuses", note("No invoice issued in this period."))
+        return section("lifecycle", "Lifecycle statuses", note("No invoice or credit note issued in this period."))
     labels = [STATUS_NONE if s.status_code is None else f"{s.status_code} {s.label or ''}".strip()
               for s in data.statuses]
     counts = [s.invoices for s in data.statuses]
-    chart = charts.bars("lifecycle", labels, counts, xlabel="invoices")
+    chart = charts.bars("lifecycle", labels, counts, xlabel="documents")
     return section("lifecycle", "Lifecycle statuses",
-                   note("Latest status of each invoice issued in the period (billing.lifecycle_events)."),
-                   table(["Status", "Invoices"], zip(labels, counts), numeric=(1,),
+                   Safe(f"<h3>Documents issued, {esc(LIFECYCLE_BASIS)}</h3>"),
+                   note("Latest status of each invoice and credit note issued in the period, each once "
+                        "(billing.lifecycle_events)."),
+                   table(["Status", "Documents"], zip(labels, counts), numeric=(1,),
                          total=("Total", sum(counts))),
-                   figure(chart, "Invoices issued in the period per latest lifecycle status."))
+                   figure(chart, "Documents issued in the period per latest lifecycle status."))
 
 
 def report_path(output_dir: Path, period_start: date, period_end: date) -> Path:
