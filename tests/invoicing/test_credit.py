@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -13,7 +14,7 @@ from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing import store
 from passerelle.invoicing.credit import CreditRefused, credit_invoice, main, parse_request
 from passerelle.invoicing.examples import EXAMPLE_SELLER, load_example_billing
-from passerelle.invoicing.issue import build_billable_items, issue_period
+from passerelle.invoicing.issue import DocumentPlan, build_billable_items, issue_period
 from passerelle.invoicing.samples import example_seller
 from tests.db import tuples
 
@@ -161,6 +162,26 @@ def test_a_credit_note_failing_validation_is_refused_with_its_rules_and_takes_no
     assert tuples(conn, "SELECT count(*) FROM marts.invoices WHERE preceding_number = %s", number) == [(0,)]
     assert tuples(conn, "SELECT count(*) > 0 FROM marts.invoice_findings WHERE invoice_key = %s AND invoice_number"
                         " IS NULL AND rule LIKE 'BR-FR-11%%'", f"credit:{number}:bad") == [(True,)]
+
+
+def test_a_credit_note_is_committed_with_its_documents(february, validator, tmp_path) -> None:
+    conn = february
+    (number,), = tuples(conn, "SELECT min(invoice_number) FROM marts.invoices WHERE processing_rule = 'B2B'")
+    credit = credit_invoice(conn, example_seller(), validator, number, "erreur", "with-documents")
+    [(path, size)] = tuples(conn, "SELECT path, bytes FROM marts.invoice_documents WHERE invoice_number = %s", credit)
+    assert path.startswith(str(tmp_path)) and Path(path).stat().st_size == size
+    assert Path(path).read_bytes().startswith(b"%PDF")
+    # a document that cannot be written rolls the credit note back: no number, no file
+    before = tuples(conn, "SELECT last_sequence FROM audit.invoice_counters")
+    (other,), = tuples(conn, "SELECT max(invoice_number) FROM marts.invoices WHERE processing_rule = 'B2B'"
+                             " AND type_code = '380'")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the invoices folder should be")
+    with pytest.raises(OSError):
+        credit_invoice(conn, example_seller(), validator, other, "erreur", "blocked",
+                       documents=DocumentPlan(("facturx",), blocked))
+    assert tuples(conn, "SELECT last_sequence FROM audit.invoice_counters") == before
+    assert tuples(conn, "SELECT count(*) FROM marts.invoices WHERE preceding_number = %s", other) == [(0,)]
 
 
 @pytest.mark.parametrize(("params", "message"), [

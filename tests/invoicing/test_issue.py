@@ -231,6 +231,28 @@ def test_broken_drafts_are_held_with_their_reason_and_the_period_is_issued(billi
     assert tuples(billing, "SELECT count(*) FROM marts.invoice_numbers") == [(len(outcome.issued),)]
 
 
+def test_a_draft_that_cannot_be_built_is_held_and_the_others_are_issued(billing, validator, output) -> None:
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    [(customer,)] = tuples(billing, "SELECT min(customer_key) FROM marts.billable_items WHERE currency = 'EUR'"
+                                    " AND item_kind <> 'time'")
+    with billing.cursor() as cur:  # 6 % is no French rate: building the line's VAT raises
+        cur.execute("UPDATE marts.billable_items SET vat_rate = 6 WHERE customer_key = %s AND item_kind <> 'time'",
+                    (customer,))
+    billing.commit()
+    with pytest.raises(ValueError, match="vat_rate"):
+        load_drafts(billing, seller, *FEBRUARY)  # on its own, building says why
+    outcome = issue_period(billing, seller, validator, period_start=FEBRUARY[0], period_end=FEBRUARY[1], run_id="t")
+    held = tuples(billing, "SELECT customer_key, rules, reasons FROM marts.held_invoices")
+    assert held and {c for c, _, _ in held} == {customer}
+    assert all(rules == ["PASSERELLE-DRAFT"] and "vat_rate" in reasons[0] and "6" in reasons[0]
+               for _, rules, reasons in held)
+    assert set(outcome.held) == {key for (key,) in tuples(billing, "SELECT invoice_key FROM marts.held_invoices")}
+    assert len(outcome.issued) > 20
+    sequences = [s for (s,) in tuples(billing, "SELECT sequence FROM marts.invoice_numbers ORDER BY sequence")]
+    assert sequences == list(range(1, len(outcome.issued) + 1))
+
+
 def test_amounts_beyond_the_cent_are_refused_not_rounded(billing, validator) -> None:
     seller = example_seller()
     build_billable_items(billing, FEBRUARY[1])

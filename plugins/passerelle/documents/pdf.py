@@ -9,6 +9,11 @@ extension schema) and the ``/AF`` entry in one pass, every date the issue date a
 the content (see :mod:`passerelle.documents.facturx_pdf`), so rendering the same invoice twice gives the
 same bytes.
 
+Text is broken into lines once, by :mod:`passerelle.documents.line_wrap` (the lines fpdf2's ``multi_cell``
+would give), and written straight into the page in fpdf2's fonts and positions; the tables are drawn the
+same way (borders, grey bold heading repeated on each page, never alone at a page foot). fpdf2's own line
+breaking, quadratic in the line length and run twice per table cell, was most of the drawing time.
+
 Everything printed comes from the invoice and :func:`passerelle.invoicing.amounts.compute`, formatted
 the French way with Babel (``1 234,56 €``; the ISO code for any other currency).
 """
@@ -16,16 +21,20 @@ the French way with Babel (``1 234,56 €``; the ISO code for any other currency
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
-from fpdf import FPDF, FontFace
+from fpdf import FPDF
+from fpdf.enums import PDFResourceType
+from fpdf.fonts import TTFFont
 from stdnum import iban as iban_number
 
 from passerelle.documents import fonts
 from passerelle.documents.facturx_pdf import DocumentInfo, embed_cii
+from passerelle.documents.line_wrap import Line, wrap
 from passerelle.documents.parsed_fonts import add_parsed_font
 from passerelle.documents.printed_text import (
     SKIPPED_NOTES, UnrenderableTextError, first_unrenderable, glyph_codepoints, printed_fields,
@@ -59,6 +68,8 @@ CELL_PADDING = 1.2
 LINE_HEIGHT = 4.5
 DESIGNATION_WIDTH = 80
 ROW_LINES = 10  # a long designation is cut into table rows of this many lines, so no row outgrows a page
+NBSP, SOFT_HYPHEN = "\u00a0", "\u00ad"
+TEXT_RISE = 0.3  # the baseline sits 0.3 font size below the middle of its line, as fpdf2 places it
 __all__ = ["UnrenderableTextError", "money", "render_facturx", "render_pdf"]
 
 
@@ -121,6 +132,8 @@ class _Document(FPDF):
         self.set_font(FONT, size=9)
         self.set_auto_page_break(auto=True, margin=18)
         self.alias_nb_pages()
+        self._fallbacks = [self.fonts[family.lower()] for family in typeset.fallbacks]
+        self._glyphs: dict[str, dict[str, tuple[TTFFont, int]]] = {style: {} for style in fonts.STYLES}
 
     def missing_glyphs(self) -> set[int]:
         """The code points drawn so far that had no glyph in any font."""
@@ -140,22 +153,19 @@ class _Document(FPDF):
     def header_blocks(self, invoice: Invoice) -> None:
         """Seller (left) and document identity (right), then the buyer and delivery blocks."""
         top = self.get_y()
-        self.set_font(FONT, "B", 13)
-        self.multi_cell(90, 6, invoice.seller.name, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, size=9)
-        self.multi_cell(90, 4.5, "\n".join(_party_lines(invoice.seller)), new_x="LMARGIN", new_y="NEXT")
+        self._paragraph(self.l_margin, 90, 6, invoice.seller.name, style="B", size=13)
+        self._paragraph(self.l_margin, 90, 4.5, "\n".join(_party_lines(invoice.seller)))
         left_bottom = self.get_y()
-        self.set_xy(105, top)
-        self.set_font(FONT, "B", 20)
-        self.cell(0, 9, _document_name(invoice), align="R", new_x="LEFT", new_y="NEXT")
-        self.set_font(FONT, size=9)
+        self.set_y(top)
+        self._show_in(105, self.w - self.r_margin - 105, 9, _document_name(invoice), "R", style="B", size=20)
+        self.set_y(top + 9)
         identity = [f"N° {invoice.number}", f"Date d'émission : {_date(invoice.issue_date)}"]
         if not invoice.is_credit_note:  # a credit note is settled, never due
             identity.append(f"Date d'échéance : {_date(invoice.due_date)}")
         identity += [f"Avoir sur la facture n° {ref.number} du {_date(ref.issue_date)}" for ref in invoice.preceding]
         if operation := OPERATIONS.get(invoice.business_process[:1]):
             identity.append(f"Opération : {operation}")
-        self.multi_cell(0, 4.5, "\n".join(identity), align="R")
+        self._paragraph(105, self.w - self.r_margin - 105, 4.5, "\n".join(identity), align="R")
         self.set_y(max(left_bottom, self.get_y()) + 6)
 
         top = self.get_y()
@@ -179,40 +189,29 @@ class _Document(FPDF):
         """One row per line, its designation wrapped in the cell; a designation longer than
         :data:`ROW_LINES` lines goes on in rows of its own, so the table flows from page to page (headings
         repeated) instead of a row that cannot fit a page."""
-        headings = ("Désignation", "Qté", "Unité", "PU HT", "TVA", "Total HT")
-        with self.table(col_widths=(DESIGNATION_WIDTH, 14, 16, 26, 24, 30), width=190,
-                        text_align=("LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT"), line_height=LINE_HEIGHT,
-                        headings_style=_HEADINGS, padding=CELL_PADDING) as table:
-            table.row(headings)
-            for line, net in zip(invoice.lines, computed.line_nets):
-                first, *rest = self._row_texts(_line_text(line, invoice.currency))
-                table.row((first, _quantity(line.quantity), UNITS.get(line.unit_code, line.unit_code),
-                           _price(line.net_price, invoice.currency), _vat_label(line.vat_category, line.vat_rate),
-                           money(net, invoice.currency)))
-                for text in rest:
-                    table.row((text, "", "", "", "", ""))
+        table = _Table(self.l_margin, (DESIGNATION_WIDTH, 14, 16, 26, 24, 30), "LRLRRR",
+                       ("Désignation", "Qté", "Unité", "PU HT", "TVA", "Total HT"))
+        for line, net in zip(invoice.lines, computed.line_nets):
+            designation = self._cell_lines(_line_text(line, invoice.currency), DESIGNATION_WIDTH)
+            first = [self._cell_lines(text, width) for text, width in zip(
+                (_quantity(line.quantity), UNITS.get(line.unit_code, line.unit_code),
+                 _price(line.net_price, invoice.currency), _vat_label(line.vat_category, line.vat_rate),
+                 money(net, invoice.currency)), table.widths[1:])]
+            table.rows.append(([designation[:ROW_LINES], *first], False))
+            for start in range(ROW_LINES, len(designation), ROW_LINES):
+                table.rows.append(([designation[start:start + ROW_LINES], *([[]] * 5)], False))
+        self._draw_table(table)
         self.ln(4)
-
-    def _row_texts(self, text: str) -> list[str]:
-        """``text`` wrapped as the designation cell wraps it, in pieces of at most :data:`ROW_LINES` lines."""
-        width = DESIGNATION_WIDTH - 0.5  # a hair narrower than the cell, so it never wraps a piece again
-        if text.count("\n") + 2 + len(text) * self.font_size / (width - 2 * CELL_PADDING) <= ROW_LINES:
-            return [text]  # short enough whatever its glyphs (none is wider than 1 em): no trial layout
-        lines = self.multi_cell(width, LINE_HEIGHT, text, dry_run=True, output="LINES", padding=CELL_PADDING)
-        if len(lines) <= ROW_LINES:
-            return [text]
-        return ["\n".join(lines[start:start + ROW_LINES]) for start in range(0, len(lines), ROW_LINES)]
 
     def document_allowances(self, invoice: Invoice) -> None:
         if not invoice.allowances_charges:
             return
-        with self.table(col_widths=(120, 30, 40), text_align=("LEFT", "RIGHT", "RIGHT"), line_height=4.5,
-                        headings_style=_HEADINGS, padding=1.2) as table:
-            table.row(("Remises et frais sur le total", "TVA", "Montant HT"))
-            for item in invoice.allowances_charges:
-                amount = money(allowance_amount(item), invoice.currency)
-                table.row((_allowance_text(item, invoice.currency), _vat_label(item.vat_category, item.vat_rate),
-                           amount if item.is_charge else f"−{amount}"))
+        table = _Table(self.l_margin, (120, 30, 40), "LRR", ("Remises et frais sur le total", "TVA", "Montant HT"))
+        for item in invoice.allowances_charges:
+            amount = money(allowance_amount(item), invoice.currency)
+            table.add(self, (_allowance_text(item, invoice.currency), _vat_label(item.vat_category, item.vat_rate),
+                             amount if item.is_charge else f"−{amount}"))
+        self._draw_table(table)
         self.ln(4)
 
     def vat_and_totals(self, invoice: Invoice, computed: Computed) -> None:
@@ -227,12 +226,11 @@ class _Document(FPDF):
         self.set_y(max(vat_bottom, self.get_y()) + 5)
 
     def _vat_table(self, invoice: Invoice, computed: Computed) -> None:
-        with self.table(col_widths=(38, 28, 26), width=92, align="LEFT", text_align=("LEFT", "RIGHT", "RIGHT"),
-                        line_height=4.5, headings_style=_HEADINGS, padding=1.2) as table:
-            table.row(("TVA", "Base HT", "Montant TVA"))
-            for row in computed.vat_breakdown:
-                table.row((_vat_long_label(row), money(row.taxable_amount, invoice.currency),
-                           money(row.tax_amount, invoice.currency)))
+        table = _Table(self.l_margin, (38, 28, 26), "LRR", ("TVA", "Base HT", "Montant TVA"))
+        for row in computed.vat_breakdown:
+            table.add(self, (_vat_long_label(row), money(row.taxable_amount, invoice.currency),
+                             money(row.tax_amount, invoice.currency)))
+        self._draw_table(table)
 
     def _totals(self, invoice: Invoice, computed: Computed) -> None:
         totals, currency = computed.totals, invoice.currency
@@ -252,11 +250,11 @@ class _Document(FPDF):
         if totals.rounding:
             rows.append(("Arrondi", money(totals.rounding, currency)))
         due_label = "Net à déduire" if invoice.is_credit_note else "Net à payer"
-        with self.table(col_widths=(58, 30), width=88, align="RIGHT", text_align=("LEFT", "RIGHT"),
-                        line_height=4.5, first_row_as_headings=False, padding=1.2) as table:
-            for label, value in rows:
-                table.row((label, value))
-            table.row((due_label, money(totals.due_payable, currency)), style=_HEADINGS)
+        table = _Table(self.w - self.r_margin - 88, (58, 30), "LR", None)
+        for label, value in rows:
+            table.add(self, (label, value))
+        table.add(self, (due_label, money(totals.due_payable, currency)), strong=True)
+        self._draw_table(table)
 
     def payment(self, invoice: Invoice) -> None:
         """How the amount is paid; for a credit note, how it is settled (BT-20), with no due date, means or
@@ -282,36 +280,169 @@ class _Document(FPDF):
         self._section("Mentions légales", list(dict.fromkeys(texts)), size=7.5)
 
     def _block(self, x: float, y: float, width: float, title: str, lines: list[str]) -> None:
-        self.set_xy(x, y)
-        self.set_font(FONT, "B", 9)
-        self.cell(width, 5, title, new_x="LEFT", new_y="NEXT")
-        self.set_font(FONT, size=9)
-        self.multi_cell(width, 4.5, "\n".join(lines) or "—", new_x="LEFT", new_y="NEXT")
+        self.set_y(y)
+        self._show_in(x, width, 5, title, "L", style="B")
+        self.set_y(y + 5)
+        self._paragraph(x, width, 4.5, "\n".join(lines) or "—")
 
     def _section(self, title: str, lines: list[str], size: float = 9) -> None:
         """A bold title over its lines, never left alone at a page foot: the section moves to the next page
         whole when it fits there, else with at least its first line."""
-        self.set_font(FONT, size=size)
-        em = size / self.k  # no glyph is wider: a bound on the height that spares the trial layout
-        if not self.will_page_break(5 + sum(size * 0.45 * (text.count("\n") + 2 + len(text) * em / self.epw)
-                                            for text in lines)):
-            heights = [0.0]
-        else:
-            heights = [self.multi_cell(0, size * 0.45, text, dry_run=True, output="HEIGHT") for text in lines]
+        width = self.w - self.r_margin - self.l_margin
+        wrapped = [self._wrap(text, width - 2 * self.c_margin, "", size) for text in lines]
+        heights = [len(text_lines) * size * 0.45 for text_lines in wrapped] or [0.0]
         usable = self.h - self.t_margin - self.b_margin
-        keep = 5 + (sum(heights) if 5 + sum(heights) <= usable else (heights[:1] or [0])[0])
+        keep = 5 + (sum(heights) if 5 + sum(heights) <= usable else heights[0])
         if self.will_page_break(keep):
             self.add_page()
-        self.set_font(FONT, "B", 9)
-        self.cell(0, 5, title, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, size=size)
-        for text in lines:
-            self.multi_cell(0, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, size=9)
+        self._show_in(self.l_margin, width, 5, title, "L", style="B")
+        self.set_y(self.get_y() + 5)
+        for text_lines in wrapped:
+            self._lines(self.l_margin, width, size * 0.45, text_lines, "J", "", size)
         self.ln(3)
 
+    # Text drawn without fpdf2's line breaking: each text is broken once (line_wrap), then its lines are
+    # written straight into the page as PDF text objects, in the same fonts, at fpdf2's positions.
 
-_HEADINGS = FontFace(family=FONT, emphasis="BOLD", fill_color=GREY)
+    def _glyph(self, style: str, character: str) -> tuple[TTFFont, int]:
+        """The font that draws ``character`` in ``style`` (a CJK fallback when DejaVu Sans lacks it; DejaVu
+        Sans, which then records it as missing, when no font has it) and its advance in thousandths of an em."""
+        found = self._glyphs[style].get(character)
+        if found is None:
+            main = self.fonts[f"{FONT.lower()}{style}"]
+            code = ord(character)
+            font = main if code in main.cmap else next((f for f in self._fallbacks if code in f.cmap), main)
+            found = self._glyphs[style][character] = (font, font.cw[code])
+        return found
+
+    def _wrap(self, text: str, width: float, style: str, size: float) -> list[Line]:
+        """``text`` in lines that fit ``width`` millimetres at ``size`` points."""
+        glyphs = self._glyphs[style]
+
+        def advance(character: str) -> int:
+            found = glyphs.get(character)
+            return (found or self._glyph(style, character))[1]
+
+        return wrap(text.replace("\r", "").replace(SOFT_HYPHEN, ""), width * self.k * 1000 / size, advance)
+
+    def _cell_lines(self, text: str, width: float, style: str = "") -> list[Line]:
+        return self._wrap(text, width - 2 * CELL_PADDING, style, 9)
+
+    def _paragraph(self, x: float, width: float, height: float, text: str, align: str = "J", style: str = "",
+                   size: float = 9) -> None:
+        """What ``multi_cell(width, height, text)`` at ``x`` prints, a page break before a line that would
+        cross the page foot; leaves ``y`` under the text."""
+        self._lines(x, width, height, self._wrap(text, width - 2 * self.c_margin, style, size), align, style, size)
+
+    def _lines(self, x: float, width: float, height: float, lines: list[Line], align: str, style: str,
+               size: float) -> None:
+        for line in lines:
+            if self.will_page_break(height):
+                self.add_page()
+            self._show_in(x, width, height, line, "L" if align == "J" and not line.wrapped else align, style, size)
+            self.set_y(self.get_y() + height)
+        self.x = x
+
+    def _show_in(self, x: float, width: float, height: float, line: Line | str, align: str, style: str = "",
+                 size: float = 9, padding: float | None = None) -> None:
+        """One line of text in the box ``width`` × ``height`` at (``x``, current ``y``), as ``cell`` aligns it."""
+        if isinstance(line, str):
+            line = Line(line, sum(self._glyph(style, character)[1] for character in line), False)
+        margin = self.c_margin if padding is None else padding
+        text_width = line.units * size * 0.001 / self.k
+        spacing = 0.0
+        if align == "R":
+            left = x + width - margin - text_width
+        else:
+            left = x + margin
+            if align == "J" and (spaces := line.text.count(" ") + line.text.count(NBSP)):
+                spacing = (width - 2 * margin - text_width) / spaces
+        self._show(left, self.y + 0.5 * height + TEXT_RISE * size / self.k, line.text, style, size, spacing)
+
+    def _show(self, x: float, baseline: float, text: str, style: str, size: float, spacing: float = 0.0) -> None:
+        """``text`` with its baseline starting at (``x``, ``baseline``), each run in the font that has it."""
+        if not text:
+            return
+        text = text.replace(NBSP, " ")  # fpdf2 prints a no-break space as a space
+        k = self.k
+        ops = [f"q BT {x * k:.2f} {(self.h - baseline) * k:.2f} Td"]
+        runs: list[tuple[TTFFont, list[str]]] = []
+        for character in text:
+            font = self._glyph(style, character)[0]
+            if runs and runs[-1][0] is font:
+                runs[-1][1].append(character)
+            else:
+                runs.append((font, [character]))
+        for font, characters in runs:
+            self._resource_catalog.add(PDFResourceType.FONT, font.i, self.page)
+            pick = font.subset.pick
+            ops.append(f"/F{font.i} {size:.2f} Tf")
+            codes = [pick(ord(character)) for character in characters]
+            mapped = "".join(chr(code) for code in codes if code)
+            if spacing and " " in characters:  # a space adjustment per word: Tw skips two-byte codes
+                space = chr(pick(32) or 0)
+                adjust, escaped_space = f"{-(spacing * k) * 1000 / size:.3f}", font.escape_text(space)
+                first, *words = mapped.split(space)
+                ops.append("[" + " ".join([f"({font.escape_text(first)})"] + [
+                    f"{adjust}({escaped_space}{font.escape_text(word)})" for word in words]) + "] TJ")
+            else:
+                ops.append(f"({font.escape_text(mapped)}) Tj")
+        ops.append("ET Q")
+        self._out(" ".join(ops))
+
+    def _draw_table(self, table: _Table) -> None:
+        """Bordered rows at ``table.x`` from the current ``y``; a row that would cross the page foot starts
+        a new page, where the heading row is drawn again; the heading never ends a page on its own."""
+        heading = ([self._cell_lines(text, width, "B") for text, width in zip(table.heading, table.widths)]
+                   if table.heading else None)
+        for index, (cells, strong) in enumerate(table.rows):
+            height = _row_height(cells)
+            if self.will_page_break(height + (_row_height(heading) if heading and index == 0 else 0)):
+                self.add_page()
+                if heading:
+                    self._draw_row(table, heading, True)
+            elif heading and index == 0:
+                self._draw_row(table, heading, True)
+            self._draw_row(table, cells, strong)
+        self.x = self.l_margin
+
+    def _draw_row(self, table: _Table, cells: list[list[Line]], strong: bool) -> None:
+        k, top, height = self.k, self.y, _row_height(cells)
+        style, x = ("B" if strong else ""), table.x
+        boxes = []
+        for width in table.widths:
+            boxes.append(f"{x * k:.2f} {(self.h - top) * k:.2f} {width * k:.2f} {-height * k:.2f} re")
+            x += width
+        paint = f"{GREY / 255:.3f} g " if strong else ""
+        self._out(f"q {paint}" + " ".join(boxes) + (" B Q" if strong else " S Q"))
+        x = table.x
+        for width, align, lines in zip(table.widths, table.aligns, cells):
+            self.y = top + (height - len(lines) * LINE_HEIGHT) / 2
+            for line in lines:
+                self._show_in(x, width, LINE_HEIGHT, line, align, style, 9, padding=CELL_PADDING)
+                self.y += LINE_HEIGHT
+            x += width
+        self.y = top + height
+
+
+@dataclass
+class _Table:
+    """Columns (widths in millimetres, ``L``/``R`` alignments), an optional heading row, and rows: each a
+    list of cells (a cell is its wrapped lines) and whether it is strong (bold on grey, like the heading)."""
+
+    x: float
+    widths: tuple[float, ...]
+    aligns: str
+    heading: tuple[str, ...] | None
+    rows: list[tuple[list[list[Line]], bool]] = field(default_factory=list)
+
+    def add(self, pdf: _Document, texts: tuple[str, ...], strong: bool = False) -> None:
+        style = "B" if strong else ""
+        self.rows.append(([pdf._cell_lines(text, width, style) for text, width in zip(texts, self.widths)], strong))
+
+
+def _row_height(cells: list[list[Line]] | None) -> float:
+    return max(len(lines) for lines in cells) * LINE_HEIGHT + 2 * CELL_PADDING if cells else 0.0
 
 
 def _party_lines(party: Party) -> list[str]:

@@ -37,6 +37,7 @@ FATAL = "fatal"
 XML_CHAR = "PASSERELLE-XML-CHAR"
 READINESS = "PASSERELLE-READINESS"
 RENDER = "PASSERELLE-RENDER"
+DRAFT = "PASSERELLE-DRAFT"  # the draft itself could not be built (a line's VAT rate, its customer gone)
 GLYPH = "PASSERELLE-PDF-GLYPH"  # a printed character no invoice font can draw (UnrenderableTextError)
 FLUX10_ID_MAX = 18  # G2.19: CompanyId of scheme 0223 (EU) or 0227 (outside the EU)
 EU_COUNTRIES = (EU_VAT_PREFIXES - {"EL", "XI"}) | {"GR"}

@@ -2,9 +2,9 @@
 
 A credit note goes the way an invoice does: numbered by :func:`~passerelle.invoicing.numbering.issue_number`
 in the transaction that records it, validated (XSD, EN 16931, BR-FR) before anything is committed — a failing
-one consumes no number and its findings are recorded — then written by
-:func:`~passerelle.invoicing.issue.write_documents`. E-reporting finds it in ``marts.invoices`` as a 381
-with its preceding number.
+one consumes no number and its findings are recorded — and its documents are rendered and written in that
+same transaction (:func:`~passerelle.invoicing.issue.render_documents`), so its number always has them.
+E-reporting finds it in ``marts.invoices`` as a 381 with its preceding number.
 
 * full: every line still uncredited, at its remaining quantity;
 * lines: ``{line_id: quantity}``, each at most what is left of that line; a credit note line keeps the
@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from passerelle.documents.render import render_cii
@@ -39,7 +40,9 @@ from passerelle.documents.validation import has_fatal
 from passerelle.errors import PasserelleError
 from passerelle.invoicing import store
 from passerelle.invoicing.amounts import business_process, compute, round2
-from passerelle.invoicing.issue import _record_validation, issue_date_for, write_documents
+from passerelle.invoicing.issue import (
+    DocumentPlan, _record_validation, issue_date_for, render_documents, store_document, write_documents,
+)
 from passerelle.invoicing.mentions import DEDUCTION, SETTLEMENTS, credit_terms
 from passerelle.invoicing.model import CREDIT_NOTE, AllowanceCharge, Invoice, InvoiceLine, Note, PrecedingInvoice
 from passerelle.invoicing.numbering import issue_number
@@ -116,13 +119,23 @@ def parse_request(params: dict[str, Any]) -> CreditRequest:
 
 def credit_invoice(conn: Any, seller: SellerConfig, validator: Any, invoice_number: str, reason: str, run_id: str,
                    issue_date: date | None = None, *, lines: dict[str, Decimal] | None = None,
-                   amount: Decimal | None = None, settlement: str = DEDUCTION) -> str:
-    """Issue a credit note on ``invoice_number``; returns its number.
+                   amount: Decimal | None = None, settlement: str = DEDUCTION,
+                   documents: DocumentPlan | None = None) -> str:
+    """Issue a credit note on ``invoice_number`` with its documents, in one transaction; returns its number.
 
     ``run_id`` identifies the request: asking again with the same one (an Airflow retry) returns the credit
     note already issued. ``issue_date`` defaults to today, never before the invoice nor the last number.
     """
+    with (documents or DocumentPlan.default()).ready() as plan:
+        return _credit(conn, seller, validator, invoice_number, reason, run_id, issue_date, lines, amount, settlement,
+                       plan)
+
+
+def _credit(conn: Any, seller: SellerConfig, validator: Any, invoice_number: str, reason: str, run_id: str,
+            issue_date: date | None, lines: dict[str, Decimal] | None, amount: Decimal | None, settlement: str,
+            plan: DocumentPlan) -> str:
     key = f"credit:{invoice_number}:{run_id}"
+    written: list[Path] = []
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT n.invoice_number FROM marts.invoice_numbers n JOIN marts.invoices i USING"
@@ -168,7 +181,8 @@ def credit_invoice(conn: Any, seller: SellerConfig, validator: Any, invoice_numb
                 raise CreditRefused(
                     f"credit notes on {invoice_number} would total {credited_total + computed.totals.grand_total} "
                     f"{original.currency}, more than the invoice's {invoiced} ({credited_total} already credited)")
-            findings = validator.validate(render_cii(credit))
+            cii = render_cii(credit)
+            findings = validator.validate(cii)
             if has_fatal(findings):
                 rules = sorted({f.rule for f in findings if f.severity == "fatal"})
                 conn.rollback()  # the number goes back to the counter
@@ -180,9 +194,20 @@ def credit_invoice(conn: Any, seller: SellerConfig, validator: Any, invoice_numb
                        run_id=run_id, billing_period=(period_start, period_end) if period_start else None)
             released = _release(cur, invoice_number, credit.number, credited, credit_lines, original)
             _record_validation(cur, key, credit.number, "cii", findings, period_end, run_id)
+            # its documents in the same transaction: an issued number always has them
+            rendered, extra = render_documents(credit, cii, plan)
+            for fmt, fmt_findings in extra.items():
+                if has_fatal(fmt_findings):
+                    raise CreditRefused(f"credit note on {invoice_number} fails {fmt} validation: "
+                                        + ", ".join(sorted({f.rule for f in fmt_findings if f.severity == "fatal"})))
+                _record_validation(cur, key, credit.number, fmt, fmt_findings, period_end, run_id)
+            for fmt, content in rendered.items():
+                written.append(store_document(cur, plan.root, credit.number, credit.issue_date, fmt, content))
         conn.commit()
     except Exception:
         conn.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
     logger.info("credit note %s on %s (%s, %s lines, %d items released): %s", credit.number, invoice_number,
                 settlement, len(credit_lines), released, reason)
@@ -313,7 +338,7 @@ def run_request(request: CreditRequest, run_id: str, *, conn: Any = None) -> str
     try:
         with CiiValidator() as validator:
             number = credit_request(conn, load_seller(), validator, request, run_id)
-        write_documents(conn, numbers=[number], run_id=run_id)
+        write_documents(conn, numbers=[number], run_id=run_id)  # only if one is missing (issued before this)
         return number
     finally:
         if own:

@@ -57,11 +57,26 @@ class Draft:
     period_end: date  # last day
     time_groups: tuple[TimeGroup, ...] = ()
 
+    @property
+    def currency(self) -> str:
+        return self.invoice.currency
+
     def item_counts(self) -> dict[str, int]:
         counts = {group.line_id: group.count for group in self.time_groups}
         for _, line_id, _, _ in self.items:
             counts[line_id] = counts.get(line_id, 0) + 1
         return counts
+
+
+@dataclass(frozen=True, slots=True)
+class DraftFailure:
+    """A draft that could not be built (a line's VAT rate, its customer gone...): held with ``error``."""
+
+    invoice_key: str
+    customer_key: str
+    currency: str
+    period_end: date
+    error: Exception
 
 
 ITEM_COLUMNS = ("item_key", "item_kind", "source_key", "customer_key", "deal_key", "project_key", "billable_on",
@@ -75,8 +90,13 @@ CUSTOMER_COLUMNS = ("customer_key", "legal_name", "customer_type", "siren", "sir
                     "delivery_street", "delivery_postcode", "delivery_city", "delivery_country_code", "email", "is_eu")
 
 
-def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end: date) -> list[Draft]:
-    """Drafts for the items of ``marts.billable_items`` billable by ``period_end`` (last day of the period)."""
+def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end: date,
+                failures: list[DraftFailure] | None = None) -> list[Draft]:
+    """Drafts for the items of ``marts.billable_items`` billable by ``period_end`` (last day of the period).
+
+    A draft that cannot be built raises, unless ``failures`` is given: it is then appended there and the
+    other drafts are still built (issuing holds it with its reason).
+    """
     with conn.cursor() as cur:
         cur.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM marts.billable_items"
                     " WHERE billable_on <= %s AND item_kind <> 'time'"
@@ -120,8 +140,15 @@ def load_drafts(conn: Any, seller: SellerConfig, period_start: date, period_end:
             parts = {nature: (group_items, group_times)}
         keys = _draft_keys(f"{period_end.isoformat()}:{customer_key}:{currency}", list(parts), split, issued_keys)
         for nature, (part_items, part_times) in parts.items():
-            drafts.append(build_draft(keys[nature], seller, customers[customer_key], currency, rates.get(currency),
-                                      part_items, part_times, period_start, period_end))
+            try:
+                if customer_key not in customers:
+                    raise LookupError(f"customer {customer_key} has billable items but is not in staging.customers")
+                drafts.append(build_draft(keys[nature], seller, customers[customer_key], currency,
+                                          rates.get(currency), part_items, part_times, period_start, period_end))
+            except Exception as error:
+                if failures is None:
+                    raise
+                failures.append(DraftFailure(keys[nature], customer_key, currency, period_end, error))
     return drafts
 
 

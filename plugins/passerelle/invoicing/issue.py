@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,8 +35,9 @@ from passerelle.documents.render import render_cii, render_ubl
 from passerelle.documents.validation import Finding, has_fatal
 from passerelle.invoicing import store
 from passerelle.invoicing.amounts import compute
-from passerelle.invoicing.checks import customer_readiness, issue_checks, render_finding
-from passerelle.invoicing.drafts import Draft, load_drafts, with_issue_date
+from passerelle.invoicing.checks import DRAFT, customer_readiness, issue_checks, render_finding
+from passerelle.invoicing.checks import finding as checks_finding
+from passerelle.invoicing.drafts import Draft, DraftFailure, load_drafts, with_issue_date
 from passerelle.invoicing.model import Invoice
 from passerelle.invoicing.numbering import issue_number
 from passerelle.invoicing.seller import SellerConfig
@@ -93,6 +95,17 @@ class DocumentPlan:
     def default(cls, validators: dict[str, Any] | None = None) -> DocumentPlan:
         return cls(document_formats(), output_dir() / "invoices", validators or {})
 
+    @contextlib.contextmanager
+    def ready(self) -> Iterator[DocumentPlan]:
+        """This plan with the validators its formats need, opened for the block and closed after it."""
+        if "ubl" not in self.formats or "ubl" in self.validators:
+            yield self
+            return
+        from passerelle.documents.validation import UblValidator
+
+        with UblValidator() as ubl:
+            yield replace(self, validators={**self.validators, "ubl": ubl})
+
 
 def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_start: date, period_end: date,
                  run_id: str, documents: DocumentPlan | None = None) -> PeriodOutcome:
@@ -102,25 +115,19 @@ def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_star
     (the billable items not rebuilt) drafts only what is still to bill instead of billing items twice.
     """
     outcome = PeriodOutcome(period_start, period_end)
-    documents = documents or DocumentPlan.default()
-    opened = None
-    if "ubl" in documents.formats and "ubl" not in documents.validators:
-        from passerelle.documents.validation import UblValidator
-
-        opened = UblValidator()
-        documents = replace(documents, validators={**documents.validators, "ubl": opened})
-    try:
+    with (documents or DocumentPlan.default()).ready() as documents:
         _drop_invoiced_items(conn)
-        drafts = load_drafts(conn, seller, period_start, period_end)
-        logger.info("period %s..%s: %d drafts", period_start, period_end, len(drafts))
+        failures: list[DraftFailure] = []
+        drafts = load_drafts(conn, seller, period_start, period_end, failures)
+        logger.info("period %s..%s: %d drafts, %d that could not be built", period_start, period_end, len(drafts),
+                    len(failures))
+        for failure in failures:
+            _tally(outcome, failure, None, _held_failure(conn, failure, run_id))
         for index, draft in enumerate(drafts, 1):
             number, rules = issue_draft(conn, seller, validator, draft, run_id, documents=documents)
             _tally(outcome, draft, number, rules)
             if index % 25 == 0 or index == len(drafts):
                 logger.info("issued %d/%d drafts (%d held)", index, len(drafts), len(outcome.held))
-    finally:
-        if opened is not None:
-            opened.close()
     return outcome
 
 
@@ -133,7 +140,7 @@ def _drop_invoiced_items(conn: Any) -> None:
     conn.commit()
 
 
-def _tally(outcome: PeriodOutcome, draft: Draft, number: str | None, rules: list[str]) -> None:
+def _tally(outcome: PeriodOutcome, draft: Draft | DraftFailure, number: str | None, rules: list[str]) -> None:
     if number:
         outcome.issued.append(number)
     else:
@@ -177,7 +184,7 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
             if has_fatal(findings):
                 conn.rollback()
                 return _held(conn, draft, invoice, findings, run_id, validated=True)
-            rendered, extra = _render_all(invoice, cii, documents)
+            rendered, extra = render_documents(invoice, cii, documents)
             if has_fatal(extra.get("ubl", [])):
                 conn.rollback()
                 return _held(conn, draft, invoice, extra["ubl"], run_id, validated=True, fmt="ubl")
@@ -189,7 +196,7 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
             for fmt, fmt_findings in extra.items():
                 _record_validation(cur, draft.invoice_key, invoice.number, fmt, fmt_findings, draft.period_end, run_id)
             for fmt, content in rendered.items():
-                written.append(_store_document(cur, documents.root, invoice.number, invoice.issue_date, fmt, content))
+                written.append(store_document(cur, documents.root, invoice.number, invoice.issue_date, fmt, content))
             cur.execute("DELETE FROM marts.held_invoices WHERE invoice_key = %s", (draft.invoice_key,))
         conn.commit()
         return invoice.number, []
@@ -201,7 +208,8 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
         return _held(conn, draft, invoice, [render_finding(error)], run_id, validated=False)
 
 
-def _render_all(invoice: Invoice, cii: bytes, documents: DocumentPlan) -> tuple[dict[str, bytes], dict[str, list[Finding]]]:
+def render_documents(invoice: Invoice, cii: bytes, documents: DocumentPlan,
+                     ) -> tuple[dict[str, bytes], dict[str, list[Finding]]]:
     """Every document of ``invoice`` as bytes, and the findings of the formats validated here (UBL)."""
     rendered: dict[str, bytes] = {}
     findings: dict[str, list[Finding]] = {}
@@ -220,7 +228,7 @@ def _render(invoice: Invoice, cii: bytes, fmt: str) -> bytes:
     return render_facturx(invoice, cii)
 
 
-def _store_document(cur: Any, root: Path, number: str, issue_date: date, fmt: str, content: bytes) -> Path:
+def store_document(cur: Any, root: Path, number: str, issue_date: date, fmt: str, content: bytes) -> Path:
     """Write ``content`` atomically (temporary file, fsync, rename) and record it in the open transaction."""
     suffix = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml"}[fmt]
     path = root / f"{issue_date:%Y}" / f"{issue_date:%m}" / f"{number.replace('/', '_')}{suffix}"
@@ -251,6 +259,16 @@ def _held(conn: Any, draft: Draft, invoice: Invoice, findings: list[Finding], ru
     return None, rules
 
 
+def _held_failure(conn: Any, failure: DraftFailure, run_id: str) -> list[str]:
+    """Hold a draft that could not even be built, with what was raised."""
+    error = failure.error
+    finding = checks_finding(DRAFT, "draft", f"the draft could not be built: {type(error).__name__}: {error}")
+    reasons = [f"{finding.rule} ({finding.location}): {finding.message}"]
+    _hold(conn, failure, None, [finding], [finding.rule], reasons, run_id, "draft", False)
+    logger.warning("held %s (%s): %s", failure.invoice_key, failure.customer_key, reasons[0][:2000])
+    return [finding.rule]
+
+
 def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, formats: tuple[str, ...] | None = None,
                     numbers: list[str] | None = None, run_id: str = "manual", root: Path | None = None) -> int:
     """Write every missing document of ready invoices (all, or ``numbers``); returns how many were written.
@@ -258,13 +276,10 @@ def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, form
     ``validators`` maps "ubl" to a UBL validator; when None, one is opened (and closed) if UBL is wanted.
     """
     formats = formats or document_formats()
-    if validators is None:
-        from passerelle.documents.validation import UblValidator
-
-        with contextlib.ExitStack() as stack:
-            opened = {"ubl": stack.enter_context(UblValidator())} if "ubl" in formats else {}
-            return write_documents(conn, opened, formats=formats, numbers=numbers, run_id=run_id, root=root)
     root = root or output_dir() / "invoices"
+    if validators is None:
+        with DocumentPlan(formats, root).ready() as plan:
+            return write_documents(conn, plan.validators, formats=formats, numbers=numbers, run_id=run_id, root=root)
     written = 0
     with conn.cursor() as cur:
         cur.execute("SELECT i.invoice_number, i.invoice_key, i.issue_date, i.billing_period_end, f.format"
@@ -280,7 +295,7 @@ def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, form
             content = _render(invoice, render_cii(invoice), fmt)
             if fmt == "ubl":
                 _record_validation(cur, key, number, "ubl", validators["ubl"].validate(content), period_end, run_id)
-            _store_document(cur, root, number, issue_date, fmt, content)
+            store_document(cur, root, number, issue_date, fmt, content)
         conn.commit()
         written += 1
     if written:
@@ -307,7 +322,7 @@ def _write_ledger(cur: Any, draft: Draft, number: str, run_id: str) -> None:
                                f"{group.count} drafted (marts.billable_items changed during the run)")
 
 
-def _hold(conn: Any, draft: Draft, grand_total: Any, findings: list[Finding], rules: list[str], reasons: list[str],
+def _hold(conn: Any, draft: Draft | DraftFailure, grand_total: Any, findings: list[Finding], rules: list[str], reasons: list[str],
           run_id: str, fmt: str, validated: bool) -> None:
     """Record the draft in ``marts.held_invoices`` with its rules and reasons, and its findings.
 
@@ -321,7 +336,7 @@ def _hold(conn: Any, draft: Draft, grand_total: Any, findings: list[Finding], ru
             " DO UPDATE SET rules = EXCLUDED.rules, reasons = EXCLUDED.reasons, grand_total = EXCLUDED.grand_total,"
             " run_id = EXCLUDED.run_id, held_at = now()",
             (draft.invoice_key, draft.customer_key, draft.period_end, rules, reasons, grand_total,
-             draft.invoice.currency, run_id))
+             draft.currency, run_id))
         if validated:
             _record_validation(cur, draft.invoice_key, None, fmt, findings, draft.period_end, run_id)
         else:
