@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 import pytest
 
-from passerelle.invoicing.numbering import NumberingError, format_number, issue_number
+from passerelle.invoicing.numbering import NumberingError, format_number, issue_number, issuing_lock
 from passerelle.warehouse.settings import connect
 from tests.db import tuples
 
@@ -78,6 +79,67 @@ def test_concurrent_issuers_queue_and_leave_neither_gaps_nor_duplicates(warehous
     finally:
         conn.close()
     assert sequences == list(range(1, 46)) and keys == [(45,)]
+
+
+def _free(conn, siren: str = SIREN) -> bool:
+    """Whether another session could take the seller's issuing lock now (taking and releasing it)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"passerelle.issuing:{siren}",))
+        free = cur.fetchone()[0]
+        if free:
+            cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (f"passerelle.issuing:{siren}",))
+    conn.rollback()
+    return free
+
+
+def test_issuing_lock_is_per_seller_reentrant_and_leaves_the_callers_transaction_alone(warehouse_conn,
+                                                                                       warehouse_url) -> None:
+    other = connect(warehouse_url)
+    try:
+        with warehouse_conn.cursor() as cur:
+            cur.execute("INSERT INTO audit.invoice_counters (seller_siren, fiscal_year) VALUES ('pending', 2026)")
+        with issuing_lock(warehouse_conn, SIREN):
+            assert not _free(other) and _free(other, "552100554")
+            with issuing_lock(warehouse_conn, SIREN):  # a credit note writing its documents takes it again
+                pass
+            assert not _free(other)
+        assert _free(other)
+        assert tuples(other, "SELECT count(*) FROM audit.invoice_counters WHERE seller_siren = 'pending'") == [(0,)]
+        warehouse_conn.rollback()  # the caller's pending work was neither committed nor lost by the lock
+        assert tuples(warehouse_conn, "SELECT count(*) FROM audit.invoice_counters") == [(0,)]
+    finally:
+        other.close()
+
+
+def test_issuing_lock_queues_a_second_run_and_dies_with_its_session(warehouse_url: str) -> None:
+    first, second = connect(warehouse_url), connect(warehouse_url)
+    order: list[str] = []
+    try:
+        with issuing_lock(first, SIREN):
+            waiter = threading.Thread(target=lambda: _take(second, order))
+            waiter.start()
+            waiter.join(0.5)
+            assert waiter.is_alive() and order == []  # queued behind the first run
+            order.append("first done")
+        waiter.join(10)
+        assert order == ["first done", "second ran"]
+        killed = connect(warehouse_url)
+        with killed.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"passerelle.issuing:{SIREN}",))
+        assert not _free(first)
+        killed.close()  # a run killed while holding it: the session goes, the lock with it
+        deadline = time.monotonic() + 5
+        while not _free(first) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _free(first)
+    finally:
+        first.close()
+        second.close()
+
+
+def _take(conn, order: list[str]) -> None:
+    with issuing_lock(conn, SIREN):
+        order.append("second ran")
 
 
 def test_format_respects_the_20_character_limit() -> None:

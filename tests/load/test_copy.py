@@ -78,10 +78,10 @@ def test_non_json_values_are_stored_as_text_and_cursor_normalised(warehouse_conn
     record = Record("x", paris, {"when": paris, "amount": Decimal("12.30")})
     with warehouse_conn.cursor() as cur:
         copy_pages(cur, temp_table, [Page([record])])
-        cur.execute(f"SELECT cursor_value, payload FROM {temp_table}")
+        cur.execute(f"SELECT cursor_value, payload::text FROM {temp_table}")
         cursor_value, payload = cur.fetchone()
     assert cursor_value == paris
-    assert payload == {"when": str(paris), "amount": "12.30"}
+    assert payload == f'{{"when": "{paris}", "amount": 12.30}}'  # a Decimal is a JSON number, digit for digit
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from passerelle.paths import PROJECT_ROOT
 from passerelle.warehouse.embedded import EmbeddedWarehouse
 
-URL_PATTERN = r"postgresql://postgres@127\.0\.0\.1:(\d+)/passerelle"
+URL_PATTERN = r"postgresql://passerelle_loader:[A-Za-z0-9_-]{32}@127\.0\.0\.1:(\d+)/passerelle"
 
 
 def start_in_subprocess(data_dir: Path) -> dict:
@@ -79,7 +79,8 @@ def test_start_serves_tcp_and_unix_socket(server: EmbeddedWarehouse) -> None:
     tcp.close()
 
     assert (server.socket_dir / f".s.PGSQL.{port}").is_socket()
-    unix = psycopg2.connect(host=str(server.socket_dir), port=port, user="postgres", dbname="passerelle")
+    unix = psycopg2.connect(host=str(server.socket_dir), port=port, user="passerelle_loader",
+                            password=server.passwords()["passerelle_loader"], dbname="passerelle")
     with unix.cursor() as cur:
         cur.execute("SELECT inet_server_addr() IS NULL, current_database()")  # NULL: not a TCP session
         assert cur.fetchone() == (True, "passerelle")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,11 +57,11 @@ def test_non_postgres_url_is_refused() -> None:
 
 
 @pytest.fixture
-def odd_login(warehouse_server_url: str) -> Iterator[tuple[str, str]]:
+def odd_login(warehouse_admin_url: str) -> Iterator[tuple[str, str]]:
     """A role whose name and password need percent-encoding in a URI."""
     role = f"pw test+{uuid.uuid4().hex[:6]}@x"
     password = "p@ss:w/rd?#%é"
-    admin = connect(database_url(warehouse_server_url, "postgres"))
+    admin = connect(database_url(warehouse_admin_url, "postgres"))
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
@@ -109,11 +110,30 @@ def test_postgres_hook_works_through_generated_conn_uri(
     assert tuple(hook.get_first("SELECT current_database(), current_user")) == (database, role)
 
 
-def test_cli_up_writes_sourceable_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse_url: str,
+@pytest.fixture
+def quoted_password_url(warehouse_url: str, warehouse_admin_url: str) -> Iterator[str]:
+    """``warehouse_url`` as a member of its user whose password holds a quote (servers check passwords)."""
+    role = f"cli_test_{uuid.uuid4().hex[:8]}"
+    owner = settings.parse(warehouse_url).username
+    admin = connect(database_url(warehouse_admin_url, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+            sql.Identifier(role), sql.Literal("top'secret"), sql.Identifier(owner)))
+    try:
+        yield settings.parse(warehouse_url).set(username=role, password="top'secret").render_as_string(
+            hide_password=False)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        admin.close()
+
+
+def test_cli_up_writes_sourceable_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, quoted_password_url: str,
                                            capsys: pytest.CaptureFixture[str],
                                            caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("PASSERELLE_STATE_DIR", str(tmp_path))
-    with_password = settings.parse(warehouse_url).set(password="top'secret").render_as_string(hide_password=False)
+    with_password = quoted_password_url
     monkeypatch.setenv("WAREHOUSE_URL", with_password)
     caplog.set_level(logging.INFO)
     assert main(["up"]) == 0
@@ -129,3 +149,60 @@ def test_cli_up_writes_sourceable_env_file(monkeypatch: pytest.MonkeyPatch, tmp_
     ).stdout.splitlines()
     assert sourced == [with_password, airflow_conn_uri(with_password)]
     assert write_env_file(with_password, tmp_path / "again.env").read_text() == env_file.read_text()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("make_url, problem", [
+    (lambda port: f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle", "host unreachable: connection refused"),
+    (lambda port: "postgresql://loader:Pa55-secret@passerelle-no-such-host.invalid:5432/passerelle",
+     "host name does not resolve"),
+    (lambda port: "mysql://loader:Pa55-secret@127.0.0.1:3306/passerelle", "not a postgres URL"),
+    (lambda port: "loader:Pa55-secret at 127.0.0.1", "not a database URL"),
+    # On the test server itself (reachable, but refusing what the URL asks for):
+    ("database", "the database does not exist"),
+    ("role", "authentication refused"),  # "unknown user" on trust, "wrong password" on scram
+], ids=["closed-port", "unknown-host", "bad-scheme", "not-a-url", "unknown-database", "unknown-role"])
+def test_cli_up_with_a_bad_warehouse_url_prints_one_masked_line(
+    make_url, problem: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    warehouse_server_url: str,
+) -> None:
+    if make_url == "database":
+        url = settings.parse(warehouse_server_url).set(database="passerelle_no_such_database_x")
+    elif make_url == "role":
+        url = settings.parse(warehouse_server_url).set(username="passerelle_no_such_role_x", password="Pa55-secret")
+    else:
+        url = make_url(_closed_port())
+    if not isinstance(url, str):
+        url = url.render_as_string(hide_password=False)
+    monkeypatch.setenv("PASSERELLE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    assert main(["up"]) != 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and captured.out == "", captured.err
+    assert lines[0].startswith("error: ") and problem in lines[0] and " — check " in lines[0]
+    assert "WAREHOUSE_URL" in lines[0] and "Pa55-secret" not in lines[0]
+    assert not (tmp_path / "warehouse.env").exists()
+
+
+def test_cli_up_with_an_unreachable_warehouse_exits_without_a_traceback(tmp_path: Path) -> None:
+    port = _closed_port()
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    env = {**os.environ, "PASSERELLE_STATE_DIR": str(tmp_path), "PYTHONPATH": str(plugins),
+           "WAREHOUSE_URL": f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle"}
+    done = subprocess.run([sys.executable, "-m", "passerelle.warehouse", "up"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: warehouse postgresql://loader:***@127.0.0.1:{port}/passerelle (WAREHOUSE_URL; Airflow Connection "
+        f"'passerelle_warehouse'): host unreachable: connection refused (connection to server at \"127.0.0.1\", "
+        f"port {port} failed: Connection refused Is the server running on that host and accepting TCP/IP "
+        f"connections?) — check that Postgres is running and the host and port in WAREHOUSE_URL"]

@@ -12,9 +12,11 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
+from passerelle.connectors.paging import UnusableResponseError
 from passerelle.connectors.spec import SourceSpec, StreamSpec, dig
 from passerelle.connectors.timestamps import parse_timestamp
 from passerelle.errors import BadRecordError
+from passerelle.exact_json import Unloadable
 from passerelle.records import Page, Record, Window, utc
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,11 @@ def to_record(source: str, stream: StreamSpec, item: Any, location: str, positio
     record_id = dig(item, stream.primary_key)
     if record_id is None or record_id == "":
         raise BadRecordError(source, stream.name, where, f"missing primary key field {stream.primary_key!r}")
-    record_id = str(record_id)
+    # an id JSON allowed but jsonb cannot hold (NaN...) is named by its text; the loader sets the record aside
+    if isinstance(record_id, bool) or not isinstance(record_id, (str, int, Unloadable)):
+        raise BadRecordError(source, stream.name, where, f"primary key field {stream.primary_key!r} has the wrong "
+                             f"type: {type(record_id).__name__} {str(record_id)[:80]!r} (expected a string or integer)")
+    record_id = record_id.text if isinstance(record_id, Unloadable) else str(record_id)
     deleted = bool(dig(item, stream.deleted_field)) if stream.deleted_field else False
     cursor_field = stream.deleted_cursor_field if deleted and stream.deleted_cursor_field else stream.cursor_field
     raw_cursor = dig(item, cursor_field)
@@ -67,14 +73,20 @@ def extract(
     """Stream a window of one stream as validated pages, logging progress per page."""
     state = {} if state is None else state
     started, total, number = time.monotonic(), 0, 0
-    for reader in stream.readers:
-        for raw in reader.pages(session, stream, window, state):
-            number += 1
-            records = [to_record(source.name, stream, item, raw.location, i) for i, item in enumerate(raw.items)]
-            total += len(records)
-            log.info(
-                "%s.%s: page %d fetched, %d records (%d so far, %.1fs)",
-                source.name, stream.name, number, len(records), total, time.monotonic() - started,
-            )
-            yield Page(records=records, location=raw.location)
+    try:
+        for reader in stream.readers:
+            for raw in reader.pages(session, stream, window, state):
+                number += 1
+                if not isinstance(raw.items, list):
+                    raise UnusableResponseError(f"page at {raw.location}: expected a list of records, "
+                                                f"got {type(raw.items).__name__}")
+                records = [to_record(source.name, stream, item, raw.location, i) for i, item in enumerate(raw.items)]
+                total += len(records)
+                log.info(
+                    "%s.%s: page %d fetched, %d records (%d so far, %.1fs)",
+                    source.name, stream.name, number, len(records), total, time.monotonic() - started,
+                )
+                yield Page(records=records, location=raw.location)
+    except UnusableResponseError as exc:
+        raise exc.name_stream(stream.name)
 

@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 import requests
 
+from passerelle import exact_json
 from passerelle.connectors.auth import TokenProvider
+from passerelle.connectors.paging import DEFAULT_MAX_RESPONSE_MB, body_hint
 from passerelle.connectors.http import ApiRequestError, PinnedCASession, raise_for_status, retry_after_header
 from passerelle.connectors.retry import Retryable, RetrySettings, call_with_retries
 from passerelle.errors import BadRecordError, PasserelleError
@@ -64,10 +66,11 @@ class GraphQLApi:
     classify: ErrorClassifier = unclassified
     options: dict[str, Any] = field(default_factory=dict)
     """Source-specific settings readers consult (page size...)."""
+    max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
     http: requests.Session = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.http = PinnedCASession(self.verify)
+        self.http = PinnedCASession(self.verify, self.timeout, self.max_response_mb)
 
     def query(self, query: str, variables: dict[str, Any] | None = None, *, stream: str) -> dict[str, Any]:
         """Run a query and return its ``data``, retrying what can be retried."""
@@ -87,13 +90,14 @@ class GraphQLApi:
         what = f"{self.source}.{stream}"
         status = response.status_code
         try:
-            body = response.json()
+            body = exact_json.loads(response.content)
         except ValueError as exc:
             if status >= 500 or status == 429:
                 raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response)) from exc
             if status >= 300:
                 raise ApiRequestError(f"{what} POST {self.url}", response) from exc
-            raise BadRecordError(self.source, stream, f"(response of POST {self.url})", f"malformed JSON: {exc}") from exc
+            raise BadRecordError(self.source, stream, f"(response of POST {self.url})",
+                                 f"malformed JSON: {exc}{body_hint(response)}") from exc
         errors = body.get("errors") if isinstance(body, dict) else None
         for error in errors or ():
             mapped = self.classify(error, response) if isinstance(error, dict) else None

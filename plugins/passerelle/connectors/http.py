@@ -12,9 +12,11 @@ from typing import Any, Callable
 
 import requests
 
+from passerelle import exact_json
 from passerelle.connectors.auth import TokenProvider
+from passerelle.connectors.paging import DEFAULT_MAX_RESPONSE_MB, body_hint, read_capped, same_origin
 from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings, call_with_retries
-from passerelle.errors import AuthError, BadRecordError, PasserelleError
+from passerelle.errors import AuthError, BadRecordError, SourceRequestError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -22,27 +24,43 @@ class PinnedCASession(requests.Session):
     """A session whose ``verify`` setting wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
 
     requests lets those environment variables override ``Session.verify``, so a connection's own
-    ``ca_bundle`` (a private CA) would silently be ignored on machines that set them.
+    ``ca_bundle`` (a private CA) would silently be ignored on machines that set them. Requests
+    without a timeout (simple-salesforce sends none) get ``timeout``: a silent server must fail
+    the attempt, not hang the task.
     """
 
-    def __init__(self, verify: str | bool = True) -> None:
+    def __init__(self, verify: str | bool = True, timeout: float = 60.0,
+                 max_response_mb: float = DEFAULT_MAX_RESPONSE_MB) -> None:
         super().__init__()
         self.verify = verify
+        self.timeout = timeout
+        self.max_response_bytes = int(max_response_mb * (1 << 20))
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Bodies are streamed and read up to ``max_response_bytes``: a runaway page fails clearly
+        instead of growing memory without bound."""
         kwargs.setdefault("verify", self.verify)
-        return super().request(method, url, *args, **kwargs)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        if kwargs.get("stream"):
+            return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, stream=True, **{k: v for k, v in kwargs.items() if k != "stream"})
+        response._content = read_capped(response, self.max_response_bytes)
+        response._content_consumed = True
+        return response
 
 
 ThrottleDelay = Callable[[requests.Response], "float | None | bool"]
 
 
-class ApiRequestError(PasserelleError):
+class ApiRequestError(SourceRequestError):
     """A request the vendor rejected for a reason retrying cannot fix (4xx other than auth/throttle)."""
 
     def __init__(self, what: str, response: requests.Response) -> None:
         self.status = response.status_code
-        super().__init__(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
+        check = "the object or field it names: deleted, renamed or not visible to the integration user?" \
+            if response.status_code == 404 else None
+        super().__init__(f"{what}: HTTP {response.status_code}: {one_line(response.text)[:500]}", check=check)
 
 
 def retry_after_header(response: requests.Response) -> float | None:
@@ -70,7 +88,8 @@ def raise_for_status(response: requests.Response, *, what: str, throttle_delay: 
     if status == 401:
         raise NeedsReauth(f"HTTP 401: {response.text[:200]}")
     if status == 403:
-        raise AuthError(f"{what}: access forbidden (HTTP 403): {response.text[:300]}")
+        raise AuthError(f"{what}: access forbidden (HTTP 403): {one_line(response.text)[:300]}",
+                        check="the scopes or permissions granted to the connection's credentials")
     if status in (408, 409, 423, 425) or status >= 500:
         raise Retryable(f"HTTP {status}", retry_after=retry_after_header(response))
     raise ApiRequestError(f"{what} {response.request.method} {response.url}", response)
@@ -87,23 +106,25 @@ class JsonApi:
     verify: str | bool = True
     timeout: float = 60.0
     throttle_delay: ThrottleDelay = http_429_delay
+    max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
     http: requests.Session = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.http = PinnedCASession(self.verify)
+        self.http = PinnedCASession(self.verify, self.timeout, self.max_response_mb)
 
     def request(self, method: str, path: str, *, stream: str, **kwargs: Any) -> Any:
         """Send a request and return its decoded JSON body, retrying what can be retried."""
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        url = same_origin(path, self.base_url) if "//" in path else f"{self.base_url}{path}"
 
         def once() -> Any:
             headers = {"Authorization": self.authorization(), "Accept": "application/json"}
             response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             self.check_response(response, stream)
             try:
-                return response.json()
+                return exact_json.loads(response.content)
             except ValueError as exc:
-                raise BadRecordError(self.source, stream, f"(response of {method} {path})", f"malformed JSON: {exc}") from exc
+                raise BadRecordError(self.source, stream, f"(response of {method} {path})",
+                                     f"malformed JSON: {exc}{body_hint(response)}") from exc
 
         return call_with_retries(
             once, what=f"{self.source}.{stream} {method} {path}", settings=self.retry, reauthenticate=self.tokens.refresh

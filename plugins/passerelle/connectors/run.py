@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.engine import extract, plan_window
-from passerelle.connectors.retry import RetrySettings
+from passerelle.connectors.retry import RetrySettings, failures_named
 from passerelle.connectors.spec import SourceSpec
 from passerelle.load.raw_loader import LoadStats, get_watermark, load_window
 
@@ -38,7 +38,8 @@ def run_stream(
     """Plan the window from the interval and the watermark, stream it from the API into raw.
 
     The window's rows, its load-log entry and the watermark commit together: a failure anywhere
-    (API, bad record, database) leaves the warehouse as it was, and the Airflow retry redoes it.
+    (API, bad record, database) leaves the warehouse as it was, and the Airflow retry redoes it. A
+    record jsonb cannot store is set aside (``raw.quarantined_records``) and does not fail the window.
     """
     stream = source.stream(stream_name)
     watermark = get_watermark(conn, source.name, stream.name)
@@ -52,15 +53,17 @@ def run_stream(
         source.name, stream.name, interval_start, interval_end, window.start or "beginning", window.end,
         watermark.window_end if watermark else "none",
     )
-    session = source.connect(config, retry_settings(source, config))
     state = dict(watermark.state) if watermark else {}
-    stats = load_window(
-        conn, source=source.name, stream=stream.name, window=window,
-        pages=extract(source, stream, session, window, state), run_id=run_id, logger=log, state=state,
-    )
+    with failures_named(source.name, source.conn_id, config):
+        session = source.connect(config, retry_settings(source, config))
+        stats = load_window(
+            conn, source=source.name, stream=stream.name, window=window,
+            pages=extract(source, stream, session, window, state), run_id=run_id, logger=log, state=state,
+        )
     log.info(
-        "%s.%s: %d records -> %d inserted, %d updated, %d deleted, %d unchanged in %.1fs",
+        "%s.%s: %d records -> %d inserted, %d updated, %d deleted, %d unchanged; %d unloadable set aside in "
+        "raw.quarantined_records, %d conflicting duplicates quarantined; in %.1fs",
         source.name, stream.name, stats.records, stats.inserted, stats.updated, stats.deleted, stats.unchanged,
-        stats.seconds,
+        stats.unloadable, stats.quarantined, stats.seconds,
     )
     return stats

@@ -41,11 +41,12 @@ from passerelle.errors import PasserelleError
 from passerelle.invoicing import store
 from passerelle.invoicing.amounts import business_process, compute, round2
 from passerelle.invoicing.issue import (
-    DocumentPlan, _record_validation, issue_date_for, render_documents, store_document, write_documents,
+    DocumentPlan, _record_validation, issue_date_for, remove_orphan_documents, render_documents, store_document,
+    write_documents,
 )
 from passerelle.invoicing.mentions import DEDUCTION, SETTLEMENTS, credit_terms
 from passerelle.invoicing.model import CREDIT_NOTE, AllowanceCharge, Invoice, InvoiceLine, Note, PrecedingInvoice
-from passerelle.invoicing.numbering import issue_number
+from passerelle.invoicing.numbering import issue_number, issuing_lock
 from passerelle.invoicing.seller import NUMBER_CHARSET, SellerConfig
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,10 @@ def credit_invoice(conn: Any, seller: SellerConfig, validator: Any, invoice_numb
 
     ``run_id`` identifies the request: asking again with the same one (an Airflow retry) returns the credit
     note already issued. ``issue_date`` defaults to today, never before the invoice nor the last number.
+    Runs under the seller's issuing lock, after removing what a killed run left in the documents folder.
     """
-    with (documents or DocumentPlan.default()).ready() as plan:
+    with (documents or DocumentPlan.default()).ready() as plan, issuing_lock(conn, seller.siren):
+        remove_orphan_documents(conn, plan.root, seller.invoice_prefix)
         return _credit(conn, seller, validator, invoice_number, reason, run_id, issue_date, lines, amount, settlement,
                        plan)
 

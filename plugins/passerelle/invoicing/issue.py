@@ -16,6 +16,16 @@ billable, so the next run issues it once the data is fixed. A retry or a backfil
 the ledger and issues nothing twice; its issue date never precedes the seller's last number (see
 ``issue_date_for``). :func:`write_documents` still writes documents missing for other reasons (a format
 added to ``PASSERELLE_INVOICE_FORMATS`` later, invoices issued before documents were written inline).
+
+Retrying after a crash anywhere (``kill -9`` included) is safe. A period is issued under the seller's
+:func:`~passerelle.invoicing.numbering.issuing_lock`, so concurrent runs queue and each reports only the
+numbers it issued itself. Under that lock, before anything else, the run removes what a killed run may
+have left in the documents folder: temporary files, and documents renamed into place whose transaction
+never committed (no ``marts.invoice_documents`` row). Such a file is named after a number that went back
+to the counter; it must not survive to be taken for the document of the invoice that number goes to next.
+Then the items already in the ledger are dropped from ``marts.billable_items``, and issuing resumes with
+the same drafts, keys and numbers an uninterrupted run would have used. :data:`CRASH_POINTS` names the
+steps the crash tests kill a run at (see :mod:`passerelle.crash_points`).
 """
 
 from __future__ import annotations
@@ -24,12 +34,14 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from passerelle.crash_points import crash_point
 from passerelle.documents.pdf import render_facturx
 from passerelle.documents.render import render_cii, render_ubl
 from passerelle.documents.validation import Finding, has_fatal
@@ -39,26 +51,32 @@ from passerelle.invoicing.checks import DRAFT, customer_readiness, issue_checks,
 from passerelle.invoicing.checks import finding as checks_finding
 from passerelle.invoicing.drafts import Draft, DraftFailure, load_drafts, with_issue_date
 from passerelle.invoicing.model import Invoice
-from passerelle.invoicing.numbering import issue_number
+from passerelle.invoicing.numbering import issue_number, issuing_lock
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.paths import output_dir
 from passerelle.transform.models import run_sql_file
 
 logger = logging.getLogger(__name__)
 FORMATS = ("facturx", "cii", "ubl")
+SUFFIXES = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml"}
+# Where a run may be killed, in the order a draft meets them (kill -9 at each, then retry: see the tests).
+CRASH_POINTS = ("period.locked", "draft.checked", "draft.numbered", "draft.saved", "draft.ledger",
+                "document.temporary", "draft.documents", "draft.committed", "draft.held")
 
 
 @dataclass
 class PeriodOutcome:
     period_start: date
     period_end: date
-    issued: list[str] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # numbered by this run
     held: dict[str, list[str]] = field(default_factory=dict)  # invoice_key -> fatal rule ids
+    already: list[str] = field(default_factory=list)  # drafts found numbered by an earlier run: not counted
+    cleaned: list[str] = field(default_factory=list)  # files a killed run left behind, removed first
 
     def as_dict(self) -> dict[str, Any]:
         return {"period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
                 "issued": len(self.issued), "held": len(self.held), "numbers": self.issued,
-                "held_keys": self.held}
+                "held_keys": self.held, "already_issued": len(self.already), "cleaned_files": len(self.cleaned)}
 
 
 def document_formats() -> tuple[str, ...]:
@@ -111,11 +129,14 @@ def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_star
                  run_id: str, documents: DocumentPlan | None = None) -> PeriodOutcome:
     """Issue every draft of the period (``period_end`` is its last day). Call :func:`build_billable_items` first.
 
-    Items already in the ledger are dropped from ``marts.billable_items`` first, so a retry after a crash
-    (the billable items not rebuilt) drafts only what is still to bill instead of billing items twice.
+    Runs under the seller's issuing lock (a concurrent run waits, then finds its work done). Files a killed
+    run left are removed first; items already in the ledger are dropped from ``marts.billable_items``, so
+    a retry after a crash (the billable items not rebuilt) drafts only what is still to bill.
     """
     outcome = PeriodOutcome(period_start, period_end)
-    with (documents or DocumentPlan.default()).ready() as documents:
+    with (documents or DocumentPlan.default()).ready() as documents, issuing_lock(conn, seller.siren):
+        crash_point("period.locked")
+        outcome.cleaned = [str(path) for path in remove_orphan_documents(conn, documents.root, seller.invoice_prefix)]
         _drop_invoiced_items(conn)
         failures: list[DraftFailure] = []
         drafts = load_drafts(conn, seller, period_start, period_end, failures)
@@ -124,8 +145,12 @@ def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_star
         for failure in failures:
             _tally(outcome, failure, None, _held_failure(conn, failure, run_id))
         for index, draft in enumerate(drafts, 1):
-            number, rules = issue_draft(conn, seller, validator, draft, run_id, documents=documents)
-            _tally(outcome, draft, number, rules)
+            number, rules, new = _issue_draft(conn, seller, validator, draft, run_id, documents)
+            if number and not new:
+                outcome.already.append(number)
+            else:
+                _tally(outcome, draft, number, rules)
+            crash_point("draft.committed")
             if index % 25 == 0 or index == len(drafts):
                 logger.info("issued %d/%d drafts (%d held)", index, len(drafts), len(outcome.held))
     return outcome
@@ -159,14 +184,21 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
     """Issue one draft with its documents, or hold it: returns (number, []) or (None, fatal rule ids).
 
     Never raises for a problem of the draft itself; only a failure to record the hold (the warehouse
-    gone) propagates.
+    gone) propagates. A draft numbered before (a retry) returns its number.
     """
-    documents = documents or DocumentPlan.default()
+    number, rules, _ = _issue_draft(conn, seller, validator, draft, run_id, documents or DocumentPlan.default())
+    return number, rules
+
+
+def _issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, run_id: str,
+                 documents: DocumentPlan) -> tuple[str | None, list[str], bool]:
+    """(number, [], True) issued now, (number, [], False) numbered before, (None, rules, False) held."""
     with conn.cursor() as cur:
         checks = issue_checks(draft.invoice, customer_readiness(cur, draft.customer_key))
     conn.rollback()
     if checks:
-        return _held(conn, draft, draft.invoice, checks, run_id, validated=False)
+        return (*_held(conn, draft, draft.invoice, checks, run_id, validated=False), False)
+    crash_point("draft.checked")
     written: list[Path] = []
     invoice = draft.invoice
     try:
@@ -177,35 +209,39 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
                                   run_id=run_id)
             if not issued.new:
                 conn.rollback()
-                return issued.invoice_number, []
+                return issued.invoice_number, [], False
+            crash_point("draft.numbered")
             invoice = with_issue_date(draft, issued.invoice_number, issued.issue_date, seller)
             cii = render_cii(invoice)
             findings = validator.validate(cii)
             if has_fatal(findings):
                 conn.rollback()
-                return _held(conn, draft, invoice, findings, run_id, validated=True)
+                return (*_held(conn, draft, invoice, findings, run_id, validated=True), False)
             rendered, extra = render_documents(invoice, cii, documents)
             if has_fatal(extra.get("ubl", [])):
                 conn.rollback()
-                return _held(conn, draft, invoice, extra["ubl"], run_id, validated=True, fmt="ubl")
+                return (*_held(conn, draft, invoice, extra["ubl"], run_id, validated=True, fmt="ubl"), False)
             store.save(cur, invoice, compute(invoice), invoice_key=draft.invoice_key, customer_key=draft.customer_key,
                        status="ready", run_id=run_id, billing_period=(draft.period_start, draft.period_end),
                        item_counts=draft.item_counts())
+            crash_point("draft.saved")
             _write_ledger(cur, draft, invoice.number, run_id)
+            crash_point("draft.ledger")
             _record_validation(cur, draft.invoice_key, invoice.number, "cii", findings, draft.period_end, run_id)
             for fmt, fmt_findings in extra.items():
                 _record_validation(cur, draft.invoice_key, invoice.number, fmt, fmt_findings, draft.period_end, run_id)
             for fmt, content in rendered.items():
                 written.append(store_document(cur, documents.root, invoice.number, invoice.issue_date, fmt, content))
             cur.execute("DELETE FROM marts.held_invoices WHERE invoice_key = %s", (draft.invoice_key,))
+            crash_point("draft.documents")
         conn.commit()
-        return invoice.number, []
+        return invoice.number, [], True
     except Exception as error:  # one draft never stops the period: it is held with what was raised
         conn.rollback()
         for path in written:
             path.unlink(missing_ok=True)
         logger.exception("draft %s (%s) failed while issuing", draft.invoice_key, draft.customer_key)
-        return _held(conn, draft, invoice, [render_finding(error)], run_id, validated=False)
+        return (*_held(conn, draft, invoice, [render_finding(error)], run_id, validated=False), False)
 
 
 def render_documents(invoice: Invoice, cii: bytes, documents: DocumentPlan,
@@ -228,21 +264,72 @@ def _render(invoice: Invoice, cii: bytes, fmt: str) -> bytes:
     return render_facturx(invoice, cii)
 
 
+def document_path(root: Path, number: str, issue_date: date, fmt: str) -> Path:
+    return root / f"{issue_date:%Y}" / f"{issue_date:%m}" / f"{number.replace('/', '_')}{SUFFIXES[fmt]}"
+
+
 def store_document(cur: Any, root: Path, number: str, issue_date: date, fmt: str, content: bytes) -> Path:
-    """Write ``content`` atomically (temporary file, fsync, rename) and record it in the open transaction."""
-    suffix = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml"}[fmt]
-    path = root / f"{issue_date:%Y}" / f"{issue_date:%m}" / f"{number.replace('/', '_')}{suffix}"
+    """Write ``content`` atomically (temporary file, fsync, rename) and record it in the open transaction.
+
+    Call under the seller's issuing lock: :func:`remove_orphan_documents` takes a file without its row
+    for a killed run's leftover.
+    """
+    path = document_path(root, number, issue_date, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+            crash_point("document.temporary")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     cur.execute("INSERT INTO marts.invoice_documents (invoice_number, format, path, sha256, bytes)"
                 " VALUES (%s, %s, %s, %s, %s)",
                 (number, fmt, str(path), hashlib.sha256(content).hexdigest(), len(content)))
     return path
+
+
+def remove_orphan_documents(conn: Any, root: Path, prefix: str) -> list[Path]:
+    """Remove the files of ``prefix``'s numbers under ``root`` that no committed row vouches for.
+
+    A run killed while writing leaves a temporary file; killed between a document's rename and its
+    commit, it leaves a document of a number that went back to the counter (or, in :func:`write_documents`,
+    of an invoice still without its row, which that function writes again). Only the seller's own file
+    names are considered, so another seller's documents in a shared folder are never touched. Must be
+    called under the seller's issuing lock, when no one of the seller is between a rename and a commit.
+    """
+    stem = prefix.replace("/", "_")
+    name = rf"{re.escape(stem)}\d{{4}}-\d{{6}}"
+    suffixes = "|".join(re.escape(suffix) for suffix in SUFFIXES.values())
+    document = re.compile(rf"(?P<number>{name})(?P<suffix>{suffixes})")
+    temporary = re.compile(rf"\.{name}(?:{suffixes})\.\d+\.tmp")
+    formats = {suffix: fmt for fmt, suffix in SUFFIXES.items()}
+    candidates: dict[tuple[str, str], list[Path]] = {}
+    removed: list[Path] = []
+    for folder in sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]")):
+        for entry in os.scandir(folder):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if temporary.fullmatch(entry.name):
+                removed.append(Path(entry.path))
+            elif found := document.fullmatch(entry.name):
+                number = prefix + found["number"][len(stem):]
+                candidates.setdefault((number, formats[found["suffix"]]), []).append(Path(entry.path))
+    if candidates:
+        with conn.cursor() as cur:
+            cur.execute("SELECT invoice_number, format FROM marts.invoice_documents WHERE invoice_number = ANY(%s)",
+                        (sorted({number for number, _ in candidates}),))
+            recorded = set(cur.fetchall())
+        conn.rollback()
+        removed += [path for key, paths in candidates.items() if key not in recorded for path in paths]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        logger.warning("removed %s, left by a run killed before it committed", path)
+    return removed
 
 
 def _held(conn: Any, draft: Draft, invoice: Invoice, findings: list[Finding], run_id: str, *, validated: bool,
@@ -274,6 +361,7 @@ def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, form
     """Write every missing document of ready invoices (all, or ``numbers``); returns how many were written.
 
     ``validators`` maps "ubl" to a UBL validator; when None, one is opened (and closed) if UBL is wanted.
+    Runs under the issuing lock of every seller concerned, so it never races an issuing run's cleanup.
     """
     formats = formats or document_formats()
     root = root or output_dir() / "invoices"
@@ -281,26 +369,38 @@ def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, form
         with DocumentPlan(formats, root).ready() as plan:
             return write_documents(conn, plan.validators, formats=formats, numbers=numbers, run_id=run_id, root=root)
     written = 0
+    sellers = sorted({siren for siren, *_ in _missing_documents(conn, formats, numbers) if siren})
+    with contextlib.ExitStack() as locks:
+        for siren in sellers:  # always in the same order: two writers never wait on each other
+            locks.enter_context(issuing_lock(conn, siren))
+        for _, number, key, issue_date, period_end, fmt in _missing_documents(conn, formats, numbers):
+            with conn.cursor() as cur:
+                invoice = store.load(cur, number)
+                content = _render(invoice, render_cii(invoice), fmt)
+                if fmt == "ubl":
+                    _record_validation(cur, key, number, "ubl", validators["ubl"].validate(content), period_end,
+                                       run_id)
+                store_document(cur, root, number, issue_date, fmt, content)
+            conn.commit()
+            written += 1
+    if written:
+        logger.info("wrote %d invoice documents under %s", written, root)
+    return written
+
+
+def _missing_documents(conn: Any, formats: tuple[str, ...], numbers: list[str] | None) -> list[tuple]:
+    """(seller_siren, number, invoice_key, issue_date, period_end, format) of every document still to write."""
     with conn.cursor() as cur:
-        cur.execute("SELECT i.invoice_number, i.invoice_key, i.issue_date, i.billing_period_end, f.format"
-                    " FROM marts.invoices i CROSS JOIN unnest(%s::text[]) AS f(format)"
+        cur.execute("SELECT n.seller_siren, i.invoice_number, i.invoice_key, i.issue_date, i.billing_period_end,"
+                    " f.format FROM marts.invoices i LEFT JOIN marts.invoice_numbers n USING (invoice_number)"
+                    " CROSS JOIN unnest(%s::text[]) AS f(format)"
                     " WHERE i.status = 'ready' AND (%s::text[] IS NULL OR i.invoice_number = ANY(%s::text[]))"
                     " AND NOT EXISTS (SELECT FROM marts.invoice_documents d"
                     "                  WHERE d.invoice_number = i.invoice_number AND d.format = f.format)"
                     " ORDER BY i.invoice_number, f.format", (list(formats), numbers, numbers))
         wanted = cur.fetchall()
-    for number, key, issue_date, period_end, fmt in wanted:
-        with conn.cursor() as cur:
-            invoice = store.load(cur, number)
-            content = _render(invoice, render_cii(invoice), fmt)
-            if fmt == "ubl":
-                _record_validation(cur, key, number, "ubl", validators["ubl"].validate(content), period_end, run_id)
-            store_document(cur, root, number, issue_date, fmt, content)
-        conn.commit()
-        written += 1
-    if written:
-        logger.info("wrote %d invoice documents under %s", written, root)
-    return written
+    conn.rollback()
+    return wanted
 
 
 def _write_ledger(cur: Any, draft: Draft, number: str, run_id: str) -> None:
@@ -341,6 +441,7 @@ def _hold(conn: Any, draft: Draft | DraftFailure, grand_total: Any, findings: li
             _record_validation(cur, draft.invoice_key, None, fmt, findings, draft.period_end, run_id)
         else:
             _record_findings(cur, draft.invoice_key, None, fmt, findings, run_id)
+        crash_point("draft.held")
     conn.commit()
 
 

@@ -8,19 +8,29 @@ recorded against the identity of what it invoices (``invoice_key``), so a retrie
 asking again gets the number it already has and never consumes a new one. Corrections are credit
 notes with numbers of their own; a number is never reassigned.
 
+Whole runs of a seller (a billing period, a credit note, missing documents) also queue, on
+:func:`issuing_lock`: a session-level advisory lock, released by Postgres when the session ends, so a
+killed run never leaves it held. A run that waited sees what the other one did before it starts.
+
 Format: ``<prefix><year>-<sequence on 6 digits>``, e.g. ``MS2026-000042``: at most 20 characters of
 ``[A-Za-z0-9+-_/]`` (the PPF's current limit, rule G1.05), which the seller configuration guarantees.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import psycopg2.extensions
+
 from passerelle.errors import PasserelleError
 from passerelle.invoicing.seller import MAX_PREFIX_LENGTH, NUMBER_CHARSET
 
+logger = logging.getLogger(__name__)
 MAX_NUMBER_LENGTH = 20
 SEQUENCE_DIGITS = 6
 
@@ -87,3 +97,45 @@ def _existing(cur: Any, invoice_key: str) -> IssuedNumber | None:
                 (invoice_key,))
     found = cur.fetchone()
     return IssuedNumber(found[0], found[1], found[2], new=False) if found else None
+
+
+def _lock_key(seller_siren: str) -> str:
+    return f"passerelle.issuing:{seller_siren}"
+
+
+@contextlib.contextmanager
+def issuing_lock(conn: Any, seller_siren: str) -> Iterator[None]:
+    """Hold the seller's issuing lock for the block: concurrent runs of that seller run one after the other.
+
+    Re-entrant on one connection (a credit note writing its missing documents takes it again). Taken and
+    released without touching the caller's transaction (a connection left idle is left idle).
+    """
+    key = _lock_key(seller_siren)
+    idle = conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+        if not cur.fetchone()[0]:
+            logger.info("another run is issuing for seller %s: waiting for it to finish", seller_siren)
+            cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+    if idle:
+        conn.commit()
+    try:
+        yield
+    finally:
+        _unlock(conn, key)
+
+
+def _unlock(conn: Any, key: str) -> None:
+    if conn.closed:
+        return  # the session is gone, and its lock with it
+    status = conn.info.transaction_status
+    if status == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+        conn.rollback()
+        status = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+        if status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            conn.commit()
+    except psycopg2.Error:  # the connection broke: Postgres releases the lock with the session
+        logger.warning("could not release the issuing lock %s; it goes with the session", key)

@@ -4,17 +4,22 @@ COPY text format is the fastest way in and needs no client-side row objects, but
 must be exact: a stray backslash or tab in a payload would shift or corrupt columns silently.
 Records are validated here too, while each one is touched anyway, so that a bad record fails
 with its source, stream and id rather than with a Postgres parse error.
+
+A record whose *content* ``jsonb`` cannot store (NUL, lone surrogate, NaN, a number beyond numeric,
+over-deep nesting) raises :class:`UnloadableRecordError`; given a ``quarantine`` callback, the page
+encoder hands such records to it and loads the others, so one record never blocks its stream.
+Payloads are written with :mod:`passerelle.exact_json`: Decimals keep the digits they came with.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from passerelle import exact_json
 from passerelle.errors import BadRecordError
 from passerelle.records import Page, Record
 
@@ -36,14 +41,22 @@ def escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-# One shared encoder: json.dumps with non-default options builds a new encoder on every call.
-# allow_nan=False: NaN/Infinity are not JSON and jsonb would reject the whole COPY without naming the record.
-_JSON = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+class UnloadableRecordError(BadRecordError):
+    """A record whose content ``jsonb`` cannot store: it can be quarantined, the others still load."""
+
+    def __init__(self, source: str, stream: str, record: Record, problem: str) -> None:
+        super().__init__(source, stream, record.record_id, problem)
+        self.item = record
+
+
+Quarantine = Callable[[UnloadableRecordError], None]
+"""Receives each record that cannot be loaded (the error names it and says why)."""
 
 
 def encode_json(payload: dict[str, Any]) -> str:
-    """Same text as ``json.dumps(payload, default=str, ensure_ascii=False, separators=(",", ":"))``."""
-    return _JSON.encode(payload)
+    """Compact JSON, Decimals digit for digit, unknown objects as their ``str``; NaN and unloadable values
+    (:class:`passerelle.exact_json.Unloadable`) raise ValueError: jsonb would reject the whole COPY."""
+    return exact_json.dumps(payload)
 
 
 def encode_record(record: Record, *, source: str = "", stream: str = "", position: str = "?") -> str:
@@ -54,7 +67,7 @@ def encode_record(record: Record, *, source: str = "", stream: str = "", positio
     if not isinstance(record_id, str) or not record_id:
         raise BadRecordError(source, stream, position, f"record_id must be a non-empty string, got {record_id!r}")
     if "\x00" in record_id:
-        raise BadRecordError(source, stream, record_id, "record_id contains a NUL character")
+        raise UnloadableRecordError(source, stream, record, "record_id contains a NUL character")
     cursor = record.cursor
     if not isinstance(cursor, datetime) or cursor.tzinfo is None or cursor.utcoffset() is None:
         raise BadRecordError(source, stream, record_id, f"cursor must be a timezone-aware datetime, got {cursor!r}")
@@ -64,44 +77,58 @@ def encode_record(record: Record, *, source: str = "", stream: str = "", positio
         raise BadRecordError(source, stream, record_id, f"payload must be a dict, got {type(record.payload).__name__}")
     try:
         payload = encode_json(record.payload)
-    except (TypeError, ValueError, RecursionError) as error:
-        raise BadRecordError(source, stream, record_id, f"payload is not JSON-serialisable: {error}") from error
+    except RecursionError:
+        raise UnloadableRecordError(source, stream, record, "payload is nested too deep to store") from None
+    except (TypeError, ValueError) as error:
+        raise UnloadableRecordError(source, stream, record, f"payload is not JSON-serialisable: {error}") from error
     if "\\u0000" in payload and _JSON_NUL.search(payload):
-        raise BadRecordError(source, stream, record_id, "payload contains a NUL character, which jsonb cannot store")
+        raise UnloadableRecordError(source, stream, record, "payload contains a NUL character, which jsonb cannot store")
     cursor_text = (cursor if cursor.tzinfo is timezone.utc else cursor.astimezone(timezone.utc)).isoformat()
     return f"{escape(record_id)}\t{cursor_text}\t{'t' if record.deleted else 'f'}\t{escape(payload)}\n"
 
 
 def encode_page(records: Sequence[Record], *, source: str = "", stream: str = "", first_position: int = 1,
-                location: str = "") -> tuple[bytes, int]:
-    """COPY text for a page of records and the number of records in it."""
-    lines = []
+                location: str = "", quarantine: Quarantine | None = None) -> tuple[bytes, int]:
+    """COPY text for a page of records and the number of records in it.
+
+    Without ``quarantine`` an unloadable record raises; with it, the record is handed over and left out.
+    """
+    lines: list[str] = []
+    encoded: list[Record] = []
     where = f" ({location})" if location else ""
     for offset, record in enumerate(records):
-        lines.append(encode_record(record, source=source, stream=stream, position=f"#{first_position + offset}{where}"))
-    try:
-        data = "".join(lines).encode("utf-8")
-    except UnicodeEncodeError as error:  # lone surrogates from a bad decoder upstream
-        bad = _first_unencodable(records, first_position)
-        raise BadRecordError(source, stream, bad, f"contains text that is not valid Unicode: {error.reason}") from error
-    return data, len(lines)
-
-
-def _first_unencodable(records: Sequence[Record], first_position: int) -> str:
-    for offset, record in enumerate(records):
         try:
-            encode_record(record).encode("utf-8")
-        except UnicodeEncodeError:
-            return record.record_id or f"#{first_position + offset}"
-    return "?"
+            lines.append(encode_record(record, source=source, stream=stream,
+                                       position=f"#{first_position + offset}{where}"))
+        except UnloadableRecordError as error:
+            if quarantine is None:
+                raise
+            quarantine(error)
+        else:
+            encoded.append(record)
+    try:
+        return "".join(lines).encode("utf-8"), len(lines)
+    except UnicodeEncodeError:  # lone surrogates: JSON allows "\ud800", UTF-8 and jsonb do not
+        pass
+    kept: list[bytes] = []
+    for line, record in zip(lines, encoded):
+        try:
+            kept.append(line.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            bad = UnloadableRecordError(source, stream, record, f"contains text that is not valid Unicode: {error.reason}")
+            if quarantine is None:
+                raise bad from error
+            quarantine(bad)
+    return b"".join(kept), len(kept)
 
 
 def copy_pages(cursor: Any, table: str, pages: Iterable[Page], *, source: str = "", stream: str = "",
-               on_page: PageCallback | None = None) -> tuple[int, int]:
-    """COPY every page into ``table`` (columns :data:`COLUMNS`); return (records, pages).
+               on_page: PageCallback | None = None, quarantine: Quarantine | None = None) -> tuple[int, int]:
+    """COPY every page into ``table`` (columns :data:`COLUMNS`); return (records copied, pages).
 
     ``pages`` is consumed lazily: each page is encoded, sent and released before the next one is
     requested, so memory stays bounded by the page size whatever the size of the extract.
+    Unloadable records go to ``quarantine`` when one is given (see :func:`encode_page`).
     """
     statement = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
     total = page_count = 0
@@ -110,7 +137,7 @@ def copy_pages(cursor: Any, table: str, pages: Iterable[Page], *, source: str = 
             raise BadRecordError(source, stream, f"page {page_count + 1}", f"expected a Page, got {type(page).__name__}")
         page_count += 1
         data, count = encode_page(page.records, source=source, stream=stream, first_position=total + 1,
-                                  location=page.location or f"page {page_count}")
+                                  location=page.location or f"page {page_count}", quarantine=quarantine)
         if count:
             cursor.copy_expert(statement, io.BytesIO(data))
         del data

@@ -11,6 +11,11 @@ A record id that arrives twice in one window with the same cursor but different 
 contradicting itself across pages) is not resolved by guessing: every version goes to
 ``quality.quarantine`` (rule ``raw.conflicting_duplicate``) and none to ``raw.records``; the next
 clean version of that record releases the quarantine entry.
+
+A record whose content ``jsonb`` cannot store (NUL, lone surrogate, NaN, a number beyond numeric, nesting
+too deep) is set aside in ``raw.quarantined_records`` with its reason and its JSON as received, in the
+same transaction; the rest of the window commits, and ``LoadStats.unloadable`` and
+``audit.load_log.unloadable`` count them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from psycopg2.extras import Json
 
-from passerelle.load.copy import copy_pages
+from passerelle import exact_json
+from passerelle.load.copy import UnloadableRecordError, copy_pages
 from passerelle.records import Page, Window
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,9 @@ class LoadStats:
     pages: int
     seconds: float
     quarantined: int = 0
+    """Records quarantined as conflicting duplicates (``quality.quarantine``)."""
+    unloadable: int = 0
+    """Records jsonb cannot store, set aside in ``raw.quarantined_records``."""
 
 
 @dataclass
@@ -149,6 +158,16 @@ UPDATE quality.quarantine q
                   AND r.cursor_value > (q.row_data ->> 'cursor_value')::timestamptz)
 """
 
+_QUARANTINE_UNLOADABLE = """
+INSERT INTO raw.quarantined_records (source, stream, record_id, cursor_value, reason, original,
+                                     first_load_id, last_load_id, first_run_id, last_run_id)
+VALUES (%(source)s, %(stream)s, %(record_id)s, %(cursor_value)s, %(reason)s, %(original)s,
+        %(load_id)s, %(load_id)s, %(run_id)s, %(run_id)s)
+ON CONFLICT (source, stream, original_sha256)
+DO UPDATE SET last_load_id = EXCLUDED.last_load_id, last_run_id = EXCLUDED.last_run_id, last_seen_at = now(),
+              times_seen = raw.quarantined_records.times_seen + 1, reason = EXCLUDED.reason
+"""
+
 _ADVANCE_WATERMARK = """
 UPDATE audit.watermarks
    SET cursor_value = GREATEST(cursor_value, %(max_cursor)s),
@@ -161,9 +180,10 @@ UPDATE audit.watermarks
 
 _LOG_LOAD = """
 INSERT INTO audit.load_log (load_id, source, stream, window_start, window_end, run_id, records_received,
-                            inserted, updated, deleted, unchanged, pages, started_at, finished_at)
+                            inserted, updated, deleted, unchanged, pages, started_at, finished_at, unloadable)
 VALUES (%(load_id)s, %(source)s, %(stream)s, %(window_start)s, %(window_end)s, %(run_id)s, %(records)s,
-        %(inserted)s, %(updated)s, %(deleted)s, %(unchanged)s, %(pages)s, %(started_at)s, clock_timestamp())
+        %(inserted)s, %(updated)s, %(deleted)s, %(unchanged)s, %(pages)s, %(started_at)s, clock_timestamp(),
+        %(unloadable)s)
 """
 
 
@@ -215,6 +235,13 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
     def page_loaded(number: int, page: Page, count: int, so_far: int) -> None:
         logger.info("%s: page %d loaded %d records (%d so far)", label, number, count, so_far)
 
+    unloadable: list[str] = []
+
+    def set_aside(error: UnloadableRecordError) -> None:
+        logger.warning("%s: record set aside in raw.quarantined_records: %s", label, _printable(str(error)))
+        unloadable.append(error.record)
+        cur.execute(_QUARANTINE_UNLOADABLE, {**params, **quarantine_row(error)})
+
     try:
         with conn.cursor() as cur:
             cur.execute(_LOCK_WATERMARK, params)
@@ -223,7 +250,7 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute(_CREATE_TEMP)
             records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
-                                             on_page=page_loaded)
+                                             on_page=page_loaded, quarantine=set_aside)
             cur.execute(f"ANALYZE {TEMP_TABLE}")
             cur.execute(_QUARANTINE_CONFLICTS, params)
             conflicting = cur.fetchone()[0]
@@ -235,7 +262,7 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             inserted, updated, deleted, unchanged, max_cursor = cur.fetchone()
             cur.execute(_RELEASE_CONFLICTS, params)
             params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
-                          deleted=deleted, unchanged=unchanged, max_cursor=max_cursor)
+                          deleted=deleted, unchanged=unchanged, max_cursor=max_cursor, unloadable=len(unloadable))
             params["state"] = Json(state) if state is not None else None
             cur.execute(_ADVANCE_WATERMARK, params)
             cur.execute(_LOG_LOAD, params)
@@ -244,14 +271,45 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
         _rollback_quietly(conn, label, logger)
         raise
     stats = LoadStats(source, stream, window.start, window.end, run_id, records, inserted, updated, deleted,
-                      unchanged, page_count, round(time.monotonic() - began, 3), len(conflicting))
+                      unchanged, page_count, round(time.monotonic() - began, 3), len(conflicting), len(unloadable))
     logger.info(
         "%s: window [%s, %s) loaded (load %s): %d records in %d pages, %d inserted, %d updated, %d deleted,"
-        " %d unchanged in %.1fs",
+        " %d unchanged, %d unloadable set aside in %.1fs",
         label, _fmt(window.start), _fmt(window.end), params["load_id"], records, page_count, inserted, updated,
-        deleted, unchanged, stats.seconds,
+        deleted, unchanged, len(unloadable), stats.seconds,
     )
     return stats
+
+
+def quarantine_row(error: UnloadableRecordError) -> dict[str, Any]:
+    """The columns of ``raw.quarantined_records`` that describe one unloadable record."""
+    record = error.item
+    record_id = record.record_id if isinstance(record.record_id, str) and record.record_id else None
+    cursor = record.cursor if isinstance(record.cursor, datetime) and record.cursor.tzinfo else None
+    return {
+        "record_id": _printable(record_id) if record_id is not None else None,
+        "cursor_value": cursor,
+        "reason": _printable(error.problem),
+        "original": exact_json.dumps_lossless(record.payload).encode("utf-8", "surrogatepass"),
+    }
+
+
+def _printable(text: str) -> str:
+    """``text`` storable in a text column: NUL and lone surrogates written as ``\\u`` escapes."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+def unloadable_counts(conn: Any, run_id: str | None = None) -> dict[tuple[str, str], int]:
+    """Records held in ``raw.quarantined_records`` per (source, stream): all of them, or those a run met."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT source, stream, count(*) FROM raw.quarantined_records"
+            " WHERE %(run_id)s::text IS NULL OR last_run_id = %(run_id)s GROUP BY source, stream",
+            {"run_id": run_id},
+        )
+        return {(source, stream): count for source, stream, count in cur.fetchall()}
 
 
 def _rollback_quietly(conn: Any, label: str, logger: logging.Logger) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from passerelle.paths import PROJECT_ROOT
 
@@ -31,14 +30,17 @@ def configure_airflow(home: Path | None = None) -> Path:
 
 
 def warehouse_connection(url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
+    """Airflow's ``passerelle_warehouse`` for ``url`` (login and password percent-decoded)."""
+    from passerelle.warehouse.settings import parse
+
+    parts = parse(url)
     return {
         "conn_type": "postgres",
-        "host": parts.hostname or "127.0.0.1",
+        "host": parts.host or "127.0.0.1",
         "port": parts.port or 5432,
         "login": parts.username or "postgres",
         "password": parts.password or "",
-        "schema": (parts.path or "/passerelle").lstrip("/") or "passerelle",
+        "schema": parts.database or "passerelle",
     }
 
 

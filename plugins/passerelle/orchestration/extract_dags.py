@@ -77,6 +77,7 @@ def extract_stream_task(source_name: str, stream_name: str) -> dict[str, Any]:
         "window_end": stats.window_end.isoformat(),
         "records": stats.records, "inserted": stats.inserted, "updated": stats.updated,
         "deleted": stats.deleted, "unchanged": stats.unchanged, "pages": stats.pages,
+        "unloadable": stats.unloadable, "conflicting": stats.quarantined,
     }
     context["outlet_events"][raw_asset(source_name, stream_name)].extra = summary
     return summary

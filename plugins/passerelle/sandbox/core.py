@@ -23,6 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from passerelle import exact_json
 from passerelle.sandbox.clock import VirtualClock, parse_instant
 from passerelle.sandbox.faults import (
     FAULT_KINDS,
@@ -32,16 +33,20 @@ from passerelle.sandbox.faults import (
     FaultInjector,
     FaultSpec,
     FaultSpecError,
+    apply_patch,
 )
 
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/__sandbox"
 POST_AUTH_KINDS = FAULT_KINDS - PRE_AUTH_KINDS
+HTML_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway - maintenance</title></head>"
+                   b"<body><h1>We'll be back soon</h1></body></html>")
 
 
 def json_body(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Exact JSON: Decimals as their digits, and seeded hostile values (NaN, lone surrogates...) as sent."""
+    return exact_json.dumps_verbatim(body)
 
 
 def json_response(
@@ -190,6 +195,7 @@ class VendorApp:
         self.dataset = dataset
         self.lock = threading.RLock()
         self.faults = FaultInjector()
+        self._replayed: dict[int, bytes] = {}
         self.stats = RequestStats()
         self.tokens = TokenStore()
         self.base_url = ""
@@ -324,6 +330,8 @@ class VendorApp:
         call.fault = fault
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
+        if fault is not None and fault.kind == "html_page":  # a proxy or maintenance page answering 200
+            return Response(HTML_ERROR_PAGE, status=fault.status or 200, content_type="text/html; charset=utf-8")
         if fault is not None and fault.kind in RESPONSE_KINDS:
             return self.fault_response(call, fault)
         if call.endpoint not in self.public_endpoints:
@@ -340,11 +348,21 @@ class VendorApp:
         if fault.kind == "malformed_json":
             response.set_data(body[: max(1, len(body) // 2)])
             return response
+        if fault.kind == "replay":
+            first = self._replayed.setdefault(id(fault), body)
+            response.set_data(first)
+            return response
+        if fault.kind == "oversize":  # valid JSON, padded to a runaway size
+            response.set_data(body + b" " * (fault.size or 0))
+            return response
         try:
-            payload = json.loads(body)
+            payload = exact_json.loads(body)
         except ValueError:
             return response
-        if self.strip_id(payload):
+        if fault.kind == "rewrite":
+            if apply_patch(payload, fault.patch or ()):
+                response.set_data(json_body(payload))
+        elif self.strip_id(payload):
             response.set_data(json_body(payload))
         return response
 
@@ -499,6 +517,7 @@ class VendorApp:
         """Back to the dataset as loaded: records, clock, config, tokens, faults and counters."""
         with self.lock:
             self.faults.clear()
+            self._replayed.clear()
             self.tokens.clear()
             self.stats.clear()
             self.config = self.default_config()

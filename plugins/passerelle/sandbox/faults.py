@@ -12,13 +12,18 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FAULT_KINDS = frozenset({"rate_limit", "error", "slow", "expire_tokens", "malformed_json", "missing_id"})
+FAULT_KINDS = frozenset({"rate_limit", "error", "slow", "expire_tokens", "malformed_json", "missing_id",
+                         "html_page", "oversize", "rewrite", "replay"})
 PRE_AUTH_KINDS = frozenset({"expire_tokens"})
 """Kinds applied before the credentials are checked (expiring tokens is what makes the check fail)."""
-RESPONSE_KINDS = frozenset({"rate_limit", "error"})
+RESPONSE_KINDS = frozenset({"rate_limit", "error", "html_page"})
 """Kinds that replace the response."""
-PAYLOAD_KINDS = frozenset({"malformed_json", "missing_id"})
-"""Kinds that alter an otherwise normal response."""
+PAYLOAD_KINDS = frozenset({"malformed_json", "missing_id", "oversize", "rewrite", "replay"})
+"""Kinds that alter an otherwise normal response: ``oversize`` pads the JSON body with ``size`` bytes of
+whitespace; ``rewrite`` applies ``patch``, a list of ``{"path": "records/1/Id", "value": ...}`` or
+``{"path": ..., "copy": "records/0/Id"}`` operations (``/``-separated keys, digits index lists);
+``replay`` answers every request it fires on after the first with the body served to that first one
+(a listing that goes back to a page already read)."""
 
 
 class FaultSpecError(ValueError):
@@ -43,6 +48,8 @@ class FaultSpec:
     retry_after: int | None = None
     error_code: str | None = None
     message: str | None = None
+    size: int | None = None
+    patch: tuple[dict[str, Any], ...] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultSpec:
@@ -72,9 +79,18 @@ class FaultSpec:
         path = data.get("path")
         if path is not None and not isinstance(path, str):
             raise FaultSpecError("path must be a string")
+        size = data.get("size")
+        if size is not None and (not isinstance(size, int) or size < 0):
+            raise FaultSpecError("size must be a non-negative number of bytes")
+        patch = data.get("patch")
+        if patch is not None and not (isinstance(patch, list) and all(
+                isinstance(op, dict) and isinstance(op.get("path"), str) and ("value" in op) != ("copy" in op)
+                for op in patch)):
+            raise FaultSpecError('patch must be a list of {"path": ..., "value": ...} or {"path": ..., "copy": ...}')
         return cls(
             kind=kind, times=times, after=after, status=status, delay=float(delay), path=path or None,
             retry_after=retry_after, error_code=data.get("error_code"), message=data.get("message"),
+            size=size, patch=tuple(patch) if patch is not None else None,
         )
 
 
@@ -139,3 +155,30 @@ class FaultInjector:
                     fault.paths.append(path)
                     chosen = fault.spec
             return chosen
+
+
+def _step(node: Any, key: str) -> Any:
+    return node[int(key)] if isinstance(node, list) else node[key]
+
+
+def apply_patch(payload: Any, patch: tuple[dict[str, Any], ...]) -> bool:
+    """Apply ``rewrite`` operations to a decoded body; False if a path does not exist in it."""
+    for op in patch:
+        *parents, last = op["path"].split("/")
+        try:
+            node = payload
+            for key in parents:
+                node = _step(node, key)
+            if "copy" in op:
+                value = payload
+                for key in op["copy"].split("/"):
+                    value = _step(value, key)
+            else:
+                value = op["value"]
+            if isinstance(node, list):
+                node[int(last)] = value
+            else:
+                node[last] = value
+        except (KeyError, IndexError, ValueError, TypeError):
+            return False
+    return True

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from passerelle.paths import state_dir
+from passerelle.warehouse import roles
 from passerelle.warehouse.embedded import EmbeddedWarehouse
 from passerelle.warehouse.migrate import migrate
 from passerelle.warehouse.settings import (
@@ -74,6 +75,11 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _url(args: argparse.Namespace) -> int:
     url = warehouse_url(args.data_dir)
+    if args.role:
+        if os.environ.get(ENV_VAR):
+            print(f"--role applies to the embedded warehouse only; {ENV_VAR} is set", file=sys.stderr)
+            return 2
+        url = EmbeddedWarehouse(args.data_dir).url(role=args.role)
     print(url if args.reveal else mask_url(url))
     return 0
 
@@ -89,11 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("stop", help="stop the embedded server").set_defaults(run=_stop)
     url_parser = commands.add_parser("url", help="print the warehouse URL (starting the embedded server if needed)")
     url_parser.add_argument("--reveal", action="store_true", help="print the password instead of ***")
+    url_parser.add_argument("--role", choices=[roles.BI, roles.PROJECTS, roles.LOADER],
+                            help="embedded warehouse: the URL of this role instead of the loader's")
     url_parser.set_defaults(run=_url)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception as exc:
+        from passerelle.warehouse.connection_errors import describe_failure
+
+        message = describe_failure(exc, os.environ.get(ENV_VAR, "").strip())
+        if message is None:
+            raise
+        logger.debug("warehouse connection failed", exc_info=True)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 # Airflow's plugin loader executes every file under plugins/ as a top-level module named after the

@@ -1,7 +1,8 @@
 """Where the warehouse is, and how each client (psycopg2, SQLAlchemy, Airflow) is pointed at it.
 
-``WAREHOUSE_URL`` selects any Postgres; without it the embedded server is started (or reused).
-URLs may carry a password, so everything that logs or prints one goes through :func:`mask_url`.
+``WAREHOUSE_URL`` selects any Postgres; without it the embedded server is started (or reused) and its
+URL is the loader role's, with the password generated into ``.passerelle/warehouse/credentials.json``.
+URLs carry passwords, so everything that logs or prints one goes through :func:`mask_url`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ AIRFLOW_CONN_ENV_VAR = f"AIRFLOW_CONN_{AIRFLOW_CONN_ID.upper()}"
 
 
 def warehouse_url(data_dir: Path | None = None) -> str:
-    """``$WAREHOUSE_URL`` if set, else the URL of the embedded server (started if needed)."""
+    """``$WAREHOUSE_URL`` if set, else the embedded server's URL for the loader role (started if needed)."""
     url = os.environ.get(ENV_VAR, "").strip()
     if url:
         return url

@@ -31,7 +31,6 @@ HubSpot deal id. Projects without it can only be matched by the customer name in
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -39,6 +38,8 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle import exact_json
+from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
 from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import ApiRequestError, JsonApi
@@ -102,7 +103,7 @@ class AsanaSession:
 
 def connect(config: SourceConfig, retry: RetrySettings) -> AsanaSession:
     api = AsanaApi(source="asana", base_url=config.base_url + API_PATH, tokens=token_provider(config), retry=retry,
-                   verify=config.verify)
+                   verify=config.verify, max_response_mb=max_response_mb(config))
     return AsanaSession(api, config)
 
 
@@ -116,6 +117,7 @@ def list_pages(
 ) -> Iterator[tuple[list[Any], str]]:
     """Every page of a paginated list: ``(items, location)`` until ``next_page`` is null."""
     query = {**params, "limit": PAGE}
+    cursors = PageCursor(f"GET {path}")
     while True:
         body = session.api.request("GET", path, stream=stream, params=query)
         data = body.get("data") if isinstance(body, dict) else None
@@ -123,9 +125,15 @@ def list_pages(
             raise BadRecordError("asana", stream, f"(response of GET {path})", "no data list in the response")
         yield data, f"{path}?offset={query.get('offset')}"
         next_page = body.get("next_page")
-        if not next_page or not next_page.get("offset"):
+        if not next_page:
             return
-        query["offset"] = next_page["offset"]
+        if not isinstance(next_page, dict):
+            raise UnusableResponseError(f"GET {path}: next_page of the wrong type: {type(next_page).__name__}")
+        if isinstance(next_page.get("uri"), str):
+            same_origin(next_page["uri"], session.api.base_url)
+        if next_page.get("offset") is None:
+            return
+        query["offset"] = cursors.advance(next_page["offset"], len(data))
 
 
 def workspaces(session: AsanaSession, stream: str) -> list[str]:
@@ -169,7 +177,7 @@ def is_gone(session: AsanaSession, path: str, stream: str) -> bool:
 
 
 def content_hash(item: dict[str, Any]) -> str:
-    text = json.dumps({k: v for k, v in item.items() if k != "_passerelle"}, sort_keys=True, separators=(",", ":"))
+    text = exact_json.canonical({k: v for k, v in item.items() if k != "_passerelle"})
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -262,6 +270,7 @@ class TaskReader:
                 kept = []
                 for task in items:
                     gid = task.get("gid") if isinstance(task, dict) else None
+                    gid = gid if isinstance(gid, str) else None  # another type is reported by the engine
                     if gid and gid in seen:
                         continue
                     if in_window(task, "modified_at", window):

@@ -20,13 +20,14 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle.connectors.paging import PageCursor, max_response_mb, same_origin
 from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import epoch_ms, parse_timestamp
-from passerelle.errors import SourceUnavailableError
+from passerelle.errors import SourceUnavailableError, one_line
 from passerelle.records import Window
 
 SEARCH_CAP = 10_000
@@ -43,7 +44,8 @@ def throttle_delay(response: requests.Response) -> float | None | bool:
     except ValueError:
         policy = ""
     if policy == "DAILY":
-        raise SourceUnavailableError(f"HubSpot daily API quota exhausted: {response.text[:300]}")
+        raise SourceUnavailableError(f"daily API quota exhausted: {one_line(response.text)[:300]}",
+                                     check="the account's API usage; the next run resumes from the watermark")
     explicit = retry_after_header(response)
     if explicit is not None:
         return explicit
@@ -52,7 +54,7 @@ def throttle_delay(response: requests.Response) -> float | None | bool:
 
 def token_provider(config: SourceConfig) -> TokenProvider:
     """Private-app token (connection password) or OAuth refresh token (extra)."""
-    return refresh_or_static(config, "/oauth/v1/token")
+    return refresh_or_static(config, "/oauth/v1/token", token_name="private app token")
 
 
 def connect(config: SourceConfig, retry: RetrySettings) -> JsonApi:
@@ -61,7 +63,8 @@ def connect(config: SourceConfig, retry: RetrySettings) -> JsonApi:
         base_url=config.base_url,
         tokens=token_provider(config),
         retry=retry,
-        verify=config.verify,
+        verify=config.verify, max_response_mb=max_response_mb(config),
+        timeout=float(config.option("timeout", 60)),
         throttle_delay=throttle_delay,
     )
 
@@ -102,6 +105,7 @@ class SearchReader:
         last_id: int | None = None
         while True:
             seen_in_query, after, restart_from = 0, None, last_id
+            cursors = PageCursor(f"search {self.object_type} hs_object_id>{restart_from}")
             while True:
                 body = api.request(
                     "POST",
@@ -115,9 +119,10 @@ class SearchReader:
                     self._attach_associations(api, stream.name, results)
                     yield RawPage(results, f"search hs_object_id>{restart_from} after={after}")
                     last_id = int(results[-1]["id"])  # validated by the engine while the page was consumed
-                after = (body.get("paging") or {}).get("next", {}).get("after")
-                if not after:
+                after = next_after(body, api)
+                if after is None:
                     return
+                after = cursors.advance(after, len(results))
                 if seen_in_query + SEARCH_PAGE > SEARCH_CAP:
                     break  # restart the window from the last id instead of hitting the cap
 
@@ -165,15 +170,16 @@ class ListReader:
         params: dict[str, Any] = {"limit": LIST_PAGE, "archived": str(self.archived).lower()}
         if self.with_properties_of:
             params["properties"] = ",".join(property_names(api, self.with_properties_of, stream.name))
+        cursors = PageCursor(f"GET {self.path}")
         while True:
             body = api.request("GET", self.path, stream=stream.name, params=params)
             kept = [item for item in body.get("results", []) if self._in_window(item, window)]
             if kept:
                 yield RawPage(kept, f"{self.path}?archived={params['archived']}&after={params.get('after')}")
-            after = (body.get("paging") or {}).get("next", {}).get("after")
-            if not after:
+            after = next_after(body, api)
+            if after is None:
                 return
-            params["after"] = after
+            params["after"] = cursors.advance(after, len(body.get("results") or []))
 
     def _in_window(self, item: Any, window: Window) -> bool:
         if not isinstance(item, dict) or not item.get(self.cursor_field):
@@ -223,3 +229,15 @@ extra `{"client_id": ..., "client_secret": ..., "refresh_token": ...}` for an OA
 `ca_bundle` to trust a private CA.
 """,
 )
+
+
+def next_after(body: Any, api: JsonApi) -> Any:
+    """The ``paging.next.after`` cursor of a page (None on the last page); a ``link`` to another host is refused."""
+    paging = body.get("paging") if isinstance(body, dict) else None
+    following = paging.get("next") if isinstance(paging, dict) else None
+    if not isinstance(following, dict):
+        return None
+    if isinstance(following.get("link"), str):
+        same_origin(following["link"], api.base_url)
+    after = following.get("after")
+    return None if after is None or after == "" else after

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -47,6 +46,8 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle import exact_json
+from passerelle.connectors.paging import PageCursor, max_response_mb
 from passerelle.connectors.auth import Token
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
@@ -125,7 +126,7 @@ class JiraSession:
 def connect(config: SourceConfig, retry: RetrySettings) -> JiraSession:
     credentials = ApiTokenCredentials(config.login or "", config.password or "")
     api = BasicAuthJsonApi(
-        source="jira", base_url=config.base_url, tokens=credentials, retry=retry, verify=config.verify,
+        source="jira", base_url=config.base_url, tokens=credentials, retry=retry, verify=config.verify, max_response_mb=max_response_mb(config),
         throttle_delay=throttle_delay,
     )
     return JiraSession(api, config)
@@ -156,7 +157,7 @@ def list_projects(session: JiraSession, stream: str) -> list[dict[str, Any]]:
 
 
 def _fingerprint(item: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return hashlib.sha1(exact_json.canonical(item).encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class IssueChangesReader:
         body: dict[str, Any] = {"jql": self.jql(window), "fields": ["*all"],
                                 "maxResults": int(session.option("page_size", ISSUE_PAGE))}
         page = 0
+        cursors = PageCursor("search/jql")
         while True:
             answer = session.api.request("POST", f"{API}/search/jql", stream=stream.name, json=body)
             issues = answer.get("issues", []) if isinstance(answer, dict) else []
@@ -256,9 +258,9 @@ class IssueChangesReader:
             if kept:
                 yield RawPage(kept, f"search/jql page {page} ({body['jql']})")
             token = answer.get("nextPageToken") if isinstance(answer, dict) else None
-            if answer.get("isLast", token is None) or not token:
+            if answer.get("isLast", token is None) or token is None or token == "":
                 return
-            body["nextPageToken"] = token
+            body["nextPageToken"] = cursors.advance(token, len(issues))
 
     @staticmethod
     def _before_end(issue: Any, window: Window) -> bool:

@@ -49,6 +49,7 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle.connectors.paging import PageCursor, max_response_mb
 from passerelle.connectors.auth import StaticToken
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.graphql_api import GraphQLApi, error_code
@@ -114,7 +115,7 @@ def connect(config: SourceConfig, retry: RetrySettings) -> GraphQLApi:
         url=f"{config.base_url}/v2",
         tokens=StaticToken(config.password or ""),
         retry=retry,
-        verify=config.verify,
+        verify=config.verify, max_response_mb=max_response_mb(config),
         headers={"API-Version": str(config.option("api_version", DEFAULT_API_VERSION))},
         auth_scheme="",  # monday takes the bare token in Authorization
         classify=monday_error,
@@ -215,6 +216,7 @@ def board_items(
             boards = data.get("boards") or []
             response = (boards[0] or {}).get("items_page") if boards else None
             number = 0
+            cursors = PageCursor(f"board {board_id} items_page")
             while response:
                 number += 1
                 kept = []
@@ -229,8 +231,9 @@ def board_items(
                     yield kept, f"board {board_id} items_page #{number} (restart {restarts})"
                     seen.update((str(i.get("id")), str(i.get("updated_at"))) for i in kept if isinstance(i, dict))
                 cursor = response.get("cursor")
-                if not cursor:
+                if cursor is None or cursor == "":
                     return
+                cursor = cursors.advance(cursor, len(response.get("items") or []))
                 response = api.query(NEXT_PAGE, {"cursor": cursor, "limit": limit}, stream=stream)["next_items_page"]
             return
         except CursorExpired as exc:

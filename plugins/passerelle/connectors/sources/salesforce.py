@@ -23,13 +23,15 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from passerelle import exact_json
+from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
 from passerelle.connectors.auth import JwtBearerGrant, RefreshTokenGrant, TokenProvider
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import PinnedCASession
 from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings, call_with_retries
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import soql_datetime
-from passerelle.errors import AuthError, BadRecordError
+from passerelle.errors import AuthError, BadRecordError, SourceRequestError, one_line
 from passerelle.records import Window
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def token_provider(config: SourceConfig) -> TokenProvider:
             refresh_token=config.option("refresh_token", ""),
             verify=config.verify,
         )
-    raise AuthError(f"unknown Salesforce auth_flow {flow!r} (use refresh_token or jwt_bearer)")
+    raise AuthError(f"unknown auth_flow {flow!r}", check="the auth_flow extra: refresh_token or jwt_bearer")
 
 
 def _classify(exc: SalesforceError) -> Exception:
@@ -74,30 +76,42 @@ def _classify(exc: SalesforceError) -> Exception:
     if (isinstance(exc, SalesforceGeneralError) and exc.status >= 500) or "QUERY_TIMEOUT" in codes:
         return Retryable(f"HTTP {exc.status} {sorted(codes) or ''}".strip())
     if isinstance(exc, SalesforceRefusedRequest):
-        return AuthError(f"Salesforce refused the request: {exc.content}")
-    return exc
+        return AuthError(f"request refused (HTTP 403): {one_line(str(exc.content))[:300]}",
+                         check="the integration user's permissions (API Enabled, access to this object)")
+    return SourceRequestError(f"request rejected (HTTP {exc.status}): {one_line(str(exc.content))[:300]}")
+
+
+class ExactSalesforce(Salesforce):
+    """simple-salesforce with responses parsed exactly (Decimal, big int), never through float."""
+
+    def parse_result_to_json(self, result: requests.Response) -> Any:
+        return exact_json.loads(result.content)
 
 
 @dataclass
 class SalesforceSession:
-    """An authenticated simple-salesforce client that re-authenticates when the session expires."""
+    """An authenticated simple-salesforce client that re-authenticates when the session expires.
+
+    The client is built on the first call, inside the retry policy: an unreachable or throttled
+    token endpoint is retried like any other request.
+    """
 
     config: SourceConfig
     retry: RetrySettings
     tokens: TokenProvider
     api_version: str = DEFAULT_API_VERSION
     batch_size: int = 2000
+    timeout: float = 60.0
     client: Salesforce | None = None
     _http: requests.Session = field(init=False, repr=False)
     _fields: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._http = PinnedCASession(self.config.verify)
-        self._connect(self.tokens.token())
+        self._http = PinnedCASession(self.config.verify, self.timeout, max_response_mb(self.config))
 
     def _connect(self, token: Any) -> None:
         instance_url = token.instance_url or self.config.base_url
-        self.client = Salesforce(
+        self.client = ExactSalesforce(
             instance_url=instance_url, session_id=token.access_token, version=self.api_version, session=self._http
         )
 
@@ -106,12 +120,14 @@ class SalesforceSession:
 
     def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
         def once() -> T:
+            if self.client is None:
+                self._connect(self.tokens.token())
             assert self.client is not None
             try:
                 return fn(self.client)
             except SalesforceError as exc:
                 raise _classify(exc) from exc
-            except requests.JSONDecodeError as exc:
+            except ValueError as exc:  # json.JSONDecodeError, or bytes that are not UTF-8
                 raise BadRecordError("salesforce", what, "(response)", f"malformed JSON in response: {exc}") from exc
 
         return call_with_retries(once, what=f"salesforce {what}", settings=self.retry, reauthenticate=self.reauthenticate)
@@ -132,6 +148,7 @@ def connect(config: SourceConfig, retry: RetrySettings) -> SalesforceSession:
         tokens=token_provider(config),
         api_version=str(config.option("api_version", DEFAULT_API_VERSION)),
         batch_size=int(config.option("batch_size", 2000)),
+        timeout=float(config.option("timeout", 60)),
     )
 
 
@@ -159,11 +176,16 @@ class SoqlWindowReader:
         log.info("salesforce.%s: %s", stream.name, soql if len(soql) < 400 else soql[:200] + " ... " + soql[-160:])
         result = session.call(stream.name, lambda sf: sf.query(soql, include_deleted=True, headers=headers))
         location = "queryAll"
+        cursors = PageCursor(f"{self.sobject} queryAll")
         while True:
             yield RawPage(items=result.get("records", []), location=location)
             if result.get("done", True):
                 return
-            location = result["nextRecordsUrl"]
+            location = cursors.advance(result.get("nextRecordsUrl"), len(result.get("records") or []))
+            if not str(location).startswith("/") or str(location).startswith("//"):
+                same_origin(str(location), f"https://{session.client.sf_instance}" if session.client else "")
+                raise UnusableResponseError(f"{self.sobject} queryAll: nextRecordsUrl {str(location)[:120]!r} "
+                                            "is not a path on the instance")
             result = session.call(
                 stream.name, lambda sf: sf.query_more(location, identifier_is_url=True, headers=headers)
             )

@@ -44,6 +44,7 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle.connectors.paging import PageCursor, max_response_mb
 from passerelle.connectors.auth import StaticToken
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
@@ -104,7 +105,7 @@ def connect(config: SourceConfig, retry: RetrySettings) -> TrelloApi:
         raise ValueError(f"trello page_size must be between 1 and {MAX_PAGE}, got {page_size}")
     return TrelloApi(
         source="trello", base_url=config.base_url, tokens=StaticToken(config.password or ""), retry=retry,
-        verify=config.verify, throttle_delay=throttle_delay, api_key=config.login or "",
+        verify=config.verify, max_response_mb=max_response_mb(config), throttle_delay=throttle_delay, api_key=config.login or "",
         board_ids=tuple(config.option("board_ids") or ()), page_size=page_size,
     )
 
@@ -135,6 +136,7 @@ def board_actions(api: TrelloApi, board_id: str, window: Window, stream: str,
     """Pages of a board's actions inside the window, newest first, walking ``before=<last id>``."""
     path = f"/1/boards/{board_id}/actions"
     params: dict[str, Any] = {"filter": types, "limit": api.page_size, **window_params(window)}
+    cursors = PageCursor(f"GET {path}")
     while True:
         page = api.get_list(path, stream, **params)
         location = f"{path}?before={params['before']}"
@@ -149,7 +151,7 @@ def board_actions(api: TrelloApi, board_id: str, window: Window, stream: str,
         oldest = action_time(last)
         if window.start is not None and oldest is not None and oldest < window.start:
             return  # the server ignored ``since``: everything older is outside the window
-        params["before"] = last_id
+        params["before"] = cursors.advance(last_id, len(page))
 
 
 def stamp_from_id(object_id: str) -> str:
