@@ -60,8 +60,11 @@ def record_calendar(conn: Any, seller: SellerConfig, start: date, end: date) -> 
     with conn.cursor() as cur:
         cur.execute("DELETE FROM marts.filing_calendar WHERE regime = %s AND period_start BETWEEN %s AND %s",
                     (seller.vat_regime.value, start, end))
+        # A range starting mid-period also yields the period that overlaps its start, which an earlier
+        # range may have recorded: upsert, so reruns and overlapping ranges never collide.
         cur.executemany("INSERT INTO marts.filing_calendar (regime, kind, period_start, period_end, due_date)"
-                        " VALUES (%s, %s, %s, %s, %s)",
+                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (regime, kind, period_start)"
+                        " DO UPDATE SET period_end = EXCLUDED.period_end, due_date = EXCLUDED.due_date",
                         [(seller.vat_regime.value, p.kind.value, p.period_start, p.period_end, p.due_date)
                          for p in periods])
     conn.commit()
