@@ -14,7 +14,18 @@ class BadRecordError(PasserelleError):
 
     def __init__(self, source: str, stream: str, record: str, problem: str) -> None:
         self.source, self.stream, self.record, self.problem = source, stream, record, problem
+        self.conn_id: str | None = None
         super().__init__(f"{source}.{stream}: record {record}: {problem}")
+
+    def attribute(self, source: str, conn_id: str | None, secrets: Iterable[str | None] = ()) -> "BadRecordError":
+        """Name the Airflow Connection like every fatal source error, on one line with ``secrets`` masked:
+        ``jira (Airflow Connection 'passerelle_jira'): worklogs: record (response of GET ...): malformed JSON``.
+        The class stays, so the retry policy still fails the task at once."""
+        self.conn_id = self.conn_id or conn_id
+        problem = mask(one_line(f"record {self.record}: {self.problem}"), list(secrets))
+        where = f"{self.source or source} (Airflow Connection '{self.conn_id}')" if self.conn_id else self.source
+        self.args = (f"{where}: {self.stream}: {problem}",)
+        return self
 
 
 def one_line(text: str) -> str:

@@ -134,7 +134,7 @@ def test_throttling_storm_and_server_errors_are_survived(asana: VendorEndpoint, 
 
 def test_record_without_gid_is_named_and_nothing_loads(asana: VendorEndpoint, run, warehouse_conn: Any) -> None:
     asana.control.add_fault("missing_id", path="/tasks", after=2)
-    with pytest.raises(BadRecordError, match=r"asana\.tasks: record #\d+ at /tasks\?offset=.*missing primary key field 'gid'"):
+    with pytest.raises(BadRecordError, match=r"asana \(Airflow Connection 'passerelle_asana'\): tasks: record #\d+ at /tasks\?offset=.*missing primary key field 'gid'"):
         run("tasks")
     assert raw_count(warehouse_conn, "asana", "tasks") == 0
     assert audit_counts(warehouse_conn) == (0, 0)
@@ -142,7 +142,7 @@ def test_record_without_gid_is_named_and_nothing_loads(asana: VendorEndpoint, ru
 
 def test_malformed_json_is_named_and_nothing_loads(asana: VendorEndpoint, run, warehouse_conn: Any) -> None:
     asana.control.add_fault("malformed_json", path="/time_tracking_entries", after=1)
-    with pytest.raises(BadRecordError, match=r"asana\.time_entries: record \(response of GET /time_tracking_entries\): malformed JSON"):
+    with pytest.raises(BadRecordError, match=r"asana \(Airflow Connection 'passerelle_asana'\): time_entries: record \(response of GET /time_tracking_entries\): malformed JSON"):
         run("time_entries")
     assert raw_count(warehouse_conn, "asana", "time_entries") == 0
     assert audit_counts(warehouse_conn) == (0, 0)

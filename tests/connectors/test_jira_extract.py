@@ -180,7 +180,7 @@ def test_census_refuses_to_delete_most_issues_at_once(jira, warehouse_conn) -> N
 
 def test_record_without_id_is_named_and_nothing_loads(jira, warehouse_conn) -> None:
     control(jira).add_fault("missing_id", path="/search/jql")
-    with pytest.raises(BadRecordError, match=r"jira\.issues: record #\d+ at .*missing primary key field 'id'"):
+    with pytest.raises(BadRecordError, match=r"jira \(Airflow Connection 'passerelle_jira'\): issues: record #\d+ at .*missing primary key field 'id'"):
         extract(warehouse_conn, jira, "issues")
     assert raw_count(warehouse_conn, "jira", "issues") == 0
     assert audit_counts(warehouse_conn) == (0, 0)
@@ -188,7 +188,7 @@ def test_record_without_id_is_named_and_nothing_loads(jira, warehouse_conn) -> N
 
 def test_malformed_json_is_named_and_nothing_loads(jira, warehouse_conn) -> None:
     control(jira).add_fault("malformed_json", path="/worklog/list")
-    with pytest.raises(BadRecordError, match=r"jira\.worklogs: .*malformed JSON"):
+    with pytest.raises(BadRecordError, match=r"jira \(Airflow Connection 'passerelle_jira'\): worklogs: .*malformed JSON"):
         extract(warehouse_conn, jira, "worklogs")
     assert raw_count(warehouse_conn, "jira", "worklogs") == 0
     assert audit_counts(warehouse_conn) == (0, 0)

@@ -132,7 +132,7 @@ def test_expired_cursor_restarts_the_board_query(sandbox: Sandbox, warehouse_con
 
 def test_record_without_id_is_named_and_nothing_loads(sandbox: Sandbox, warehouse_conn: Any) -> None:
     control(sandbox).add_fault("missing_id", after=1)
-    with pytest.raises(BadRecordError, match=r"monday\.items: record #\d+ at .*missing primary key field 'id'"):
+    with pytest.raises(BadRecordError, match=r"monday \(Airflow Connection 'passerelle_monday'\): items: record #\d+ at .*missing primary key field 'id'"):
         extract_day(warehouse_conn, sandbox, "items")
     assert raw_count(warehouse_conn, "monday", "items") == 0
     assert audit_counts(warehouse_conn) == (0, 0)
@@ -140,7 +140,7 @@ def test_record_without_id_is_named_and_nothing_loads(sandbox: Sandbox, warehous
 
 def test_malformed_json_is_named_and_nothing_loads(sandbox: Sandbox, warehouse_conn: Any) -> None:
     control(sandbox).add_fault("malformed_json")
-    with pytest.raises(BadRecordError, match=r"monday\.boards: .*malformed JSON"):
+    with pytest.raises(BadRecordError, match=r"monday \(Airflow Connection 'passerelle_monday'\): boards: .*malformed JSON"):
         extract_day(warehouse_conn, sandbox, "boards")
     assert audit_counts(warehouse_conn) == (0, 0)
 

@@ -140,7 +140,7 @@ def test_objects_without_dates_are_stamped_by_their_actions(sandbox, warehouse_c
 
 def test_record_without_id_is_named_and_nothing_loads(sandbox, warehouse_conn) -> None:
     control(sandbox).add_fault("missing_id", path="/actions")
-    with pytest.raises(BadRecordError, match=r"trello\.actions: record #0 at /1/boards/\w+/actions.*missing primary key field 'id'"):
+    with pytest.raises(BadRecordError, match=r"trello \(Airflow Connection 'passerelle_trello'\): actions: record #0 at /1/boards/\w+/actions.*missing primary key field 'id'"):
         extract(warehouse_conn, sandbox, "actions")
     assert raw_count(warehouse_conn, "trello", "actions") == 0
     assert audit_counts(warehouse_conn) == (0, 0)
@@ -148,7 +148,7 @@ def test_record_without_id_is_named_and_nothing_loads(sandbox, warehouse_conn) -
 
 def test_malformed_json_is_named_and_nothing_loads(sandbox, warehouse_conn) -> None:
     control(sandbox).add_fault("malformed_json", path="/cards", after=2)
-    with pytest.raises(BadRecordError, match=r"trello\.cards: record \(response of GET /1/boards/\w+/cards/all\): malformed JSON"):
+    with pytest.raises(BadRecordError, match=r"trello \(Airflow Connection 'passerelle_trello'\): cards: record \(response of GET /1/boards/\w+/cards/all\): malformed JSON"):
         extract(warehouse_conn, sandbox, "cards")
     assert raw_count(warehouse_conn, "trello", "cards") == 0
     assert audit_counts(warehouse_conn) == (0, 0)

@@ -20,7 +20,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
 
-from passerelle.errors import AuthError, SourceError, SourceUnavailableError, one_line
+from passerelle.errors import AuthError, BadRecordError, SourceError, SourceUnavailableError, one_line
 
 if TYPE_CHECKING:
     from passerelle.connectors.config import SourceConfig
@@ -201,7 +201,7 @@ def failures_named(source: str, conn_id: str, config: "SourceConfig") -> Iterato
     secrets = connection_secrets(config)
     try:
         yield
-    except SourceError as exc:
+    except (SourceError, BadRecordError) as exc:
         raise exc.attribute(source, conn_id, secrets)
     except (requests.ConnectionError, requests.Timeout) as exc:
         problem, check = transport_problem(exc)

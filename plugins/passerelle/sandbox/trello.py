@@ -19,6 +19,7 @@ import bisect
 import copy
 import logging
 import random
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from werkzeug.routing import Map, Rule
@@ -410,8 +411,14 @@ class TrelloApp(VendorApp):
         kind = definition["type"]
         if kind == "checkbox":
             return {"checked": "true" if value in (True, "true", 1) else "false"}
-        if kind == "number":
-            return {"number": f"{float(value):g}"}
+        if kind == "number":  # Trello keeps the digits as typed: never round through float
+            try:
+                number = Decimal(str(value))
+            except InvalidOperation:
+                raise ControlError(400, f"{definition['name']}: not a number: {value!r}") from None
+            if not number.is_finite():
+                raise ControlError(400, f"{definition['name']}: not a finite number: {value!r}")
+            return {"number": format(number, "f")}
         if kind == "date":
             return {"date": self._date_text(value)}
         return {"text": str(value)}

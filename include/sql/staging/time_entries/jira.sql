@@ -5,7 +5,8 @@
 -- worked is its date in the site's time zone ({{ site_time_zone }}), not in UTC. Billable is the
 -- worklog property passerelle.billing = {"billable": true|false}; without it the tool does not say
 -- and billable stays NULL. The comment is Atlassian Document Format: its text nodes, one line per
--- top-level block. Negative or odd durations are kept for validation.
+-- top-level block. Negative or odd durations are kept for validation; a duration of more than 11
+-- digits of seconds (which hours NUMERIC(10,2) cannot hold) is staged NULL instead of failing the model.
 (WITH issue_project AS MATERIALIZED (
     SELECT i.record_id AS issue_id, i.payload#>>'{fields,project,id}' AS project_id
       FROM {{ m.current('jira', 'issues') }} AS i
@@ -38,7 +39,7 @@ SELECT {{ m.key('jira', 'w.record_id') }} AS time_entry_key,
        CASE WHEN w.payload->>'started' ~ '^\d{4}-\d{2}-\d{2}T'
             THEN ((w.payload->>'started')::timestamptz AT TIME ZONE '{{ site_time_zone }}')::date
        END AS entry_date,
-       CASE WHEN w.payload->>'timeSpentSeconds' ~ '^-?[0-9]+(\.[0-9]+)?$'
+       CASE WHEN w.payload->>'timeSpentSeconds' ~ '^-?[0-9]{1,11}(\.[0-9]+)?$'  -- beyond: implausible, NULL
             THEN round((w.payload->>'timeSpentSeconds')::numeric / 3600, 2)
        END AS hours,
        CASE lower(w.billing->>'billable') WHEN 'true' THEN true WHEN 'false' THEN false END AS billable,
