@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,7 @@ def test_a_month_of_compliance_outputs(compliance, invoiced, tmp_path) -> None:
     assert transmissions and all(valid for _, _, valid, _ in transmissions)
     assert {flux for flux, *_ in transmissions} >= {"10.3", "10.4"}  # B2C days; B2C payments of January invoices
     assert all(open(path, "rb").read().startswith(b"<?xml") for *_, path in transmissions)
+    assert all(os.stat(path).st_mode & 0o777 == 0o600 for *_, path in transmissions)  # closed to other users
     # 212 for each payment of a domestic invoice taxed on receipt, with the amount per rate
     (cashed, payments), = tuples(invoiced, """
         SELECT (SELECT count(*) FROM billing.lifecycle_events WHERE status_code = 212),

@@ -217,6 +217,7 @@ def test_broken_drafts_are_held_with_their_reason_and_the_period_is_issued(billi
     documents = dict(tuples(billing, "SELECT invoice_number, path FROM marts.invoice_documents WHERE format = 'facturx'"))
     assert set(documents) == set(outcome.issued)
     assert all(Path(path).read_bytes().startswith(b"%PDF") for path in documents.values())
+    assert all(Path(path).stat().st_mode & 0o777 == 0o600 for path in documents.values())  # customer data
     assert not list(output.rglob("*.tmp"))
     findings = tuples(billing, "SELECT DISTINCT rule FROM marts.invoice_findings WHERE layer = 'issue'")
     assert ("PASSERELLE-XML-CHAR",) in findings

@@ -110,6 +110,7 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
     path = write_report(warehouse_conn, START, END, tmp_path / "reports", as_of=AS_OF)
 
     assert path == tmp_path / "reports" / "compliance-report_2026-03-01_2026-03-31.html"
+    assert path.stat().st_mode & 0o777 == 0o600 and not list(path.parent.glob(".*partial"))
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left behind
     page = path.read_text(encoding="utf-8")
     for anchor, title in SECTIONS.items():

@@ -32,7 +32,7 @@ from passerelle.ereporting.payments import cashed_per_rate
 from passerelle.invoicing import store
 from passerelle.invoicing.amounts import round2
 from passerelle.invoicing.seller import SellerConfig
-from passerelle.paths import output_dir
+from passerelle.paths import output_dir, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def ereport(conn: Any, seller: SellerConfig, platform: Platform, validator: Any,
     findings = validator.validate(xml)
     fatal = sum(1 for f in findings if f.severity == "fatal")
     path = root / f"{transmission_id}.xml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(xml)
+    write_private(path, xml)
     with conn.cursor() as cur:
         cur.execute("DELETE FROM marts.ereporting_transmissions WHERE transmission_id = %s", (transmission_id,))
         cur.execute("INSERT INTO marts.ereporting_transmissions (transmission_id, flux, regime, period_start, period_end,"

@@ -53,7 +53,7 @@ from passerelle.invoicing.drafts import Draft, DraftFailure, load_drafts, with_i
 from passerelle.invoicing.model import Invoice
 from passerelle.invoicing.numbering import issue_number, issuing_lock
 from passerelle.invoicing.seller import SellerConfig
-from passerelle.paths import output_dir
+from passerelle.paths import open_private, output_dir
 from passerelle.transform.models import run_sql_file
 
 logger = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def store_document(cur: Any, root: Path, number: str, issue_date: date, fmt: str
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
+        with os.fdopen(open_private(temporary), "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())

@@ -8,7 +8,6 @@ here and the SVG drawn by :mod:`passerelle.reports.charts` are written as is.
 from __future__ import annotations
 
 import html
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from passerelle.reports import charts
+from passerelle.paths import write_private
 from passerelle.reports.data import ReportData, check_period, load_report_data
 
 STATUS_NONE = "no status yet"
@@ -298,7 +298,5 @@ def write_report(conn: Any, period_start: date, period_end: date, output_dir: Pa
     page = render_report(data)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = report_path(output_dir, period_start, period_end)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, path)
+    write_private(path, page.encode("utf-8"))
     return path
