@@ -7,6 +7,7 @@ name and contact). Neither reads raw, staging or audit, nor writes anything.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,7 +15,9 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from passerelle.warehouse.scratch import create_database, drop_database
 from passerelle.warehouse.settings import connect, parse
+from tests.fixtures.warehouse import unique_database_name
 
 BI_ROLE = "passerelle_bi"
 PROJECTS_ROLE = "passerelle_projects"
@@ -163,3 +166,18 @@ def test_readers_cannot_write(seeded: str, bi_url: str, projects_url: str, state
     for url in (bi_url, projects_url):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             query(url, statement)
+
+
+def test_a_scratch_database_drops_while_a_session_it_may_not_signal_is_leaving(
+        warehouse_server_url: str, login_in: Callable[[str], str]) -> None:
+    """The loader may not terminate another role's session (nor an autovacuum worker): the drop waits for it."""
+    name = unique_database_name("drop")
+    create_database(warehouse_server_url, name)
+    reader = connect(parse(login_in(BI_ROLE)).set(database=name).render_as_string(hide_password=False))
+    leaving = threading.Timer(1.5, reader.close)
+    leaving.start()
+    try:
+        drop_database(warehouse_server_url, name)
+    finally:
+        leaving.join()
+    assert query(warehouse_server_url, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") == [(0,)]

@@ -5,13 +5,17 @@ Created and dropped through the server's ``postgres`` maintenance database, name
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
 from passerelle.warehouse.settings import connect, parse
+
+DROP_ATTEMPTS = 10  # plain DROP DATABASE already waits 5 s for other sessions to leave each time
 
 
 def database_url(server_url: str, database: str) -> str:
@@ -41,11 +45,30 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
 
 
 def drop_database(server_url: str, name: str) -> None:
-    """Drop ``name`` if it exists, closing any session still connected to it."""
+    """Drop ``name`` if it exists, closing any session still connected to it.
+
+    ``WITH (FORCE)`` needs the right to signal every process in the database, which the loader (an owner,
+    not a superuser) lacks for an autovacuum worker that happens to be there. It then closes its own
+    role's sessions and drops the plain way, which makes autovacuum workers leave by themselves.
+    """
     conn = admin_connection(server_url)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            try:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                return
+            except psycopg2.errors.InsufficientPrivilege:
+                pass
+            for attempt in range(DROP_ATTEMPTS):
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                            " AND pid <> pg_backend_pid() AND usename = current_user", (name,))
+                try:
+                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+                    return
+                except psycopg2.errors.ObjectInUse:
+                    if attempt == DROP_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.2)
     finally:
         conn.close()
 
