@@ -300,3 +300,15 @@ def test_a_non_eu_buyer_keeps_its_tax_identifier_and_an_invalid_one_is_held(bill
     assert number and not rules, rules
     assert tuples(billing, "SELECT buyer_vat_number FROM marts.invoices WHERE invoice_number = %s", number) == [
         ("US123456789",)]
+
+
+def test_one_draft_issued_on_its_own_writes_and_validates_ubl(billing, validator, output, monkeypatch) -> None:
+    """Called without a plan, issue_draft opens the validators its formats need (UBL here)."""
+    monkeypatch.setenv("PASSERELLE_INVOICE_FORMATS", "facturx,ubl")
+    seller = example_seller()
+    build_billable_items(billing, FEBRUARY[1])
+    draft = next(d for d in load_drafts(billing, seller, *FEBRUARY) if d.invoice.currency == "EUR")
+    number, rules = issue_draft(billing, seller, validator, draft, "alone")
+    assert number and rules == []
+    assert sorted(f for (f,) in tuples(billing, "SELECT format FROM marts.invoice_documents")) == ["facturx", "ubl"]
+    assert tuples(billing, "SELECT passed FROM marts.invoice_validations WHERE format = 'ubl'") == [(True,)]

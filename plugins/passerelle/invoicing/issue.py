@@ -186,7 +186,8 @@ def issue_draft(conn: Any, seller: SellerConfig, validator: Any, draft: Draft, r
     Never raises for a problem of the draft itself; only a failure to record the hold (the warehouse
     gone) propagates. A draft numbered before (a retry) returns its number.
     """
-    number, rules, _ = _issue_draft(conn, seller, validator, draft, run_id, documents or DocumentPlan.default())
+    with (documents or DocumentPlan.default()).ready() as plan:  # a UBL plan needs its validator open
+        number, rules, _ = _issue_draft(conn, seller, validator, draft, run_id, plan)
     return number, rules
 
 

@@ -5,8 +5,9 @@ starts (invoice number, reason, settlement ``deduction`` or ``refund``, and opti
 line ids with the quantity to credit — or a net ``amount``). ``check_request`` then applies the rules the
 schema cannot express (lines or amount, not both) and fails with every problem named; ``issue_credit_note``
 numbers, validates and records the credit note (:mod:`passerelle.invoicing.credit`: refused, with its
-reason, when it would credit more than the invoice or fails validation — no number consumed);
-``write_documents`` writes its Factur-X (and CII/UBL per ``PASSERELLE_INVOICE_FORMATS``). A retried run
+reason, when it would credit more than the invoice or fails validation — no number consumed) and commits
+it with its Factur-X (and CII/UBL per ``PASSERELLE_INVOICE_FORMATS``); ``write_documents`` writes any that
+are still missing (a format added later). A retried run
 returns the credit note it already issued: the run id identifies the request. The ``marts.invoices`` event
 names the credit note's month, so the compliance DAG e-reports it.
 """
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 
 from passerelle.orchestration.extract_dags import warehouse_connection
-from passerelle.orchestration.invoicing_dag import INVOICES_ASSET
+from passerelle.orchestration.invoicing_dag import INVOICES_ASSET, write_missing_documents
 
 DAG_ID = "credit_note"
 START_DATE = datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Paris"))
@@ -84,15 +85,9 @@ def issue_credit_note() -> str:
 
 
 def write_documents() -> int:
-    from passerelle.invoicing.issue import write_documents as write
-
-    context = get_current_context()
-    number = context["ti"].xcom_pull(task_ids="issue_credit_note")
-    conn = warehouse_connection()
-    try:
-        return write(conn, numbers=[number], run_id=context["run_id"])
-    finally:
-        conn.close()
+    """The credit note's documents, should one be missing (they are committed with it)."""
+    number = get_current_context()["ti"].xcom_pull(task_ids="issue_credit_note")
+    return write_missing_documents(numbers=[number])
 
 
 def build_credit_note_dag() -> DAG:

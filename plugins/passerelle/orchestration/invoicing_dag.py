@@ -74,13 +74,13 @@ def issue_invoices() -> dict[str, Any]:
     return summary
 
 
-def write_documents() -> int:
+def write_missing_documents(numbers: list[str] | None = None) -> int:
+    """Write the documents still missing (of ``numbers``, or of every ready invoice) for this run."""
     from passerelle.invoicing.issue import write_documents as write
 
-    context = get_current_context()
     conn = warehouse_connection()
     try:
-        return write(conn, run_id=context["run_id"])
+        return write(conn, numbers=numbers, run_id=get_current_context()["run_id"])
     finally:
         conn.close()
 
@@ -107,7 +107,7 @@ def build_invoicing_dag() -> DAG:
                         " marts.customer_readiness rebuilt with the issuing checks.")(),
             task(issue_invoices, task_id="issue_invoices", outlets=[INVOICES_ASSET],
                  doc_md="Number, validate (XSD, EN 16931, BR-FR) and record each invoice; hold failing drafts.")(),
-            task(write_documents, task_id="write_documents",
+            task(write_missing_documents, task_id="write_documents",
                  doc_md="Write the missing Factur-X PDF/A-3 (and CII/UBL per PASSERELLE_INVOICE_FORMATS).")(),
         )
     return dag
