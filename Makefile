@@ -6,33 +6,43 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install demo test up sandbox bench compose-check clean
+.PHONY: install demo test up sandbox bench bench-peer compose-check clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-sandbox.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 demo: install  ## Extract every source for three daily windows, build and validate staging, invoice two months, file compliance
-	$(BIN)/python -m passerelle.demo
+	$(BIN)/python -m passerelle_dev.demo
 
 test: install  ## The whole test suite against a real Postgres, the sandbox on loopback and real DAG runs
 	$(BIN)/python -m pytest
 
 up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbox and the warehouse
-	$(BIN)/python -m passerelle.devserver
+	$(BIN)/python -m passerelle_dev.devserver
 
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
-	$(BIN)/python -m passerelle.sandbox
+	$(BIN)/python -m passerelle_sandbox
 
 bench: install  ## Extract-load; staging transform + validation and invoice lines over 1,000,000 time entries; 1,000 invoices generated and validated
-	$(BIN)/python -m passerelle.bench
-	$(BIN)/python -m passerelle.bench_staging
-	$(BIN)/python -m passerelle.bench_invoicing
+	$(BIN)/python -m passerelle_dev.bench
+	$(BIN)/python -m passerelle_dev.bench_staging
+	$(BIN)/python -m passerelle_dev.bench_invoicing
+
+PEER := .venv-peer
+
+$(PEER)/.installed: requirements-peer.txt
+	@test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install --quiet -r requirements-peer.txt
+	@touch $@
+
+bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on the same emulator data and Postgres; prints both rates
+	$(BIN)/python -m passerelle_dev.bench_peer $(ARGS)
 
 compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi

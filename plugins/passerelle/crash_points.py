@@ -12,13 +12,15 @@ import os
 import signal
 from collections import Counter
 
+from passerelle.settings import settings
+
 VARIABLE = "PASSERELLE_CRASH_AT"
 _reached: Counter[str] = Counter()
 
 
 def crash_point(name: str) -> None:
     """Kill this process here if ``PASSERELLE_CRASH_AT`` names ``name`` (and this is its ``n``-th time)."""
-    wanted = os.environ.get(VARIABLE)
+    wanted = settings().crash_at
     if not wanted:
         return
     point, _, nth = wanted.partition(":")

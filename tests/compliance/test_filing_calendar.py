@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from passerelle.compliance.ereporting_run import record_calendar
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from tests.db import tuples
 
 

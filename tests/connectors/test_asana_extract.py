@@ -12,7 +12,7 @@ from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.asana import ASANA
 from passerelle.errors import AuthError, BadRecordError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.server import Sandbox, VendorEndpoint
+from passerelle_sandbox.server import Sandbox, VendorEndpoint
 from tests.connectors.helpers import DAY1, FAST, audit_counts, raw_count, raw_versions
 from tests.fixtures.sandbox import single_vendor_sandbox
 

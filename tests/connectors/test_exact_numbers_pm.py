@@ -125,3 +125,38 @@ def test_monday_column_values_are_exact_in_raw(sandbox, warehouse_conn) -> None:
         found = {record: (text, value) for record, text, value in cur.fetchall()}
     warehouse_conn.rollback()
     assert found == {item: (text, f'"{text}"') for item, text in typed.items()}
+
+
+def test_monday_numbers_column_is_exact_in_raw_and_staging(sandbox, warehouse_conn) -> None:
+    """Hours typed in the 'Heures' numbers column: value is the JSON text of a string, kept digit for digit."""
+    control = sandbox.vendors["monday"].control
+    control.set_clock(DAY1 + timedelta(hours=12))
+    board = next(b["id"] for b in control.records("boards") if b["state"] == "active")
+    person = control.records("users")[1]["id"]
+    typed = (*TEXT.values(), "1234567.89", "-0.5")  # the last two: seven digits to the cent, a correction
+    app = sandbox.vendors["monday"].app
+    with app.lock:
+        items = [app.control_create("items", {"fields": {"board_id": board, "name": f"Saisie {n}", "hours": text,
+                                                         "person": person}})["id"]
+                 for n, text in enumerate(typed)]
+    for stream in ("boards", "groups", "items", "time_tracking"):
+        extract_day(warehouse_conn, sandbox, "monday", stream)
+    with warehouse_conn.cursor() as cur:
+        cur.execute("SELECT r.record_id, v ->> 'type', v ->> 'text', v ->> 'value' FROM raw.records r,"
+                    " jsonb_array_elements(r.payload -> 'column_values') v WHERE r.source = 'monday'"
+                    " AND r.stream = 'items' AND r.record_id = ANY(%s) AND v ->> 'id' = 'hours'", (items,))
+        found = {record: (ctype, text, value) for record, ctype, text, value in cur.fetchall()}
+    warehouse_conn.rollback()
+    assert found == {item: ("numbers", text, f'"{text}"') for item, text in zip(items, typed)}
+    run_staging(warehouse_conn, ["time_entries"])
+    with warehouse_conn.cursor() as cur:
+        cur.execute("SELECT source_id, hours, person_key, task_key, entry_date FROM staging.time_entries"
+                    " WHERE time_entry_key = ANY(%s)", ([f"monday:hours:{item}" for item in items],))
+        staged = {row[0]: row[1:] for row in cur.fetchall()}
+    warehouse_conn.rollback()
+    # Beyond seven digits of hours is implausible: staged NULL for validation; the rest to the cent.
+    expected = {item: cents(Decimal(text)) if abs(Decimal(text)) < 10_000_000 else None
+                for item, text in zip(items, typed)}
+    assert {item: row[0] for item, row in staged.items()} == expected
+    assert {item: row[1:] for item, row in staged.items()} == {
+        item: (f"monday:{person}", f"monday:{item}", DAY1.date()) for item in items}

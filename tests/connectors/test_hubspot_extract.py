@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from passerelle.errors import AuthError, BadRecordError
+from passerelle.transform.models import run_staging
 from tests.connectors.helpers import DAY1, audit_counts, extract_day, raw_count, raw_versions
 
 
@@ -90,3 +91,85 @@ def test_record_without_id_is_named_and_nothing_loads(sandbox, warehouse_conn) -
         extract_day(warehouse_conn, sandbox, "hubspot", "companies")
     assert raw_count(warehouse_conn, "hubspot", "companies") == 0
     assert audit_counts(warehouse_conn) == (0, 0)
+
+
+# ------------------------------------------------------------------------------ pipelines
+
+
+def staged_deals(conn) -> dict[str, tuple]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT source_id, stage, is_closed, is_won, won_date FROM staging.deals WHERE source_system = 'hubspot'")
+        found = {row[0]: row[1:] for row in cur.fetchall()}
+    conn.rollback()
+    return found
+
+
+def test_won_and_lost_come_from_the_stage_metadata_of_each_pipeline(sandbox, warehouse_conn) -> None:
+    control = sandbox.vendors["hubspot"].control
+    control.set_clock(DAY1 + timedelta(hours=8))
+    company = live(sandbox, "companies")[0]["id"]
+    deals = {}
+    for name, pipeline, stage in (("custom won", "75318642", "120553003"), ("custom lost", "75318642", "120553004"),
+                                  ("custom open", "75318642", "120553002"), ("default won", "default", "closedwon"),
+                                  ("unknown stage", "75318642", "999")):
+        fields = {"dealname": name, "pipeline": pipeline, "dealstage": stage, "amount": "100.00",
+                  "closedate": "2026-02-27T00:00:00.000Z"}
+        deals[name] = control.create("deals", fields, associations=[{"to_type": "companies", "to_id": company}])["id"]
+    extract_day(warehouse_conn, sandbox, "hubspot", "deals")
+    assert extract_day(warehouse_conn, sandbox, "hubspot", "deal_pipelines").inserted == 2
+    run_staging(warehouse_conn, ["deals"])
+    staged = staged_deals(warehouse_conn)
+    won_date = date(2026, 2, 27)
+    assert staged[deals["custom won"]] == ("120553003", True, True, won_date)
+    assert staged[deals["custom lost"]] == ("120553004", True, False, None)
+    assert staged[deals["custom open"]] == ("120553002", False, False, None)
+    assert staged[deals["default won"]] == ("closedwon", True, True, won_date)
+    assert staged[deals["unknown stage"]] == ("999", None, None, None)
+    dataset_deals = [d for d in live(sandbox, "deals") if d["id"] not in deals.values()]
+    assert all(staged[d["id"]][2] == (d["properties"]["dealstage"] == "closedwon") for d in dataset_deals)
+
+
+def test_pipelines_are_read_whole_and_versioned_by_content(sandbox, warehouse_conn) -> None:
+    app = sandbox.vendors["hubspot"].app
+    assert extract_day(warehouse_conn, sandbox, "hubspot", "deal_pipelines", day=0).inserted == 2
+    again = extract_day(warehouse_conn, sandbox, "hubspot", "deal_pipelines", day=1)
+    assert (again.inserted, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 0)
+    with app.lock:
+        custom = next(p for p in app.pipelines["deals"] if p["id"] == "75318642")
+        custom["stages"][2]["label"] = "Signé (bon de commande)"
+    changed = extract_day(warehouse_conn, sandbox, "hubspot", "deal_pipelines", day=2)
+    assert (changed.inserted, changed.updated, changed.deleted) == (0, 1, 0)
+    with app.lock:
+        app.pipelines["deals"].remove(custom)
+    gone = extract_day(warehouse_conn, sandbox, "hubspot", "deal_pipelines", day=3)
+    assert (gone.inserted, gone.updated, gone.deleted) == (0, 0, 1)
+    assert [v[2] for v in raw_versions(warehouse_conn, "hubspot", "deal_pipelines") if v[0] == "75318642"] == [
+        False, False, True]
+
+
+# ------------------------------------------------------------------------- wide properties
+
+
+def test_six_hundred_custom_properties_never_build_a_refused_url(sandbox, warehouse_conn) -> None:
+    control = sandbox.vendors["hubspot"].control
+    control.config(enforce_rate_limits=False)
+    control.set_clock(DAY1 + timedelta(hours=8))
+    custom = {f"custom_property_{i:023d}": f"valeur {i}" for i in range(600)}  # 600 names of 40 characters
+    archived = [c["id"] for c in live(sandbox, "companies")[:3]]
+    for company in archived:
+        control.update("companies", company, custom)
+        control.delete("companies", company)
+    control.clear_stats()
+    stats = extract_day(warehouse_conn, sandbox, "hubspot", "companies")
+    assert stats.deleted == 3
+    with warehouse_conn.cursor() as cur:
+        cur.execute("SELECT record_id, payload FROM raw.records WHERE stream = 'companies' AND is_deleted")
+        tombstones = dict(cur.fetchall())
+    warehouse_conn.rollback()
+    assert sorted(tombstones) == sorted(archived)
+    for payload in tombstones.values():
+        assert {k: payload["properties"][k] for k in custom} == custom
+        assert payload["properties"]["name"] and payload["archivedAt"]
+    seen = control.stats()
+    assert "414" not in seen["by_status"]
+    assert seen["by_path"]["/crm/v3/objects/companies"] >= 4  # one request per property chunk

@@ -11,7 +11,7 @@ from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.sources.jira import JIRA
 from passerelle.errors import AuthError, BadRecordError, SourceUnavailableError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox.server import Sandbox
 from tests.connectors.helpers import DAY1, audit_counts, raw_count, raw_versions, source_config
 from tests.connectors.helpers import extract_day as extract_day_for
 from tests.fixtures.sandbox import single_vendor_sandbox

@@ -12,7 +12,7 @@ from passerelle.connectors.run import run_stream
 from passerelle.connectors.sources.monday import MONDAY
 from passerelle.errors import BadRecordError
 from passerelle.load.raw_loader import LoadStats
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox.server import Sandbox
 from tests.connectors.helpers import DAY1, audit_counts, raw_count, raw_versions, source_config
 from tests.connectors.helpers import extract_day as extract_day_for
 from tests.fixtures.sandbox import single_vendor_sandbox
@@ -127,6 +127,7 @@ def test_expired_cursor_restarts_the_board_query(sandbox: Sandbox, warehouse_con
     stats = extract_day(warehouse_conn, sandbox, "items", page_size=2)
     assert ctl.faults()[0]["fired"] == 1
     assert stats.inserted == len(control(sandbox).records("items"))
+    assert stats.records == stats.inserted + stats.deleted  # the restart skipped the versions already read
     assert raw_count(warehouse_conn, "monday", "items") == len(control(sandbox).records("items", include_deleted=True))
 
 

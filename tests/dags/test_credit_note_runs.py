@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from passerelle.documents.validation import CiiValidator
-from passerelle.invoicing.examples import EXAMPLE_SELLER, load_example_billing
+from passerelle_dev.examples import EXAMPLE_SELLER, load_example_billing
 from passerelle.invoicing.issue import build_billable_items, issue_period
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from passerelle.orchestration.airflow_env import warehouse_connection
 from tests.db import tuples
 

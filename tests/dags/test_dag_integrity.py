@@ -33,9 +33,9 @@ def test_extract_dag_policy(dagbag, source: str) -> None:
         assert task.retry_policy is not None
 
 
-def test_transform_dag_is_scheduled_on_every_raw_asset_and_validates_in_order(dagbag) -> None:
+def test_transform_dag_is_scheduled_on_every_raw_asset_and_wired_from_the_declared_upstreams(dagbag) -> None:
     from passerelle.paths import SQL_DIR
-    from passerelle.transform.models import IDENTITY_FILES, STAGING_MODELS
+    from passerelle.transform.models import MODELS, MODELS_BY_NAME
 
     dag = dagbag.dags["transform_staging"]
     raw = {f"raw.{source.name}.{stream.name}" for source in SOURCES.values() for stream in source.streams}
@@ -43,21 +43,45 @@ def test_transform_dag_is_scheduled_on_every_raw_asset_and_validates_in_order(da
     assert {asset.name for asset in dag.timetable.asset_condition.objects} == raw  # any of them triggers
     assert dag.max_active_runs == 1 and dag.catchup is False and str(SQL_DIR) in dag.template_searchpath
 
-    for model in STAGING_MODELS:
-        build, validate = dag.get_task(f"build_{model.name}"), dag.get_task(f"validate_{model.name}")
+    validation = {model.name: f"validate_{model.table.removeprefix('staging.')}" for model in MODELS}
+    built = {"analyze_raw"}
+    for model in MODELS:
+        build = dag.get_task(f"{'build' if model.layer == 'staging' else 'resolve'}_{model.name}")
+        validate = dag.get_task(validation[model.name])
+        built |= {build.task_id, validate.task_id}
         # the DagBag already resolved the template file named by the task into its text
         assert type(build).__name__ == "SQLExecuteQueryOperator" and build.conn_id == "passerelle_warehouse"
         assert build.sql == (SQL_DIR / model.sql_path).read_text()
-        assert build.task_id in validate.upstream_task_ids and "analyze_raw" in build.upstream_task_ids
+        parents = {validation[name] for name in model.upstream}
+        if model.layer == "staging":  # builds read raw only: all in parallel once raw is analysed
+            assert build.upstream_task_ids == {"analyze_raw"}
+            assert validate.upstream_task_ids == {build.task_id} | parents
+        else:  # later layers read the validated tables of their upstreams
+            assert build.upstream_task_ids == parents and validate.upstream_task_ids == {build.task_id}
         assert [asset.name for asset in validate.outlets] == [model.table]
         assert validate.retry_policy is not None
-    # a child is validated after its parents were (their quarantine decides what is an orphan)
-    order = [model.name for model in STAGING_MODELS]
-    assert order.index("customers") < order.index("deals") < order.index("deal_lines")
-    assert order.index("projects") < order.index("tasks") < order.index("time_entries")
-    for parent, child in zip(order, order[1:]):
-        assert f"validate_{parent}" in dag.get_task(f"validate_{child}").upstream_task_ids
-    resolvers = [dag.get_task(f"resolve_{path.rsplit('/', 1)[-1].removesuffix('.sql')}") for path in IDENTITY_FILES]
-    assert f"validate_{order[-1]}" in resolvers[0].upstream_task_ids
-    assert resolvers[-1].task_id in dag.get_task("validate_project_links").upstream_task_ids
+    assert {task.task_id for task in dag.tasks} == built  # nothing outside the declared models
+
+    # a child is validated after its parents (their quarantine decides what is an orphan)...
+    assert "validate_customers" in dag.get_task("validate_deals").upstream_task_ids
+    assert {"validate_deals", "validate_products"} <= dag.get_task("validate_deal_lines").upstream_task_ids
+    assert "validate_tasks" in dag.get_task("validate_time_entries").upstream_task_ids
+    assert dag.get_task("resolve_project_identity").upstream_task_ids == {
+        "validate_customers", "validate_deals", "validate_projects"}
+    # ...and independent tables are validated independently
+    assert "validate_products" not in dag.get_task("validate_time_entries").get_flat_relative_ids(upstream=True)
+    assert "validate_projects" not in dag.get_task("validate_deal_lines").get_flat_relative_ids(upstream=True)
+    assert MODELS_BY_NAME["project_identity"].table == "staging.project_links"
     assert [a.name for a in dag.get_task("validate_project_links").outlets] == ["staging.project_links"]
+
+
+def test_transform_dag_reads_in_task_groups_by_step(dagbag) -> None:
+    dag = dagbag.dags["transform_staging"]
+    groups: dict[str, set[str]] = {}
+    for task in dag.tasks:
+        groups.setdefault(task.task_group.group_id, set()).add(task.task_id)
+    assert set(groups) == {"raw", "staging_build", "staging_validation", "identity"}
+    assert groups["raw"] == {"analyze_raw"}
+    assert all(task_id.startswith("build_") for task_id in groups["staging_build"])
+    assert all(task_id.startswith("validate_") for task_id in groups["staging_validation"])
+    assert groups["identity"] == {"resolve_project_identity", "validate_project_links"}

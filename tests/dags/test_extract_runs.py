@@ -8,7 +8,7 @@ import pytest
 
 from passerelle.orchestration.airflow_env import sandbox_connections, warehouse_connection
 from passerelle.orchestration.runner import run_interval
-from passerelle.sandbox.scenario import apply_day_changes, compare_raw_with_sources
+from passerelle_sandbox.scenario import apply_day_changes, compare_raw_with_sources
 from tests.connectors.helpers import FAST, audit_counts
 
 pytestmark = pytest.mark.dag

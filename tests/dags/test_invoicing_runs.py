@@ -9,7 +9,7 @@ import pytest
 from facturx import get_xml_from_pdf
 from stdnum.fr import siret as stdnum_siret
 
-from passerelle.invoicing.examples import EXAMPLE_SELLER, load_example_billing
+from passerelle_dev.examples import EXAMPLE_SELLER, load_example_billing
 from passerelle.invoicing.issue import build_billable_items
 from passerelle.orchestration.airflow_env import warehouse_connection
 from tests.db import tuples

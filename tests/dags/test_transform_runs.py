@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from passerelle.orchestration.airflow_env import warehouse_connection
-from passerelle.sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset import default_dataset_path, load
 from passerelle.transform.models import STAGING_MODELS
 from tests.connectors.helpers import extract_day
 from tests.db import tuples
@@ -73,25 +73,62 @@ def test_transform_builds_validates_quarantines_and_resolves(transform, raw_conn
     assert tuples(raw_conn, "SELECT count(*) FROM quality.quarantine WHERE released_at IS NOT NULL") == [(0,)]
 
 
-def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw_conn) -> None:
-    # A model that loses rows (here: every HubSpot company) is what the critical row-count rule is for.
-    build = transform.get_task("build_customers")
+def run_with_broken_model(transform, model: str, statement: str):
+    """One ``dag.test()`` run whose ``build_<model>`` also runs ``statement`` after its rebuild."""
+    build = transform.get_task(f"build_{model}")
     original = build.sql
-    build.sql = original + "\nDELETE FROM staging.customers WHERE source_system = 'hubspot';\n"
+    build.sql = original + f"\n{statement}\n"
     try:
-        run = transform.test()
+        return transform.test()
     finally:
         build.sql = original
+
+
+def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw_conn) -> None:
+    # A model that loses rows (here: every HubSpot company) is what the critical row-count rule is for.
+    run = run_with_broken_model(transform, "customers",
+                                "DELETE FROM staging.customers WHERE source_system = 'hubspot';")
     assert str(run.state) == "failed"
     task_states = states(run)
     assert task_states["build_customers"] == "success" and task_states["validate_customers"] == "failed"
-    downstream = ["validate_contacts", "validate_time_entries", "resolve_project_identity", "validate_project_links"]
-    assert {task_states[task_id] for task_id in downstream} == {"upstream_failed"}
+    # what checks its rows against customers waits for them, and so does what reads those checks' results
+    downstream = ["validate_contacts", "validate_deals", "validate_deal_lines", "resolve_project_identity",
+                  "validate_project_links"]
+    assert {task_id: task_states[task_id] for task_id in downstream} == dict.fromkeys(downstream, "upstream_failed")
+    # the project-tool tables do not refer to customers: validated and published all the same
+    independent = ["validate_people", "validate_products", "validate_projects", "validate_tasks",
+                   "validate_milestones", "validate_time_entries"]
+    assert {task_id: task_states[task_id] for task_id in independent} == dict.fromkeys(independent, "success")
     # the failure is on record with its rule, and nothing downstream was published
     [(success, critical)] = tuples(raw_conn, "SELECT success, critical_failures FROM quality.validation_runs "
                                             "WHERE run_id = %s AND table_name = 'staging.customers'", run.run_id)
     assert (success, critical) == (False, 1)
-    assert tuples(raw_conn, "SELECT rule FROM quality.validation_results WHERE validation_id = (SELECT max(validation_id)"
-                           " FROM quality.validation_runs) AND NOT success AND severity = 'critical'") == [
+    assert tuples(raw_conn, "SELECT rule FROM quality.validation_results WHERE validation_id = (SELECT validation_id"
+                           " FROM quality.validation_runs WHERE run_id = %s AND table_name = 'staging.customers')"
+                           " AND NOT success AND severity = 'critical'", run.run_id) == [
         ("customers.row_count_vs_raw",)]
     assert tuples(raw_conn, "SELECT count(*) FROM staging.project_links") == [(0,)]
+    validated = {table for (table,) in tuples(raw_conn, "SELECT table_name FROM quality.validation_runs "
+                                                       "WHERE run_id = %s", run.run_id)}
+    assert validated == {"staging.customers", "staging.people", "staging.products", "staging.projects",
+                         "staging.tasks", "staging.milestones", "staging.time_entries"}
+
+
+def test_a_failed_suite_stops_only_what_depends_on_its_table(transform, raw_conn) -> None:
+    # The catalogue loses its HubSpot products: deal lines (which name products) cannot be validated,
+    # but identity resolution reads customers, deals and projects only, so it still runs and publishes.
+    run = run_with_broken_model(transform, "products", "DELETE FROM staging.products WHERE source_system = 'hubspot';")
+    assert str(run.state) == "failed"
+    task_states = states(run)
+    assert task_states["validate_products"] == "failed"
+    assert task_states["validate_deal_lines"] == "upstream_failed"
+    others = {task_id: state for task_id, state in task_states.items()
+              if task_id not in ("validate_products", "validate_deal_lines")}
+    assert set(others.values()) == {"success"}, others
+    assert "resolve_project_identity" in others and "validate_time_entries" in others
+    assert tuples(raw_conn, "SELECT count(*) > 0 FROM staging.project_links") == [(True,)]
+    critical = dict(tuples(raw_conn, "SELECT table_name, critical_failures FROM quality.validation_runs "
+                                     "WHERE run_id = %s", run.run_id))
+    assert critical.pop("staging.products") == 1 and "staging.deal_lines" not in critical
+    assert critical == {model.table: 0 for model in STAGING_MODELS if model.name not in ("products", "deal_lines")} | {
+        "staging.project_links": 0}

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from passerelle.documents.validation import CiiValidator, UblValidator
-from passerelle.invoicing.model import Invoice
-from passerelle.invoicing import samples
+from passerelle.einvoice.model import Invoice
+from passerelle_dev import samples
 
 # BR-FR-12 makes the buyer's electronic address (BT-49) mandatory on every invoice, foreign buyers included;
 # these two samples have none. A Belgian company is reached through its enterprise number (EAS 0208), the

@@ -16,7 +16,7 @@ from pypdf.generic import IndirectObject
 from passerelle.documents.facturx_pdf import DocumentInfo, embed_cii
 from passerelle.documents.pdf import render_pdf
 from passerelle.documents.render import render_cii
-from passerelle.invoicing import samples
+from passerelle_dev import samples
 
 XMP = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "xmp": "http://ns.adobe.com/xap/1.0/",
        "fx": "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#", "pdfaid": "http://www.aiim.org/pdfa/ns/id/",

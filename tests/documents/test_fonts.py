@@ -11,8 +11,8 @@ from pypdf import PdfReader
 
 from passerelle.documents import fonts
 from passerelle.documents.pdf import _draw, render_pdf
-from passerelle.invoicing import samples
-from passerelle.invoicing.amounts import compute
+from passerelle_dev import samples
+from passerelle.einvoice.amounts import compute
 
 # Polish, Czech, Romanian, Turkish, Greek, Cyrillic and Vietnamese names, euro and rouble signs, typographic marks
 EUROPEAN_TEXT = "Łódź Škoda Brașov İzmir Αθήνα Москва Nguyễn € ₽ № — « » ’ …"

@@ -15,8 +15,8 @@ from pypdf import PdfReader
 
 from passerelle.documents import fonts, pdf
 from passerelle.documents.parsed_fonts import add_parsed_font
-from passerelle.invoicing import samples
-from passerelle.invoicing.model import Invoice
+from passerelle_dev import samples
+from passerelle.einvoice.model import Invoice
 
 TEXTS = ["Désignation", "Prestation de conseil — phase 2 : « audit » 1 234,56 €", "Łódź Αθήνα Москва Nguyễn ₽ № …",
          "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm", " ", ""]

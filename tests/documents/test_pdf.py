@@ -17,9 +17,9 @@ from pypdf.generic import DictionaryObject
 from passerelle.documents.pdf import money, render_facturx, render_pdf
 from passerelle.documents.render import render_cii
 from passerelle.documents.validation import CiiValidator, Finding, validate_facturx_pdf
-from passerelle.invoicing.amounts import compute
-from passerelle.invoicing.model import Invoice, VatPoint
-from passerelle.invoicing import samples
+from passerelle.einvoice.amounts import compute
+from passerelle.einvoice.model import Invoice, VatPoint
+from passerelle_dev import samples
 
 XMP = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",

@@ -11,8 +11,8 @@ import pytest
 from pypdf import PdfReader
 
 from passerelle.documents.pdf import render_pdf
-from passerelle.invoicing import samples
-from passerelle.invoicing.model import Invoice
+from passerelle_dev import samples
+from passerelle.einvoice.model import Invoice
 
 TABLE_HEADINGS = "Désignation Qté Unité PU HT TVA Total HT"
 HEADINGS = {TABLE_HEADINGS, "TVA Base HT Montant TVA", "Remises et frais sur le total TVA Montant HT", "Règlement",

@@ -14,8 +14,8 @@ from passerelle.documents.pdf import UnrenderableTextError, render_facturx, rend
 from passerelle.documents.render import render_cii
 from passerelle.documents.validation import CiiValidator, validate_facturx_pdf
 from passerelle.errors import PasserelleError
-from passerelle.invoicing import samples
-from passerelle.invoicing.model import Invoice
+from passerelle_dev import samples
+from passerelle.einvoice.model import Invoice
 
 NAMES = {
     "chinese": "北京华为技术有限公司",

@@ -14,9 +14,9 @@ from lxml import etree
 from passerelle.documents.facturx_data import InvoiceDataError, data_dict
 from passerelle.documents.render import CII, UBL, render_cii, render_data, render_ubl
 from passerelle.documents.validation import CiiValidator, Finding, UblValidator
-from passerelle.invoicing.amounts import compute
-from passerelle.invoicing.model import Invoice, VatPoint
-from passerelle.invoicing import samples
+from passerelle.einvoice.amounts import compute
+from passerelle.einvoice.model import Invoice, VatPoint
+from passerelle_dev import samples
 
 D = Decimal
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"

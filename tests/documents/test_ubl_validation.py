@@ -9,7 +9,7 @@ from lxml import etree
 
 from passerelle.documents.render import render_cii, render_ubl
 from passerelle.documents.validation import Finding, UblValidator, has_fatal
-from passerelle.invoicing import samples
+from passerelle_dev import samples
 
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"

@@ -18,10 +18,10 @@ from passerelle.ereporting.flux10 import (
     payments_report, transactions_report,
 )
 from passerelle.ereporting.schematron import Flux10Validator
-from passerelle.invoicing.amounts import compute, line_net, round2
-from passerelle.invoicing.model import Invoice, InvoiceLine, ProcessingRule, VatCategory
+from passerelle.einvoice.amounts import compute, line_net, round2
+from passerelle.einvoice.model import Invoice, InvoiceLine, ProcessingRule, VatCategory
 from tests.ereporting import flux10_artefacts
-from passerelle.invoicing import samples
+from passerelle_dev import samples
 
 D = Decimal
 SWISS_UID = "CHE" + "10932255" + uid.calc_check_digit("10932255")

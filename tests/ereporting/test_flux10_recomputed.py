@@ -24,11 +24,11 @@ from passerelle.ereporting.calendar import FilingPeriod, FlowKind, filing_period
 from passerelle.ereporting.flux10 import Platform
 from passerelle.ereporting.schematron import Flux10Validator
 from passerelle.invoicing.drafts import Draft
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.credit import credit_invoice
 from passerelle.invoicing.issue import build_billable_items, issue_draft, issue_period, write_documents
-from passerelle.invoicing.model import AllowanceCharge, Invoice, InvoiceLine, ProcessingRule, VatCategory
-from passerelle.invoicing.samples import BUYER_B2C, example_seller, invoice
+from passerelle.einvoice.model import AllowanceCharge, Invoice, InvoiceLine, ProcessingRule, VatCategory
+from passerelle_dev.samples import BUYER_B2C, example_seller, invoice
 from passerelle.warehouse.settings import connect
 from tests.ereporting import flux10_artefacts
 from tests.ereporting.flux10_recompute import differences, read_documents

@@ -13,9 +13,9 @@ from passerelle.ereporting.payments import (
     MANDATORY_STATUSES, REASON_CODES, REASONS_BY_STATUS, STATUS_LABELS, CashedPart, cashed_per_rate, reason_allowed,
     requires_reason,
 )
-from passerelle.invoicing.amounts import compute
-from passerelle.invoicing.model import InvoiceLine, ProcessingRule, VatCategory
-from passerelle.invoicing import samples
+from passerelle.einvoice.amounts import compute
+from passerelle.einvoice.model import InvoiceLine, ProcessingRule, VatCategory
+from passerelle_dev import samples
 
 D = Decimal
 MULTI = samples.b2b_multi_rate()

@@ -4,7 +4,7 @@ allowances and charges, VAT situations and currencies, always within what a comp
 The generators keep every amount positive (refunds are credit notes, BR-27), line discounts within their
 line and document allowances within the base of their VAT rate, so that the properties test the norm's
 arithmetic rather than inputs the pipeline never produces. Their own reckoning of line nets
-(:func:`reference_line_net`) is independent of :mod:`passerelle.invoicing.amounts`.
+(:func:`reference_line_net`) is independent of :mod:`passerelle.einvoice.amounts`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import strategies as st
 
-from passerelle.invoicing.amounts import business_process
-from passerelle.invoicing.model import (
+from passerelle.einvoice.amounts import business_process
+from passerelle.einvoice.model import (
     CREDIT_NOTE, INVOICE, AllowanceCharge, Exemption, Invoice, InvoiceLine, Note, Party, PostalAddress,
     PrecedingInvoice, ProcessingRule, VatCategory,
 )
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.invoicing.vat import line_vat
-from passerelle.invoicing.samples import BUYER_B2C, BUYER_BE, BUYER_CH, BUYER_FR, example_seller, invoice
+from passerelle_dev.samples import BUYER_B2C, BUYER_BE, BUYER_CH, BUYER_FR, example_seller, invoice
 
 D = Decimal
 CENT = D("0.01")

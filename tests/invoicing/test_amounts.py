@@ -8,10 +8,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 
-from passerelle.invoicing.amounts import allowance_amount, business_process, compute, line_net, round2, tax_amount
-from passerelle.invoicing.model import CREDIT_NOTE, AllowanceCharge, InvoiceLine, ProcessingRule, VatCategory
+from passerelle.einvoice.amounts import allowance_amount, business_process, compute, line_net, round2, tax_amount
+from passerelle.einvoice.model import CREDIT_NOTE, AllowanceCharge, InvoiceLine, ProcessingRule, VatCategory
 from passerelle.invoicing.vat import EXPORT_SERVICES, INTRA_EU_GOODS, REVERSE_CHARGE, TRAINING
-from passerelle.invoicing import samples
+from passerelle_dev import samples
 
 D = Decimal
 S, E = VatCategory.STANDARD, VatCategory.EXEMPT

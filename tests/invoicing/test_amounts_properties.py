@@ -17,8 +17,8 @@ from lxml import etree
 
 from passerelle.documents.render import render_cii
 from passerelle.documents.validation import CiiValidator
-from passerelle.invoicing.amounts import Computed, allowance_amount, compute
-from passerelle.invoicing.model import EUR, Invoice, InvoiceLine, VatCategory
+from passerelle.einvoice.amounts import Computed, allowance_amount, compute
+from passerelle.einvoice.model import EUR, Invoice, InvoiceLine, VatCategory
 from tests.invoicing.strategies import invoices, reference_allowance, reference_line_net, vat_key
 
 D = Decimal

@@ -13,9 +13,9 @@ from passerelle.documents.render import render_cii
 from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing import store
 from passerelle.invoicing.credit import CreditRefused, credit_invoice, main, parse_request
-from passerelle.invoicing.examples import EXAMPLE_SELLER, load_example_billing
+from passerelle_dev.examples import EXAMPLE_SELLER, load_example_billing
 from passerelle.invoicing.issue import DocumentPlan, build_billable_items, issue_period
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from tests.db import tuples
 
 FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))

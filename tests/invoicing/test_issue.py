@@ -11,13 +11,13 @@ import pytest
 
 from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing.drafts import load_drafts
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.credit import credit_invoice
 from passerelle.invoicing.issue import build_billable_items, issue_draft, issue_period
-from passerelle.invoicing.model import AllowanceCharge, InvoiceLine, VatCategory
+from passerelle.einvoice.model import AllowanceCharge, InvoiceLine, VatCategory
 from passerelle.invoicing.vat import EXPORT_SERVICES
 from tests.db import tuples
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 
 JANUARY = (date(2026, 1, 1), date(2026, 1, 31))
 FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))

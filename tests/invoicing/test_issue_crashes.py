@@ -26,9 +26,9 @@ from facturx import get_xml_from_pdf
 from lxml import etree
 
 from passerelle.documents.validation import CiiValidator
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.issue import CRASH_POINTS, DocumentPlan, build_billable_items, issue_period
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from passerelle.paths import PROJECT_ROOT
 from passerelle.warehouse.settings import connect
 from tests.db import tuples
@@ -37,6 +37,7 @@ from tests.invoicing.test_issue import FEBRUARY
 
 FORMATS = ("facturx", "cii")
 RAM = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
+RSM = "{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,12 @@ def snapshot(conn: Any) -> dict[str, Any]:
     }
 
 
+def documents_of(conn: Any) -> dict[tuple[str, str], bytes]:
+    """Every recorded document's bytes, by (number, format)."""
+    return {(number, fmt): Path(path).read_bytes() for number, fmt, path in tuples(
+        conn, "SELECT invoice_number, format, path FROM marts.invoice_documents")}
+
+
 def cii_of(root: Path, conn: Any) -> dict[str, bytes]:
     return {number: Path(path).read_bytes() for number, path in tuples(
         conn, "SELECT invoice_number, path FROM marts.invoice_documents WHERE format = 'cii'")}
@@ -89,7 +96,8 @@ def reference(warehouse_server_url: str, _staged_template: str, validator, tmp_p
                                    period_end=FEBRUARY[1], run_id="reference", documents=DocumentPlan(FORMATS, root))
             state = snapshot(conn)
             yield {"state": state, "issued": outcome.issued, "held": sorted(outcome.held), "spoiled": customer,
-                   "cii": cii_of(root, conn)}
+                   "cii": cii_of(root, conn), "documents": documents_of(conn),
+                   "billable": tuples(conn, "SELECT item_key FROM marts.billable_items ORDER BY 1")}
         finally:
             conn.close()
 
@@ -108,15 +116,16 @@ def output(tmp_path, monkeypatch) -> Path:
     return tmp_path / "invoices"
 
 
-def start_child(url: str, run_id: str, crash_at: str | None = None) -> subprocess.Popen:
+def start_child(url: str, run_id: str, crash_at: str | None = None, *options: str,
+                formats: tuple[str, ...] = FORMATS) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
-           "WAREHOUSE_URL": url}
+           "WAREHOUSE_URL": url, "PASSERELLE_INVOICE_FORMATS": ",".join(formats)}
     env.pop("PASSERELLE_CRASH_AT", None)
     if crash_at:
         env["PASSERELLE_CRASH_AT"] = crash_at
     return subprocess.Popen([sys.executable, "-m", "tests.invoicing.issue_in_child", FEBRUARY[0].isoformat(),
-                             FEBRUARY[1].isoformat(), run_id], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             FEBRUARY[1].isoformat(), run_id, *options], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finished(child: subprocess.Popen) -> tuple[int, dict | None]:
@@ -189,7 +198,7 @@ def test_a_run_killed_at_any_step_is_retried_into_the_same_period(period, staged
     retry = issue_here(period, validator, "retry")  # the Airflow retry: billable items not rebuilt
     assert retry.issued == [n for n in reference["issued"] if (n,) not in done]  # only what it issued itself
     assert retry.already == [] and sorted(retry.held) == reference["held"]
-    assert set(retry.cleaned) == left
+    assert set(retry.cleaned) == left and retry.completed == []
     assert_whole(period, output, reference)
 
     build_billable_items(period, FEBRUARY[1])  # and the whole DAG run again
@@ -254,4 +263,87 @@ def test_an_issuer_started_during_another_waits_for_it_and_reports_nothing_done(
     assert code == 0 and "another run is issuing" in caplog.text  # it did wait
     assert first["issued"] == reference["issued"]
     assert second.issued == [] and second.already == [] and sorted(second.held) == reference["held"]
+    assert_whole(period, output, reference)
+
+
+def committed_numbers(conn: Any) -> list[str]:
+    return [n for (n,) in tuples(conn, "SELECT invoice_number FROM marts.invoices ORDER BY 1")]
+
+
+@pytest.mark.parametrize("missing", ["a format added before the retry", "documents never written"])
+def test_invoices_committed_without_their_documents_get_them_when_issuing_is_retried(
+        period, staged_warehouse_url, output, validator, reference, missing) -> None:
+    """Killed after the third invoice's ledger rows, before its documents: two invoices are committed. Either
+    the retry wants a format the killed run did not write, or the two were saved without any document (as
+    issued before documents were committed with the invoice). Retrying the issuing callable alone (not the
+    DAG's document task) writes them, byte for byte those of the run never interrupted."""
+    formats = ("facturx",) if missing.startswith("a format") else FORMATS
+    code, _ = finished(start_child(staged_warehouse_url, "killed", "draft.ledger:3", formats=formats))
+    assert code == -signal.SIGKILL
+    earlier = committed_numbers(period)
+    assert earlier == reference["issued"][:2]
+    if missing == "documents never written":
+        with period.cursor() as cur:
+            cur.execute("DELETE FROM marts.invoice_documents RETURNING path")
+            removed = [Path(path) for (path,) in cur.fetchall()]
+        period.commit()
+        for path in removed:
+            path.unlink()
+    assert not tuples(period, "SELECT 1 FROM marts.invoice_documents WHERE format = 'cii'")
+
+    retry = issue_here(period, validator, "retry")
+    assert retry.completed == earlier and retry.cleaned == []
+    assert retry.issued == reference["issued"][2:]
+    assert_whole(period, output, reference)  # every number's documents on disk, parsed, sequence whole
+    assert documents_of(period) == reference["documents"]  # byte-identical to an uninterrupted run's
+    ciis = {number: etree.fromstring(content) for (number, fmt), content in documents_of(period).items() if fmt == "cii"}
+    assert {number: tree.findtext(f"{RSM}ExchangedDocument/{RAM}ID") for number, tree in ciis.items()} == {
+        number: number for number in reference["issued"]}
+    assert issue_here(period, validator, "rerun").completed == []
+
+
+def test_two_issuers_that_both_rebuild_the_items_and_issue_invoice_each_item_once(
+        period, staged_warehouse_url, output, reference) -> None:
+    """Each rebuilds the billable items then issues, as the DAG's two tasks do, both started together: the
+    rebuilds and the issuing queue on the seller's lock, so no rebuild rewrites the items an issuer is
+    consuming. One issues the period, the other nothing, and each says what it found and did."""
+    children = [start_child(staged_warehouse_url, run, None, "--rebuild") for run in ("one", "two")]
+    outcomes = [finished(child) for child in children]
+    assert [code for code, _ in outcomes] == [0, 0]
+    one, two = (outcome for _, outcome in outcomes)
+    assert sorted([one["issued"], two["issued"]], key=len) == [[], reference["issued"]]
+    for report in (one, two):
+        assert report["already"] == [] and report["held"] == reference["held"] and report["completed"] == []
+        if not report["issued"]:  # rebuilt before the other issued (the same items) or after (only the held)
+            assert report["billable_items"] in (len(reference["billable"]), held_items(period))
+    issuer = one if one["issued"] else two
+    assert issuer["billable_items"] == len(reference["billable"])
+    assert tuples(period, "SELECT item_key FROM billing.invoiced_items GROUP BY 1 HAVING count(*) > 1") == []
+    assert_whole(period, output, reference)
+
+
+def held_items(conn: Any) -> int:
+    """How many billable items are left once the period is issued: those of the held drafts."""
+    return tuples(conn, "SELECT count(*) FROM marts.billable_items b WHERE NOT EXISTS"
+                        " (SELECT FROM billing.invoiced_items ii WHERE ii.item_key = b.item_key)")[0][0]
+
+
+def test_the_billable_items_are_not_rebuilt_while_another_run_is_issuing(
+        period, staged_warehouse_url, output, validator, reference, caplog) -> None:
+    child = start_child(staged_warehouse_url, "first")
+    deadline = time.monotonic() + 120
+    while not tuples(period, "SELECT 1 FROM marts.invoices LIMIT 1"):  # the first run is issuing
+        assert child.poll() is None and time.monotonic() < deadline, "the first run ended before issuing"
+        time.sleep(0.02)
+    with caplog.at_level(logging.INFO, logger="passerelle.invoicing.numbering"):
+        built = build_billable_items(period, FEBRUARY[1], seller_siren=example_seller().siren)
+    assert "another run is issuing" in caplog.text
+    assert committed_numbers(period) == sorted(reference["issued"])  # it waited for the whole period
+    assert tuples(period, "SELECT count(*) FROM marts.billable_items b JOIN billing.invoiced_items ii"
+                          " USING (item_key)") == [(0,)]  # and left out everything invoiced meanwhile
+    assert built.items == held_items(period) > 0
+    code, first = finished(child)
+    assert code == 0 and first["issued"] == reference["issued"]
+    second = issue_here(period, validator, "second")
+    assert second.issued == [] and sorted(second.held) == reference["held"]
     assert_whole(period, output, reference)

@@ -11,8 +11,8 @@ import pytest
 from passerelle.invoicing.mentions import (
     credit_terms, due_date, legal_notes, one_vat_point, payment_terms, seller_party, vat_point,
 )
-from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
-from passerelle.invoicing.samples import example_seller
+from passerelle.einvoice.model import Note, Party, PostalAddress, VatPoint
+from passerelle_dev.samples import example_seller
 
 
 def subjects(notes: tuple[Note, ...]) -> Counter[str]:

@@ -22,9 +22,9 @@ from lxml import etree
 from passerelle.documents.facturx_data import data_dict
 from passerelle.documents.render import render_cii, render_ubl
 from passerelle.invoicing import store
-from passerelle.invoicing.amounts import compute
-from passerelle.invoicing.model import Invoice, InvoiceLine, Note, Party, PrecedingInvoice
-from passerelle.invoicing.samples import b2b_multi_rate, credit_note
+from passerelle.einvoice.amounts import compute
+from passerelle.einvoice.model import Invoice, InvoiceLine, Note, Party, PrecedingInvoice
+from passerelle_dev.samples import b2b_multi_rate, credit_note
 from tests.invoicing.strategies import (
     EARLIER_INVOICE, SAMPLE_TEXTS, bare_invoices, fully_described_invoices, invoices,
 )

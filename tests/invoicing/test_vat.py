@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from passerelle.invoicing import vat
-from passerelle.invoicing.model import ProcessingRule, VatCategory
+from passerelle.einvoice.model import ProcessingRule, VatCategory
 from passerelle.invoicing.vat import LineVat, line_vat, processing_rule
 from passerelle.invoicing.vat_rules import combined
 

@@ -7,9 +7,9 @@ from datetime import date
 
 from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing.drafts import _draft_keys, load_drafts
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.issue import build_billable_items, issue_period
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from tests.db import tuples
 
 # (category, goods?) -> VATEX code and the article the text must cite; written here from the CGI, not imported

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle.quality.validate import validate_staging, validate_table
-from passerelle.transform.models import IDENTITY_FILES, run_sql_file, run_staging
+from passerelle.transform.models import IDENTITY_FILES, run_staging
+from passerelle.warehouse.sql_files import run_sql_file
 from tests.connectors.helpers import DAY1, extract_day
 from tests.db import tuples as query
 

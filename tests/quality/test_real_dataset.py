@@ -9,7 +9,7 @@ import pytest
 
 from passerelle.quality.summary import validation_summary
 from passerelle.quality.validate import validate_staging
-from passerelle.sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset import default_dataset_path, load
 from passerelle.transform.models import run_staging
 from tests.db import rows
 

@@ -19,7 +19,7 @@ START, END, AS_OF = date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 5)
 EVIL = "<script>alert('x')</script> & Fils"
 SECTIONS = {"summary": "Summary", "readiness": "Customer readiness", "validation": "Invoice validation",
             "vat": "VAT", "ereporting": "E-reporting transmissions (Flux 10)", "calendar": "Filing calendar",
-            "lifecycle": "Lifecycle statuses"}
+            "lifecycle": "Lifecycle statuses", "set-aside": "Source records set aside at load"}
 
 
 def seed_customers(conn: Any) -> None:
@@ -188,3 +188,33 @@ def test_a_period_ending_before_it_starts_is_refused(warehouse_conn: Any, tmp_pa
     with pytest.raises(ValueError, match="period_end 2026-02-28 is before period_start 2026-03-01"):
         write_report(warehouse_conn, START, date(2026, 2, 28), tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_records_set_aside_at_load_are_counted_in_the_report(warehouse_conn: Any, tmp_path: Path) -> None:
+    """What the sources sent but the warehouse could not store is missing from every figure: the report says
+    how much, per source, stream and reason, from raw.quarantined_records as the loader filled it."""
+    from datetime import datetime, timedelta, timezone
+
+    from passerelle import exact_json
+    from passerelle.load.raw_loader import load_window
+    from passerelle.records import Page, Record, Window
+
+    day = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    items = exact_json.loads(b'[{"Id": "ok1", "v": 1.5}, {"Id": "bad1", "v": NaN}, {"Id": "bad2", "v": NaN},'
+                             b' {"Id": "bad3", "name": "x\\u0000y"}, {"Id": "ok2", "v": 2}]')
+    records = [Record(str(item["Id"]), day + timedelta(minutes=i), item) for i, item in enumerate(items)]
+    stats = load_window(warehouse_conn, source="salesforce", stream="Account", window=Window(day, day + timedelta(days=1)),
+                        pages=[Page(records, location="test")], run_id="report-test")
+    assert (stats.inserted, stats.unloadable) == (2, 3)
+
+    page = write_report(warehouse_conn, START, END, tmp_path, as_of=AS_OF).read_text(encoding="utf-8")
+    part = section_of(page, "set-aside")
+    assert row_with(part, "salesforce", "Account",
+                    "payload is not JSON-serialisable: NaN is not a JSON number (jsonb cannot store it)", "2")
+    assert row_with(part, "salesforce", "Account", "payload contains a NUL character, which jsonb cannot store", "1")
+    assert re.search(r"<dt>Source records set aside at load \(unstorable\)</dt><dd>3</dd>", page)
+
+
+def test_a_report_without_records_set_aside_says_so(warehouse_conn: Any, tmp_path: Path) -> None:
+    page = write_report(warehouse_conn, START, END, tmp_path, as_of=AS_OF).read_text(encoding="utf-8")
+    assert "Every record the sources sent could be stored." in section_of(page, "set-aside")

@@ -18,9 +18,9 @@ from stdnum.us import ein
 from passerelle.documents.validation import CiiValidator
 from passerelle.invoicing.checks import READINESS, customer_readiness, issue_checks
 from passerelle.invoicing.drafts import load_drafts
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.issue import build_billable_items, issue_period
-from passerelle.invoicing.samples import example_seller
+from passerelle_dev.samples import example_seller
 from passerelle.reports.readiness import rebuild_customer_readiness
 from tests.db import rows, tuples
 

@@ -25,10 +25,10 @@ from passerelle.ereporting.flux10 import Platform
 from passerelle.ereporting.schematron import Flux10Validator
 from passerelle.invoicing.credit import credit_invoice
 from passerelle.invoicing.drafts import Draft
-from passerelle.invoicing.examples import load_example_billing
+from passerelle_dev.examples import load_example_billing
 from passerelle.invoicing.issue import build_billable_items, issue_draft, issue_period, write_documents
-from passerelle.invoicing.model import InvoiceLine, ProcessingRule, VatCategory, VatPoint
-from passerelle.invoicing.samples import BUYER_BE, example_seller, invoice
+from passerelle.einvoice.model import InvoiceLine, ProcessingRule, VatCategory, VatPoint
+from passerelle_dev.samples import BUYER_BE, example_seller, invoice
 from passerelle.reports.data import ReportData, load_report_data
 from passerelle.reports.html import render_report
 from tests.ereporting import flux10_artefacts

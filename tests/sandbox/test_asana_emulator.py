@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from passerelle.sandbox.asana import API, AsanaApp
-from passerelle.sandbox.dataset import default_dataset_path, load
-from passerelle.sandbox.dataset_asana import build_asana_dataset
-from passerelle.sandbox.server import Sandbox, VendorEndpoint
+from passerelle_sandbox.asana import API, AsanaApp
+from passerelle_sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset_asana import build_asana_dataset
+from passerelle_sandbox.server import Sandbox, VendorEndpoint
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 

@@ -25,9 +25,9 @@ from stdnum.fr import siret as fr_siret
 from stdnum.fr import tva as fr_tva
 from stdnum.it import iva as it_vat
 
-from passerelle.sandbox import dataset as ds
-from passerelle.sandbox.dataset_bulk import siren_from_blocks, siret_from_blocks
-from passerelle.sandbox.dataset_ids import SalesforceIds, salesforce_id
+from passerelle_sandbox import dataset as ds
+from passerelle_sandbox.dataset_bulk import siren_from_blocks, siret_from_blocks
+from passerelle_sandbox.dataset_ids import SalesforceIds, salesforce_id
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -145,7 +145,7 @@ def test_cli_output_does_not_depend_on_hash_randomization(tmp_path: Path) -> Non
         path = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": path}
         subprocess.run(
-            [sys.executable, "-m", "passerelle.sandbox.dataset", "--out", str(out), "--seed", "7",
+            [sys.executable, "-m", "passerelle_sandbox.dataset", "--out", str(out), "--seed", "7",
              "--sf-accounts", "15", "--hs-companies", "12"],
             check=True, env=env, cwd=ROOT, capture_output=True,
         )
@@ -154,8 +154,8 @@ def test_cli_output_does_not_depend_on_hash_randomization(tmp_path: Path) -> Non
 
 def test_committed_default_dataset_is_current_and_small(data: dict[str, Any]) -> None:
     path = ds.default_dataset_path()
-    assert path == ROOT / "plugins" / "passerelle" / "sandbox" / "datasets" / "default.json"
-    assert path.read_text(encoding="utf-8") == ds.dumps(data), "regenerate with python -m passerelle.sandbox.dataset"
+    assert path == ROOT / "plugins" / "passerelle_sandbox" / "datasets" / "default.json"
+    assert path.read_text(encoding="utf-8") == ds.dumps(data), "regenerate with python -m passerelle_sandbox.dataset"
     assert path.stat().st_size < 1_000_000
 
 
@@ -173,7 +173,7 @@ def test_top_level_shape(data: dict[str, Any]) -> None:
     assert list(data) == ["name", "seed", "clock", "salesforce", "hubspot", "anomalies"]
     assert (data["name"], data["seed"], data["clock"]) == ("default", 20260301, "2026-03-01T00:00:00.000Z")
     assert list(data["salesforce"]) == ["org_id", "objects"]
-    assert list(data["hubspot"]) == ["portal_id", "objects", "owners", "associations"]
+    assert list(data["hubspot"]) == ["portal_id", "objects", "owners", "associations", "pipelines"]
     assert data["hubspot"]["portal_id"] == 146123456
     assert len(sf(data, "Account")) == 40 and len(hs(data, "companies")) == 40
 

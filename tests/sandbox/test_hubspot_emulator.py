@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox.server import Sandbox
 
 RATE_HEADERS = ("X-HubSpot-RateLimit-Interval-Milliseconds", "X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining")
 DAILY_HEADERS = ("X-HubSpot-RateLimit-Daily", "X-HubSpot-RateLimit-Daily-Remaining")
@@ -420,3 +420,70 @@ def test_reset_restores_the_initial_records(sandbox: Sandbox) -> None:
     assert control.records("companies", include_deleted=True) == before
     assert control.now() == start
     assert control.now().tzinfo == timezone.utc
+
+
+# ------------------------------------------------------------------------------ pipelines
+
+
+def test_deal_pipelines_have_stages_with_string_metadata(sandbox: Sandbox) -> None:
+    hs = HubSpot(sandbox)
+    body = hs.get("/crm/v3/pipelines/deals").json()
+    assert "paging" not in body
+    pipelines = {p["id"]: p for p in body["results"]}
+    assert set(pipelines) == {"default", "75318642"}
+    for pipeline in pipelines.values():
+        assert set(pipeline) >= {"id", "label", "displayOrder", "archived", "stages", "createdAt", "updatedAt"}
+        for stage in pipeline["stages"]:
+            assert set(stage) >= {"id", "label", "displayOrder", "metadata", "createdAt", "updatedAt", "archived"}
+            assert stage["metadata"]["isClosed"] in ("true", "false")
+            assert isinstance(stage["metadata"]["probability"], str)
+    won = {p: [s for s in pipelines[p]["stages"] if s["metadata"] == {"isClosed": "true", "probability": "1.0"}]
+           for p in pipelines}
+    assert [s["id"] for s in won["default"]] == ["closedwon"]
+    assert [s["id"] for s in won["75318642"]] == ["120553003"]
+    assert won["default"][0]["label"] != won["75318642"][0]["label"]
+    one = hs.get("/crm/v3/pipelines/deals/75318642")
+    assert one.status_code == 200 and one.json() == pipelines["75318642"]
+    stages = hs.get("/crm/v3/pipelines/deals/75318642/stages").json()["results"]
+    assert [s["id"] for s in stages] == [s["id"] for s in pipelines["75318642"]["stages"]]
+    missing = hs.get("/crm/v3/pipelines/deals/999")
+    assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+    assert hs.session.get(f"{hs.base}/crm/v3/pipelines/deals").status_code == 401
+
+
+# ---------------------------------------------------------------------------- URL length
+
+
+def test_a_url_over_16_kb_is_refused_with_414_before_authentication(sandbox: Sandbox) -> None:
+    hs = HubSpot(sandbox)
+    names = [f"custom_property_{i:023d}" for i in range(600)]  # 600 names of 40 characters
+    refused = hs.get("/crm/v3/objects/companies", properties=",".join(names), archived="true")
+    assert refused.status_code == 414
+    assert refused.headers["Content-Type"].startswith("text/html") and b"414 Request-URI Too Large" in refused.content
+    assert hs.session.get(f"{hs.base}/crm/v3/objects/companies", params={"properties": ",".join(names)}).status_code == 414
+    fits = hs.get("/crm/v3/objects/companies", properties=",".join(names[:300]))  # ~12 KB
+    assert fits.status_code == 200
+    assert sandbox.hubspot.control.stats()["by_status"].get("414") == 2
+
+
+# ------------------------------------------------------------------------ indexed search
+
+
+def test_search_index_follows_updates_creations_and_archiving(loose: Sandbox) -> None:
+    hs, control = HubSpot(loose), loose.hubspot.control
+    since = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": epoch_ms("2026-03-02T00:00:00.000Z")}
+    query = {"filterGroups": [{"filters": [since]}], "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+             "limit": 200}
+    assert hs.search("companies", **query).json()["total"] == 0
+    control.set_clock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
+    first, second = live_ids(loose, "companies")[:2]
+    control.update("companies", second, {"city": "Lyon"})
+    created = control.create("companies", {"name": "Index Neuf"})["id"]
+    body = hs.search("companies", **query).json()
+    assert [r["id"] for r in body["results"]] == [second, created] and body["total"] == 2
+    control.delete("companies", second)
+    body = hs.search("companies", **query).json()
+    assert [r["id"] for r in body["results"]] == [created] and body["total"] == 1
+    after_first = {"propertyName": "hs_object_id", "operator": "GT", "value": first}
+    body = hs.search("companies", filterGroups=[{"filters": [after_first]}], limit=1).json()
+    assert body["results"][0]["id"] == live_ids(loose, "companies")[1] and body["paging"]["next"]["after"] == "1"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from passerelle.sandbox.dataset import default_dataset_path, load
-from passerelle.sandbox.dataset_jira import build_jira_dataset
-from passerelle.sandbox.jira import jira_factory
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset_jira import build_jira_dataset
+from passerelle_sandbox.jira import jira_factory
+from passerelle_sandbox.server import Sandbox
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from passerelle.sandbox import dataset as datasets
-from passerelle.sandbox.dataset_monday import build_monday_dataset
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox import dataset as datasets
+from passerelle_sandbox.dataset_monday import build_monday_dataset
+from passerelle_sandbox.server import Sandbox
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 ITEMS_QUERY = """query ($board: [ID!], $limit: Int!, $params: ItemsQuery) { boards(ids: $board) {
@@ -243,3 +243,20 @@ def test_control_api_stamps_changes_at_the_sandbox_clock(monday: Monday) -> None
     assert bulk["created"] == 30 and len(bulk["touched_ids"]) == 5
     with pytest.raises(Exception, match="no column"):
         monday.control.update("items", made["id"], {"nope": 1})
+
+
+def test_numbers_column_keeps_the_digits_typed_in_text_and_value(monday: Monday) -> None:
+    """``value`` is the JSON text of a string number; ``number`` is a GraphQL Float, as lossy as monday's."""
+    board = monday.board_ids()[0]
+    made = monday.control.create("items", {"board_id": board, "name": "Saisie", "hours": "99999999999999.99"})
+    response = monday.post("""query ($i: [ID!]) { items(ids: $i) { column_values(ids: ["hours"]) { id type text
+        value ... on NumbersValue { number direction } } } }""", {"i": [made["id"]]})
+    assert b'"value":"\\"99999999999999.99\\""' in response.content
+    [hours] = response.json()["data"]["items"][0]["column_values"]
+    assert (hours["type"], hours["text"], json.loads(hours["value"])) == ("numbers", "99999999999999.99",
+                                                                          "99999999999999.99")
+    assert hours["number"] == 99999999999999.98 and hours["direction"] == "right"
+    columns = monday.data('{ boards(limit: 1) { columns { id title type } } }')["boards"][0]["columns"]
+    assert {"id": "hours", "title": "Heures", "type": "numbers"} in columns
+    with pytest.raises(Exception, match="not a number"):
+        monday.control.update("items", made["id"], {"hours": "douze"})

@@ -23,7 +23,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from passerelle.sandbox.server import Sandbox, read_descriptor
+from passerelle_sandbox.server import Sandbox, read_descriptor
 
 VERSION = "62.0"
 BATCH_200 = {"Sforce-Query-Options": "batchSize=200"}

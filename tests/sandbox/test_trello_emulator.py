@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from passerelle.sandbox import dataset as datasets
-from passerelle.sandbox.dataset_trello import build_trello_dataset
-from passerelle.sandbox.server import Sandbox
-from passerelle.sandbox.trello_ids import object_id_seconds
+from passerelle_sandbox import dataset as datasets
+from passerelle_sandbox.dataset_trello import build_trello_dataset
+from passerelle_sandbox.server import Sandbox
+from passerelle_sandbox.trello_ids import object_id_seconds
 from tests.fixtures.sandbox import single_vendor_sandbox
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from passerelle.sandbox.dataset import default_dataset_path, load
-from passerelle.sandbox.dataset_asana import build_asana_dataset
-from passerelle.sandbox.dataset_jira import build_jira_dataset
-from passerelle.sandbox.dataset_monday import build_monday_dataset
-from passerelle.sandbox.dataset_trello import build_trello_dataset
-from passerelle.transform.models import run_sql_file, run_staging
+from passerelle_sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset_asana import build_asana_dataset
+from passerelle_sandbox.dataset_jira import build_jira_dataset
+from passerelle_sandbox.dataset_monday import build_monday_dataset
+from passerelle_sandbox.dataset_trello import build_trello_dataset
+from passerelle.transform.models import run_staging
+from passerelle.warehouse.sql_files import run_sql_file
 from passerelle.warehouse.ddl import normalise
 from tests.db import rows
 

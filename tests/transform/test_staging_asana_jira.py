@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from passerelle.sandbox.dataset import default_dataset_path, load
-from passerelle.sandbox.dataset_asana import build_asana_dataset
-from passerelle.sandbox.dataset_jira import STATUSES, build_jira_dataset
-from passerelle.sandbox.server import Sandbox
+from passerelle_sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset_asana import build_asana_dataset
+from passerelle_sandbox.dataset_jira import STATUSES, build_jira_dataset
+from passerelle_sandbox.server import Sandbox
 from passerelle.transform.models import run_staging
 from tests.connectors.helpers import DAY1, extract_day
 

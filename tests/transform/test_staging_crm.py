@@ -11,8 +11,8 @@ from typing import Any
 import pycountry
 import pytest
 
-from passerelle.sandbox.dataset_model import ANOMALIES
-from passerelle.sandbox.server import resolve_dataset
+from passerelle_sandbox.dataset_model import ANOMALIES
+from passerelle_sandbox.server import resolve_dataset
 from passerelle.transform.models import run_staging
 from tests.connectors.helpers import DAY1, extract_day
 from tests.db import rows

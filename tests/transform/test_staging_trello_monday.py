@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from passerelle.sandbox.dataset import default_dataset_path, load
-from passerelle.sandbox.dataset_monday import build_monday_dataset
-from passerelle.sandbox.dataset_trello import build_trello_dataset
+from passerelle_sandbox.dataset import default_dataset_path, load
+from passerelle_sandbox.dataset_monday import build_monday_dataset
+from passerelle_sandbox.dataset_trello import build_trello_dataset
 from passerelle.transform.models import run_staging
 from tests.connectors.helpers import DAY1, extract_day
 

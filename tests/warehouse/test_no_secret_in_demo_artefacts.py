@@ -60,7 +60,7 @@ def test_demo_run_leaves_no_secret_in_any_artefact() -> None:
                 "AIRFLOW_HOME": str(airflow_home), "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}"})
     try:
         with (scratch / "demo.out").open("w") as out, (scratch / "demo.err").open("w") as err:
-            demo = subprocess.Popen([sys.executable, "-m", "passerelle.demo"], stdout=out, stderr=err, env=env,
+            demo = subprocess.Popen([sys.executable, "-m", "passerelle_dev.demo"], stdout=out, stderr=err, env=env,
                                     cwd=scratch)
             descriptor = state / "sandbox" / "sandbox.json"  # removed when the sandbox stops: read it meanwhile
             deadline = time.monotonic() + 300

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -206,3 +207,159 @@ def test_cli_up_with_an_unreachable_warehouse_exits_without_a_traceback(tmp_path
         f"'passerelle_warehouse'): host unreachable: connection refused (connection to server at \"127.0.0.1\", "
         f"port {port} failed: Connection refused Is the server running on that host and accepting TCP/IP "
         f"connections?) — check that Postgres is running and the host and port in WAREHOUSE_URL"]
+
+
+# --- One resolution: WAREHOUSE_URL, else the Airflow Connection (with its extras), else the embedded server.
+
+EXTRAS = {"options": "-c statement_timeout=12345", "application_name": "passerelle-test", "sslmode": "disable"}
+
+
+def _connection_json(url: str, **changes: object) -> str:
+    import json
+
+    from passerelle.orchestration.airflow_env import warehouse_connection
+
+    connection = warehouse_connection(url)
+    connection["extra"] = {**connection.get("extra", {}), **EXTRAS}
+    connection.update(changes)
+    return json.dumps(connection)
+
+
+def _session(conn: psycopg2.extensions.connection) -> tuple[str, str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_setting('statement_timeout'), current_setting('application_name')")
+        row = cur.fetchone()
+    conn.rollback()
+    return row
+
+
+def test_the_airflow_connection_and_its_extras_are_used_when_warehouse_url_is_unset(
+    warehouse_url: str, odd_login: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    role, password = odd_login
+    as_role = settings.parse(warehouse_url).set(username=role, password=password).render_as_string(
+        hide_password=False)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(as_role))
+    caplog.set_level(logging.INFO)
+    resolved = settings.resolve_warehouse(tmp_path / "never")
+    assert resolved.origin == "Airflow Connection 'passerelle_warehouse'"
+    assert not (tmp_path / "never").exists()  # no embedded server started
+    assert password not in caplog.text and quote(password, safe="") not in caplog.text and "***" in caplog.text
+    conn = connect(resolved.url)
+    try:
+        assert _session(conn) == ("12345ms", "passerelle-test")
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user, current_database()")
+            assert cur.fetchone() == (role, warehouse_url.rsplit("/", 1)[1])
+    finally:
+        conn.close()
+
+    # WAREHOUSE_URL, the shortcut, wins over the Connection
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse_url)
+    assert settings.resolve_warehouse(tmp_path / "never") == settings.Warehouse(warehouse_url, "WAREHOUSE_URL")
+
+
+def test_connection_extras_reach_libpq_as_postgres_hook_hands_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    extra = {**EXTRAS, "sslrootcert": "/etc/ssl/ca.pem", "connect_timeout": 7, "keepalives_idle": 30,
+             "cursor": "dictcursor", "sqlalchemy_scheme": "postgresql+psycopg2"}
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(
+        "postgresql://u:p@db.example:5433/wh", host="db.example", port=5433, login="ana lyst", password="p@ss w%rd",
+        schema="wh", extra=extra))
+    handed: dict[str, object] = {}
+    monkeypatch.setattr(PostgresHook, "_create_connection", lambda self, args: handed.update(args))
+    PostgresHook(postgres_conn_id="passerelle_warehouse").get_conn()
+    handed.pop("cursor_factory", None)
+    handed.pop("row_factory", None)
+    url = settings.airflow_connection_url()
+    assert settings.connect_kwargs(url) == {key: value if key == "port" else str(value)
+                                            for key, value in handed.items()}
+    assert "p@ss" not in mask_url(url)
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"conn_type": "mysql"}, "must be a Postgres connection"),
+    ({"extra": {"iam": True, "aws_conn_id": "aws_default"}}, "iam (token authentication) is not supported"),
+    ({"extra": {"options": ["-c", "x=1"]}}, "extra 'options' must be a string or a number"),
+], ids=["not-postgres", "iam", "list-extra"])
+def test_connections_passerelle_cannot_honour_are_refused(changes: dict, problem: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json("postgresql://u:p@h:5432/d", **changes))
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        settings.resolve_warehouse()
+
+
+def test_inside_a_task_without_any_configuration_nothing_is_started(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", raising=False)
+    with pytest.raises(settings.WarehouseNotConfigured,
+                       match="Airflow Connection 'passerelle_warehouse'.*WAREHOUSE_URL"):
+        settings.resolve_warehouse(tmp_path / "never", in_airflow_task=True)
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_unreachable_connection_fails_a_task_with_one_masked_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from passerelle.warehouse.connection_errors import WarehouseUnreachable
+    from passerelle.warehouse.task_connection import connect_warehouse
+
+    port = _closed_port()
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(
+        f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle"))
+    with pytest.raises(WarehouseUnreachable) as failure:
+        connect_warehouse()
+    message = str(failure.value)
+    assert "\n" not in message and "Pa55-secret" not in message
+    assert message.startswith(f"warehouse postgresql://loader:***@127.0.0.1:{port}/passerelle?")
+    assert "(Airflow Connection 'passerelle_warehouse'): host unreachable: connection refused" in message
+    assert message.endswith("— check that Postgres is running and the host and port in the Airflow Connection "
+                            "'passerelle_warehouse'")
+
+
+def test_connections_get_timeouts_and_keepalives_unless_told_otherwise(warehouse_url: str) -> None:
+    conn = connect(warehouse_url)
+    try:
+        params = conn.info.dsn_parameters
+        assert (params["connect_timeout"], params["keepalives"], params["keepalives_idle"]) == ("10", "1", "60")
+        assert params["application_name"] == "passerelle"
+    finally:
+        conn.close()
+    told = f"{warehouse_url}{'&' if '?' in warehouse_url else '?'}connect_timeout=3&keepalives_idle=15"
+    conn = connect(told)
+    try:
+        assert (conn.info.dsn_parameters["connect_timeout"], conn.info.dsn_parameters["keepalives_idle"]) == ("3", "15")
+    finally:
+        conn.close()
+
+
+def test_generated_connection_keeps_the_url_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from passerelle.orchestration.airflow_env import warehouse_connection
+
+    url = "postgresql://u:s%40cret@db.example:5433/wh?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=bi"
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", json.dumps(warehouse_connection(url)))
+    assert settings.connect_kwargs(settings.airflow_connection_url()) == settings.connect_kwargs(url)
+    socket = "postgresql://u@/wh?host=%2Fvar%2Frun%2Fpostgresql"
+    assert warehouse_connection(socket)["host"] == "/var/run/postgresql"
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", json.dumps(warehouse_connection(socket)))
+    assert settings.connect_kwargs(settings.airflow_connection_url())["host"] == "/var/run/postgresql"
+
+
+def test_cli_up_names_the_airflow_connection_it_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("PASSERELLE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(
+        f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle"))
+    assert main(["up"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: warehouse postgresql://loader:***@127.0.0.1:{port}/passerelle?")
+    assert "(Airflow Connection 'passerelle_warehouse'): host unreachable" in line and "Pa55-secret" not in line
+    assert not (tmp_path / "warehouse").exists()  # the embedded server was not started instead

@@ -10,6 +10,14 @@ INSERT INTO staging.contacts (
 )
 {% include 'staging/contacts/salesforce.sql' %}
 UNION ALL
-{% include 'staging/contacts/hubspot.sql' %};
+{% include 'staging/contacts/hubspot.sql' %}
+UNION ALL
+{% include 'staging/contacts/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/contacts/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/contacts/bigin.sql' %}
+UNION ALL
+{% include 'staging/contacts/folk.sql' %};
 
 ANALYZE staging.contacts;

@@ -12,6 +12,14 @@ INSERT INTO staging.customers (
 )
 {% include 'staging/customers/salesforce.sql' %}
 UNION ALL
-{% include 'staging/customers/hubspot.sql' %};
+{% include 'staging/customers/hubspot.sql' %}
+UNION ALL
+{% include 'staging/customers/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/customers/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/customers/bigin.sql' %}
+UNION ALL
+{% include 'staging/customers/folk.sql' %};
 
 ANALYZE staging.customers;

@@ -10,6 +10,10 @@ INSERT INTO staging.deal_lines (
 )
 {% include 'staging/deal_lines/salesforce.sql' %}
 UNION ALL
-{% include 'staging/deal_lines/hubspot.sql' %};
+{% include 'staging/deal_lines/hubspot.sql' %}
+UNION ALL
+{% include 'staging/deal_lines/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/deal_lines/zoho_crm.sql' %};
 
 ANALYZE staging.deal_lines;

@@ -11,6 +11,12 @@ INSERT INTO staging.deals (
 )
 {% include 'staging/deals/salesforce.sql' %}
 UNION ALL
-{% include 'staging/deals/hubspot.sql' %};
+{% include 'staging/deals/hubspot.sql' %}
+UNION ALL
+{% include 'staging/deals/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/deals/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/deals/bigin.sql' %};
 
 ANALYZE staging.deals;

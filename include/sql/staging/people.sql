@@ -11,6 +11,14 @@ INSERT INTO staging.people (
 UNION ALL
 {% include 'staging/people/hubspot.sql' %}
 UNION ALL
+{% include 'staging/people/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/people/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/people/bigin.sql' %}
+UNION ALL
+{% include 'staging/people/folk.sql' %}
+UNION ALL
 {% include 'staging/people/trello.sql' %}
 UNION ALL
 {% include 'staging/people/asana.sql' %}

@@ -10,6 +10,12 @@ INSERT INTO staging.products (
 )
 {% include 'staging/products/salesforce.sql' %}
 UNION ALL
-{% include 'staging/products/hubspot.sql' %};
+{% include 'staging/products/hubspot.sql' %}
+UNION ALL
+{% include 'staging/products/pipedrive.sql' %}
+UNION ALL
+{% include 'staging/products/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/products/bigin.sql' %};
 
 ANALYZE staging.products;

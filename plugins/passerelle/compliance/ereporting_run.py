@@ -13,7 +13,6 @@ e-reported: their payments go to the platform as lifecycle status 212 (see :mod:
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -30,19 +29,20 @@ from passerelle.ereporting.flux10 import (
 from passerelle.ereporting.invoice_amounts import IssuedAmounts, load_issued
 from passerelle.ereporting.payments import cashed_per_rate
 from passerelle.invoicing import store
-from passerelle.invoicing.amounts import round2
+from passerelle.einvoice.amounts import round2
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.paths import output_dir, write_private
+from passerelle.settings import settings
 
 logger = logging.getLogger(__name__)
 
 
 def platform_from_environment() -> Platform:
     """The seller's approved platform (PA): ``PASSERELLE_PA_MATRICULE`` (4 characters) and ``PASSERELLE_PA_NAME``."""
-    matricule = os.environ.get("PASSERELLE_PA_MATRICULE", "").strip()
-    if len(matricule) != 4:
+    configured = settings()  # a matricule of the wrong length is refused there, with the variable named
+    if configured.pa_matricule is None:
         raise ValueError("PASSERELLE_PA_MATRICULE must be the 4-character PPF matricule of the seller's platform")
-    return Platform(matricule, os.environ.get("PASSERELLE_PA_NAME", "Plateforme agréée").strip())
+    return Platform(configured.pa_matricule, configured.pa_name)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Connection settings for a source, read from an Airflow Connection or built directly in tests.
 
 The connector code never knows whether it talks to the real vendor or the sandbox: both are
-just a host, credentials and (for a private CA) a certificate bundle in the connection.
+just a host, credentials and (for a private CA) a certificate bundle in the connection. The extras are
+checked against the source's model (:mod:`passerelle.connectors.options`) when a run starts; from then
+on :meth:`SourceConfig.option` returns typed values.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, SecretStr
+
 _SECRET_HINTS = ("secret", "token", "password", "key", "assertion")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an extra's name says it holds a secret (``client_secret``, ``refresh_token``...)."""
+    return any(hint in name.lower() for hint in _SECRET_HINTS)
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,7 @@ class SourceConfig:
     login: str | None = None
     password: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    options: BaseModel | None = field(default=None, repr=False, compare=False)  # the validated extras
 
     @property
     def base_url(self) -> str:
@@ -32,13 +42,19 @@ class SourceConfig:
         return self.extra.get("ca_bundle") or True
 
     def option(self, name: str, default: Any = None) -> Any:
-        return self.extra.get(name, default)
+        """The extra ``name``, typed once the extras are validated, or ``default`` when it is not set."""
+        if self.options is None:
+            return self.extra.get(name, default)
+        if name not in type(self.options).model_fields:
+            raise KeyError(f"{name!r} is not an option of {type(self.options).__name__}: declare it there")
+        if name not in self.options.model_fields_set:
+            return default
+        value = getattr(self.options, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     def masked(self) -> dict[str, Any]:
         """A loggable view: every secret-looking value replaced by ``***``."""
-        extra = {
-            k: ("***" if any(h in k.lower() for h in _SECRET_HINTS) else v) for k, v in self.extra.items()
-        }
+        extra = {k: ("***" if looks_secret(k) else v) for k, v in self.extra.items()}
         return {"host": self.host, "login": self.login, "password": "***" if self.password else None, "extra": extra}
 
     @classmethod

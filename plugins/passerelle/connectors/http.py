@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import requests
 
@@ -95,6 +95,15 @@ def raise_for_status(response: requests.Response, *, what: str, throttle_delay: 
     raise ApiRequestError(f"{what} {response.request.method} {response.url}", response)
 
 
+@dataclass(frozen=True)
+class JsonResponse:
+    """A decoded JSON body with the headers and final URL it came with."""
+
+    body: Any
+    headers: Mapping[str, str]
+    url: str
+
+
 @dataclass
 class JsonApi:
     """Authenticated JSON requests against one base URL with the shared retry policy."""
@@ -114,17 +123,22 @@ class JsonApi:
 
     def request(self, method: str, path: str, *, stream: str, **kwargs: Any) -> Any:
         """Send a request and return its decoded JSON body, retrying what can be retried."""
+        return self.fetch(method, path, stream=stream, **kwargs).body
+
+    def fetch(self, method: str, path: str, *, stream: str, **kwargs: Any) -> JsonResponse:
+        """:meth:`request`, keeping the response headers (``Link`` paging) next to the body."""
         url = same_origin(path, self.base_url) if "//" in path else f"{self.base_url}{path}"
 
-        def once() -> Any:
+        def once() -> JsonResponse:
             headers = {"Authorization": self.authorization(), "Accept": "application/json"}
             response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             self.check_response(response, stream)
             try:
-                return exact_json.loads(response.content)
+                body = exact_json.loads(response.content)
             except ValueError as exc:
                 raise BadRecordError(self.source, stream, f"(response of {method} {path})",
                                      f"malformed JSON: {exc}{body_hint(response)}") from exc
+            return JsonResponse(body, response.headers, response.url)
 
         return call_with_retries(
             once, what=f"{self.source}.{stream} {method} {path}", settings=self.retry, reauthenticate=self.tokens.refresh

@@ -115,8 +115,7 @@ class PageCursor:
 
 def max_response_mb(config: Any) -> float:
     """The Connection's ``max_response_mb`` extra, or :data:`DEFAULT_MAX_RESPONSE_MB`."""
-    value = config.option("max_response_mb")
-    return DEFAULT_MAX_RESPONSE_MB if value is None else float(value)
+    return float(config.option("max_response_mb", DEFAULT_MAX_RESPONSE_MB))
 
 
 def body_hint(response: Any) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.engine import extract, plan_window
+from passerelle.connectors.options import validated
 from passerelle.connectors.retry import RetrySettings, failures_named
 from passerelle.connectors.spec import SourceSpec
 from passerelle.load.raw_loader import LoadStats, get_watermark, load_window
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 def retry_settings(source: SourceSpec, config: SourceConfig) -> RetrySettings:
     """The source's retry policy, tightened or loosened by ``retry_attempts`` / ``retry_max_wait`` extras."""
     overrides = {
-        name: type(getattr(source.retry, name))(config.option(key))
+        name: config.option(key)
         for name, key in (("attempts", "retry_attempts"), ("max_wait", "retry_max_wait"), ("initial_wait", "retry_initial_wait"))
         if config.option(key) is not None
     }
@@ -40,13 +41,15 @@ def run_stream(
     The window's rows, its load-log entry and the watermark commit together: a failure anywhere
     (API, bad record, database) leaves the warehouse as it was, and the Airflow retry redoes it. A
     record jsonb cannot store is set aside (``raw.quarantined_records``) and does not fail the window.
+    The Connection's extras are checked first: a bad one fails the run before any request or write.
     """
+    config = validated(config, source.options, source.name, source.conn_id)
     stream = source.stream(stream_name)
     watermark = get_watermark(conn, source.name, stream.name)
     conn.rollback()  # the load takes its own transaction and lock
     lookback = source.lookback
     if config.option("lookback_minutes") is not None:
-        lookback = timedelta(minutes=float(config.option("lookback_minutes")))
+        lookback = timedelta(minutes=config.option("lookback_minutes"))
     window = plan_window(interval_start, interval_end, watermark.window_end if watermark else None, lookback)
     log.info(
         "%s.%s: interval [%s, %s) -> window [%s, %s) (watermark %s)",

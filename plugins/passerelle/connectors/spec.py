@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from passerelle.connectors.config import SourceConfig
+from passerelle.connectors.options import ConnectionOptions, options_for
 from passerelle.connectors.retry import RetrySettings
 from passerelle.records import Window
 
@@ -62,8 +63,11 @@ class SourceSpec:
     doc: str = ""
     retry: RetrySettings = field(default_factory=RetrySettings)
     tags: tuple[str, ...] = ()
+    options: type[ConnectionOptions] = ConnectionOptions  # the Connection extras accepted (default: the source's)
 
     def __post_init__(self) -> None:
+        if self.options is ConnectionOptions:
+            object.__setattr__(self, "options", options_for(self.name))
         object.__setattr__(self, "conn_id", self.conn_id or f"passerelle_{self.name}")
         object.__setattr__(self, "pool", self.pool or f"{self.name}_api")
 

@@ -1,8 +1,8 @@
 """An :class:`Invoice` as the BT-keyed dictionary ``facturx.generate_xml`` turns into CII or UBL.
 
 One mapping serves both syntaxes, so a CII and a UBL rendering of the same invoice cannot drift apart.
-Every amount comes from :func:`passerelle.invoicing.amounts.compute` (or, for a line allowance, from
-the same :func:`~passerelle.invoicing.amounts.allowance_amount` that ``compute`` uses): the documents
+Every amount comes from :func:`passerelle.einvoice.amounts.compute` (or, for a line allowance, from
+the same :func:`~passerelle.einvoice.amounts.allowance_amount` that ``compute`` uses): the documents
 print the warehouse's arithmetic, they never redo it. Values are strings because ``factur-x`` would
 format floats itself; Decimals are written as they are, with two decimals for money.
 
@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle.errors import PasserelleError
-from passerelle.invoicing.amounts import Computed, VatBreakdown, allowance_amount, compute
-from passerelle.invoicing.model import AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress
+from passerelle.einvoice.amounts import Computed, VatBreakdown, allowance_amount, compute
+from passerelle.einvoice.model import AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress
 
 SIRET_SCHEME = "0009"  # BT-29 / BT-46
 SIREN_SCHEME = "0002"  # BT-30 / BT-47

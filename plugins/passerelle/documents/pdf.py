@@ -14,7 +14,7 @@ would give), and written straight into the page in fpdf2's fonts and positions; 
 same way (borders, grey bold heading repeated on each page, never alone at a page foot). fpdf2's own line
 breaking, quadratic in the line length and run twice per table cell, was most of the drawing time.
 
-Everything printed comes from the invoice and :func:`passerelle.invoicing.amounts.compute`, formatted
+Everything printed comes from the invoice and :func:`passerelle.einvoice.amounts.compute`, formatted
 the French way with Babel (``1 234,56 €``; the ISO code for any other currency).
 """
 
@@ -39,8 +39,8 @@ from passerelle.documents.parsed_fonts import add_parsed_font
 from passerelle.documents.printed_text import (
     SKIPPED_NOTES, UnrenderableTextError, first_unrenderable, glyph_codepoints, printed_fields,
 )
-from passerelle.invoicing.amounts import Computed, VatBreakdown, allowance_amount, compute
-from passerelle.invoicing.model import (
+from passerelle.einvoice.amounts import Computed, VatBreakdown, allowance_amount, compute
+from passerelle.einvoice.model import (
     AllowanceCharge, Invoice, InvoiceLine, Party, PostalAddress, VatCategory, VatPoint,
 )
 

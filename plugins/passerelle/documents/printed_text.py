@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Collection, Iterator
 
 from passerelle.errors import PasserelleError
-from passerelle.invoicing.amounts import Computed
-from passerelle.invoicing.model import AllowanceCharge, Invoice, Party, PostalAddress
+from passerelle.einvoice.amounts import Computed
+from passerelle.einvoice.model import AllowanceCharge, Invoice, Party, PostalAddress
 
 SKIPPED_NOTES = {"BAR"}  # routing hint for the platforms, not a mention for the reader
 SELLER = {"name": "BT-27", "street": "BT-35", "city": "BT-37", "postcode": "BT-38", "siren": "BT-30",

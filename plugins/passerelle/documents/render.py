@@ -12,7 +12,7 @@ from facturx import generate_xml
 from lxml import etree
 
 from passerelle.documents.facturx_data import data_dict
-from passerelle.invoicing.model import EUR, Invoice
+from passerelle.einvoice.model import EUR, Invoice
 
 CII = "factur-x"
 UBL = "ubl-2.1"

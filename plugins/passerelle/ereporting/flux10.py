@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
 
+from passerelle.ereporting.categories import B2cCategory
 from passerelle.ereporting.payments import cashed_per_rate
-from passerelle.invoicing.amounts import allowance_amount, compute
-from passerelle.invoicing.model import EUR, Invoice, Party, ProcessingRule, VatPoint
+from passerelle.einvoice.amounts import allowance_amount, compute
+from passerelle.einvoice.model import EUR, Invoice, Party, ProcessingRule, VatPoint
 
 if TYPE_CHECKING:
     from passerelle.ereporting.invoice_amounts import IssuedAmounts
@@ -34,15 +34,6 @@ NON_EU_SCHEME = "0227"
 EU_COUNTRIES = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
 VAT_POINT_CODES = {VatPoint.INVOICE: "5", VatPoint.DELIVERY: "29", VatPoint.PAYMENT: "72"}  # UNTDID 2475
 CENT = Decimal("0.01")
-
-
-class B2cCategory(str, Enum):
-    """TT-81 (G1.68)."""
-
-    GOODS = "TLB1"  # deliveries of goods subject to French VAT
-    SERVICES = "TPS1"  # services subject to French VAT
-    NOT_TAXABLE = "TNT1"  # not subject to French VAT (intra-EU distance sales included)
-    MARGIN = "TMA1"  # margin scheme
 
 
 class RateTotal(NamedTuple):

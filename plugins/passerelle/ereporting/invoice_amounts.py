@@ -33,9 +33,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from passerelle.ereporting.flux10 import B2cCategory
-from passerelle.invoicing.amounts import VatBreakdown
-from passerelle.invoicing.model import CREDIT_NOTE, Exemption, VatCategory
+from passerelle.ereporting.categories import B2cCategory
+from passerelle.einvoice.amounts import VatBreakdown
+from passerelle.einvoice.model import CREDIT_NOTE, Exemption, VatCategory
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

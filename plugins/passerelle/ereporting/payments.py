@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple, Protocol
 
-from passerelle.invoicing.amounts import VatBreakdown, compute
-from passerelle.invoicing.model import Invoice
+from passerelle.einvoice.amounts import VatBreakdown, compute
+from passerelle.einvoice.model import Invoice
 
 CENT = Decimal("0.01")
 

@@ -22,7 +22,6 @@ are ignored (every pattern runs).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from saxonche import PySaxonApiError, PySaxonProcessor
 
 from passerelle.documents.validation import FATAL, Finding
 from passerelle.errors import PasserelleError
-from passerelle.paths import PROJECT_ROOT
+from passerelle.settings import settings
 
 SCH = "http://purl.oclc.org/dsdl/schematron"
 XSL = "http://www.w3.org/1999/XSL/Transform"
@@ -51,7 +50,7 @@ FLUX10_SCHEMATRON = "PPF_Flux10_v1.0.sch"
 
 def flux10_dir() -> Path:
     """Where the PPF's Flux 10 artefacts (``ereporting.xsd`` and its includes, ``PPF_Flux10_v1.0.sch``) live."""
-    return Path(os.environ.get("PASSERELLE_FLUX10_DIR") or PROJECT_ROOT / "include" / "rules" / "flux10")
+    return settings().flux10_dir
 
 
 class SchematronError(PasserelleError):

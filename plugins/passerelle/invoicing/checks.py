@@ -26,8 +26,8 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle.documents.validation import Finding
-from passerelle.invoicing.amounts import round2
-from passerelle.invoicing.model import Invoice, Party, ProcessingRule
+from passerelle.einvoice.amounts import round2
+from passerelle.einvoice.model import Invoice, Party, ProcessingRule
 from passerelle.quality.identifiers import COUNTRY_CODES, EU_VAT_PREFIXES, iban_problem, identifier_problem, tax_id_problem
 from passerelle.quality.xml_text import unsafe_reason
 from stdnum.fr import siren as stdnum_siren

@@ -39,13 +39,13 @@ from passerelle.documents.render import render_cii
 from passerelle.documents.validation import has_fatal
 from passerelle.errors import PasserelleError
 from passerelle.invoicing import store
-from passerelle.invoicing.amounts import business_process, compute, round2
+from passerelle.einvoice.amounts import business_process, compute, round2
 from passerelle.invoicing.issue import (
     DocumentPlan, _record_validation, issue_date_for, remove_orphan_documents, render_documents, store_document,
     write_documents,
 )
 from passerelle.invoicing.mentions import DEDUCTION, SETTLEMENTS, credit_terms
-from passerelle.invoicing.model import CREDIT_NOTE, AllowanceCharge, Invoice, InvoiceLine, Note, PrecedingInvoice
+from passerelle.einvoice.model import CREDIT_NOTE, AllowanceCharge, Invoice, InvoiceLine, Note, PrecedingInvoice
 from passerelle.invoicing.numbering import issue_number, issuing_lock
 from passerelle.invoicing.seller import NUMBER_CHARSET, SellerConfig
 

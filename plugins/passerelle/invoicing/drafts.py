@@ -1,7 +1,7 @@
 """Billable items grouped into invoice drafts: one per customer and currency for a billing period, or two
 (goods and services) when one VAT point (BT-8) cannot date both parts (see :func:`mentions.one_vat_point`).
 
-A draft is a complete :class:`~passerelle.invoicing.model.Invoice` except for its number, which is only
+A draft is a complete :class:`~passerelle.einvoice.model.Invoice` except for its number, which is only
 assigned once the draft has passed validation (see :mod:`passerelle.invoicing.issue`). Deal lines become
 one invoice line each; time is summed per project, rate and VAT rate into one line covering the days
 worked (BT-134/135), so an invoice stays readable with thousands of entries behind it.
@@ -15,11 +15,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from passerelle.invoicing.amounts import business_process, round2
+from passerelle.einvoice.amounts import business_process, round2
 from passerelle.invoicing.mentions import (
     due_date, legal_notes, one_vat_point, payment_terms, seller_party, vat_point,
 )
-from passerelle.invoicing.model import (
+from passerelle.einvoice.model import (
     INVOICE, AllowanceCharge, Exemption, Invoice, InvoiceLine, Party, PostalAddress, ProcessingRule, VatCategory,
 )
 from passerelle.invoicing.seller import SellerConfig, VatRegime

@@ -23,8 +23,13 @@ numbers it issued itself. Under that lock, before anything else, the run removes
 have left in the documents folder: temporary files, and documents renamed into place whose transaction
 never committed (no ``marts.invoice_documents`` row). Such a file is named after a number that went back
 to the counter; it must not survive to be taken for the document of the invoice that number goes to next.
-Then the items already in the ledger are dropped from ``marts.billable_items``, and issuing resumes with
-the same drafts, keys and numbers an uninterrupted run would have used. :data:`CRASH_POINTS` names the
+Then the documents still missing of the seller's issued invoices are written (:func:`complete_documents`:
+an invoice committed by an earlier run without some of the documents now wanted, such as a format added
+before the retry), rendered from the stored invoice exactly as issuing renders them, so the files are
+byte for byte those a run never interrupted writes. Then the items already in the ledger are dropped
+from ``marts.billable_items``, and issuing resumes with the same drafts, keys and numbers an
+uninterrupted run would have used. :func:`build_billable_items` rebuilds those items under the same
+lock, so it never rewrites them while an issuer is turning them into invoices. :data:`CRASH_POINTS` names the
 steps the crash tests kill a run at (see :mod:`passerelle.crash_points`).
 """
 
@@ -38,6 +43,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +52,16 @@ from passerelle.documents.pdf import render_facturx
 from passerelle.documents.render import render_cii, render_ubl
 from passerelle.documents.validation import Finding, has_fatal
 from passerelle.invoicing import store
-from passerelle.invoicing.amounts import compute
+from passerelle.einvoice.amounts import compute
 from passerelle.invoicing.checks import DRAFT, customer_readiness, issue_checks, render_finding
 from passerelle.invoicing.checks import finding as checks_finding
 from passerelle.invoicing.drafts import Draft, DraftFailure, load_drafts, with_issue_date
-from passerelle.invoicing.model import Invoice
+from passerelle.einvoice.model import Invoice
 from passerelle.invoicing.numbering import issue_number, issuing_lock
 from passerelle.invoicing.seller import SellerConfig
 from passerelle.paths import open_private, output_dir
-from passerelle.transform.models import run_sql_file
+from passerelle.settings import settings
+from passerelle.warehouse.sql_files import run_sql_file
 
 logger = logging.getLogger(__name__)
 FORMATS = ("facturx", "cii", "ubl")
@@ -72,33 +79,56 @@ class PeriodOutcome:
     held: dict[str, list[str]] = field(default_factory=dict)  # invoice_key -> fatal rule ids
     already: list[str] = field(default_factory=list)  # drafts found numbered by an earlier run: not counted
     cleaned: list[str] = field(default_factory=list)  # files a killed run left behind, removed first
+    completed: list[str] = field(default_factory=list)  # earlier invoices whose missing documents were written
 
     def as_dict(self) -> dict[str, Any]:
         return {"period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
                 "issued": len(self.issued), "held": len(self.held), "numbers": self.issued,
-                "held_keys": self.held, "already_issued": len(self.already), "cleaned_files": len(self.cleaned)}
+                "held_keys": self.held, "already_issued": len(self.already), "cleaned_files": len(self.cleaned),
+                "documents_completed": self.completed}
 
 
 def document_formats() -> tuple[str, ...]:
     """``PASSERELLE_INVOICE_FORMATS``: comma-separated among facturx, cii, ubl (Factur-X is always written)."""
-    wanted = [f.strip().lower() for f in os.environ.get("PASSERELLE_INVOICE_FORMATS", "facturx").split(",") if f.strip()]
-    unknown = sorted(set(wanted) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"PASSERELLE_INVOICE_FORMATS: unknown format(s) {unknown}; use {', '.join(FORMATS)}")
+    wanted = settings().invoice_formats  # validated: an unknown format is refused with the variable named
     return tuple(f for f in FORMATS if f in wanted or f == "facturx")
 
 
-def build_billable_items(conn: Any, period_end: date) -> None:
-    """Rebuild marts.billable_items and marts.billing_exceptions for the period ending on ``period_end``."""
-    seconds = run_sql_file(conn, "billing/billable_items.sql", period_end=(period_end + timedelta(days=1)).isoformat())
-    with conn.cursor() as cur:
-        cur.execute("SELECT count(*), coalesce(sum(amount), 0) FROM marts.billable_items")
-        items, amount = cur.fetchone()
-        cur.execute("SELECT count(*) FROM marts.billing_exceptions")
-        exceptions = cur.fetchone()[0]
-    conn.commit()
+@dataclass(frozen=True)
+class BillableItems:
+    """What a rebuild of ``marts.billable_items`` found still to bill."""
+
+    period_end: date
+    items: int
+    amount: Decimal  # net, summed over currencies: a size, not a total to print
+    exceptions: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period_end": self.period_end.isoformat(), "items": self.items, "amount": str(self.amount),
+                "exceptions": self.exceptions, "seconds": round(self.seconds, 2)}
+
+
+def build_billable_items(conn: Any, period_end: date, *, seller_siren: str | None = None) -> BillableItems:
+    """Rebuild marts.billable_items and marts.billing_exceptions for the period ending on ``period_end``.
+
+    With ``seller_siren``, under that seller's issuing lock: an issuer consuming the items finishes
+    first, and the rebuild (net of its ledger) leaves out what it invoiced. Pass it wherever an issuer
+    may run at the same time (the invoicing DAG does).
+    """
+    lock = issuing_lock(conn, seller_siren) if seller_siren else contextlib.nullcontext()
+    with lock:
+        seconds = run_sql_file(conn, "billing/billable_items.sql",
+                               period_end=(period_end + timedelta(days=1)).isoformat())
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*), coalesce(sum(amount), 0) FROM marts.billable_items")
+            items, amount = cur.fetchone()
+            cur.execute("SELECT count(*) FROM marts.billing_exceptions")
+            exceptions = cur.fetchone()[0]
+        conn.commit()
     logger.info("billable items up to %s: %d items (%s net), %d exceptions, in %.2fs", period_end, items, amount,
                 exceptions, seconds)
+    return BillableItems(period_end, items, amount, exceptions, seconds)
 
 
 @dataclass(frozen=True)
@@ -130,13 +160,16 @@ def issue_period(conn: Any, seller: SellerConfig, validator: Any, *, period_star
     """Issue every draft of the period (``period_end`` is its last day). Call :func:`build_billable_items` first.
 
     Runs under the seller's issuing lock (a concurrent run waits, then finds its work done). Files a killed
-    run left are removed first; items already in the ledger are dropped from ``marts.billable_items``, so
-    a retry after a crash (the billable items not rebuilt) drafts only what is still to bill.
+    run left are removed first, then the missing documents of the seller's earlier invoices are written;
+    items already in the ledger are dropped from ``marts.billable_items``, so a retry after a crash (the
+    billable items not rebuilt) drafts only what is still to bill.
     """
     outcome = PeriodOutcome(period_start, period_end)
     with (documents or DocumentPlan.default()).ready() as documents, issuing_lock(conn, seller.siren):
         crash_point("period.locked")
         outcome.cleaned = [str(path) for path in remove_orphan_documents(conn, documents.root, seller.invoice_prefix)]
+        outcome.completed = sorted({number for number, _ in complete_documents(conn, documents, run_id=run_id,
+                                                                                 seller_siren=seller.siren)})
         _drop_invoiced_items(conn)
         failures: list[DraftFailure] = []
         drafts = load_drafts(conn, seller, period_start, period_end, failures)
@@ -298,7 +331,7 @@ def remove_orphan_documents(conn: Any, root: Path, prefix: str) -> list[Path]:
     """Remove the files of ``prefix``'s numbers under ``root`` that no committed row vouches for.
 
     A run killed while writing leaves a temporary file; killed between a document's rename and its
-    commit, it leaves a document of a number that went back to the counter (or, in :func:`write_documents`,
+    commit, it leaves a document of a number that went back to the counter (or, in :func:`complete_documents`,
     of an invoice still without its row, which that function writes again). Only the seller's own file
     names are considered, so another seller's documents in a shared folder are never touched. Must be
     called under the seller's issuing lock, when no one of the seller is between a rename and a commit.
@@ -362,43 +395,59 @@ def write_documents(conn: Any, validators: dict[str, Any] | None = None, *, form
     """Write every missing document of ready invoices (all, or ``numbers``); returns how many were written.
 
     ``validators`` maps "ubl" to a UBL validator; when None, one is opened (and closed) if UBL is wanted.
-    Runs under the issuing lock of every seller concerned, so it never races an issuing run's cleanup.
     """
-    formats = formats or document_formats()
-    root = root or output_dir() / "invoices"
+    plan = DocumentPlan(formats or document_formats(), root or output_dir() / "invoices", validators or {})
     if validators is None:
-        with DocumentPlan(formats, root).ready() as plan:
-            return write_documents(conn, plan.validators, formats=formats, numbers=numbers, run_id=run_id, root=root)
-    written = 0
-    sellers = sorted({siren for siren, *_ in _missing_documents(conn, formats, numbers) if siren})
+        with plan.ready() as plan:
+            return len(complete_documents(conn, plan, numbers=numbers, run_id=run_id))
+    return len(complete_documents(conn, plan, numbers=numbers, run_id=run_id))
+
+
+def complete_documents(conn: Any, documents: DocumentPlan, *, run_id: str, numbers: list[str] | None = None,
+                       seller_siren: str | None = None) -> list[tuple[str, str]]:
+    """Write the documents of ``documents.formats`` that ready invoices lack; returns (number, format) written.
+
+    Limited to ``numbers`` and/or to one seller's invoices when given. Each document is rendered from the
+    stored invoice, as issuing renders it (the renderers are deterministic, so a document written here is
+    the one issuing would have written), and committed with its row one at a time. Runs under the issuing
+    lock of every seller concerned (re-entrant: an issuing run holding its seller's lock calls it), so it
+    never races an issuing run's cleanup.
+    """
+    written: list[tuple[str, str]] = []
+    sellers = sorted({siren for siren, *_ in _missing_documents(conn, documents.formats, numbers, seller_siren)
+                      if siren})
     with contextlib.ExitStack() as locks:
         for siren in sellers:  # always in the same order: two writers never wait on each other
             locks.enter_context(issuing_lock(conn, siren))
-        for _, number, key, issue_date, period_end, fmt in _missing_documents(conn, formats, numbers):
+        for _, number, key, issue_date, period_end, fmt in _missing_documents(conn, documents.formats, numbers,
+                                                                              seller_siren):
             with conn.cursor() as cur:
                 invoice = store.load(cur, number)
                 content = _render(invoice, render_cii(invoice), fmt)
                 if fmt == "ubl":
-                    _record_validation(cur, key, number, "ubl", validators["ubl"].validate(content), period_end,
-                                       run_id)
-                store_document(cur, root, number, issue_date, fmt, content)
+                    _record_validation(cur, key, number, "ubl", documents.validators["ubl"].validate(content),
+                                       period_end, run_id)
+                store_document(cur, documents.root, number, issue_date, fmt, content)
             conn.commit()
-            written += 1
+            written.append((number, fmt))
     if written:
-        logger.info("wrote %d invoice documents under %s", written, root)
+        logger.info("wrote %d missing invoice documents under %s", len(written), documents.root)
     return written
 
 
-def _missing_documents(conn: Any, formats: tuple[str, ...], numbers: list[str] | None) -> list[tuple]:
+def _missing_documents(conn: Any, formats: tuple[str, ...], numbers: list[str] | None,
+                       seller_siren: str | None) -> list[tuple]:
     """(seller_siren, number, invoice_key, issue_date, period_end, format) of every document still to write."""
     with conn.cursor() as cur:
         cur.execute("SELECT n.seller_siren, i.invoice_number, i.invoice_key, i.issue_date, i.billing_period_end,"
                     " f.format FROM marts.invoices i LEFT JOIN marts.invoice_numbers n USING (invoice_number)"
                     " CROSS JOIN unnest(%s::text[]) AS f(format)"
                     " WHERE i.status = 'ready' AND (%s::text[] IS NULL OR i.invoice_number = ANY(%s::text[]))"
+                    " AND (%s::text IS NULL OR n.seller_siren = %s)"
                     " AND NOT EXISTS (SELECT FROM marts.invoice_documents d"
                     "                  WHERE d.invoice_number = i.invoice_number AND d.format = f.format)"
-                    " ORDER BY i.invoice_number, f.format", (list(formats), numbers, numbers))
+                    " ORDER BY i.invoice_number, f.format",
+                    (list(formats), numbers, numbers, seller_siren, seller_siren))
         wanted = cur.fetchall()
     conn.rollback()
     return wanted

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from passerelle.invoicing.model import Note, Party, PostalAddress, VatPoint
+from passerelle.einvoice.model import Note, Party, PostalAddress, VatPoint
 from passerelle.invoicing.seller import SellerConfig, VatRegime
 
 DEDUCTION = "deduction"

@@ -13,13 +13,11 @@ as an environment variable works the same way).
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from stdnum import bic, iban
@@ -27,6 +25,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.fr import siren, siret, tva
 
 from passerelle.errors import PasserelleError
+from passerelle.settings import settings
 
 # BT-1 must fit the PPF's current 20-character limit: the prefix leaves room for "YYYY-NNNNNN".
 NUMBER_CHARSET = re.compile(r"^[A-Za-z0-9+\-_/]+$")
@@ -228,13 +227,14 @@ def _address(check: _Checker) -> Address | None:
 
 def seller_data_from_environment() -> Mapping[str, Any]:
     """The seller mapping from ``PASSERELLE_SELLER_FILE`` (a JSON file) or ``PASSERELLE_SELLER`` (JSON)."""
-    path = os.environ.get("PASSERELLE_SELLER_FILE", "").strip()
+    configured = settings()
+    path = configured.seller_file
     if path:
         try:
-            return json.loads(Path(path).read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
-            raise SellerConfigError([f"PASSERELLE_SELLER_FILE {path!r}: {error}"]) from error
-    text = os.environ.get("PASSERELLE_SELLER", "").strip()
+            raise SellerConfigError([f"PASSERELLE_SELLER_FILE {str(path)!r}: {error}"]) from error
+    text = configured.seller
     if not text:
         raise SellerConfigError(["no seller configured: set PASSERELLE_SELLER_FILE (a JSON file) or PASSERELLE_SELLER"])
     try:

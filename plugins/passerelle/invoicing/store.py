@@ -22,8 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle.errors import PasserelleError
-from passerelle.invoicing.amounts import Computed, allowance_amount
-from passerelle.invoicing.model import (
+from passerelle.einvoice.amounts import Computed, allowance_amount
+from passerelle.einvoice.model import (
     AllowanceCharge, Exemption, Invoice, InvoiceLine, Note, Party, PostalAddress, PrecedingInvoice, ProcessingRule,
     VatCategory, VatPoint,
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from passerelle.invoicing.model import Exemption, ProcessingRule, VatCategory
+from passerelle.einvoice.model import Exemption, ProcessingRule, VatCategory
 from passerelle.invoicing.vat_rules import (  # noqa: F401  (re-exported: the mentions by name)
     EXPORT_GOODS, EXPORT_GOODS_AND_SERVICES, EXPORT_SERVICES, FRANCHISE, INTRA_EU_GOODS, REVERSE_CHARGE, RULES,
     TRAINING, VatCase,

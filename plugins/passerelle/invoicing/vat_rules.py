@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from passerelle.invoicing.model import Exemption, VatCategory
+from passerelle.einvoice.model import Exemption, VatCategory
 
 ZERO = Decimal("0")
 

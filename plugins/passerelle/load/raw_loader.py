@@ -16,6 +16,10 @@ A record whose content ``jsonb`` cannot store (NUL, lone surrogate, NaN, a numbe
 too deep) is set aside in ``raw.quarantined_records`` with its reason and its JSON as received, in the
 same transaction; the rest of the window commits, and ``LoadStats.unloadable`` and
 ``audit.load_log.unloadable`` count them.
+
+Once the window has committed, the raw tables it grew by a large share are analyzed in a short
+transaction of their own (:mod:`passerelle.load.statistics`), so the next window is planned against
+their real size.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from psycopg2.extras import Json
 
 from passerelle import exact_json
 from passerelle.load.copy import UnloadableRecordError, copy_pages
+from passerelle.load.statistics import refresh_statistics
 from passerelle.records import Page, Window
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,11 @@ class LoadStats:
     """Records quarantined as conflicting duplicates (``quality.quarantine``)."""
     unloadable: int = 0
     """Records jsonb cannot store, set aside in ``raw.quarantined_records``."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step: ``prepare``, ``copy`` (includes reading the pages, which are consumed lazily),
+    ``conflict_check``, ``insert_and_classify``, ``commit`` and ``analyze`` (deciding, and analyzing if needed)."""
+    analyzed: tuple[str, ...] = ()
+    """The raw tables whose statistics this window made stale, analyzed after the commit."""
 
 
 @dataclass
@@ -116,18 +126,28 @@ SELECT count(*) FILTER (WHERE NOT is_deleted AND NOT existed),
          WHERE EXISTS (SELECT 1 FROM raw.records r
                         WHERE r.source = %(source)s AND r.stream = %(stream)s AND r.record_id = t.record_id
                           AND r.cursor_value = t.cursor_value AND r.is_deleted = t.is_deleted)),
-       (SELECT max(cursor_value) FROM {TEMP_TABLE})
+       (SELECT max(cursor_value) FROM {TEMP_TABLE}),
+       (SELECT count(*) FROM ins)
   FROM classified
+"""
+
+# The versions of each record that arrived with different content at the same cursor. Payloads are
+# compared (sorted, deduplicated) only for the rare keys that occur more than once in the batch, never
+# for the whole batch: a key met once cannot conflict.
+CONFLICTING_VERSIONS = f"""
+    SELECT t.record_id, t.cursor_value, t.is_deleted, jsonb_agg(DISTINCT t.payload) AS versions
+      FROM {TEMP_TABLE} t
+      JOIN (SELECT record_id, cursor_value, is_deleted
+              FROM {TEMP_TABLE}
+             GROUP BY record_id, cursor_value, is_deleted
+            HAVING count(*) > 1) repeated USING (record_id, cursor_value, is_deleted)
+     GROUP BY t.record_id, t.cursor_value, t.is_deleted
+    HAVING count(DISTINCT t.payload) > 1
 """
 
 # Runs before _INSERT_AND_CLASSIFY: conflicting versions leave the batch for the quarantine.
 _QUARANTINE_CONFLICTS = f"""
-WITH conflicts AS (
-    SELECT record_id, cursor_value, is_deleted, jsonb_agg(DISTINCT payload) AS versions
-      FROM {TEMP_TABLE}
-     GROUP BY record_id, cursor_value, is_deleted
-    HAVING count(DISTINCT payload) > 1
-), removed AS (
+WITH conflicts AS ({CONFLICTING_VERSIONS}), removed AS (
     DELETE FROM {TEMP_TABLE} t USING conflicts c
      WHERE t.record_id = c.record_id AND t.cursor_value = c.cursor_value AND t.is_deleted = c.is_deleted
 ), quarantined AS (
@@ -207,7 +227,8 @@ def get_watermark(conn: Any, source: str, stream: str) -> Watermark | None:
 
 
 def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: Iterable[Page], run_id: str,
-                logger: logging.Logger | None = None, state: dict[str, Any] | None = None) -> LoadStats:
+                logger: logging.Logger | None = None, state: dict[str, Any] | None = None,
+                analyze: bool = True) -> LoadStats:
     """Load ``pages`` (consumed lazily) for ``window`` in one transaction and commit it.
 
     ``state`` is the readers' state for this stream; its value once the pages are exhausted is saved
@@ -215,6 +236,9 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
 
     ``conn`` is a psycopg2 connection with autocommit off; its transaction is committed on success
     and rolled back on any error, which is then re-raised (BadRecordError for invalid records).
+
+    ``analyze=False`` leaves the statistics of the tables written to as they are (for a caller that
+    loads many windows in a row and analyzes once at the end, and for measuring what analyzing saves).
     """
     logger = logger or log
     if conn.autocommit:
@@ -236,6 +260,14 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
         logger.info("%s: page %d loaded %d records (%d so far)", label, number, count, so_far)
 
     unloadable: list[str] = []
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        timings[name] = round(now - mark, 4)
+        mark = now
 
     def set_aside(error: UnloadableRecordError) -> None:
         logger.warning("%s: record set aside in raw.quarantined_records: %s", label, _printable(str(error)))
@@ -249,17 +281,21 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             params["load_id"] = cur.fetchone()[0]
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute(_CREATE_TEMP)
+            step("prepare")
             records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
                                              on_page=page_loaded, quarantine=set_aside)
             cur.execute(f"ANALYZE {TEMP_TABLE}")
+            step("copy")
             cur.execute(_QUARANTINE_CONFLICTS, params)
             conflicting = cur.fetchone()[0]
+            step("conflict_check")
             if conflicting:
                 logger.warning("%s: %d records arrived with conflicting versions at the same cursor and were "
                                "quarantined (quality.quarantine, rule raw.conflicting_duplicate): %s",
                                label, len(conflicting), ", ".join(conflicting[:20]))
             cur.execute(_INSERT_AND_CLASSIFY, params)
-            inserted, updated, deleted, unchanged, max_cursor = cur.fetchone()
+            inserted, updated, deleted, unchanged, max_cursor, rows_added = cur.fetchone()
+            step("insert_and_classify")
             cur.execute(_RELEASE_CONFLICTS, params)
             params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
                           deleted=deleted, unchanged=unchanged, max_cursor=max_cursor, unloadable=len(unloadable))
@@ -267,11 +303,18 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             cur.execute(_ADVANCE_WATERMARK, params)
             cur.execute(_LOG_LOAD, params)
         conn.commit()
+        step("commit")
     except BaseException:
         _rollback_quietly(conn, label, logger)
         raise
+    analyzed: tuple[str, ...] = ()
+    if analyze:
+        added = {"raw.records": rows_added, "raw.quarantined_records": len(unloadable)}
+        analyzed, seconds = refresh_statistics(conn, added, logger, label)
+        timings["analyze"] = round(seconds, 4)
     stats = LoadStats(source, stream, window.start, window.end, run_id, records, inserted, updated, deleted,
-                      unchanged, page_count, round(time.monotonic() - began, 3), len(conflicting), len(unloadable))
+                      unchanged, page_count, round(time.monotonic() - began, 3), len(conflicting), len(unloadable),
+                      timings, analyzed)
     logger.info(
         "%s: window [%s, %s) loaded (load %s): %d records in %d pages, %d inserted, %d updated, %d deleted,"
         " %d unchanged, %d unloadable set aside in %.1fs",

@@ -30,18 +30,28 @@ def configure_airflow(home: Path | None = None) -> Path:
 
 
 def warehouse_connection(url: str) -> dict[str, Any]:
-    """Airflow's ``passerelle_warehouse`` for ``url`` (login and password percent-decoded)."""
+    """Airflow's ``passerelle_warehouse`` for ``url`` (login and password percent-decoded).
+
+    The URL's query parameters (``sslmode``, ``options``...) become the Connection's extras, which
+    :func:`passerelle.warehouse.settings.airflow_connection_url` hands back to libpq; a Unix-socket
+    ``host`` parameter becomes the Connection's host.
+    """
     from passerelle.warehouse.settings import parse
 
     parts = parse(url)
-    return {
+    extra = {key: value if isinstance(value, str) else value[-1] for key, value in parts.query.items()}
+    socket_dir = extra.pop("host", None)
+    connection: dict[str, Any] = {
         "conn_type": "postgres",
-        "host": parts.host or "127.0.0.1",
+        "host": socket_dir or parts.host or "127.0.0.1",
         "port": parts.port or 5432,
         "login": parts.username or "postgres",
         "password": parts.password or "",
         "schema": parts.database or "passerelle",
     }
+    if extra:
+        connection["extra"] = extra
+    return connection
 
 
 def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[str, dict[str, Any]]:
@@ -56,6 +66,12 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
         "asana": lambda url, c: {"host": url, "password": c["personal_access_token"]},
         "jira": lambda url, c: {"host": url, "login": c["email"], "password": c["api_token"]},
         "monday": lambda url, c: {"host": url, "password": c["api_token"]},
+        "pipedrive": lambda url, c: {"host": url, "password": c["api_token"], "extra": {"token_url": f"{url}/oauth/token"}},
+        "zoho_crm": lambda url, c: {"host": c["accounts_url"], "login": c["client_id"], "password": c["client_secret"],
+                                    "extra": {"refresh_token": c["refresh_token"]}},
+        "bigin": lambda url, c: {"host": c["accounts_url"], "login": c["client_id"], "password": c["client_secret"],
+                                 "extra": {"refresh_token": c["refresh_token"]}},
+        "folk": lambda url, c: {"host": url, "password": c["api_key"]},
     }
     connections = {}
     for name, vendor in vendors.items():

@@ -32,6 +32,8 @@ NO_RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(exception="passerelle.errors.AuthError", action=RetryAction.FAIL, reason="credentials refused"),
         RetryRule(exception="passerelle.errors.BadRecordError", action=RetryAction.FAIL, reason="bad payload"),
+        RetryRule(exception="passerelle.connectors.options.ConnectionOptionsError", action=RetryAction.FAIL,
+                  reason="the Connection's extras are invalid"),
     ]
 )
 
@@ -42,15 +44,11 @@ def raw_asset(source: str, stream: str) -> Asset:
 
 
 def warehouse_connection():
-    """A psycopg2 connection to the warehouse connection (the loader streams with ``COPY ... FROM STDIN``)."""
-    import psycopg2
-    from airflow.sdk import Connection
+    """A psycopg2 connection to the warehouse (``WAREHOUSE_URL``, else the Airflow Connection with its
+    extras); psycopg2 because the loader streams with ``COPY ... FROM STDIN``."""
+    from passerelle.warehouse.task_connection import connect_warehouse
 
-    conn = Connection.get(WAREHOUSE_CONN_ID)
-    return psycopg2.connect(
-        host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password,
-        dbname=conn.schema or "passerelle", application_name="passerelle",
-    )
+    return connect_warehouse()
 
 
 def extract_stream_task(source_name: str, stream_name: str) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 The data interval is the billing period (Europe/Paris months). ``check_seller`` fails fast on an
 invalid seller configuration; ``build_billable_items`` computes what is due by the period's end and
-the exceptions; ``issue_invoices`` checks, numbers, validates and records each invoice with its
-Factur-X PDF (and CII/UBL on request) in one transaction, so an issued number always has its documents
-(held drafts keep their rule ids, reasons and findings and consume no number; one bad draft never stops
-the others); ``write_documents`` writes documents still missing for other reasons (a format added later). Rerunning or backfilling a period issues nothing twice: the ledger
-(``billing.invoiced_items``) already holds what was billed, and numbers are tied to their invoice key.
+the exceptions, under the seller's issuing lock (never while another run is issuing); ``issue_invoices``
+first writes the documents still missing of invoices issued earlier (a retry after a crash, a format
+added since), then checks, numbers, validates and records each invoice with its Factur-X PDF (and
+CII/UBL on request) in one transaction, so an issued number always has its documents (held drafts keep
+their rule ids, reasons and findings and consume no number; one bad draft never stops the others);
+``write_documents`` writes documents still missing for any seller's invoices. Rerunning or backfilling a
+period issues nothing twice: the ledger (``billing.invoiced_items``) already holds what was billed, and
+numbers are tied to their invoice key.
 """
 
 from __future__ import annotations
@@ -41,18 +44,27 @@ def check_seller() -> dict[str, Any]:
     return {"seller": seller.legal_name, "siren": seller.siren, "regime": seller.vat_regime.value}
 
 
-def build_items() -> None:
-    """Billable items and customer readiness, so issuing holds customers on today's data, not a stale report."""
+def build_items() -> dict[str, Any]:
+    """Billable items and customer readiness, so issuing holds customers on today's data, not a stale report.
+
+    Both under the seller's issuing lock: a run issuing meanwhile (a backfill, a manual run) finishes
+    first, and the items rebuilt after it leave out what it invoiced.
+    """
     from passerelle.invoicing.issue import build_billable_items
+    from passerelle.invoicing.numbering import issuing_lock
+    from passerelle.invoicing.seller import load_seller
     from passerelle.reports.readiness import rebuild_customer_readiness
 
     _, end = billing_period()
+    siren = load_seller().siren
     conn = warehouse_connection()
     try:
-        build_billable_items(conn, end)
-        rebuild_customer_readiness(conn)
+        with issuing_lock(conn, siren):
+            built = build_billable_items(conn, end, seller_siren=siren)
+            rebuild_customer_readiness(conn)
     finally:
         conn.close()
+    return built.as_dict()
 
 
 def issue_invoices() -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 Scheduled on the raw Assets every extract task publishes (any of them), so new raw data is modelled
 as soon as it lands; ``max_active_runs=1`` queues the runs a busy morning of extracts triggers. Each
-staging model is one ``SQLExecuteQueryOperator`` task running its file from ``include/sql`` in one
-transaction; each table is then validated by its own task, in dependency order, so a critical
-failure shows as a red task and stops everything downstream of it (its Asset is not published).
+model is one ``SQLExecuteQueryOperator`` task running its file from ``include/sql`` in one
+transaction; each table is then validated by its own task. Task groups follow the steps (raw,
+staging build, staging validation, identity) and every dependency comes from the upstreams the models
+declare (``passerelle.transform.models``): the staging builds run in parallel, a table is validated
+once the tables it refers to are, and a critical failure shows as a red task that stops what depends
+on it (its Asset is not published) while unrelated validations carry on.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from airflow.sdk import (
     ExceptionRetryPolicy,
     RetryAction,
     RetryRule,
-    chain,
+    TaskGroup,
     get_current_context,
     task,
 )
@@ -28,11 +31,10 @@ from airflow.sdk import (
 from passerelle.connectors.registry import SOURCES
 from passerelle.orchestration.extract_dags import WAREHOUSE_CONN_ID, raw_asset, warehouse_connection
 from passerelle.paths import SQL_DIR
-from passerelle.transform.models import ANALYZE_RAW, IDENTITY_FILES, STAGING_MODELS
+from passerelle.transform.models import ANALYZE_RAW, MODELS, Model
 
 DAG_ID = "transform_staging"
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
-IDENTITY_TABLE = "staging.project_links"
 
 # A critical expectation failure is about the data, not the infrastructure: retrying cannot fix it.
 VALIDATION_RETRY_POLICY = ExceptionRetryPolicy(
@@ -81,15 +83,57 @@ def validation_task(table: str, task_id: str, doc: str) -> Any:
                 retry_policy=VALIDATION_RETRY_POLICY, doc_md=doc)(table)
 
 
+def validation_task_id(table: str) -> str:
+    """``staging.deals`` → ``validate_deals``."""
+    return f"validate_{table.partition('.')[2]}"
+
+
+def build_task_id(model: Model) -> str:
+    """``build_<model>`` for a staging model, ``resolve_<model>`` for identity resolution."""
+    return f"{'resolve' if model.layer == 'identity' else 'build'}_{model.name}"
+
+
+def model_tasks(raw_ready: SQLExecuteQueryOperator) -> None:
+    """A build and a validation task per model, in a task group per step, wired from the declared upstreams.
+
+    A staging build reads raw only, so it follows ``raw_ready``; a later layer's build reads its
+    upstream tables, so it follows their validation. A validation follows its table's build and the
+    validation of every upstream its suite refers to: a failed suite stops exactly what depends on it.
+    """
+    groups = {
+        ("staging", "build"): TaskGroup("staging_build", prefix_group_id=False, tooltip="Rebuild staging from raw"),
+        ("staging", "validate"): TaskGroup("staging_validation", prefix_group_id=False,
+                                           tooltip="Great Expectations suites and quarantine, parents first"),
+    }
+    identity = TaskGroup("identity", prefix_group_id=False, tooltip="Project ↔ customer/deal resolution")
+    groups[("identity", "build")] = groups[("identity", "validate")] = identity
+    validations: dict[str, Any] = {}
+    for model in MODELS:  # upstreams first, so their validation tasks exist
+        upstream_validations = [validations[name] for name in model.upstream]
+        with groups[(model.layer, "build")]:
+            build = sql_task(build_task_id(model), model.sql_path,
+                             f"Rebuild `{model.table}` (`include/sql/{model.sql_path}`).")
+        with groups[(model.layer, "validate")]:
+            validate = validation_task(model.table, validation_task_id(model.table),
+                                       f"Great Expectations suite of `{model.table}`.")
+        if model.layer == "staging":
+            build.set_upstream(raw_ready)
+            validate.set_upstream(upstream_validations)  # parents are validated (and quarantined) first
+        else:
+            build.set_upstream(upstream_validations)
+        validate.set_upstream(build)
+        validations[model.name] = validate
+
+
 def build_transform_dag() -> DAG:
     raw_assets = [raw_asset(source.name, stream.name) for source in SOURCES.values() for stream in source.streams]
-    models = "\n".join(f"- `{model.table}` ← `include/sql/{model.sql_path}`" for model in STAGING_MODELS)
+    models = "\n".join(f"- `{model.table}` ← `include/sql/{model.sql_path}`"
+                       + (f" (after {', '.join(model.upstream)})" if model.upstream else "") for model in MODELS)
     with DAG(
         dag_id=DAG_ID,
         description="Raw → staging models, Great Expectations validation with quarantine, identity resolution",
-        doc_md=f"# Staging transform\n\n{__doc__}\n\nModels:\n{models}\n\nIdentity resolution: "
-        + ", ".join(f"`include/sql/{path}`" for path in IDENTITY_FILES)
-        + ". Quarantined rows: `quality.quarantine`; results: `quality.validation_results`.",
+        doc_md=f"# Staging transform\n\n{__doc__}\n\nModels:\n{models}\n\n"
+        "Quarantined rows: `quality.quarantine`; results: `quality.validation_results`.",
         schedule=AssetAny(*raw_assets),
         start_date=START_DATE,
         catchup=False,
@@ -105,22 +149,8 @@ def build_transform_dag() -> DAG:
             "execution_timeout": timedelta(hours=1),
         },
     ) as dag:
-        analyze = sql_task("analyze_raw", ANALYZE_RAW, "Fresh planner statistics for raw.records before the models "
-                           "read it.", autocommit=True)
-        previous_validation = None
-        for model in STAGING_MODELS:
-            build = sql_task(f"build_{model.name}", model.sql_path,
-                             f"Rebuild `{model.table}` from raw (`include/sql/{model.sql_path}`).")
-            validate = validation_task(model.table, f"validate_{model.name}",
-                                       f"Great Expectations suite of `{model.table}`.")
-            analyze >> build >> validate
-            if previous_validation is not None:
-                previous_validation >> validate  # parents are validated (and quarantined) before children
-            previous_validation = validate
-
-        resolve = [sql_task(f"resolve_{path.rsplit('/', 1)[-1].removesuffix('.sql')}", path,
-                            f"Identity resolution: `include/sql/{path}`.") for path in IDENTITY_FILES]
-        validate_links = validation_task(IDENTITY_TABLE, "validate_project_links",
-                                         "Checks of the identity-resolution mapping.")
-        chain(previous_validation, *resolve, validate_links)
+        with TaskGroup("raw", prefix_group_id=False, tooltip="Planner statistics for raw.records"):
+            analyze = sql_task("analyze_raw", ANALYZE_RAW, "Fresh planner statistics for raw.records before the "
+                               "models read it.", autocommit=True)
+        model_tasks(analyze)
     return dag

@@ -14,7 +14,6 @@ Only the last ``KEEP_RESULTS`` results of each suite are kept, so the index does
 from __future__ import annotations
 
 import datetime
-import os
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.validator.v1_validator import Validator
 
 from passerelle.paths import state_dir
+from passerelle.settings import settings
 
 GX_DIR_ENV = "PASSERELLE_GX_DIR"
 DATASOURCE = "passerelle_staging"
@@ -48,7 +48,7 @@ SUMMARY_KEYS = (
 
 
 def gx_dir() -> Path:
-    return Path(os.environ.get(GX_DIR_ENV) or state_dir() / "gx")
+    return settings().gx_dir or state_dir() / "gx"
 
 
 def docs_index(root: Path | None = None) -> Path:

@@ -1,7 +1,8 @@
 """The expectation suites of the staging tables, as code: one per table, rules listed with their ids.
 
-Tables are validated in dependency order (``VALIDATION_ORDER``) so that a referential rule sees its
-parent after the parent's own quarantine: a deal whose customer was quarantined is an orphan too.
+A table is validated after the tables its rules refer to, its upstream models in
+:mod:`passerelle.transform.models`, so that a referential rule sees its parent after the parent's own
+quarantine: a deal whose customer was quarantined is an orphan too.
 ``staging.project_links`` is built by identity resolution after the staging tables are validated, so
 it is validated on its own (``validate_table(conn, "project_links", run_id)``).
 
@@ -36,10 +37,6 @@ from passerelle.quality.rules import (
 )
 from passerelle.transform.models import MODELS_BY_NAME
 
-VALIDATION_ORDER = (
-    "customers", "contacts", "people", "products", "deals", "deal_lines",
-    "projects", "tasks", "milestones", "time_entries",
-)
 EARLIEST = date(2000, 1, 1)
 FRENCH_VAT_RATES = [Decimal("0"), Decimal("2.1"), Decimal("5.5"), Decimal("10"), Decimal("20")]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -234,7 +231,8 @@ def projects(bounds: Bounds) -> list[Rule]:
         _business_date(t, "due_date", bounds),
         in_set(f"{t}.status_known", WARNING, "status", ["active", "completed", "archived"],
                "unknown project status '{status}'"),
-        in_set(f"{t}.crm_system_known", WARNING, "crm_system", ["salesforce", "hubspot"],
+        in_set(f"{t}.crm_system_known", WARNING, "crm_system",
+               ["salesforce", "hubspot", "pipedrive", "zoho_crm", "bigin", "folk"],
                "CRM link names an unknown CRM '{crm_system}'"),
         *_xml_texts(t),
     ]

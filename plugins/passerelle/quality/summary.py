@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from passerelle.quality.suites import VALIDATION_ORDER
+from passerelle.transform.models import MODELS
 
 SUMMARY_SQL = """
 WITH latest AS (
@@ -49,7 +49,7 @@ def validation_summary(conn: Any, run_id: str) -> list[TableSummary]:
         cur.execute(SUMMARY_SQL, {"run_id": run_id})
         names = [column.name for column in cur.description]
         rows = [dict(zip(names, row)) for row in cur.fetchall()]
-    order = {f"staging.{name}": number for number, name in enumerate(VALIDATION_ORDER)}
+    order = {model.table: number for number, model in enumerate(MODELS)}
     rows.sort(key=lambda row: (order.get(row["table_name"], len(order)), row["table_name"]))
     return [
         TableSummary(

@@ -22,7 +22,8 @@ from passerelle.quality.errors import CriticalValidationError
 from passerelle.quality.load import AbsentEntries, absent_entries, live_raw_count, load_frame
 from passerelle.quality.outcomes import RuleOutcome, TableOutcome, read_outcome
 from passerelle.quality.rules import QUARANTINE, Rule, Suite, row_count_rule
-from passerelle.quality.suites import VALIDATION_ORDER, build_suite
+from passerelle.quality.suites import build_suite
+from passerelle.transform.models import STAGING_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,14 @@ def validate_table(conn: Any, table: str, run_id: str, as_of: date | None = None
 
 def validate_staging(conn: Any, run_id: str, tables: list[str] | None = None,
                      as_of: date | None = None) -> list[TableOutcome]:
-    """Validate the staging tables in dependency order (all of ``VALIDATION_ORDER`` by default).
+    """Validate the staging tables (all by default), each after the upstream models it refers to.
 
     Every table is validated and committed even when an earlier one failed critically; the
     critical failures of all tables are then raised together.
     """
-    wanted = [name.removeprefix("staging.") for name in tables] if tables else list(VALIDATION_ORDER)
-    ordered = [name for name in VALIDATION_ORDER if name in wanted] + [n for n in wanted if n not in VALIDATION_ORDER]
+    order = [model.name for model in STAGING_MODELS]
+    wanted = [name.removeprefix("staging.") for name in tables] if tables else order
+    ordered = [name for name in order if name in wanted] + [name for name in wanted if name not in order]
     outcomes = [validate_table(conn, name, run_id, as_of, raise_on_critical=False) for name in ordered]
     failures = [failure for outcome in outcomes for failure in outcome.critical_failures]
     if failures:

@@ -158,6 +158,17 @@ class StatusCount:
 
 
 @dataclass(frozen=True)
+class SetAside:
+    """Records a source sent that the warehouse could not store, per stream and reason (still held)."""
+
+    source: str
+    stream: str
+    reason: str
+    records: int
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
 class ReportData:
     period_start: date
     period_end: date
@@ -174,6 +185,7 @@ class ReportData:
     transmissions: tuple[Transmission, ...]
     filings: tuple[Filing, ...]
     statuses: tuple[StatusCount, ...]
+    set_aside: tuple[SetAside, ...] = ()  # raw.quarantined_records: every record held, whatever the period
 
 
 def check_period(period_start: date, period_end: date) -> None:
@@ -213,6 +225,7 @@ def load_report_data(conn: Any, period_start: date, period_end: date, as_of: dat
                 transmissions=tuple(Transmission(*row) for row in _fetch(cur, TRANSMISSIONS, params)),
                 filings=tuple(Filing(*row) for row in _fetch(cur, FILINGS, params)),
                 statuses=tuple(StatusCount(*row) for row in _fetch(cur, STATUSES, params)),
+                set_aside=tuple(SetAside(*row) for row in _fetch(cur, SET_ASIDE, params)),
             )
     finally:
         if own_snapshot:
@@ -338,3 +351,10 @@ STATUSES = """
      WHERE issue_date BETWEEN %(start)s AND %(end)s
      GROUP BY status_code, status_label
      ORDER BY status_code NULLS FIRST"""
+
+# Records held back at load because jsonb cannot store them: what is missing from every figure above.
+SET_ASIDE = """
+    SELECT source, stream, left(reason, 160), count(*)::integer, max(last_seen_at)
+      FROM raw.quarantined_records
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3"""

@@ -98,7 +98,7 @@ def render_report(data: ReportData) -> str:
         f'<p class="muted">Figures as of {esc(data.as_of.isoformat())}, from the warehouse marts '
         f"(marts.customer_readiness and the report views).</p>",
         _summary(data), _readiness(data), _validation(data), _vat(data), _ereporting(data), _calendar(data),
-        _lifecycle(data),
+        _lifecycle(data), _set_aside(data),
     ])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -122,6 +122,7 @@ def _summary(data: ReportData) -> Safe:
         ("VAT due on receipts cashed (EUR)", money(vat_receipts)),
         ("E-reporting transmissions valid", f"{valid} of {len(data.transmissions)}"),
         ("Filings overdue", str(overdue)),
+        ("Source records set aside at load (unstorable)", str(sum(s.records for s in data.set_aside))),
     ]
     rows = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in items)
     return section("summary", "Summary", f'<dl class="summary">{rows}</dl>')
@@ -280,6 +281,19 @@ def _lifecycle(data: ReportData) -> Safe:
                    table(["Status", "Documents"], zip(labels, counts), numeric=(1,),
                          total=("Total", sum(counts))),
                    figure(chart, "Documents issued in the period per latest lifecycle status."))
+
+
+def _set_aside(data: ReportData) -> Safe:
+    title = "Source records set aside at load"
+    if not data.set_aside:
+        return section("set-aside", title, note("Every record the sources sent could be stored."))
+    return section("set-aside", title, note(
+        "Records a source sent that the warehouse cannot store as sent (a NUL character, invalid text, NaN, "
+        "nesting too deep). They are held with their original bytes in raw.quarantined_records and count in no "
+        "figure of this report until the source corrects them."), table(
+        ["Source", "Stream", "Reason", "Records", "Last seen"],
+        [(s.source, s.stream, s.reason, s.records, s.last_seen_at.strftime("%Y-%m-%d %H:%M")) for s in data.set_aside],
+        numeric=(3,)))
 
 
 def report_path(output_dir: Path, period_start: date, period_end: date) -> Path:

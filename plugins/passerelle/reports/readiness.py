@@ -27,10 +27,10 @@ from psycopg2.extras import execute_values
 from passerelle.documents.validation import Finding
 from passerelle.invoicing.checks import issue_checks
 from passerelle.invoicing.drafts import PLACEHOLDER_NUMBER, buyer_party, delivery_address
-from passerelle.invoicing.model import INVOICE, Invoice, Party, PostalAddress, VatPoint
+from passerelle.einvoice.model import INVOICE, Invoice, Party, PostalAddress, VatPoint
 from passerelle.invoicing.vat import processing_rule
 from passerelle.quality.identifiers import siren_valid, siret_valid, tax_id_problem
-from passerelle.transform.models import render
+from passerelle.warehouse.sql_files import render
 
 logger = logging.getLogger(__name__)
 

@@ -1,98 +1,153 @@
-"""The staging SQL models: which file builds which table, in which order, and how to run them.
+"""The SQL models of the transform: which file builds which table, what each reads, and a runner.
 
-In Airflow each model is a ``SQLExecuteQueryOperator`` task whose ``sql`` is the file path relative
-to ``include/sql`` (the DAG's ``template_searchpath``). Tests, the demo and the benchmark run the very
-same files through :func:`run_model`, rendered with the same Jinja search path, so there is one
-definition of every transform.
+Every model names its ``upstream`` models: the validated tables it reads, in its SQL or in its
+expectation suite (an orphan check reads the parent as it stands after the parent's own quarantine).
+The order models run and validate in, and the task dependencies of the ``transform_staging`` DAG,
+are derived from these declarations alone (:func:`ordered`); an unknown upstream or a cycle stops the
+import with :class:`ModelGraphError`.
+
+Layers: ``staging`` models read raw only (their builds all run straight after ``raw/analyze.sql``);
+``identity`` models read validated staging tables (their build waits for their upstreams' validation).
+
+In Airflow each model is a ``SQLExecuteQueryOperator`` task whose ``sql`` is :attr:`Model.sql_path`;
+tests, the demo and the benchmark run the same files through :func:`run_model` and
+:func:`passerelle.warehouse.sql_files.run_sql_file`, so there is one definition of every transform.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from graphlib import CycleError, TopologicalSorter
+from typing import Any, Literal
 
-import jinja2
-
-from passerelle.paths import SQL_DIR
+from passerelle.warehouse.sql_files import run_sql_file
 
 logger = logging.getLogger(__name__)
+
+Layer = Literal["staging", "identity"]
+LAYERS: tuple[Layer, ...] = ("staging", "identity")
+
+
+class ModelGraphError(ValueError):
+    """The model declarations do not form a graph that can run: unknown upstream, duplicate or cycle."""
 
 
 @dataclass(frozen=True)
 class Model:
-    """A staging table and its SQL file.
+    """A table, the SQL file that rebuilds it, and the models whose validated tables it reads.
 
     ``raw_streams`` are the streams whose records become the table's rows (the row-count sanity
     check compares against them); lookups into other streams (lists, custom fields...) are not listed.
+    ``sql_file`` defaults to ``<schema>/<table>.sql``.
     """
 
     name: str
     table: str
     upstream: tuple[str, ...] = field(default=())
     raw_streams: tuple[tuple[str, str], ...] = field(default=())
+    layer: Layer = "staging"
+    sql_file: str | None = None
 
     @property
     def sql_path(self) -> str:
         """Path of the model's SQL file relative to ``include/sql`` (what the SQL operator receives)."""
+        if self.sql_file:
+            return self.sql_file
         schema, _, name = self.table.partition(".")
         return f"{schema}/{name}.sql"
 
 
+def ordered(models: Iterable[Model]) -> tuple[Model, ...]:
+    """``models`` with every upstream before the models reading it, otherwise in declaration order.
+
+    Raises :class:`ModelGraphError` on a duplicate name, an upstream that is not declared or is in a
+    later layer, or a cycle.
+    """
+    declared = list(models)
+    by_name: dict[str, Model] = {}
+    for model in declared:
+        if model.name in by_name:
+            raise ModelGraphError(f"model {model.name!r} is declared twice")
+        by_name[model.name] = model
+    for model in declared:
+        unknown = [name for name in model.upstream if name not in by_name]
+        if unknown:
+            raise ModelGraphError(f"model {model.name!r} names unknown upstream model(s) {unknown}; "
+                                  f"known: {', '.join(by_name)}")
+        later = [name for name in model.upstream if LAYERS.index(by_name[name].layer) > LAYERS.index(model.layer)]
+        if later:
+            raise ModelGraphError(f"{model.layer} model {model.name!r} cannot read {later}: a later layer")
+    position = {model.name: number for number, model in enumerate(declared)}
+    sorter = TopologicalSorter({model.name: model.upstream for model in declared})
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        raise ModelGraphError(f"model upstreams form a cycle: {' -> '.join(error.args[1])}") from error
+    result: list[Model] = []
+    ready: list[tuple[int, str]] = []
+    while sorter.is_active():
+        for name in sorter.get_ready():
+            heapq.heappush(ready, (position[name], name))
+        _, name = heapq.heappop(ready)  # the first declared of the models whose upstreams have run
+        result.append(by_name[name])
+        sorter.done(name)
+    return tuple(result)
+
+
 # Run before the models: planner statistics for raw.records (see the file).
 ANALYZE_RAW = "raw/analyze.sql"
-STAGING_MODELS: tuple[Model, ...] = (
-    Model("customers", "staging.customers", raw_streams=(("salesforce", "Account"), ("hubspot", "companies"))),
-    Model("contacts", "staging.contacts", raw_streams=(("salesforce", "Contact"), ("hubspot", "contacts"))),
-    Model("people", "staging.people", raw_streams=(
-        ("salesforce", "User"), ("hubspot", "owners"), ("trello", "members"), ("asana", "users"),
-        ("jira", "users"), ("monday", "users"),
+
+MODELS: tuple[Model, ...] = ordered((
+    Model("customers", "staging.customers", raw_streams=(
+        ("salesforce", "Account"), ("hubspot", "companies"), ("pipedrive", "organizations"),
+        ("zoho_crm", "Accounts"), ("bigin", "Accounts"), ("folk", "companies"),
     )),
-    Model("products", "staging.products", raw_streams=(("salesforce", "Product2"), ("hubspot", "products"))),
-    Model("deals", "staging.deals", raw_streams=(("salesforce", "Opportunity"), ("hubspot", "deals"))),
-    Model("deal_lines", "staging.deal_lines", raw_streams=(
+    Model("contacts", "staging.contacts", upstream=("customers",), raw_streams=(
+        ("salesforce", "Contact"), ("hubspot", "contacts"), ("pipedrive", "persons"),
+        ("zoho_crm", "Contacts"), ("bigin", "Contacts"), ("folk", "people"),
+    )),
+    Model("people", "staging.people", raw_streams=(
+        ("salesforce", "User"), ("hubspot", "owners"), ("pipedrive", "users"),
+        ("zoho_crm", "users"), ("bigin", "users"), ("folk", "users"),
+        ("trello", "members"), ("asana", "users"), ("jira", "users"), ("monday", "users"),
+    )),
+    Model("products", "staging.products", raw_streams=(
+        ("salesforce", "Product2"), ("hubspot", "products"), ("pipedrive", "products"),
+        ("zoho_crm", "Products"), ("bigin", "Products"),
+    )),
+    Model("deals", "staging.deals", upstream=("customers", "people"),
+          raw_streams=(
+        ("salesforce", "Opportunity"), ("hubspot", "deals"), ("pipedrive", "deals"),
+        ("zoho_crm", "Deals"), ("bigin", "Pipelines"),
+    )),
+    Model("deal_lines", "staging.deal_lines", upstream=("deals", "products"), raw_streams=(
         ("salesforce", "OpportunityLineItem"), ("hubspot", "line_items"), ("hubspot", "deals"),
+        ("pipedrive", "deal_products"), ("zoho_crm", "Quotes"), ("zoho_crm", "Deals"),
     )),
     Model("projects", "staging.projects", raw_streams=(
         ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("monday", "boards"),
     )),
-    Model("tasks", "staging.tasks", raw_streams=(
+    Model("tasks", "staging.tasks", upstream=("projects", "people"), raw_streams=(
         ("trello", "cards"), ("asana", "tasks"), ("jira", "issues"), ("monday", "items"),
     )),
-    Model("milestones", "staging.milestones", raw_streams=(
+    Model("milestones", "staging.milestones", upstream=("projects",), raw_streams=(
         ("trello", "cards"), ("asana", "tasks"), ("jira", "versions"), ("monday", "items"),
     )),
-    Model("time_entries", "staging.time_entries", raw_streams=(
+    Model("time_entries", "staging.time_entries", upstream=("projects", "tasks", "people"), raw_streams=(
         ("trello", "cards"), ("asana", "time_entries"), ("jira", "worklogs"), ("monday", "time_tracking"),
+        ("monday", "items"),  # an item's "Heures" numbers column is one entry when no session is tracked
     )),
-)
-MODELS_BY_NAME = {model.name: model for model in STAGING_MODELS}
-
-
-def template_env() -> jinja2.Environment:
-    """The Jinja environment Airflow gives SQL templates: search path ``include/sql``, strict undefined."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(SQL_DIR)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-    )
-
-
-def render(sql_path: str, **params: Any) -> str:
-    return template_env().get_template(sql_path).render(params=params)
-
-
-def run_sql_file(conn: Any, sql_path: str, **params: Any) -> float:
-    """Render and execute one SQL file in one transaction (committed); returns seconds taken."""
-    statement = render(sql_path, **params)
-    started = time.monotonic()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
-    return time.monotonic() - started
+    # One file, one transaction: rebuilds staging.project_links and staging.identity_exceptions together.
+    Model("project_identity", "staging.project_links", upstream=("customers", "deals", "projects"),
+          layer="identity", sql_file="identity/project_identity.sql"),
+))
+MODELS_BY_NAME = {model.name: model for model in MODELS}
+STAGING_MODELS: tuple[Model, ...] = tuple(model for model in MODELS if model.layer == "staging")
+IDENTITY_MODELS: tuple[Model, ...] = tuple(model for model in MODELS if model.layer == "identity")
+IDENTITY_FILES: tuple[str, ...] = tuple(model.sql_path for model in IDENTITY_MODELS)
 
 
 def run_model(conn: Any, name: str) -> float:
@@ -108,7 +163,3 @@ def run_staging(conn: Any, names: list[str] | None = None) -> dict[str, float]:
     seconds = {"analyze_raw": run_sql_file(conn, ANALYZE_RAW)}
     seconds.update({name: run_model(conn, name) for name in wanted})
     return seconds
-
-# Identity resolution runs after the staging tables it reads are validated (see transform_dag).
-# One file, one transaction: it rebuilds staging.project_links and staging.identity_exceptions together.
-IDENTITY_FILES: tuple[str, ...] = ("identity/project_identity.sql",)

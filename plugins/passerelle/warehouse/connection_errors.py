@@ -1,16 +1,31 @@
 """One line saying why the warehouse cannot be reached, instead of a driver traceback.
 
 libpq reports connection failures as free text with no SQLSTATE, so the cause is read from its
-message; the URL is always shown with its password masked.
+message; the URL is always shown with its password masked, and the line names where the warehouse was
+configured (``WAREHOUSE_URL``, the Airflow Connection or the embedded warehouse) since that is what to fix.
 """
 
 from __future__ import annotations
+
+import os
 
 import psycopg2
 import sqlalchemy.exc
 
 from passerelle.errors import one_line
-from passerelle.warehouse.settings import AIRFLOW_CONN_ID, ENV_VAR, mask_url
+from passerelle.warehouse.settings import (
+    AIRFLOW_CONN_ENV_VAR,
+    AIRFLOW_CONN_ID,
+    AIRFLOW_ORIGIN,
+    EMBEDDED_ORIGIN,
+    ENV_VAR,
+    airflow_connection_url,
+    mask_url,
+)
+
+
+class WarehouseUnreachable(ConnectionError):
+    """The warehouse cannot be reached or refuses the credentials; the message is one masked line."""
 
 # (substring of libpq's message, what is wrong, what to check); the first match wins.
 _CAUSES: tuple[tuple[str, str, str], ...] = (
@@ -35,12 +50,24 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def describe_failure(exc: BaseException, url: str) -> str | None:
+def describe_failure(exc: BaseException, url: str, origin: str | None = None) -> str | None:
     """One line naming what is wrong with the warehouse at ``url`` and what to check, or None when
-    ``exc`` is not a connection/URL problem (a bug, a failed migration...), which keeps its traceback."""
-    var = ENV_VAR if url else "the embedded warehouse"
-    where = f"warehouse {mask_url(url)}" if url else "embedded warehouse"
-    where += f" ({var}; Airflow Connection '{AIRFLOW_CONN_ID}')"
+    ``exc`` is not a connection/URL problem (a bug, a failed migration...), which keeps its traceback.
+
+    ``origin`` is where ``url`` was configured (:class:`passerelle.warehouse.settings.Warehouse`); without
+    it, ``WAREHOUSE_URL`` when ``url`` is given, else the Airflow Connection if its environment variable
+    is set, else the embedded warehouse.
+    """
+    if origin is None and not url:
+        url, origin = _from_airflow_env()
+    origin = origin or (ENV_VAR if url else EMBEDDED_ORIGIN)
+    if origin == ENV_VAR:
+        var, also = ENV_VAR, f"; Airflow Connection '{AIRFLOW_CONN_ID}'"
+    else:
+        var, also = ("the " + origin if origin == AIRFLOW_ORIGIN else origin), ""
+    where = f"warehouse {mask_url(url)}" if url else "embedded warehouse" if origin == EMBEDDED_ORIGIN else "warehouse"
+    if origin != EMBEDDED_ORIGIN:
+        where += f" ({origin}{also})"
     password = _password(url)
     if isinstance(exc, sqlalchemy.exc.ArgumentError):
         return f"{where}: not a database URL — check {var}: postgresql://user:password@host:port/database"
@@ -58,6 +85,16 @@ def describe_failure(exc: BaseException, url: str) -> str | None:
         if needle in lowered:
             return f"{where}: {problem} ({message[:200]}) — check {check.format(var=var)}"
     return f"{where}: cannot connect ({message[:200]}) — check {var}"
+
+
+def _from_airflow_env() -> tuple[str, str | None]:
+    """The Airflow Connection's URL when its environment variable is what configured the warehouse."""
+    if not os.environ.get(AIRFLOW_CONN_ENV_VAR, "").strip():
+        return "", None
+    try:
+        return airflow_connection_url() or "", AIRFLOW_ORIGIN
+    except Exception:
+        return "", AIRFLOW_ORIGIN
 
 
 def _password(url: str) -> str | None:

@@ -5,7 +5,8 @@
 - Lists are read 100 at a time following ``next_page.offset`` until ``next_page`` is null; 429 waits
   the ``Retry-After`` seconds, 5xx are retried by the shared policy.
 - Tasks: ``GET /tasks?project=…&modified_since=<window start>`` for every project of every workspace,
-  kept when ``modified_at`` falls in the window (a task in several projects is yielded once).
+  kept when ``modified_at`` falls in the window (a task in several projects is yielded once;
+  the same gid with other content is passed on for the loader to quarantine).
   Milestones are tasks with ``resource_subtype: "milestone"``; ``completed`` / ``completed_at`` give
   the completion. Deleted tasks vanish from lists, so deletions come from the Events API: one sync
   token per project is kept in the stream state (committed with the window); each run reads the
@@ -30,7 +31,6 @@ HubSpot deal id. Projects without it can only be matched by the customer name in
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -38,8 +38,10 @@ from typing import Any, Iterator
 
 import requests
 
-from passerelle import exact_json
-from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
+from passerelle.connectors.incremental import in_window
+from passerelle.connectors.paginators import CursorToken, PageRequest, PageResponse, paginate
+from passerelle.connectors.paging import UnusableResponseError, max_response_mb
+from passerelle.connectors.snapshot import SnapshotDiff, SnapshotReader, content_hash
 from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import ApiRequestError, JsonApi
@@ -112,28 +114,28 @@ def iso_ms(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+NEXT_PAGE = CursorToken("next_page.offset", "offset", link_field="next_page.uri")
+"""Lists: ``next_page.offset`` until ``next_page`` is null; its ``uri`` must stay on the Connection's host."""
+
+
 def list_pages(
     session: AsanaSession, path: str, params: dict[str, Any], stream: str
 ) -> Iterator[tuple[list[Any], str]]:
     """Every page of a paginated list: ``(items, location)`` until ``next_page`` is null."""
-    query = {**params, "limit": PAGE}
-    cursors = PageCursor(f"GET {path}")
-    while True:
-        body = session.api.request("GET", path, stream=stream, params=query)
+
+    def send(request: PageRequest) -> PageResponse:
+        body = session.api.request("GET", request.path, stream=stream, params=dict(request.params))
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise BadRecordError("asana", stream, f"(response of GET {path})", "no data list in the response")
-        yield data, f"{path}?offset={query.get('offset')}"
         next_page = body.get("next_page")
-        if not next_page:
-            return
-        if not isinstance(next_page, dict):
+        if next_page and not isinstance(next_page, dict):
             raise UnusableResponseError(f"GET {path}: next_page of the wrong type: {type(next_page).__name__}")
-        if isinstance(next_page.get("uri"), str):
-            same_origin(next_page["uri"], session.api.base_url)
-        if next_page.get("offset") is None:
-            return
-        query["offset"] = cursors.advance(next_page["offset"], len(data))
+        return PageResponse(body)
+
+    for page in paginate(send, PageRequest(path, params={**params, "limit": PAGE}), NEXT_PAGE, records="data",
+                         what=f"GET {path}", base_url=session.api.base_url):
+        yield page.items, f"{path}?offset={page.request.params.get('offset')}"
 
 
 def workspaces(session: AsanaSession, stream: str) -> list[str]:
@@ -153,15 +155,6 @@ def project_gids(session: AsanaSession, stream: str) -> list[str]:
             if isinstance(p, dict) and p.get("gid")]
 
 
-def in_window(item: Any, field: str, window: Window) -> bool:
-    if not isinstance(item, dict) or not item.get(field):
-        return True  # the engine rejects it with a clear error
-    try:
-        return window.contains(parse_timestamp(item[field]))
-    except ValueError:
-        return True
-
-
 def is_gone(session: AsanaSession, path: str, stream: str) -> bool:
     """True when reading the object answers 404: the proof of a deletion we did not see as an event."""
     try:
@@ -174,11 +167,6 @@ def is_gone(session: AsanaSession, path: str, stream: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------ versions
-
-
-def content_hash(item: dict[str, Any]) -> str:
-    text = exact_json.canonical({k: v for k, v in item.items() if k != "_passerelle"})
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def stamp_version(item: dict[str, Any], versions: dict[str, list[Any]], detected: datetime,
@@ -220,48 +208,48 @@ class ProjectReader:
                 yield RawPage(kept, location)
 
 
-@dataclass(frozen=True)
-class VersionedListReader:
-    """A full list without modification times, versioned by content (users, sections)."""
+def changed_version(window: Window, item: dict[str, Any], before: list[Any] | None, first_seen_field: str | None) -> str:
+    """A new version's time: after the previous one, else the item's creation time (or the detection time)."""
+    detected = detection_time(window)
+    if before:
+        return iso_ms(max(detected, parse_timestamp(before[1]) + timedelta(milliseconds=1)))
+    first = item.get(first_seen_field) if first_seen_field else None
+    return first if isinstance(first, str) and first else iso_ms(detected)
 
-    kind: str
-    fields: str
-    first_seen_field: str | None = None
 
-    def pages(
-        self, session: AsanaSession, stream: StreamSpec, window: Window, state: dict[str, Any]
-    ) -> Iterator[RawPage]:
-        versions: dict[str, list[Any]] = state.setdefault("versions", {})
-        detected = detection_time(window)
-        for items, location in self._lists(session, stream.name):
-            changed = []
-            for item in items:
-                if isinstance(item, dict):
-                    before = versions.get(str(item.get("gid")))
-                    stamp_version(item, versions, detected, self.first_seen_field)
-                    if before is not None and before[0] == item["_passerelle"]["content_hash"]:
-                        continue  # unchanged since it was loaded
-                changed.append(item)
-            if changed:
-                yield RawPage(changed, location)
+def version_stamp(item: dict[str, Any], version: str, digest: str) -> dict[str, Any]:
+    return {**item, "_passerelle": {"version_at": version, "content_hash": digest}}
 
-    def _lists(self, session: AsanaSession, stream: str) -> Iterator[tuple[list[Any], str]]:
-        if self.kind == "users":
-            for workspace in workspaces(session, stream):
-                yield from list_pages(session, "/users", {"workspace": workspace, "opt_fields": self.fields}, stream)
-        else:
-            for project in project_gids(session, stream):
-                yield from list_pages(session, f"/projects/{project}/sections", {"opt_fields": self.fields}, stream)
+
+def versioned(first_seen_field: str | None = None) -> SnapshotDiff:
+    """Users and sections: versioned by content; one missing from a listing is not a deletion."""
+    return SnapshotDiff("gid", version_time=lambda window, item, before: changed_version(
+        window, item, before, first_seen_field), stamp=version_stamp, tombstones=False)
+
+
+def list_users(session: AsanaSession, stream: str) -> Iterator[tuple[list[Any], str]]:
+    for workspace in workspaces(session, stream):
+        yield from list_pages(session, "/users", {"workspace": workspace, "opt_fields": USER_FIELDS}, stream)
+
+
+def list_sections(session: AsanaSession, stream: str) -> Iterator[tuple[list[Any], str]]:
+    for project in project_gids(session, stream):
+        yield from list_pages(session, f"/projects/{project}/sections", {"opt_fields": SECTION_FIELDS}, stream)
 
 
 @dataclass(frozen=True)
 class TaskReader:
-    """Tasks (and milestones) modified in the window, project by project, each task once."""
+    """Tasks (and milestones) modified in the window, project by project.
+
+    A task listed under several projects comes back identical each time and is yielded once; the same
+    gid with other content is yielded too, so the loader can quarantine the contradiction instead of
+    this reader silently keeping whichever version came first.
+    """
 
     def pages(
         self, session: AsanaSession, stream: StreamSpec, window: Window, state: dict[str, Any]
     ) -> Iterator[RawPage]:
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for project in project_gids(session, stream.name):
             params: dict[str, Any] = {"project": project, "opt_fields": TASK_FIELDS}
             if window.start is not None:
@@ -271,12 +259,13 @@ class TaskReader:
                 for task in items:
                     gid = task.get("gid") if isinstance(task, dict) else None
                     gid = gid if isinstance(gid, str) else None  # another type is reported by the engine
-                    if gid and gid in seen:
+                    version = (gid, content_hash(task)) if gid else None
+                    if version and version in seen:
                         continue
                     if in_window(task, "modified_at", window):
                         kept.append(task)
-                        if gid:
-                            seen.add(gid)
+                        if version:
+                            seen.add(version)
                 if kept:
                     yield RawPage(kept, location)
 
@@ -377,12 +366,12 @@ ASANA = SourceSpec(
         ),
         StreamSpec(
             name="sections", primary_key="gid", cursor_field="_passerelle.version_at",
-            readers=(VersionedListReader("sections", SECTION_FIELDS, "created_at"),),
+            readers=(SnapshotReader(list_sections, versioned("created_at")),),
             description="Sections (columns) of every project, versioned by content",
         ),
         StreamSpec(
             name="users", primary_key="gid", cursor_field="_passerelle.version_at",
-            readers=(VersionedListReader("users", USER_FIELDS),),
+            readers=(SnapshotReader(list_users, versioned()),),
             description="Workspace members, versioned by content",
         ),
         StreamSpec(

@@ -11,28 +11,46 @@
   (cursor ``archivedAt``) as tombstones.
 - Associations (deal→company, deal→line item, contact→company) are read per page with the v4 batch
   API and stored under ``associations`` in the raw payload.
+- Wide portals: list reads name their properties in the URL, and HubSpot's edge refuses a URL over
+  about 16 KB (414). The property list is cut into ``properties=`` values of at most
+  ``PROPERTIES_PARAM_BUDGET`` encoded characters; each page is read once per chunk with the same
+  ``after`` and the chunks are merged per record id (search sends its properties in the body).
+- Deal pipelines (``GET /crm/v3/pipelines/deals``: stages with ``metadata.isClosed`` and
+  ``metadata.probability``) have no modification filter: the list is read whole every run and
+  versioned by content (only new or changed pipelines are loaded; a vanished one becomes a tombstone).
+  Staging tells won and lost deals from these stage metadata, not from stage ids or labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import requests
 
-from passerelle.connectors.paging import PageCursor, max_response_mb, same_origin
+from passerelle.connectors.incremental import in_window
+from passerelle.connectors.paginators import CursorToken, PageRequest, PageResponse, paginate
+from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
 from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
 from passerelle.connectors.retry import RetrySettings
+from passerelle.connectors.snapshot import VERSION_FIELD, SnapshotDiff, SnapshotReader
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
-from passerelle.connectors.timestamps import epoch_ms, parse_timestamp
+from passerelle.connectors.timestamps import epoch_ms
 from passerelle.errors import SourceUnavailableError, one_line
 from passerelle.records import Window
 
 SEARCH_CAP = 10_000
 SEARCH_PAGE = 200
 LIST_PAGE = 100
+PROPERTIES_PARAM_BUDGET = 7_000
+"""Encoded characters of one ``properties=`` value: under half HubSpot's ~16 KB URL limit (and under
+the ~8 KB some clients report), leaving room for the path, the other parameters and a ``link``."""
+PAGE_READ_ATTEMPTS = 3
+NEXT_AFTER = CursorToken("paging.next.after", "after", link_field="paging.next.link")
+"""List pages: ``paging.next.after`` until absent; a ``link`` to another host is refused."""
 
 
 def throttle_delay(response: requests.Response) -> float | None | bool:
@@ -153,6 +171,23 @@ class SearchReader:
                     record.setdefault("associations", {})[to_type] = links.get(str(record["id"]), [])
 
 
+def property_chunks(names: list[str], budget: int = PROPERTIES_PARAM_BUDGET) -> list[list[str]]:
+    """``names`` cut into runs whose comma-joined, URL-encoded text stays within ``budget``."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for name in names:
+        cost = len(quote(name, safe="")) + (3 if current else 0)  # "%2C" before every name but the first
+        if current and size + cost > budget:
+            chunks.append(current)
+            current, size, cost = [], 0, len(quote(name, safe=""))
+        current.append(name)
+        size += cost
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 @dataclass(frozen=True)
 class ListReader:
     """A full list scan (``after`` cursor), keeping items whose cursor falls in the window.
@@ -168,23 +203,66 @@ class ListReader:
 
     def pages(self, api: JsonApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         params: dict[str, Any] = {"limit": LIST_PAGE, "archived": str(self.archived).lower()}
+        chunks: list[list[str]] = []
         if self.with_properties_of:
-            params["properties"] = ",".join(property_names(api, self.with_properties_of, stream.name))
-        cursors = PageCursor(f"GET {self.path}")
-        while True:
-            body = api.request("GET", self.path, stream=stream.name, params=params)
-            kept = [item for item in body.get("results", []) if self._in_window(item, window)]
-            if kept:
-                yield RawPage(kept, f"{self.path}?archived={params['archived']}&after={params.get('after')}")
-            after = next_after(body, api)
-            if after is None:
-                return
-            params["after"] = cursors.advance(after, len(body.get("results") or []))
+            chunks = property_chunks(property_names(api, self.with_properties_of, stream.name))
 
-    def _in_window(self, item: Any, window: Window) -> bool:
-        if not isinstance(item, dict) or not item.get(self.cursor_field):
-            return True  # let the engine reject it with a clear error
-        return window.contains(parse_timestamp(item[self.cursor_field]))
+        def send(request: PageRequest) -> PageResponse:
+            return PageResponse(self._page(api, stream.name, dict(request.params), chunks))
+
+        for page in paginate(send, PageRequest(self.path, params=params), NEXT_AFTER, records="results",
+                             what=f"GET {self.path}", base_url=api.base_url):
+            kept = [item for item in page.items if in_window(item, self.cursor_field, window)]
+            if kept:
+                yield RawPage(kept, f"{self.path}?archived={params['archived']}&after={page.request.params.get('after')}")
+
+    def _page(self, api: JsonApi, stream: str, params: dict[str, Any], chunks: list[list[str]]) -> Any:
+        """One page with every property: one request per property chunk, merged per record id.
+
+        The chunks read the same ``after`` position; if the list changed in between (a record archived
+        or restored), they disagree on the ids and the page is read again.
+        """
+        if len(chunks) <= 1:
+            query = {**params, "properties": ",".join(chunks[0])} if chunks else params
+            return api.request("GET", self.path, stream=stream, params=query)
+        for _ in range(PAGE_READ_ATTEMPTS):
+            body = api.request("GET", self.path, stream=stream, params={**params, "properties": ",".join(chunks[0])})
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                return body  # the engine names the unusable page
+            by_id = {str(r["id"]): r for r in results if isinstance(r, dict) and r.get("id") not in (None, "")}
+            consistent = True
+            for chunk in chunks[1:]:
+                other = api.request("GET", self.path, stream=stream, params={**params, "properties": ",".join(chunk)})
+                extra = [r for r in (other.get("results") or []) if isinstance(r, dict)]
+                if {str(r.get("id")) for r in extra} != set(by_id):
+                    consistent = False
+                    break
+                for record in extra:
+                    target = by_id[str(record["id"])]
+                    if isinstance(target.get("properties"), dict) and isinstance(record.get("properties"), dict):
+                        target["properties"].update(record["properties"])
+            if consistent:
+                return body
+        raise SourceUnavailableError(
+            f"{stream}: GET {self.path} changed between the requests of one page {PAGE_READ_ATTEMPTS} times in a row",
+            check="the next run reads the window again",
+        )
+
+
+
+def pipeline_listing(object_type: str) -> Any:
+    """The pipelines of ``object_type`` as one listing page (HubSpot does not page this list)."""
+
+    def listing(api: JsonApi, stream: str) -> Iterator[tuple[list[Any], str]]:
+        path = f"/crm/v3/pipelines/{object_type}"
+        body = api.request("GET", path, stream=stream)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise UnusableResponseError(f"GET {path}: expected {{\"results\": [...]}}, got {type(body).__name__}")
+        yield results, path
+
+    return listing
 
 
 def _crm_stream(object_type: str, modified: str, description: str, associations: tuple[str, ...] = ()) -> StreamSpec:
@@ -220,6 +298,15 @@ HUBSPOT = SourceSpec(
             deleted_field="archived",
             readers=(ListReader("/crm/v3/owners", "updatedAt"), ListReader("/crm/v3/owners", "updatedAt", archived=True)),
             description="Sales owners (no search endpoint: listed and filtered on updatedAt)",
+        ),
+        StreamSpec(
+            name="deal_pipelines",
+            primary_key="id",
+            cursor_field=VERSION_FIELD,
+            deleted_field="deleted",
+            deleted_cursor_field=VERSION_FIELD,
+            readers=(SnapshotReader(pipeline_listing("deals"), SnapshotDiff(id_field="id")),),
+            description="Deal pipelines and their stages (closed / won from stage metadata), versioned by content",
         ),
     ),
     doc="""Extracts HubSpot CRM v3 objects (search for changes, `archived=true` lists for deletions).

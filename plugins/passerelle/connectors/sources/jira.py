@@ -38,19 +38,20 @@ Conventions (the CRM link and billing are not Jira concepts):
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
-from passerelle import exact_json
-from passerelle.connectors.paging import PageCursor, max_response_mb
+from passerelle.connectors.paging import max_response_mb
+from passerelle.connectors.paginators import CursorToken, OffsetLimit, PageRequest, Send, json_api_sender, paginate
+from passerelle.connectors.snapshot import Listing, SnapshotDiff, SnapshotReader
 from passerelle.connectors.auth import Token
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
+from passerelle.connectors.rest import RestReader, RestStream
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import epoch_ms, parse_timestamp
@@ -66,6 +67,8 @@ ISSUE_PAGE = 100
 CENSUS_PAGE = 5000
 CENSUS_PROJECTS_PER_QUERY = 100
 WORKLOG_IDS_PER_CALL = 1000
+SEARCH_PAGES = CursorToken("nextPageToken", "nextPageToken", in_body=True, last_field="isLast")
+"""Enhanced JQL search: ``nextPageToken`` sent back in the POST body until ``isLast``."""
 
 
 def throttle_delay(response: requests.Response) -> float | None | bool:
@@ -136,86 +139,55 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _offset_pages(session: JiraSession, path: str, stream: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    """``startAt``/``maxResults``/``isLast`` pages (project search, project versions)."""
-    start = 0
-    while True:
-        body = session.api.request("GET", path, stream=stream, params={**params, "startAt": start, "maxResults": 50})
-        values = body.get("values", []) if isinstance(body, dict) else []
-        yield values
-        if body.get("isLast", True) or not values:
-            return
-        start += len(values)
+def _sender(session: JiraSession, stream: str) -> Send:
+    return json_api_sender(session.api, stream)
 
 
-def list_projects(session: JiraSession, stream: str) -> list[dict[str, Any]]:
-    params = {"expand": "description,lead", "properties": CRM_PROPERTY}
-    return [p for page in _offset_pages(session, f"{API}/project/search", stream, params) for p in page]
+def _offset(session: JiraSession, stream: str, path: str, size: int = 50, last: str | None = "isLast",
+            records: str | None = "values", **params: Any) -> Iterator[tuple[list[Any], str]]:
+    """``startAt``/``maxResults`` listings (project search, project versions, users)."""
+    paginator = OffsetLimit(size, "startAt", "maxResults", last_field=last)
+    for page in paginate(_sender(session, stream), PageRequest(path, params=params), paginator,
+                         records=records, what=f"GET {path}", base_url=session.api.base_url):
+        if not isinstance(page.items, list):
+            raise BadRecordError("jira", stream, f"(response of {page.request.location})", "expected a JSON array")
+        yield page.items, page.request.location
+
+
+def _api(session: JiraSession) -> BasicAuthJsonApi:
+    return session.api
+
+
+PROJECTS = RestStream(
+    "projects", f"{API}/project/search", records="values",
+    paginator=OffsetLimit(50, "startAt", "maxResults", last_field="isLast"),
+    params=(("expand", "description,lead"), ("properties", CRM_PROPERTY)),
+    incremental=SnapshotDiff(), client=_api,
+    description="Projects with the passerelle.crm property (CRM deal/customer link)",
+)
+
+
+def list_projects(session: JiraSession, stream: str) -> Iterator[tuple[list[Any], str]]:
+    return RestReader(PROJECTS).listing(session, stream)
+
+
+def all_projects(session: JiraSession, stream: str) -> list[dict[str, Any]]:
+    return [p for items, _ in list_projects(session, stream) for p in items]
 
 
 # --------------------------------------------------------------------------- snapshot streams
+# Projects, versions and users carry no modification time: a snapshot diff (``observedAt`` = window end).
 
 
-def _fingerprint(item: dict[str, Any]) -> str:
-    return hashlib.sha1(exact_json.canonical(item).encode()).hexdigest()[:20]
+def list_versions(session: JiraSession, stream: str) -> Iterator[tuple[list[Any], str]]:
+    for project in all_projects(session, stream):
+        for values, location in _offset(session, stream, f"{API}/project/{project['id']}/version"):
+            yield [{**v, "projectKey": project.get("key")} for v in values], location
 
 
-@dataclass(frozen=True)
-class SnapshotDiffReader:
-    """Objects without a modification time: list them all, emit what changed since the last run.
-
-    State: ``{"hashes": {id: content hash}}``. Changed or new items get ``observedAt`` = window end
-    (so a rerun yields the same version, and nothing when the state is already up to date); ids
-    that disappeared become ``{"id", "deleted": true, "observedAt"}`` tombstones.
-    """
-
-    kind: str
-    id_field: str = "id"
-
-    def pages(self, session: JiraSession, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
-        previous: dict[str, str] = dict(state.get("hashes") or {})
-        current: dict[str, str] = {}
-        observed = _iso(window.end)
-        for location, items in self._listing(session, stream.name):
-            changed = []
-            for item in items:
-                key = item.get(self.id_field) if isinstance(item, dict) else None
-                if key is None or key == "":
-                    changed.append(item)  # the engine names it as a bad record
-                    continue
-                digest = _fingerprint(item)
-                current[str(key)] = digest
-                if previous.get(str(key)) != digest:
-                    changed.append({**item, "observedAt": observed})
-            if changed:
-                yield RawPage(changed, location)
-        gone = sorted(set(previous) - set(current))
-        if gone:
-            yield RawPage([{self.id_field: key, "deleted": True, "observedAt": observed} for key in gone],
-                          f"{self.kind} no longer listed")
-        state["hashes"] = current
-
-    def _listing(self, session: JiraSession, stream: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        if self.kind == "projects":
-            yield f"{API}/project/search", list_projects(session, stream)
-        elif self.kind == "versions":
-            for project in list_projects(session, stream):
-                path = f"{API}/project/{project['id']}/version"
-                for values in _offset_pages(session, path, stream, {}):
-                    yield path, [{**v, "projectKey": project.get("key")} for v in values]
-        elif self.kind == "users":
-            start, size = 0, int(session.option("users_page_size", 1000))
-            while True:
-                users = session.api.request("GET", f"{API}/users/search", stream=stream,
-                                            params={"startAt": start, "maxResults": size})
-                if not isinstance(users, list):
-                    raise BadRecordError("jira", stream, f"(users/search startAt={start})", "expected a JSON array")
-                yield f"{API}/users/search?startAt={start}", users
-                if len(users) < size:
-                    return
-                start += len(users)
-        else:
-            raise ValueError(f"unknown snapshot kind {self.kind!r}")
+def list_users(session: JiraSession, stream: str) -> Iterator[tuple[list[Any], str]]:
+    size = int(session.option("users_page_size", 1000))
+    return _offset(session, stream, f"{API}/users/search", size=size, last=None, records=None)
 
 
 # ----------------------------------------------------------------------------------- issues
@@ -242,25 +214,18 @@ class IssueChangesReader:
 
     def pages(self, session: JiraSession, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         known = _known_ids(state)
-        body: dict[str, Any] = {"jql": self.jql(window), "fields": ["*all"],
-                                "maxResults": int(session.option("page_size", ISSUE_PAGE))}
-        page = 0
-        cursors = PageCursor("search/jql")
-        while True:
-            answer = session.api.request("POST", f"{API}/search/jql", stream=stream.name, json=body)
-            issues = answer.get("issues", []) if isinstance(answer, dict) else []
-            kept = [i for i in issues if self._before_end(i, window)]
+        jql = self.jql(window)
+        request = PageRequest(f"{API}/search/jql", "POST", json={
+            "jql": jql, "fields": ["*all"], "maxResults": int(session.option("page_size", ISSUE_PAGE))})
+        for number, page in enumerate(paginate(_sender(session, stream.name), request, SEARCH_PAGES, records="issues",
+                                               what="search/jql", base_url=session.api.base_url), 1):
+            kept = [i for i in page.items if self._before_end(i, window)]
             for issue in kept:
                 if isinstance(issue, dict) and issue.get("id"):
                     known.add(str(issue["id"]))
             _save_known(state, known)
-            page += 1
             if kept:
-                yield RawPage(kept, f"search/jql page {page} ({body['jql']})")
-            token = answer.get("nextPageToken") if isinstance(answer, dict) else None
-            if answer.get("isLast", token is None) or token is None or token == "":
-                return
-            body["nextPageToken"] = cursors.advance(token, len(issues))
+                yield RawPage(kept, f"search/jql page {number} ({jql})")
 
     @staticmethod
     def _before_end(issue: Any, window: Window) -> bool:
@@ -299,21 +264,18 @@ class IssueCensusReader:
 
     @staticmethod
     def census(session: JiraSession, stream: str) -> set[str]:
-        projects = [str(p["id"]) for p in list_projects(session, stream)]
+        projects = [str(p["id"]) for p in all_projects(session, stream)]
         found: set[str] = set()
         for chunk in range(0, len(projects), CENSUS_PROJECTS_PER_QUERY):
             ids = ", ".join(projects[chunk: chunk + CENSUS_PROJECTS_PER_QUERY])
-            body: dict[str, Any] = {"jql": f"project in ({ids}) ORDER BY id ASC", "maxResults": CENSUS_PAGE}
-            while True:
-                answer = session.api.request("POST", f"{API}/search/jql", stream=stream, json=body)
-                for issue in answer.get("issues", []):
+            request = PageRequest(f"{API}/search/jql", "POST",
+                                  json={"jql": f"project in ({ids}) ORDER BY id ASC", "maxResults": CENSUS_PAGE})
+            for page in paginate(_sender(session, stream), request, SEARCH_PAGES, records="issues",
+                                 what="search/jql (census)", base_url=session.api.base_url):
+                for issue in page.items:
                     if not isinstance(issue, dict) or not issue.get("id"):
                         raise BadRecordError("jira", stream, "(issue census)", f"issue without id: {issue!r}"[:300])
                     found.add(str(issue["id"]))
-                token = answer.get("nextPageToken")
-                if answer.get("isLast", token is None) or not token:
-                    break
-                body["nextPageToken"] = token
         return found
 
 
@@ -382,10 +344,12 @@ class WorklogDeletionsReader:
             )
 
 
-def _snapshot_stream(name: str, description: str, id_field: str = "id") -> StreamSpec:
+def _snapshot_stream(name: str, listing: Callable[[JiraSession, str], Listing], description: str,
+                     id_field: str = "id") -> StreamSpec:
     return StreamSpec(
         name=name, primary_key=id_field, cursor_field="observedAt", deleted_field="deleted",
-        deleted_cursor_field="observedAt", readers=(SnapshotDiffReader(name, id_field),), description=description,
+        deleted_cursor_field="observedAt", readers=(SnapshotReader(listing, SnapshotDiff(id_field)),),
+        description=description,
     )
 
 
@@ -395,8 +359,8 @@ JIRA = SourceSpec(
     connect=connect,
     tags=("pm",),
     streams=(
-        _snapshot_stream("projects", "Projects with the passerelle.crm property (CRM deal/customer link)"),
-        _snapshot_stream("versions", "Versions as milestones: name, released, releaseDate (with projectKey)"),
+        PROJECTS.spec(),
+        _snapshot_stream("versions", list_versions, "Versions as milestones: name, released, releaseDate (with projectKey)"),
         StreamSpec(
             name="issues", primary_key="id", cursor_field="fields.updated", deleted_field="deleted",
             deleted_cursor_field="deletedAt", readers=(IssueChangesReader(), IssueCensusReader()),
@@ -407,7 +371,7 @@ JIRA = SourceSpec(
             deleted_cursor_field="deletedAt", readers=(WorklogChangesReader(), WorklogDeletionsReader()),
             description="Time entries: author, started, timeSpentSeconds, passerelle.billing property",
         ),
-        _snapshot_stream("users", "People (accountId, displayName, email when visible)", "accountId"),
+        _snapshot_stream("users", list_users, "People (accountId, displayName, email when visible)", "accountId"),
     ),
     doc="""Extracts Jira Cloud (REST v3): enhanced JQL search, worklog change feeds, projects, versions, users.
 

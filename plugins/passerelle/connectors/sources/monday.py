@@ -11,7 +11,7 @@ expired cursors → :class:`CursorExpired` (handled by the readers), anything el
   ``next_items_page``. The rule compares **days** only, so the reader asks from the day before the
   window start up to the window end's day and keeps items whose ``updated_at`` is inside the window.
   A cursor expires 60 minutes after the query started: the reader restarts that board's query and
-  skips the versions it already yielded (at most ``MAX_RESTARTS`` times per board).
+  skips the versions (same content) it already yielded (at most ``MAX_RESTARTS`` times per board).
 - Deletions: ``items_page`` never returns archived or deleted items, and deleting does not show
   as an update. Each window reads every board's ``activity_logs(from, to)`` for ``delete_pulse`` /
   ``archive_pulse`` events, then ``items(ids:, exclude_nonactive: false)``: items whose ``state`` is
@@ -32,6 +32,9 @@ Conventions for invoicing (documented for the people who configure boards):
   ``Facturable`` / ``Billable`` (id ``billable``) on the item marks all its sessions billable;
   without such a column ``billable`` is null. A session removed from an item's history is not
   detected (monday's history gives no deletion trace); deleting the item tombstones its sessions.
+  Teams without the tracker log hours by hand in a numbers column titled ``Heures`` / ``Hours`` (id
+  ``hours``): its ``text`` / ``value`` keep the digits as typed (the GraphQL ``number`` is a Float and is
+  not requested).
 - Completion: the status column (``is_done``) and the ``Date de fin`` date column; milestones are the
   items of the group titled ``Jalons`` / ``Milestones``.
 
@@ -41,6 +44,7 @@ Connection ``passerelle_monday``: host = ``https://api.monday.com``, password = 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -49,12 +53,15 @@ from typing import Any, Iterator
 
 import requests
 
+from passerelle import exact_json
 from passerelle.connectors.paging import PageCursor, max_response_mb
 from passerelle.connectors.auth import StaticToken
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.graphql_api import GraphQLApi, error_code
 from passerelle.connectors.http import retry_after_header
 from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings
+from passerelle.connectors.incremental import in_window
+from passerelle.connectors.paginators import PageNumber, PageRequest, PageResponse, paginate
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import parse_timestamp
 from passerelle.errors import BadRecordError, PasserelleError, SourceUnavailableError
@@ -147,26 +154,22 @@ def iso(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def numbered_pages(api: GraphQLApi, stream: str, query: str, root: str) -> Iterator[tuple[list[Any], str]]:
+    """``(items, location)`` of a root field paged by ``$page``/``$limit`` until a short page."""
+
+    def send(request: PageRequest) -> PageResponse:
+        return PageResponse(api.query(query, dict(request.params), stream=stream))
+
+    for page in paginate(send, PageRequest(root), PageNumber(BOARDS_PAGE, "page", "limit"), records=root,
+                         what=f"{root} pages"):
+        yield page.items, f"{root} page {page.request.params['page']}"
+
+
 def list_boards(api: GraphQLApi, stream: str, fields: str = "id state") -> Iterator[dict[str, Any]]:
     """Every board, active, archived and deleted, in pages."""
-    page = 1
-    while True:
-        data = api.query(f"query ($limit: Int!, $page: Int!) {{ boards(state: all, limit: $limit, page: $page) "
-                         f"{{ {fields} }} }}", {"limit": BOARDS_PAGE, "page": page}, stream=stream)
-        boards = data.get("boards") or []
+    query = f"query ($limit: Int!, $page: Int!) {{ boards(state: all, limit: $limit, page: $page) {{ {fields} }} }}"
+    for boards, _ in numbered_pages(api, stream, query, "boards"):
         yield from boards
-        if len(boards) < BOARDS_PAGE:
-            return
-        page += 1
-
-
-def in_window(item: Any, field_name: str, window: Window) -> bool:
-    if not isinstance(item, dict) or not item.get(field_name):
-        return True  # let the engine reject it with a clear error
-    try:
-        return window.contains(parse_timestamp(item[field_name]))
-    except ValueError:
-        return True
 
 
 def mark_removed(item: Any) -> Any:
@@ -196,6 +199,12 @@ FIRST_PAGE = (
 NEXT_PAGE = "query ($cursor: String!, $limit: Int!) { next_items_page(cursor: $cursor, limit: $limit) { cursor items { %s } } }" % ITEM_FIELDS
 
 
+def version(item: dict[str, Any]) -> str:
+    """An item version as yielded: a restarted query skips exactly these, while the same id and
+    ``updated_at`` with other content still reaches the loader, which quarantines the contradiction."""
+    return hashlib.sha256(exact_json.canonical(item).encode()).hexdigest()
+
+
 def board_items(
     api: GraphQLApi, stream: str, board_id: str, window: Window, items_count: int | None = None
 ) -> Iterator[tuple[list[Any], str]]:
@@ -208,7 +217,7 @@ def board_items(
     limit = page_size(api)
     if isinstance(items_count, int) and items_count >= 0:
         limit = max(1, min(limit, items_count + 1))
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     restarts = 0
     while True:
         try:
@@ -219,17 +228,19 @@ def board_items(
             cursors = PageCursor(f"board {board_id} items_page")
             while response:
                 number += 1
-                kept = []
+                kept, versions = [], set()
                 for item in response.get("items") or []:
                     if not in_window(item, "updated_at", window):
                         continue
-                    key = (str(item.get("id")), str(item.get("updated_at"))) if isinstance(item, dict) else None
-                    if key is not None and key in seen:
-                        continue
+                    if isinstance(item, dict):
+                        digest = version(item)  # before the page is handed on (readers add fields)
+                        if digest in seen:
+                            continue
+                        versions.add(digest)
                     kept.append(item)
                 if kept:
                     yield kept, f"board {board_id} items_page #{number} (restart {restarts})"
-                    seen.update((str(i.get("id")), str(i.get("updated_at"))) for i in kept if isinstance(i, dict))
+                    seen.update(versions)
                 cursor = response.get("cursor")
                 if cursor is None or cursor == "":
                     return
@@ -386,16 +397,10 @@ class UsersReader:
     """The whole user list (monday gives users no modification time)."""
 
     def pages(self, api: GraphQLApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
-        page = 1
-        while True:
-            data = api.query("query ($limit: Int!, $page: Int!) { users(limit: $limit, page: $page) { %s } }"
-                             % USER_FIELDS, {"limit": BOARDS_PAGE, "page": page}, stream=stream.name)
-            users = data.get("users") or []
+        query = "query ($limit: Int!, $page: Int!) { users(limit: $limit, page: $page) { %s } }" % USER_FIELDS
+        for users, location in numbered_pages(api, stream.name, query, "users"):
             if users:
-                yield RawPage(users, f"users page {page}")
-            if len(users) < BOARDS_PAGE:
-                return
-            page += 1
+                yield RawPage(users, location)
 
 
 MONDAY = SourceSpec(

@@ -24,7 +24,8 @@ from simple_salesforce.exceptions import (
 )
 
 from passerelle import exact_json
-from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
+from passerelle.connectors.paginators import NextUrl, PageRequest, PageResponse, paginate
+from passerelle.connectors.paging import max_response_mb
 from passerelle.connectors.auth import JwtBearerGrant, RefreshTokenGrant, TokenProvider
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import PinnedCASession
@@ -40,6 +41,9 @@ T = TypeVar("T")
 DEFAULT_API_VERSION = "62.0"
 # Compound fields duplicate their components and are not filterable; the components are extracted.
 _SKIPPED_FIELD_TYPES = {"address", "location"}
+QUERY_ALL = "queryAll"
+NEXT_RECORDS = NextUrl("nextRecordsUrl", done_field="done", paths_only=True)
+"""``queryAll`` pages: ``nextRecordsUrl`` (a path on the instance) until ``done``."""
 
 
 def token_provider(config: SourceConfig) -> TokenProvider:
@@ -174,21 +178,20 @@ class SoqlWindowReader:
         soql = self.soql(session.fields(self.sobject), window)
         headers = {"Sforce-Query-Options": f"batchSize={session.batch_size}"}
         log.info("salesforce.%s: %s", stream.name, soql if len(soql) < 400 else soql[:200] + " ... " + soql[-160:])
-        result = session.call(stream.name, lambda sf: sf.query(soql, include_deleted=True, headers=headers))
-        location = "queryAll"
-        cursors = PageCursor(f"{self.sobject} queryAll")
-        while True:
-            yield RawPage(items=result.get("records", []), location=location)
-            if result.get("done", True):
-                return
-            location = cursors.advance(result.get("nextRecordsUrl"), len(result.get("records") or []))
-            if not str(location).startswith("/") or str(location).startswith("//"):
-                same_origin(str(location), f"https://{session.client.sf_instance}" if session.client else "")
-                raise UnusableResponseError(f"{self.sobject} queryAll: nextRecordsUrl {str(location)[:120]!r} "
-                                            "is not a path on the instance")
-            result = session.call(
-                stream.name, lambda sf: sf.query_more(location, identifier_is_url=True, headers=headers)
-            )
+
+        def send(request: PageRequest) -> PageResponse:
+            if request.path == QUERY_ALL:
+                return PageResponse(session.call(stream.name, lambda sf: sf.query(soql, include_deleted=True,
+                                                                                  headers=headers)))
+            return PageResponse(session.call(stream.name, lambda sf: sf.query_more(
+                request.path, identifier_is_url=True, headers=headers)))
+
+        def instance() -> str:
+            return f"https://{session.client.sf_instance}" if session.client else ""
+
+        for page in paginate(send, PageRequest(QUERY_ALL), NEXT_RECORDS, records="records",
+                             what=f"{self.sobject} queryAll", base_url=instance):
+            yield RawPage(items=page.items, location=page.request.location)
 
 
 def _stream(sobject: str, description: str) -> StreamSpec:

@@ -44,7 +44,9 @@ from typing import Any, Iterator
 
 import requests
 
-from passerelle.connectors.paging import PageCursor, max_response_mb
+from passerelle.connectors.incremental import in_window
+from passerelle.connectors.paginators import LastItemCursor, PageRequest, PageResponse, Send, SinglePage, paginate
+from passerelle.connectors.paging import max_response_mb
 from passerelle.connectors.auth import StaticToken
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
@@ -135,23 +137,27 @@ def board_actions(api: TrelloApi, board_id: str, window: Window, stream: str,
                   types: str = "all") -> Iterator[tuple[list[Any], str]]:
     """Pages of a board's actions inside the window, newest first, walking ``before=<last id>``."""
     path = f"/1/boards/{board_id}/actions"
-    params: dict[str, Any] = {"filter": types, "limit": api.page_size, **window_params(window)}
-    cursors = PageCursor(f"GET {path}")
-    while True:
-        page = api.get_list(path, stream, **params)
-        location = f"{path}?before={params['before']}"
-        kept = [a for a in page if (t := action_time(a)) is None or window.contains(t)]
-        yield kept, location
-        if len(page) < api.page_size:
-            return
-        last = page[-1]
-        last_id = last.get("id") if isinstance(last, dict) else None
-        if not last_id:
-            raise BadRecordError(api.source, stream, f"#{len(page) - 1} at {location}", "action without id: cannot page on")
-        oldest = action_time(last)
+
+    def no_id(request: PageRequest, page: list[Any]) -> Exception:
+        return BadRecordError(api.source, stream, f"#{len(page) - 1} at {path}?before={request.params['before']}",
+                              "action without id: cannot page on")
+
+    request = PageRequest(path, params={"filter": types, **window_params(window)})
+    paginator = LastItemCursor(api.page_size, "before", "id", on_missing=no_id)
+    for page in paginate(sender(api, stream), request, paginator, records=None, what=f"GET {path}"):
+        yield [a for a in page.items if in_window(a, "date", window)], f"{path}?before={page.request.params['before']}"
+        oldest = action_time(page.items[-1]) if page.items else None
         if window.start is not None and oldest is not None and oldest < window.start:
             return  # the server ignored ``since``: everything older is outside the window
-        params["before"] = cursors.advance(last_id, len(page))
+
+
+def sender(api: TrelloApi, stream: str) -> Send:
+    """Trello lists are bare JSON arrays: anything else is a bad response, named as such."""
+
+    def send(request: PageRequest) -> PageResponse:
+        return PageResponse(api.get_list(request.path, stream, **request.params))
+
+    return send
 
 
 def stamp_from_id(object_id: str) -> str:
@@ -179,19 +185,9 @@ class BoardsReader:
 
     def pages(self, api: TrelloApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         boards = api.boards(stream.name)
-        kept = [b for b in boards if window.start is None or _in_window(b, "dateLastActivity", window)]
+        kept = [b for b in boards if window.start is None or in_window(b, "dateLastActivity", window)]
         if kept:
             yield RawPage(kept, "/1/members/me/boards?filter=all")
-
-
-def _in_window(item: Any, cursor: str, window: Window) -> bool:
-    value = dig(item, cursor) if isinstance(item, dict) else None
-    if not value:
-        return True  # let the engine name the record
-    try:
-        return window.contains(parse_timestamp(value))
-    except (TypeError, ValueError):
-        return True
 
 
 @dataclass(frozen=True)
@@ -264,18 +260,10 @@ class ChangedObjectsReader:
         return changed, deleted
 
     def _listing(self, api: TrelloApi, path: str, stream: str) -> Iterator[list[Any]]:
-        params = dict(self.params)
-        if not self.paged:
-            yield api.get_list(path, stream, **params)
-            return
-        params["limit"] = str(api.page_size)
-        while True:
-            page = api.get_list(path, stream, **params)
-            yield page
-            last = page[-1] if page else None
-            if len(page) < api.page_size or not isinstance(last, dict) or not last.get("id"):
-                return
-            params["before"] = last["id"]
+        paginator = LastItemCursor(api.page_size) if self.paged else SinglePage()
+        for page in paginate(sender(api, stream), PageRequest(path, params=dict(self.params)), paginator,
+                             records=None, what=f"GET {path}"):
+            yield page.items
 
 
 def _objects(name: str, reader: ChangedObjectsReader, description: str, cursor: str = STAMP) -> StreamSpec:

@@ -1,0 +1,2 @@
+{% import 'zoho_macros.sql' as zoho %}
+{{ zoho.customers('bigin') }}
