@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
@@ -15,14 +16,15 @@ from werkzeug.wrappers import Request, Response
 
 from passerelle import exact_json
 from passerelle.connectors.auth import StaticToken
+from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi
 from passerelle.connectors.incremental import ModifiedSince, WindowFilter, in_window
 from passerelle.connectors.paginators import (
     CursorToken, GraphQLCursor, LastItemCursor, LinkHeader, NextUrl, ODataNextLink, OffsetLimit, PageNumber,
-    PageRequest, Paginator, json_api_sender, paginate,
+    PageRequest, PageThenToken, Paginator, json_api_sender, paginate,
 )
 from passerelle.connectors.paging import MAX_EMPTY_PAGES, UnusableResponseError
-from passerelle.connectors.rest import RestStream
+from passerelle.connectors.rest import RestReader, RestStream, connection_api
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.spec import RawPage
 from passerelle.records import Window
@@ -84,6 +86,15 @@ def _answer(request: Request, base: str) -> Response:
         following = 0 if mode == "backwards" else start + PAGE
         body = {"data": ITEMS[start:start + PAGE],
                 "additional_data": {"pagination": {"more_items_in_collection": more, "next_start": following}}}
+    elif path == "/nested":  # folk: records at data.items, an absolute next link at data.pagination.nextLink
+        start, limit = int(args.get("start", 0)), int(args["limit"])
+        more = start + limit < len(ITEMS)
+        data: Any = {"items": ITEMS[start:start + limit], "pagination": {}}
+        if mode == "no-items" and start:
+            del data["items"]
+        elif more:
+            data["pagination"]["nextLink"] = f"{base}/nested?start={start + limit}&limit={limit}&mode={mode}"
+        body = {"data": data}
     elif path == "/actions":  # newest first, bare list, before=<id of the last item>
         newest_first = ITEMS[::-1]
         before = args.get("before")
@@ -91,6 +102,17 @@ def _answer(request: Request, base: str) -> Response:
             before = None
         start = next(i for i, a in enumerate(newest_first) if str(a["id"]) == before) + 1 if before else 0
         body = newest_first[start:start + int(args["limit"])]
+    elif path == "/zoho":  # page=2,3… refused past page 2; next_page_token once the cap is near (Zoho)
+        page, size = int(args.get("page", 1)), int(args["per_page"])
+        if page > 2:
+            return Response('{"code": "LIMIT_REACHED"}', status=400, content_type="application/json")
+        start = int(args["page_token"][1:]) if "page_token" in args else (page - 1) * size
+        info: dict[str, Any] = {"more_records": start + size < len(ITEMS)}
+        if info["more_records"] and start + size >= 2 * size:
+            info["next_page_token"] = f"t{start + size}"
+        if mode == "repeat":
+            info = {"more_records": True, "next_page_token": "t6"}
+        body = {"data": ITEMS[start:start + size], "info": info}
     else:
         return Response("not found", status=404)
     return Response(exact_json.dumps(body), content_type="application/json", headers=headers)
@@ -125,6 +147,7 @@ STYLES = {
                       CursorToken("nextPageToken", "nextPageToken", in_body=True, last_field="isLast"), "issues"),
     "offset/limit": (PageRequest("/offset"), OffsetLimit(PAGE, "startAt", "maxResults", last_field="isLast"), "values"),
     "page number": (PageRequest("/pages"), PageNumber(PAGE), None),
+    "page then token": (PageRequest("/zoho"), PageThenToken(PAGE, "info.more_records", "info.next_page_token"), "data"),
     "offset/limit, more flag": (PageRequest("/v1"), OffsetLimit(
         PAGE + 10, "start", "limit", more_field="additional_data.pagination.more_items_in_collection",
         next_offset_field="additional_data.pagination.next_start"), "data"),
@@ -166,6 +189,8 @@ def test_last_item_cursor_walks_newest_first(api) -> None:
     (PageRequest("/cursor", params={"mode": "wrong-type"}), CursorToken("paging.next.after", "after"), "results",
      "paging cursor of the wrong type: list"),
     (PageRequest("/actions", params={"mode": "repeat"}), LastItemCursor(PAGE), None, "already followed"),
+    (PageRequest("/zoho", params={"mode": "repeat"}), PageThenToken(PAGE, "info.more_records", "info.next_page_token"),
+     "data", "already followed"),
     (PageRequest("/v1", params={"mode": "backwards"}),
      OffsetLimit(PAGE, "start", "limit", more_field="additional_data.pagination.more_items_in_collection",
                  next_offset_field="additional_data.pagination.next_start"), "data", "already followed"),
@@ -173,6 +198,14 @@ def test_last_item_cursor_walks_newest_first(api) -> None:
 def test_repeating_and_wrong_type_cursors_are_refused(api, request_, paginator, records, message) -> None:
     with pytest.raises(UnusableResponseError, match=message):
         ids(api, request_, paginator, records)
+
+
+@pytest.mark.timeout(30)
+def test_page_then_token_drops_the_page_number_once_a_token_is_given(api) -> None:
+    pages = paginate(json_api_sender(api, "items"), PageRequest("/zoho"),
+                     PageThenToken(PAGE, "info.more_records", "info.next_page_token"), records="data", what="GET /zoho")
+    assert [page.request.location for page in pages] == [
+        "/zoho?per_page=3", "/zoho?per_page=3&page=2", "/zoho?per_page=3&page_token=t6"]
 
 
 @pytest.mark.timeout(30)
@@ -258,3 +291,20 @@ def test_rest_stream_enriches_each_page_before_the_window_and_runs_extra_readers
     assert calls == [("items", [1, 2, 3]), ("items", [4, 5, 6]), ("items", [7])]  # every item, before the filter
     assert [[(i["id"], i.get("label")) for i in page.items] for page in pages] == [
         [(1, "#1")], [(4, "#4")], [(7, "#7")], [(99, None)]]
+
+
+@pytest.mark.timeout(30)
+def test_rest_stream_sends_a_connection_option_and_requires_its_records(api) -> None:
+    rest = RestStream("items", "/nested", records="data.items", paginator=NextUrl("data.pagination.nextLink"),
+                      params=(("limit", PAGE),), option_params=(("limit", "page_size"),), require_records=True)
+
+    def pages(stream: RestStream, **extra: Any) -> list[list[int]]:
+        session = connection_api("kit", SourceConfig(host=api.base_url, extra=extra), api.retry, StaticToken("t0ken"))
+        return [[item["id"] for item in items] for items, _ in RestReader(stream).listing(session, "items")]
+
+    assert pages(rest, page_size=2) == [[1, 2], [3, 4], [5, 6], [7]]  # the option replaces the declared limit
+    assert pages(rest) == EVERY_PAGE
+    broken = replace(rest, params=(("limit", PAGE), ("mode", "no-items")))
+    with pytest.raises(UnusableResponseError, match="expected data.items to be a list, got NoneType"):
+        pages(broken)
+    assert pages(replace(broken, require_records=False)) == [[1, 2, 3], []]  # absent: an empty page by default

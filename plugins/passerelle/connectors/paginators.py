@@ -1,6 +1,6 @@
 """Paginators: how a listing goes from one page to the next, declared rather than hand-written.
 
-A stream names one paginator (next URL in the body, cursor token, offset/limit, page number, RFC 8288
+A stream names one paginator (next URL in the body, cursor token, offset/limit, page number, page then token, RFC 8288
 ``Link`` header, OData ``@odata.nextLink``, GraphQL cursor, last item's id). :func:`paginate` walks it
 and every paginator hands each next cursor or link to the one set of guards in
 :mod:`passerelle.connectors.paging`: wrong-type, repeating or backwards cursors, endless empty pages,
@@ -218,6 +218,33 @@ class PageNumber(Paginator):
         if len(items) < self.size or (self.last_field is not None and at(response.body, self.last_field, False)):
             return None
         page = guard.advance(int(request.params[self.page_param]) + 1, len(items))
+        return request.with_params(**{self.page_param: page})
+
+
+@dataclass(frozen=True)
+class PageThenToken(Paginator):
+    """``page=2,3…`` while ``more_field`` is true, then the body's token once it names one (Zoho:
+    ``page`` stops at 2,000 records, ``page_token`` goes on). Page 1 is the request without ``page``."""
+
+    size: int
+    more_field: Path
+    token_field: Path
+    token_param: str = "page_token"
+    page_param: str = "page"
+    size_param: str = "per_page"
+
+    def first(self, request: PageRequest) -> PageRequest:
+        return request.with_params(**{self.size_param: self.size})
+
+    def next(self, request: PageRequest, response: PageResponse, items: list[Any],
+             guard: PageCursor, base_url: str) -> PageRequest | None:
+        if not at(response.body, self.more_field, False):
+            return None
+        token = at(response.body, self.token_field)
+        if token:
+            params = {k: v for k, v in request.params.items() if k != self.page_param}
+            return replace(request, params={**params, self.token_param: guard.advance(token, len(items))})
+        page = guard.advance(str(int(request.params.get(self.page_param, 1)) + 1), len(items))
         return request.with_params(**{self.page_param: page})
 
 

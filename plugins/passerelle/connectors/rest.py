@@ -6,7 +6,8 @@ cursor, keys — read by one generic reader, so a simple stream needs no reader 
                incremental=SnapshotDiff("accountId")).spec()
 
 The session a source's ``connect`` returns must be a :class:`~passerelle.connectors.http.JsonApi`, or
-``client`` says how to get one from it.
+``client`` says how to get one from it; :func:`connection_api` builds one that also answers the
+Connection's options (``ratio_option``, ``option_params``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from passerelle.connectors.auth import TokenProvider
+from passerelle.connectors.config import SourceConfig
+from passerelle.connectors.http import JsonApi
 from passerelle.connectors.incremental import Incremental
-from passerelle.connectors.paginators import PageRequest, Paginator, Path, json_api_sender, paginate
+from passerelle.connectors.paginators import PageRequest, Paginator, Path, at, json_api_sender, paginate
+from passerelle.connectors.paging import UnusableResponseError, max_response_mb
+from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.snapshot import SnapshotDiff
 from passerelle.connectors.spec import RawPage, StreamReader, StreamSpec
 from passerelle.records import Window
@@ -25,13 +31,39 @@ def _itself(session: Any) -> Any:
     return session
 
 
+@dataclass
+class ConnectionApi(JsonApi):
+    """A :class:`JsonApi` that also answers its Connection's options (page size, missing ratio)."""
+
+    config: SourceConfig | None = field(default=None, repr=False)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return default if self.config is None else self.config.option(name, default)
+
+
+def connection_api(source: str, config: SourceConfig, retry: RetrySettings, tokens: TokenProvider,
+                   api: type[ConnectionApi] = ConnectionApi, **settings: Any) -> ConnectionApi:
+    """The usual ``connect``: the Connection's host, CA bundle, ``timeout`` and ``max_response_mb``
+    (``api``: a subclass for a vendor's auth scheme or host)."""
+    return api(source=source, base_url=config.base_url, tokens=tokens, retry=retry, verify=config.verify,
+                         timeout=float(config.option("timeout", 60)), max_response_mb=max_response_mb(config),
+                         config=config, **settings)
+
+
+def _option(session: Any, name: str | None) -> Any:
+    return None if name is None else session.option(name, None)
+
+
 @dataclass(frozen=True)
 class RestStream:
     """One REST listing. ``records`` is the path of the item list in the body (None: the body is the
     list); ``incremental`` is an :class:`Incremental` (window as params, client-side filter) or a
     :class:`SnapshotDiff`; ``params`` / ``json`` are sent with every page. ``enrich`` completes the
     items of each non-empty page in place (``enrich(client, stream, items)``, e.g. naming custom fields)
-    before they are filtered or hashed; ``extra_readers`` run after the listing (a deletion feed)."""
+    before they are filtered or hashed; ``extra_readers`` run after the listing (a deletion feed).
+    ``option_params`` are ``(param, option)`` pairs: a Connection option, when set, replaces that request
+    parameter (``("limit", "page_size")``). With ``require_records`` a page without its item list is an
+    unusable response rather than an empty page (a snapshot would read it as deletions)."""
 
     name: str
     path: str
@@ -50,6 +82,8 @@ class RestStream:
     ratio_option: str | None = None
     enrich: Callable[[Any, str, list[Any]], None] | None = None
     extra_readers: tuple[StreamReader, ...] = ()
+    option_params: tuple[tuple[str, str], ...] = ()
+    require_records: bool = False
 
     def spec(self) -> StreamSpec:
         deleted = self.deleted_field or ("deleted" if isinstance(self.incremental, SnapshotDiff) else None)
@@ -68,12 +102,18 @@ class RestReader:
     def listing(self, session: Any, stream: str, window: Window | None = None) -> Iterator[tuple[list[Any], str]]:
         api = self.rest.client(session)
         params = dict(self.rest.params)
+        params.update({param: value for param, option in self.rest.option_params
+                       if (value := _option(session, option)) is not None})
         if window is not None and isinstance(self.rest.incremental, Incremental):
             params.update(self.rest.incremental.params(window))
         request = PageRequest(self.rest.path, self.rest.method, params,
                               dict(self.rest.json) if self.rest.json is not None else None)
         for page in paginate(json_api_sender(api, stream), request, self.rest.paginator, records=self.rest.records,
                              what=f"{self.rest.method} {self.rest.path}", base_url=api.base_url):
+            if self.rest.require_records and not isinstance(at(page.response.body, self.rest.records), list):
+                found = type(at(page.response.body, self.rest.records)).__name__
+                raise UnusableResponseError(f"{self.rest.method} {self.rest.path}: expected {self.rest.records} "
+                                            f"to be a list, got {found}")
             if self.rest.enrich is not None and isinstance(page.items, list) and page.items:
                 self.rest.enrich(api, stream, page.items)
             yield page.items, page.request.location
@@ -81,10 +121,8 @@ class RestReader:
     def pages(self, session: Any, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         incremental = self.rest.incremental
         if isinstance(incremental, SnapshotDiff):
-            ratio = None
-            if self.rest.ratio_option is not None:
-                value = session.option(self.rest.ratio_option, None)
-                ratio = None if value is None else float(value)
+            value = _option(session, self.rest.ratio_option)
+            ratio = None if value is None else float(value)
             yield from incremental.diff(self.listing(session, stream.name), stream.name, window, state, ratio)
             return
         for items, location in self.listing(session, stream.name, window):

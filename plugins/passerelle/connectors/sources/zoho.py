@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Iterator
 
 import requests
@@ -33,9 +33,12 @@ from pydantic import Field
 from passerelle import exact_json
 from passerelle.connectors.auth import RefreshTokenGrant
 from passerelle.connectors.config import SourceConfig
-from passerelle.connectors.http import JsonApi, JsonResponse, retry_after_header
+from passerelle.connectors.http import JsonResponse, retry_after_header
+from passerelle.connectors.incremental import WindowFilter, in_window
 from passerelle.connectors.options import OAuthAppOptions
-from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb
+from passerelle.connectors.paginators import PageRequest, PageResponse, PageThenToken, paginate
+from passerelle.connectors.paging import UnusableResponseError
+from passerelle.connectors.rest import ConnectionApi, RestStream, connection_api
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import parse_timestamp
@@ -46,6 +49,8 @@ PER_PAGE = 200
 MAX_FIELDS = 50
 IDS_PER_CALL = 100
 EMPTY_PAGE = b'{"data": [], "info": {"more_records": false}}'
+ZOHO_PAGES = PageThenToken(PER_PAGE, "info.more_records", "info.next_page_token")
+"""``page`` + 1 while ``more_records``; ``next_page_token`` once given (``page`` stops at 2,000 records)."""
 
 
 class ZohoOptions(OAuthAppOptions):
@@ -83,7 +88,7 @@ def throttle_delay(response: requests.Response) -> float | None | bool:
 
 
 @dataclass
-class ZohoApi(JsonApi):
+class ZohoApi(ConnectionApi):
     """JsonApi on the token's ``api_domain``, with Zoho's auth scheme and 204-as-empty pages."""
 
     base_path: str = ""
@@ -140,7 +145,7 @@ class ZohoApi(JsonApi):
 
 
 def connector(product: ZohoProduct) -> Any:
-    def connect(config: SourceConfig, retry: RetrySettings) -> ZohoApi:
+    def connect(config: SourceConfig, retry: RetrySettings) -> ConnectionApi:
         """The Connection's host is the accounts server; extras ``refresh_token`` (and ``client_id``/
         ``client_secret`` unless login/password hold them)."""
         if not config.option("refresh_token"):
@@ -151,9 +156,8 @@ def connector(product: ZohoProduct) -> Any:
             client_secret=config.option("client_secret", config.password or ""),
             refresh_token=config.option("refresh_token"), verify=config.verify,
         )
-        return ZohoApi(source=product.name, base_url=config.base_url, tokens=tokens, retry=retry, verify=config.verify,
-                       max_response_mb=max_response_mb(config), timeout=float(config.option("timeout", 60)),
-                       throttle_delay=throttle_delay, base_path=product.base_path)
+        return connection_api(product.name, config, retry, tokens, api=ZohoApi, throttle_delay=throttle_delay,
+                              base_path=product.base_path)
 
     return connect
 
@@ -164,41 +168,26 @@ def if_modified_since(window: Window) -> dict[str, str]:
     return {"If-Modified-Since": window.start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")}
 
 
-def _page(body: Any, key: str, what: str) -> tuple[list[Any], dict[str, Any]]:
+def _records(body: Any, key: str, what: str) -> list[Any]:
+    """A page's records, once the body is known to be Zoho's ``{key: [...], "info": {...}}``."""
     if not isinstance(body, dict):
         raise UnusableResponseError(f"{what}: expected a JSON object, got {type(body).__name__}")
     data, info = body.get(key) or [], body.get("info") or {}
     if not isinstance(data, list) or not isinstance(info, dict):
         raise UnusableResponseError(f"{what}: '{key}' is not a list or 'info' not an object")
-    return data, info
+    return data
 
 
 def pages(api: ZohoApi, path: str, stream: str, params: dict[str, Any], headers: dict[str, str],
           key: str = "data") -> Iterator[list[Any]]:
-    """Every page: ``next_page_token`` when given (past the 2,000-record ``page`` cap), else ``page`` + 1."""
-    params = {**params, "per_page": PER_PAGE}
-    cursors = PageCursor(f"GET {path}")
-    page = 1
-    while True:
-        body = api.request("GET", path, stream=stream, params=params, headers=headers)
-        data, info = _page(body, key, f"GET {path}")
-        yield data
-        if not info.get("more_records"):
-            return
-        token = info.get("next_page_token")
-        if token:
-            params.pop("page", None)
-            params["page_token"] = cursors.advance(token, len(data))
-        else:
-            page += 1
-            params["page"] = cursors.advance(str(page), len(data))
+    """Every page (:data:`ZOHO_PAGES`); ``headers`` (``If-Modified-Since``) ride on each request."""
 
+    def send(request: PageRequest) -> PageResponse:
+        answer = api.fetch(request.method, request.path, stream=stream, params=dict(request.params), headers=headers)
+        return PageResponse(answer.body, answer.headers)
 
-def _in_window(value: Any, window: Window) -> bool:
-    try:
-        return window.contains(parse_timestamp(value))
-    except (TypeError, ValueError):
-        return True  # unreadable: the engine names it
+    for page in paginate(send, PageRequest(path, params=params), ZOHO_PAGES, records=key, what=f"GET {path}"):
+        yield _records(page.response.body, key, f"GET {path}")
 
 
 def _after(value: Any, window: Window) -> bool:
@@ -221,7 +210,7 @@ class ChangesReader:
         params = {"fields": ",".join(first), "sort_by": "Modified_Time", "sort_order": "asc"}
         path = f"/{self.module}"
         for number, data in enumerate(pages(api, path, stream.name, params, if_modified_since(window))):
-            kept = [r for r in data if not isinstance(r, dict) or _in_window(r.get("Modified_Time"), window)]
+            kept = [r for r in data if in_window(r, "Modified_Time", window)]
             if kept:
                 self._complete(api, stream.name, kept, rest)
                 if self.deals:
@@ -258,20 +247,9 @@ class DeletionsReader:
         path = f"/{self.module}/deleted"
         for data in pages(api, path, stream.name, {"type": "all"}, if_modified_since(window)):
             tombstones = [{"id": d.get("id"), "Modified_Time": d.get("deleted_time"), "is_deleted": True, "deletion": d}
-                          for d in data if isinstance(d, dict) and _in_window(d.get("deleted_time"), window)]
+                          for d in data if isinstance(d, dict) and in_window(d, "deleted_time", window)]
             if tombstones:
                 yield RawPage(tombstones, f"GET {path}?type=all since {if_modified_since(window)['If-Modified-Since']}")
-
-
-@dataclass(frozen=True)
-class UsersReader:
-    """``/users?type=AllUsers``, kept when ``Modified_Time`` falls in the window."""
-
-    def pages(self, api: ZohoApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
-        for number, users in enumerate(pages(api, "/users", stream.name, {"type": "AllUsers"}, {}, key="users")):
-            kept = [u for u in users if not isinstance(u, dict) or _in_window(u.get("Modified_Time"), window)]
-            if kept:
-                yield RawPage(kept, f"GET /users?type=AllUsers page {number + 1}")
 
 
 def _module_stream(module: str, description: str, deals: bool = False) -> StreamSpec:
@@ -280,8 +258,10 @@ def _module_stream(module: str, description: str, deals: bool = False) -> Stream
 
 
 def _users_stream() -> StreamSpec:
-    return StreamSpec(name="users", primary_key="id", cursor_field="Modified_Time", readers=(UsersReader(),),
-                      description="Org users (record owners)")
+    """``/users?type=AllUsers``, kept when ``Modified_Time`` falls in the window."""
+    return RestStream("users", "/users", records="users", paginator=ZOHO_PAGES, cursor_field="Modified_Time",
+                      incremental=WindowFilter("Modified_Time"), params=(("type", "AllUsers"),),
+                      description="Org users (record owners)").spec()
 
 
 ZOHO_CRM = SourceSpec(
