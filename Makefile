@@ -41,7 +41,7 @@ $(PEER)/.installed: requirements-peer.txt
 	$(PEER)/bin/pip install --quiet -r requirements-peer.txt
 	@touch $@
 
-bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on the same emulator data and Postgres; prints both rates
+bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on the same emulator data and Postgres: full loads and an incremental run
 	$(BIN)/python -m passerelle_dev.bench_peer $(ARGS)
 
 compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)

@@ -244,13 +244,19 @@ _CANONICAL = json.JSONEncoder(default=_lossless_default, ensure_ascii=True, sepa
                               sort_keys=True)
 
 
+_OPEN, _CLOSE = '"\\u0000' + _MARK[1:], '\\u0000"'
+
+
 def _unmark(text: str, *, escaped: bool = False) -> str:
     """Replace each marker string by its content (JSON-unescaped when it may hold escapes)."""
     if "\\u0000" not in text:
         return text
     if escaped:
         return _MARKED.sub(lambda match: json.loads(f'"{match.group(1)}"'), text)
-    return _MARKED.sub(lambda match: match.group(1), text)
+    opened = text.count(_OPEN)
+    if opened == text.count(_CLOSE):  # no NUL of the payload's own ends a string: plain replaces are exact
+        return text.replace(_OPEN, "").replace(_CLOSE, "") if opened else text
+    return _MARKED.sub(r"\1", text)
 
 
 def dumps(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 For each case, a sandbox process serves the records; a fresh worker process extracts them through
 the real connector and loads them with the real loader (COPY, one transaction), then times a COPY of
-the same rows alone. Peak RSS is the worker's own (``ru_maxrss``), so the emulator is not counted.
+the same rows alone. Peak RSS is the worker's own (``VmHWM``), so the emulator is not counted.
 
 - Salesforce Accounts (200,000 and 1,000,000): simple-salesforce, SOQL window, ``nextRecordsUrl``.
 - monday.com items (200,000): GraphQL ``items_page`` / ``next_items_page`` cursors with column values,
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from passerelle_dev.peak_memory import peak_rss_mb
 
 # (source, stream, records): the cases ``make bench`` runs by default.
 CASES = (("salesforce", "Account", 200_000), ("salesforce", "Account", 1_000_000), ("monday", "items", 200_000))
@@ -77,7 +78,7 @@ def worker(descriptor_path: Path, url: str, source: str, stream: str) -> dict[st
         "records": stats.records, "pages": stats.pages, "seconds": round(full, 2),
         "records_per_s": round(stats.records / full), "copy_records": copied,
         "copy_seconds": round(copy_seconds, 2), "copy_records_per_s": round(copied / copy_seconds),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

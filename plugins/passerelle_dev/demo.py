@@ -31,6 +31,7 @@ FIRST_DAY = datetime(2026, 3, 1, tzinfo=timezone.utc)
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_airflow()
+    from passerelle_sandbox.dynamics_scenario import apply_dynamics_day_changes, compare_dynamics_raw_with_source
     from passerelle_sandbox.folk_scenario import apply_folk_day_changes, compare_folk_raw_with_source
     from passerelle_sandbox.pipedrive_scenario import apply_pipedrive_day_changes, compare_pipedrive_raw_with_source
     from passerelle_sandbox.scenario import apply_day_changes, apply_pm_day_changes, compare_raw_with_sources
@@ -62,6 +63,7 @@ def main() -> int:
             changes = apply_day_changes(sandbox, day, start + timedelta(hours=10))
             changes["pipedrive"] = apply_pipedrive_day_changes(sandbox, day, start + timedelta(hours=10, minutes=30))
             changes["folk"] = apply_folk_day_changes(sandbox, day, start + timedelta(hours=10, minutes=45))
+            changes["dynamics"] = apply_dynamics_day_changes(sandbox, day, start + timedelta(hours=10, minutes=40))
             for zoho in ("zoho_crm", "bigin"):
                 changes[zoho] = apply_zoho_day_changes(sandbox, day, start + timedelta(hours=10, minutes=50), zoho)
             pm_changes = apply_pm_day_changes(sandbox, day, start + timedelta(hours=11))
@@ -80,7 +82,7 @@ def main() -> int:
         try:
             print_summary(conn)
             mismatches = compare_raw_with_sources(conn, sandbox) + compare_pipedrive_raw_with_source(conn, sandbox)
-            mismatches += compare_folk_raw_with_source(conn, sandbox)
+            mismatches += compare_folk_raw_with_source(conn, sandbox) + compare_dynamics_raw_with_source(conn, sandbox)
             mismatches += compare_zoho_raw_with_source(conn, sandbox) + compare_zoho_raw_with_source(conn, sandbox, "bigin")
         finally:
             conn.close()

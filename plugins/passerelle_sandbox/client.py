@@ -117,3 +117,7 @@ class SandboxClient:
 
     def info(self) -> dict[str, Any]:
         return dict(self._call("GET", ""))
+
+    def command(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A vendor's own control command, e.g. Dynamics' ``delta_tokens/expire``."""
+        return dict(self._call("POST", path, body))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from passerelle_sandbox.scenario import raw_id_differences
+
 MASS_UPDATE = 25
 TRACKED = ("organizations", "persons", "deals", "products")
 
@@ -50,23 +52,7 @@ def compare_pipedrive_raw_with_source(conn: Any, sandbox: Any) -> list[str]:
     if "pipedrive" not in sandbox.vendors:
         return []
     control = sandbox.vendors["pipedrive"].control
-    problems: list[str] = []
-    with conn.cursor() as cur:
-        for obj in TRACKED:
-            source_ids = {str(r["id"]) for r in _live(control, obj)}
-            cur.execute(
-                """
-                SELECT record_id FROM (
-                    SELECT DISTINCT ON (record_id) record_id, is_deleted
-                    FROM raw.records WHERE source = 'pipedrive' AND stream = %s
-                    ORDER BY record_id, cursor_value DESC, is_deleted DESC
-                ) latest WHERE NOT is_deleted
-                """,
-                (obj,),
-            )
-            raw_ids = {row[0] for row in cur.fetchall()}
-            if raw_ids != source_ids:
-                problems.append(f"pipedrive.{obj}: {len(source_ids - raw_ids)} missing in raw, "
-                                f"{len(raw_ids - source_ids)} extra")
+    problems = [line for obj in TRACKED
+                for line in raw_id_differences(conn, "pipedrive", obj, {str(r["id"]) for r in _live(control, obj)})]
     conn.rollback()
     return problems

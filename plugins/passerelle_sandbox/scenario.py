@@ -97,26 +97,31 @@ def apply_pm_day_changes(sandbox: Any, day: int, at: datetime) -> dict[str, int]
     return counts
 
 
+def raw_id_differences(conn: Any, source: str, stream: str, source_ids: set[str]) -> list[str]:
+    """How the ids of a stream's latest non-deleted raw versions differ from ``source_ids`` (the records
+    live at the source): nothing when they are the same, else one line counting the missing and the extra."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT record_id FROM (
+                SELECT DISTINCT ON (record_id) record_id, is_deleted
+                FROM raw.records WHERE source = %s AND stream = %s
+                ORDER BY record_id, cursor_value DESC, is_deleted DESC
+            ) latest WHERE NOT is_deleted
+            """,
+            (source, stream),
+        )
+        raw_ids = {row[0] for row in cur.fetchall()}
+    if raw_ids == source_ids:
+        return []
+    return [f"{source}.{stream}: {len(source_ids - raw_ids)} missing in raw, {len(raw_ids - source_ids)} extra"]
+
+
 def compare_raw_with_sources(conn: Any, sandbox: Any) -> list[str]:
     """Differences between each source's live records and the latest non-deleted raw versions."""
     problems: list[str] = []
-    with conn.cursor() as cur:
-        for vendor, obj, id_field, deleted_field in TRACKED:
-            source_ids = set(_live_ids(sandbox.vendors[vendor].control, obj, id_field, deleted_field))
-            cur.execute(
-                """
-                SELECT record_id FROM (
-                    SELECT DISTINCT ON (record_id) record_id, is_deleted
-                    FROM raw.records WHERE source = %s AND stream = %s
-                    ORDER BY record_id, cursor_value DESC, is_deleted DESC
-                ) latest WHERE NOT is_deleted
-                """,
-                (vendor, obj),
-            )
-            raw_ids = {row[0] for row in cur.fetchall()}
-            if raw_ids != source_ids:
-                problems.append(
-                    f"{vendor}.{obj}: {len(source_ids - raw_ids)} missing in raw, {len(raw_ids - source_ids)} extra"
-                )
+    for vendor, obj, id_field, deleted_field in TRACKED:
+        source_ids = set(_live_ids(sandbox.vendors[vendor].control, obj, id_field, deleted_field))
+        problems += raw_id_differences(conn, vendor, obj, source_ids)
     conn.rollback()
     return problems

@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from passerelle import paths
 from passerelle_sandbox.client import SandboxClient
 from passerelle_sandbox.core import VendorApp
+from passerelle_sandbox.dynamics import DynamicsApp
 from passerelle_sandbox.folk import FolkApp
 from passerelle_sandbox.asana import AsanaApp
 from passerelle_sandbox.hubspot import HubSpotApp
@@ -69,6 +70,7 @@ VENDOR_FACTORIES: dict[str, VendorFactory] = {
     "zoho_crm": lambda data, directory: ZohoApp(data, ZOHO_CRM),
     "bigin": lambda data, directory: ZohoApp(data, BIGIN),
     "folk": lambda data, directory: FolkApp(data),
+    "dynamics": lambda data, directory: DynamicsApp(data),
 }
 
 

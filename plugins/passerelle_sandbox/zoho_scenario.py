@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from passerelle_sandbox.dataset_zoho import PRODUCTS, STAGES
+from passerelle_sandbox.scenario import raw_id_differences
 
 MASS_UPDATE = 25
 VENDORS = ("zoho_crm", "bigin")
@@ -50,23 +51,7 @@ def compare_zoho_raw_with_source(conn: Any, sandbox: Any, vendor: str = "zoho_cr
     if vendor not in sandbox.vendors:
         return []
     control = sandbox.vendors[vendor].control
-    problems: list[str] = []
-    with conn.cursor() as cur:
-        for obj in ("Accounts", "Contacts", PRODUCTS[vendor].deals_module, "Products"):
-            source_ids = {r["id"] for r in control.records(obj)}
-            cur.execute(
-                """
-                SELECT record_id FROM (
-                    SELECT DISTINCT ON (record_id) record_id, is_deleted
-                    FROM raw.records WHERE source = %s AND stream = %s
-                    ORDER BY record_id, cursor_value DESC, is_deleted DESC
-                ) latest WHERE NOT is_deleted
-                """,
-                (vendor, obj),
-            )
-            raw_ids = {row[0] for row in cur.fetchall()}
-            if raw_ids != source_ids:
-                problems.append(f"{vendor}.{obj}: {len(source_ids - raw_ids)} missing in raw, "
-                                f"{len(raw_ids - source_ids)} extra")
+    problems = [line for obj in ("Accounts", "Contacts", PRODUCTS[vendor].deals_module, "Products")
+                for line in raw_id_differences(conn, vendor, obj, {r["id"] for r in control.records(obj)})]
     conn.rollback()
     return problems

@@ -19,7 +19,7 @@ MB = 1 << 20
 # source, stream, extract options, fault path, items path, id field, next-cursor patch path
 STYLES = {
     "salesforce": ("Account", {"batch_size": 200}, "/query", "records", "Id"),  # SOQL + nextRecordsUrl
-    "hubspot": ("companies", {}, "/search", "results", "id"),  # CRM search + after
+    "hubspot": ("companies", {}, "/crm/v3/objects/companies", "results", "id"),  # full load: CRM list + after
     "asana": ("tasks", {}, "/tasks", "data", "gid"),  # offset tokens per project
     "jira": ("issues", {"page_size": 5}, "/search/jql", "issues", "id"),  # nextPageToken
     "monday": ("items", {"page_size": 7}, "/v2", "data/boards/0/items_page/items", "id"),  # GraphQL cursor

@@ -86,7 +86,7 @@ def test_refused_private_app_token_fails_fast(sandbox, warehouse_conn) -> None:
 
 def test_record_without_id_is_named_and_nothing_loads(sandbox, warehouse_conn) -> None:
     control = sandbox.vendors["hubspot"].control
-    control.add_fault(**{"kind": "missing_id", "path": "/search"})
+    control.add_fault(**{"kind": "missing_id", "path": "/crm/v3/objects/companies"})
     with pytest.raises(BadRecordError, match=r"hubspot \(Airflow Connection 'passerelle_hubspot'\): companies: record #\d+ at .*missing primary key field 'id'"):
         extract_day(warehouse_conn, sandbox, "hubspot", "companies")
     assert raw_count(warehouse_conn, "hubspot", "companies") == 0

@@ -29,7 +29,7 @@ BEYOND_FLOAT = "1e309"
 STYLES = {
     "monday": ("items", "items", "id", "/v2", {"name": "Tâche mise à jour"},  # GraphQL: a column's value
                "data/boards/0/items_page/items/id={}/column_values/id=crm_deal/value"),
-    "hubspot": ("companies", "companies", "id", "/search", {"description": "Mise à jour"},  # CRM search
+    "hubspot": ("companies", "companies", "id", "/crm/v3/objects/companies", {"description": "Mise à jour"},  # CRM list
                 "results/id={}/properties/description"),
 }
 

@@ -50,7 +50,7 @@ def test_transform_dag_is_scheduled_on_every_raw_asset_and_wired_from_the_declar
         validate = dag.get_task(validation[model.name])
         built |= {build.task_id, validate.task_id}
         # the DagBag already resolved the template file named by the task into its text
-        assert type(build).__name__ == "SQLExecuteQueryOperator" and build.conn_id == "passerelle_warehouse"
+        assert type(build).__name__ == "WarehouseSQLOperator" and build.conn_id == "passerelle_warehouse"
         assert build.sql == (SQL_DIR / model.sql_path).read_text()
         parents = {validation[name] for name in model.upstream}
         if model.layer == "staging":  # builds read raw only: all in parallel once raw is analysed

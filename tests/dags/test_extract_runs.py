@@ -6,22 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from passerelle.orchestration.airflow_env import sandbox_connections, warehouse_connection
 from passerelle.orchestration.runner import run_interval
 from passerelle_sandbox.scenario import apply_day_changes, compare_raw_with_sources
 from tests.connectors.helpers import FAST, audit_counts
 
 pytestmark = pytest.mark.dag
 DAY1 = datetime(2026, 3, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def connections(sandbox, warehouse_url, airflow_connections):
-    conns = sandbox_connections(sandbox.vendors, sandbox.ca_path)
-    for conn in conns.values():
-        conn["extra"].update(FAST)
-    airflow_connections({**conns, "passerelle_warehouse": warehouse_connection(warehouse_url)})
-    return conns
 
 
 def run_day(dag, sandbox, day: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from passerelle.orchestration.airflow_env import warehouse_connection
 from passerelle_sandbox.dataset import default_dataset_path, load
@@ -132,3 +133,15 @@ def test_a_failed_suite_stops_only_what_depends_on_its_table(transform, raw_conn
     assert critical.pop("staging.products") == 1 and "staging.deal_lines" not in critical
     assert critical == {model.table: 0 for model in STAGING_MODELS if model.name not in ("products", "deal_lines")} | {
         "staging.project_links": 0}
+
+
+def test_sql_tasks_run_on_warehouse_url_when_it_is_set(dagbag, raw_warehouse_url, raw_conn, airflow_connections,
+                                                       fast_retries, monkeypatch) -> None:
+    # The Connection names a database that does not exist: only WAREHOUSE_URL's can have run the SQL.
+    elsewhere = make_url(raw_warehouse_url).set(database="passerelle_not_the_warehouse")
+    airflow_connections({"passerelle_warehouse": warehouse_connection(elsewhere.render_as_string(hide_password=False))})
+    monkeypatch.setenv("WAREHOUSE_URL", raw_warehouse_url)
+    dag = fast_retries(dagbag.dags["transform_staging"].partial_subset(task_ids=["build_customers"]), 0)
+    run = dag.test()
+    assert states(run) == {"analyze_raw": "success", "build_customers": "success"}
+    assert tuples(raw_conn, "SELECT count(*) > 0 FROM staging.customers") == [(True,)]

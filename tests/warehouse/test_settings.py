@@ -363,3 +363,23 @@ def test_cli_up_names_the_airflow_connection_it_used(monkeypatch: pytest.MonkeyP
     assert line.startswith(f"error: warehouse postgresql://loader:***@127.0.0.1:{port}/passerelle?")
     assert "(Airflow Connection 'passerelle_warehouse'): host unreachable" in line and "Pa55-secret" not in line
     assert not (tmp_path / "warehouse").exists()  # the embedded server was not started instead
+
+
+@pytest.mark.parametrize("configured, origin", [
+    ("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", "Airflow Connection 'passerelle_warehouse'"),
+    ("WAREHOUSE_URL", "WAREHOUSE_URL"),
+])
+def test_cli_url_of_a_role_is_refused_for_the_warehouse_the_pipelines_use_when_not_embedded(
+        configured: str, origin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://loader:Pa55-secret@db.example:5433/passerelle"
+    monkeypatch.setenv("PASSERELLE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv(configured, _connection_json(url) if configured.startswith("AIRFLOW_CONN_") else url)
+    assert main(["--data-dir", str(tmp_path / "never"), "url", "--role", "passerelle_bi"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"--role applies to the embedded warehouse only; this warehouse comes from {origin}"
+    assert "passerelle_bi" not in captured.out and "Pa55-secret" not in captured.out
+    assert not (tmp_path / "never").exists()  # no embedded server started, no embedded login printed
+    assert main(["--data-dir", str(tmp_path / "never"), "url"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("postgresql://loader:***@db.example:5433/passerelle")

@@ -18,6 +18,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/contacts/bigin.sql' %}
 UNION ALL
-{% include 'staging/contacts/folk.sql' %};
+{% include 'staging/contacts/folk.sql' %}
+UNION ALL
+{% include 'staging/contacts/dynamics.sql' %};
 
 ANALYZE staging.contacts;

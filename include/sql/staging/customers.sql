@@ -20,6 +20,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/customers/bigin.sql' %}
 UNION ALL
-{% include 'staging/customers/folk.sql' %};
+{% include 'staging/customers/folk.sql' %}
+UNION ALL
+{% include 'staging/customers/dynamics.sql' %};
 
 ANALYZE staging.customers;

@@ -14,6 +14,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/deal_lines/pipedrive.sql' %}
 UNION ALL
-{% include 'staging/deal_lines/zoho_crm.sql' %};
+{% include 'staging/deal_lines/zoho_crm.sql' %}
+UNION ALL
+{% include 'staging/deal_lines/dynamics.sql' %};
 
 ANALYZE staging.deal_lines;

@@ -17,6 +17,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/deals/zoho_crm.sql' %}
 UNION ALL
-{% include 'staging/deals/bigin.sql' %};
+{% include 'staging/deals/bigin.sql' %}
+UNION ALL
+{% include 'staging/deals/dynamics.sql' %};
 
 ANALYZE staging.deals;

@@ -19,6 +19,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/people/folk.sql' %}
 UNION ALL
+{% include 'staging/people/dynamics.sql' %}
+UNION ALL
 {% include 'staging/people/trello.sql' %}
 UNION ALL
 {% include 'staging/people/asana.sql' %}

@@ -16,6 +16,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/products/zoho_crm.sql' %}
 UNION ALL
-{% include 'staging/products/bigin.sql' %};
+{% include 'staging/products/bigin.sql' %}
+UNION ALL
+{% include 'staging/products/dynamics.sql' %};
 
 ANALYZE staging.products;

@@ -1,4 +1,5 @@
-"""Access-token providers: static tokens, OAuth2 refresh-token grant, and the JWT bearer grant."""
+"""Access-token providers: static tokens, OAuth2 refresh-token grant, the JWT bearer grant, and Entra ID
+client credentials (through msal)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
+import msal
 import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
@@ -197,3 +199,51 @@ class JwtBearerGrant:
         data = response.json()
         self._current = Token(data["access_token"], data.get("instance_url"), data)
         return self._current
+
+
+@dataclass
+class EntraClientCredentials:
+    """Microsoft Entra ID client-credentials grant (Dataverse, Microsoft Graph) through ``msal``.
+
+    msal keeps the token in its cache and reuses it until close to expiry; there is no refresh token,
+    so a 401 drops the cached token and asks for a new one (msal offers no forced refresh for this
+    grant). ``instance_discovery=False``: the authority's own OpenID configuration is read, the same
+    way for ``login.microsoftonline.com``, a sovereign cloud or an emulator. ``http`` is the session
+    msal sends through (the Connection's CA bundle); the secret never leaves msal's token request.
+    """
+
+    authority: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str
+    http: requests.Session = field(default_factory=requests.Session, repr=False)
+    _app: Any = field(default=None, init=False, repr=False)
+
+    def _client(self) -> Any:
+        if self._app is None:
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self.client_id, client_credential=self.client_secret, authority=self.authority,
+                    http_client=self.http, instance_discovery=False)
+            except ValueError as exc:  # msal: OpenID configuration refused (unknown tenant, not an Entra host)
+                raise AuthError(f"Entra ID authority {self.authority} refused: {one_line(str(exc))[:300]}",
+                                check="the tenant_id and authority_host extras") from exc
+            except requests.HTTPError as exc:
+                raise Retryable(f"Entra ID OpenID configuration answered {exc}") from exc
+        return self._app
+
+    def token(self) -> Token:
+        try:
+            result = self._client().acquire_token_for_client([self.scope])
+        except msal.exceptions.MsalServiceError as exc:  # 5xx at the token endpoint
+            raise Retryable(f"Entra ID token endpoint: {exc}") from exc
+        if not isinstance(result, dict) or "access_token" not in result:
+            error = result.get("error", "no token") if isinstance(result, dict) else "no token"
+            raise refused(str(error), str(result.get("error_description") or "") if isinstance(result, dict) else "")
+        return Token(result["access_token"], raw=dict(result))
+
+    def refresh(self) -> Token:
+        cache = self._client().token_cache
+        for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            cache.remove_at(entry)
+        return self.token()

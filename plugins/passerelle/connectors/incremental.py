@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from passerelle.connectors.spec import dig
 from passerelle.connectors.timestamps import parse_timestamp
@@ -27,7 +27,7 @@ def in_window(item: Any, field: str, window: Window) -> bool:
     An item without a usable cursor is kept: the engine then rejects it naming the record, rather
     than a filter dropping it silently.
     """
-    value = dig(item, field) if isinstance(item, Mapping) else None
+    value = dig(item, field)
     if value is None or value == "":
         return True
     try:

@@ -158,6 +158,21 @@ class FolkOptions(ConnectionOptions):
     )
 
 
+class DynamicsOptions(ConnectionOptions):
+    tenant_id: str = Field(
+        ..., min_length=1, description="Entra ID tenant (directory) id of the org.",
+        json_schema_extra={"default_text": "required"},
+    )
+    authority_host: str = Field(
+        "https://login.microsoftonline.com", pattern=r"^https://[^/]+/?$",
+        description="Entra ID login host (a sovereign cloud's, e.g. `https://login.microsoftonline.us`).",
+        json_schema_extra={"expected": "an https:// host such as https://login.microsoftonline.com",
+                           "type": "URL (`https://<host>`)"},
+    )
+    page_size: int = Field(5000, ge=1, le=5000, description="Records per page (`Prefer: odata.maxpagesize`).")
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
+
+
 SOURCE_OPTIONS: dict[str, type[ConnectionOptions]] = {
     "salesforce": SalesforceOptions,
     "hubspot": HubSpotOptions,
@@ -166,6 +181,7 @@ SOURCE_OPTIONS: dict[str, type[ConnectionOptions]] = {
     "monday": MondayOptions,
     "trello": TrelloOptions,
     "folk": FolkOptions,
+    "dynamics": DynamicsOptions,
 }
 
 

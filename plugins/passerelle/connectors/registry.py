@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from passerelle.connectors.sources.asana import ASANA
+from passerelle.connectors.sources.dynamics import DYNAMICS
 from passerelle.connectors.sources.folk import FOLK
 from passerelle.connectors.sources.hubspot import HUBSPOT
 from passerelle.connectors.sources.jira import JIRA
@@ -13,7 +14,7 @@ from passerelle.connectors.sources.trello import TRELLO
 from passerelle.connectors.sources.zoho import BIGIN, ZOHO_CRM
 from passerelle.connectors.spec import SourceSpec
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT, PIPEDRIVE, ZOHO_CRM, BIGIN, FOLK, TRELLO, ASANA, JIRA, MONDAY)}
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT, PIPEDRIVE, ZOHO_CRM, BIGIN, FOLK, DYNAMICS, TRELLO, ASANA, JIRA, MONDAY)}
 
 
 def get_source(name: str) -> SourceSpec:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.engine import extract, plan_window
+from passerelle.connectors.prefetch import Prefetched
 from passerelle.connectors.options import validated
 from passerelle.connectors.retry import RetrySettings, failures_named
 from passerelle.connectors.spec import SourceSpec
@@ -42,6 +43,7 @@ def run_stream(
     (API, bad record, database) leaves the warehouse as it was, and the Airflow retry redoes it. A
     record jsonb cannot store is set aside (``raw.quarantined_records``) and does not fail the window.
     The Connection's extras are checked first: a bad one fails the run before any request or write.
+    The next pages are read while the current one is copied (:mod:`passerelle.connectors.prefetch`).
     """
     config = validated(config, source.options, source.name, source.conn_id)
     stream = source.stream(stream_name)
@@ -61,7 +63,8 @@ def run_stream(
         session = source.connect(config, retry_settings(source, config))
         stats = load_window(
             conn, source=source.name, stream=stream.name, window=window,
-            pages=extract(source, stream, session, window, state), run_id=run_id, logger=log, state=state,
+            pages=Prefetched(extract(source, stream, session, window, state), name=f"{source.name}.{stream.name} reader"),
+            run_id=run_id, logger=log, state=state,
         )
     log.info(
         "%s.%s: %d records -> %d inserted, %d updated, %d deleted, %d unchanged; %d unloadable set aside in "

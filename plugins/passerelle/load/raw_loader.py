@@ -284,7 +284,7 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             step("prepare")
             records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
                                              on_page=page_loaded, quarantine=set_aside)
-            cur.execute(f"ANALYZE {TEMP_TABLE}")
+            cur.execute(f"ANALYZE {TEMP_TABLE} (record_id, cursor_value, is_deleted)")  # the grouping keys, not payloads
             step("copy")
             cur.execute(_QUARANTINE_CONFLICTS, params)
             conflicting = cur.fetchone()[0]

@@ -72,6 +72,8 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
         "bigin": lambda url, c: {"host": c["accounts_url"], "login": c["client_id"], "password": c["client_secret"],
                                  "extra": {"refresh_token": c["refresh_token"]}},
         "folk": lambda url, c: {"host": url, "password": c["api_key"]},
+        "dynamics": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
+                                    "extra": {"tenant_id": c["tenant_id"], "authority_host": url}},
     }
     connections = {}
     for name, vendor in vendors.items():

@@ -69,9 +69,19 @@ def validate_task(table: str) -> dict[str, Any]:
     return summary
 
 
+class WarehouseSQLOperator(SQLExecuteQueryOperator):
+    """A ``SQLExecuteQueryOperator`` on the warehouse the loaders write to: ``WAREHOUSE_URL`` when set,
+    else the Airflow Connection (``conn_id`` alone would always be the Connection)."""
+
+    def get_db_hook(self) -> Any:
+        from passerelle.warehouse.task_connection import warehouse_hook
+
+        return warehouse_hook()
+
+
 def sql_task(task_id: str, path: str, doc: str, autocommit: bool = False) -> SQLExecuteQueryOperator:
     """One SQL file of ``include/sql`` run against the warehouse as one transaction (unless ``autocommit``)."""
-    return SQLExecuteQueryOperator(
+    return WarehouseSQLOperator(
         task_id=task_id, conn_id=WAREHOUSE_CONN_ID, sql=path, autocommit=autocommit, split_statements=False,
         return_last=False, handler=None, do_xcom_push=False, doc_md=doc,
     )

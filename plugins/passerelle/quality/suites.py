@@ -232,7 +232,7 @@ def projects(bounds: Bounds) -> list[Rule]:
         in_set(f"{t}.status_known", WARNING, "status", ["active", "completed", "archived"],
                "unknown project status '{status}'"),
         in_set(f"{t}.crm_system_known", WARNING, "crm_system",
-               ["salesforce", "hubspot", "pipedrive", "zoho_crm", "bigin", "folk"],
+               ["salesforce", "hubspot", "pipedrive", "zoho_crm", "bigin", "folk", "dynamics"],
                "CRM link names an unknown CRM '{crm_system}'"),
         *_xml_texts(t),
     ]

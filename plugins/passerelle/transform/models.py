@@ -103,29 +103,30 @@ ANALYZE_RAW = "raw/analyze.sql"
 MODELS: tuple[Model, ...] = ordered((
     Model("customers", "staging.customers", raw_streams=(
         ("salesforce", "Account"), ("hubspot", "companies"), ("pipedrive", "organizations"),
-        ("zoho_crm", "Accounts"), ("bigin", "Accounts"), ("folk", "companies"),
+        ("zoho_crm", "Accounts"), ("bigin", "Accounts"), ("folk", "companies"), ("dynamics", "accounts"),
     )),
     Model("contacts", "staging.contacts", upstream=("customers",), raw_streams=(
         ("salesforce", "Contact"), ("hubspot", "contacts"), ("pipedrive", "persons"),
-        ("zoho_crm", "Contacts"), ("bigin", "Contacts"), ("folk", "people"),
+        ("zoho_crm", "Contacts"), ("bigin", "Contacts"), ("folk", "people"), ("dynamics", "contacts"),
     )),
     Model("people", "staging.people", raw_streams=(
         ("salesforce", "User"), ("hubspot", "owners"), ("pipedrive", "users"),
-        ("zoho_crm", "users"), ("bigin", "users"), ("folk", "users"),
+        ("zoho_crm", "users"), ("bigin", "users"), ("folk", "users"), ("dynamics", "systemusers"),
         ("trello", "members"), ("asana", "users"), ("jira", "users"), ("monday", "users"),
     )),
     Model("products", "staging.products", raw_streams=(
         ("salesforce", "Product2"), ("hubspot", "products"), ("pipedrive", "products"),
-        ("zoho_crm", "Products"), ("bigin", "Products"),
+        ("zoho_crm", "Products"), ("bigin", "Products"), ("dynamics", "products"),
     )),
     Model("deals", "staging.deals", upstream=("customers", "people"),
           raw_streams=(
         ("salesforce", "Opportunity"), ("hubspot", "deals"), ("pipedrive", "deals"),
-        ("zoho_crm", "Deals"), ("bigin", "Pipelines"),
+        ("zoho_crm", "Deals"), ("bigin", "Pipelines"), ("dynamics", "opportunities"),
     )),
     Model("deal_lines", "staging.deal_lines", upstream=("deals", "products"), raw_streams=(
         ("salesforce", "OpportunityLineItem"), ("hubspot", "line_items"), ("hubspot", "deals"),
         ("pipedrive", "deal_products"), ("zoho_crm", "Quotes"), ("zoho_crm", "Deals"),
+        ("dynamics", "opportunityproducts"),
     )),
     Model("projects", "staging.projects", raw_streams=(
         ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("monday", "boards"),

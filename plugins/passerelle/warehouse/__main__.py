@@ -20,9 +20,11 @@ from passerelle.warehouse.embedded import EmbeddedWarehouse
 from passerelle.warehouse.migrate import migrate
 from passerelle.warehouse.settings import (
     AIRFLOW_CONN_ENV_VAR,
+    EMBEDDED_ORIGIN,
     ENV_VAR,
     airflow_conn_uri,
     mask_url,
+    resolve_warehouse,
     warehouse_url,
 )
 
@@ -74,10 +76,13 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _url(args: argparse.Namespace) -> int:
-    url = warehouse_url(args.data_dir)
+    """The warehouse the pipelines use; ``--role`` only on the embedded one, the only one whose logins it knows."""
+    warehouse = resolve_warehouse(args.data_dir)
+    url = warehouse.url
     if args.role:
-        if os.environ.get(ENV_VAR):
-            print(f"--role applies to the embedded warehouse only; {ENV_VAR} is set", file=sys.stderr)
+        if warehouse.origin != EMBEDDED_ORIGIN:
+            print(f"--role applies to the embedded warehouse only; this warehouse comes from {warehouse.origin}",
+                  file=sys.stderr)
             return 2
         url = EmbeddedWarehouse(args.data_dir).url(role=args.role)
     print(url if args.reveal else mask_url(url))

@@ -5,7 +5,9 @@
   epoch milliseconds, sorted by ``hs_object_id`` and paged with ``after``. Search refuses to page past
   10,000 results, so before reaching that cap the reader restarts the same window with
   ``hs_object_id > last id``: a window of any size (even one where every record shares a timestamp)
-  is read completely.
+  is read completely. A full load (a window with no start) lists ``GET /crm/v3/objects/{type}``
+  instead: search allows only a few requests per second per account, the list endpoint is held to
+  the general limit, and a full listing needs no filter.
 - Deletions: archiving neither moves the modification date nor shows in search, so each window also
   reads ``GET /crm/v3/objects/{type}?archived=true`` and keeps records archived inside the window
   (cursor ``archivedAt``) as tombstones.
@@ -31,10 +33,11 @@ import requests
 
 from passerelle.connectors.incremental import in_window
 from passerelle.connectors.paginators import CursorToken, PageRequest, PageResponse, paginate
-from passerelle.connectors.paging import PageCursor, UnusableResponseError, max_response_mb, same_origin
+from passerelle.connectors.paging import PageCursor, UnusableResponseError, same_origin
 from passerelle.connectors.auth import TokenProvider, refresh_or_static
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
+from passerelle.connectors.rest import ConnectionApi, connection_api
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.snapshot import VERSION_FIELD, SnapshotDiff, SnapshotReader
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
@@ -75,16 +78,8 @@ def token_provider(config: SourceConfig) -> TokenProvider:
     return refresh_or_static(config, "/oauth/v1/token", token_name="private app token")
 
 
-def connect(config: SourceConfig, retry: RetrySettings) -> JsonApi:
-    return JsonApi(
-        source="hubspot",
-        base_url=config.base_url,
-        tokens=token_provider(config),
-        retry=retry,
-        verify=config.verify, max_response_mb=max_response_mb(config),
-        timeout=float(config.option("timeout", 60)),
-        throttle_delay=throttle_delay,
-    )
+def connect(config: SourceConfig, retry: RetrySettings) -> ConnectionApi:
+    return connection_api("hubspot", config, retry, token_provider(config), throttle_delay=throttle_delay)
 
 
 def property_names(api: JsonApi, object_type: str, stream: str) -> list[str]:
@@ -119,6 +114,11 @@ class SearchReader:
     associations: tuple[str, ...] = ()
 
     def pages(self, api: JsonApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
+        if window.start is None:  # a full load: the list endpoint, free of search's 4-5 requests/s limit
+            yield from ListReader(f"/crm/v3/objects/{self.object_type}", f"properties.{self.modified_property}",
+                                  with_properties_of=self.object_type, associations=self.associations,
+                                  object_type=self.object_type).pages(api, stream, window, state)
+            return
         properties = property_names(api, self.object_type, stream.name)
         last_id: int | None = None
         while True:
@@ -163,12 +163,18 @@ class SearchReader:
         return query
 
     def _attach_associations(self, api: JsonApi, stream: str, results: list[dict[str, Any]]) -> None:
-        ids = [str(r["id"]) for r in results if isinstance(r, dict) and r.get("id")]
-        for to_type in self.associations:
-            links = read_associations(api, self.object_type, to_type, ids, stream)
-            for record in results:
-                if isinstance(record, dict) and record.get("id"):
-                    record.setdefault("associations", {})[to_type] = links.get(str(record["id"]), [])
+        attach_associations(api, self.object_type, self.associations, stream, results)
+
+
+def attach_associations(api: JsonApi, object_type: str, to_types: tuple[str, ...], stream: str,
+                        results: list[dict[str, Any]]) -> None:
+    """Each record's associated ids per type, under ``associations`` (v4 batch read, one call per type)."""
+    ids = [str(r["id"]) for r in results if isinstance(r, dict) and r.get("id")]
+    for to_type in to_types:
+        links = read_associations(api, object_type, to_type, ids, stream)
+        for record in results:
+            if isinstance(record, dict) and record.get("id"):
+                record.setdefault("associations", {})[to_type] = links.get(str(record["id"]), [])
 
 
 def property_chunks(names: list[str], budget: int = PROPERTIES_PARAM_BUDGET) -> list[list[str]]:
@@ -192,14 +198,17 @@ def property_chunks(names: list[str], budget: int = PROPERTIES_PARAM_BUDGET) -> 
 class ListReader:
     """A full list scan (``after`` cursor), keeping items whose cursor falls in the window.
 
-    Used for archived records (``archived=true``: the only place deletions show) and for objects
-    that have no search endpoint (owners).
+    Used for archived records (``archived=true``: the only place deletions show), for objects
+    that have no search endpoint (owners) and for full loads (a window with no start), where search
+    would only add its rate limit and its 10,000-result restarts.
     """
 
     path: str
     cursor_field: str
     archived: bool = False
     with_properties_of: str | None = None
+    associations: tuple[str, ...] = ()
+    object_type: str = ""
 
     def pages(self, api: JsonApi, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         params: dict[str, Any] = {"limit": LIST_PAGE, "archived": str(self.archived).lower()}
@@ -213,6 +222,8 @@ class ListReader:
         for page in paginate(send, PageRequest(self.path, params=params), NEXT_AFTER, records="results",
                              what=f"GET {self.path}", base_url=api.base_url):
             kept = [item for item in page.items if in_window(item, self.cursor_field, window)]
+            if kept and self.associations:
+                attach_associations(api, self.object_type, self.associations, stream.name, kept)
             if kept:
                 yield RawPage(kept, f"{self.path}?archived={params['archived']}&after={page.request.params.get('after')}")
 

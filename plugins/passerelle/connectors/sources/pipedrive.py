@@ -37,14 +37,14 @@ from requests.auth import AuthBase
 
 from passerelle.connectors.auth import RefreshTokenGrant, StaticToken, TokenProvider
 from passerelle.connectors.config import SourceConfig
-from passerelle.connectors.http import ApiRequestError, JsonApi, JsonResponse, retry_after_header
+from passerelle.connectors.http import ApiRequestError, JsonResponse, retry_after_header
 from passerelle.connectors.incremental import ModifiedSince, WindowFilter, in_window
 from passerelle.connectors.options import OAuthAppOptions
 from passerelle.connectors.paginators import (
     CursorToken, FetchedPage, OffsetLimit, PageRequest, Paginator, at, json_api_sender, paginate,
 )
-from passerelle.connectors.paging import UnusableResponseError, max_response_mb
-from passerelle.connectors.rest import RestReader, RestStream
+from passerelle.connectors.paging import UnusableResponseError
+from passerelle.connectors.rest import ConnectionApi, RestReader, RestStream, connection_api
 from passerelle.connectors.retry import RetrySettings
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.errors import SourceUnavailableError, one_line
@@ -88,8 +88,8 @@ class ApiTokenHeader(AuthBase):
 
 
 @dataclass
-class PipedriveApi(JsonApi):
-    """JsonApi with the API-token header, or OAuth bearer tokens when the connection has a refresh token."""
+class PipedriveApi(ConnectionApi):
+    """ConnectionApi with the API-token header, or OAuth bearer tokens when the connection has a refresh token."""
 
     api_token: str | None = field(default=None, repr=False)
     _fields: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
@@ -124,7 +124,7 @@ class PipedriveApi(JsonApi):
         return self._fields[entity]
 
 
-def connect(config: SourceConfig, retry: RetrySettings) -> PipedriveApi:
+def connect(config: SourceConfig, retry: RetrySettings) -> ConnectionApi:
     """API token (connection password), or an OAuth app (extra ``client_id``/``client_secret``/``refresh_token``,
     ``token_url`` defaulting to Pipedrive's OAuth server)."""
     tokens: TokenProvider
@@ -138,11 +138,8 @@ def connect(config: SourceConfig, retry: RetrySettings) -> PipedriveApi:
     else:
         api_token = config.password or ""
         tokens = StaticToken(api_token, "API token")
-    return PipedriveApi(
-        source="pipedrive", base_url=config.base_url, tokens=tokens, retry=retry, verify=config.verify,
-        max_response_mb=max_response_mb(config), timeout=float(config.option("timeout", 60)),
-        throttle_delay=throttle_delay, api_token=api_token,
-    )
+    return connection_api("pipedrive", config, retry, tokens, api=PipedriveApi, throttle_delay=throttle_delay,
+                          api_token=api_token)
 
 
 def rfc3339(moment: datetime) -> str:
