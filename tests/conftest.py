@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 _ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="passerelle-airflow-"))
 os.environ.update(
@@ -18,6 +20,7 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(_ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),  # also encrypts rotated refresh tokens
     }
 )
 

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         description="Crash tests only: SIGKILL the process the n-th time it reaches a crash point.",
         json_schema_extra={"expected": "<point>[:<n>], e.g. draft.numbered:2", "type": "`<point>[:<n>]`"},
     )
+    token_key: SecretStr | None = Field(
+        None, description="Fernet key(s), comma-separated (newest first), encrypting the rotating OAuth refresh tokens "
+        "kept in audit.oauth_refresh_tokens (QuickBooks Online).",
+        json_schema_extra={"default_text": "Airflow's `[core] fernet_key`"},
+    )
     warehouse_url: SecretStr | None = Field(
         None, validation_alias="WAREHOUSE_URL",
         description="The warehouse as a PostgreSQL URL; without it, see Warehouse below (read by passerelle.warehouse.settings).",

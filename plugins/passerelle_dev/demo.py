@@ -34,6 +34,7 @@ def main() -> int:
     from passerelle_sandbox.dynamics_scenario import apply_dynamics_day_changes, compare_dynamics_raw_with_source
     from passerelle_sandbox.folk_scenario import apply_folk_day_changes, compare_folk_raw_with_source
     from passerelle_sandbox.pipedrive_scenario import apply_pipedrive_day_changes, compare_pipedrive_raw_with_source
+    from passerelle_sandbox.quickbooks_scenario import apply_quickbooks_day_changes, compare_quickbooks_raw_with_source
     from passerelle_sandbox.scenario import apply_day_changes, apply_pm_day_changes, compare_raw_with_sources
     from passerelle_sandbox.server import start_sandbox
     from passerelle_sandbox.zoho_scenario import apply_zoho_day_changes, compare_zoho_raw_with_source
@@ -67,7 +68,9 @@ def main() -> int:
             for zoho in ("zoho_crm", "bigin"):
                 changes[zoho] = apply_zoho_day_changes(sandbox, day, start + timedelta(hours=10, minutes=50), zoho)
             pm_changes = apply_pm_day_changes(sandbox, day, start + timedelta(hours=11))
-            print(f"\nwindow [{start:%Y-%m-%d}, {end:%Y-%m-%d}): CRM changes {changes}, project-tool changes {pm_changes}")
+            books = apply_quickbooks_day_changes(sandbox, day, start + timedelta(hours=11, minutes=30))
+            print(f"\nwindow [{start:%Y-%m-%d}, {end:%Y-%m-%d}): CRM changes {changes}, project-tool changes {pm_changes}, "
+                  f"QuickBooks changes {books}")
             for vendor in sandbox.vendors.values():
                 vendor.control.set_clock(end + timedelta(minutes=30))
             for dag_id in sorted(d for d in dags if d.startswith("extract_")):
@@ -83,10 +86,11 @@ def main() -> int:
             print_summary(conn)
             mismatches = compare_raw_with_sources(conn, sandbox) + compare_pipedrive_raw_with_source(conn, sandbox)
             mismatches += compare_folk_raw_with_source(conn, sandbox) + compare_dynamics_raw_with_source(conn, sandbox)
+            mismatches += compare_quickbooks_raw_with_source(conn, sandbox)
             mismatches += compare_zoho_raw_with_source(conn, sandbox) + compare_zoho_raw_with_source(conn, sandbox, "bigin")
         finally:
             conn.close()
-        print(f"\nCRM raw layer vs. sources: {'identical' if not mismatches else mismatches}")
+        print(f"\nraw layer vs. sources (CRMs, QuickBooks): {'identical' if not mismatches else mismatches}")
 
         print("\nstaging transform (raw → staging, Great Expectations, identity resolution)")
         t0 = time.monotonic()

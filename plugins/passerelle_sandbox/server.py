@@ -31,6 +31,7 @@ from passerelle_sandbox.hubspot import HubSpotApp
 from passerelle_sandbox.jira import JiraApp
 from passerelle_sandbox.monday import MondayApp
 from passerelle_sandbox.pipedrive import PipedriveApp
+from passerelle_sandbox.quickbooks import QuickBooksApp
 from passerelle_sandbox.salesforce import SalesforceApp
 from passerelle_sandbox.salesforce_auth import sandbox_credentials
 from passerelle_sandbox.tls import server_tls, write_private
@@ -71,6 +72,7 @@ VENDOR_FACTORIES: dict[str, VendorFactory] = {
     "bigin": lambda data, directory: ZohoApp(data, BIGIN),
     "folk": lambda data, directory: FolkApp(data),
     "dynamics": lambda data, directory: DynamicsApp(data),
+    "quickbooks": lambda data, directory: QuickBooksApp(data),
 }
 
 

@@ -200,6 +200,25 @@ def test_expired_delta_token_takes_a_new_baseline(sandbox, warehouse_conn, caplo
     assert latest(warehouse_conn, "contacts", seen)[1] and not latest(warehouse_conn, "contacts", unseen)[1]
 
 
+def test_a_delta_token_the_org_does_not_know_takes_a_new_baseline(sandbox, warehouse_conn, caplog) -> None:
+    """A warehouse that followed another org (or this one before a restore) holds a token it never issued."""
+    extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=0)
+    with warehouse_conn.cursor() as cur:
+        cur.execute("""UPDATE audit.watermarks
+                          SET state = jsonb_set(state, '{change_tracking,delta_link}', to_jsonb(%s::text))
+                        WHERE source = 'dynamics' AND stream = 'contacts'""",
+                    (f"{API}/contacts?$select=contactid&$deltatoken=99999999%2103%2F01%2F2026%2000%3A30%3A00",))
+    warehouse_conn.commit()
+    with caplog.at_level(logging.WARNING, logger="passerelle.connectors.sources.dynamics"):
+        stats = extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=1)
+    assert stats.deleted == 0 and "0x80040203" in caplog.text
+    assert "99999999" not in get_watermark(warehouse_conn, "dynamics", "contacts").state["change_tracking"]["delta_link"]
+    gone = records(sandbox, "contacts")[0]["contactid"]
+    sandbox.vendors["dynamics"].control.set_clock(DAY1 + timedelta(days=2, hours=9))
+    sandbox.vendors["dynamics"].control.delete("contacts", gone)
+    assert extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=2).deleted == 1  # the new baseline works
+
+
 AMOUNT, RATE = Decimal("99999999999999.9900"), Decimal("1.0834567891")
 
 

@@ -55,12 +55,13 @@ def cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 def test_partial_credits_by_line_and_amount_then_over_crediting_is_refused(february, capsys) -> None:
     conn = february
-    # a domestic services invoice whose first line has several hours, no discount
+    # a domestic services invoice of several lines whose first line has several hours, no discount
     number, line_id, quantity, price, rate, total = tuples(conn, """
         SELECT i.invoice_number, l.line_id, l.quantity, l.net_price, l.vat_rate, i.grand_total
           FROM marts.invoices i JOIN marts.invoice_lines l USING (invoice_number)
          WHERE i.processing_rule = 'B2B' AND l.unit_code = 'HUR' AND l.quantity > 2 AND l.vat_category = 'S'
            AND NOT EXISTS (SELECT FROM marts.invoice_allowances_charges a WHERE a.invoice_number = i.invoice_number)
+           AND (SELECT count(*) FROM marts.invoice_lines o WHERE o.invoice_number = i.invoice_number) > 1
          ORDER BY i.invoice_number, l.line_id LIMIT 1""")[0]
     items = tuples(conn, "SELECT count(*) FROM billing.invoiced_items WHERE invoice_number = %s AND line_id = %s",
                    number, line_id)[0][0]

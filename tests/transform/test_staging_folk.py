@@ -93,9 +93,11 @@ def test_same_siren_in_folk_and_salesforce(raw_conn: Any, sandbox: Any) -> None:
     same identifiers. Identity resolution does not merge CRMs: a project citing that SIREN gets one
     'ambiguous' exception naming exactly the two rows, and an override settles it on one customer."""
     run_staging(raw_conn, ["customers"])
-    account = rows(raw_conn, "SELECT customer_key, siren, siret, vat_number FROM staging.customers "
-                             "WHERE source_system = 'salesforce' AND siren IS NOT NULL ORDER BY source_id LIMIT 1")
-    assert account, "the staged snapshot has no Salesforce account with a SIREN"
+    account = rows(raw_conn, "SELECT customer_key, siren, siret, vat_number FROM staging.customers c "
+                             "WHERE source_system = 'salesforce' AND siren IS NOT NULL AND NOT EXISTS (SELECT 1 "
+                             "FROM staging.customers o WHERE o.siren = c.siren AND o.source_system <> 'salesforce') "
+                             "ORDER BY source_id LIMIT 1")
+    assert account, "the staged snapshot has no Salesforce account with a SIREN of its own"
     sf = account[0]
     control = sandbox.vendors["folk"].control
     control.set_clock(DAY1 + timedelta(days=1, hours=10))

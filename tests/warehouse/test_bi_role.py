@@ -116,6 +116,7 @@ def test_bi_reads_marts_reference_and_quarantine_without_payloads(seeded: str, b
     "SELECT sample FROM quality.validation_results",
     "SELECT state FROM audit.watermarks",
     "SELECT * FROM audit.load_log",
+    "SELECT refresh_token FROM audit.oauth_refresh_tokens",
     "SELECT * FROM projects.customers",
 ])
 def test_bi_cannot_read_raw_staging_payloads_or_audit(seeded: str, bi_url: str, statement: str) -> None:
@@ -149,6 +150,7 @@ def test_projects_views_hold_nothing_financial_or_raw(warehouse_url: str) -> Non
     "SELECT * FROM billing.payments",
     "SELECT * FROM quality.quarantine_entries",
     "SELECT * FROM audit.watermarks",
+    "SELECT refresh_token FROM audit.oauth_refresh_tokens",
 ])
 def test_projects_role_reads_nothing_else(seeded: str, projects_url: str, statement: str) -> None:
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):

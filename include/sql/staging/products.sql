@@ -18,6 +18,8 @@ UNION ALL
 UNION ALL
 {% include 'staging/products/bigin.sql' %}
 UNION ALL
-{% include 'staging/products/dynamics.sql' %};
+{% include 'staging/products/dynamics.sql' %}
+UNION ALL
+{% include 'staging/products/quickbooks.sql' %};
 
 ANALYZE staging.products;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, SecretStr
 
@@ -31,6 +31,9 @@ class SourceConfig:
     password: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     options: BaseModel | None = field(default=None, repr=False, compare=False)  # the validated extras
+    warehouse: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    """Opens a connection of its own to the warehouse being loaded (what a source keeps outside the window's
+    transaction, e.g. rotated refresh tokens); set by the run."""
 
     @property
     def base_url(self) -> str:

@@ -173,6 +173,23 @@ class DynamicsOptions(ConnectionOptions):
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
 
 
+class QuickBooksOptions(ConnectionOptions):
+    realm_id: str = Field(
+        ..., min_length=1, description="The company (realm) id, as the app's authorisation answered it.",
+        json_schema_extra={"default_text": "required"},
+    )
+    refresh_token: SecretStr | None = Field(
+        None, description="The first refresh token of the app's chain; the latest lives in audit.oauth_refresh_tokens.",
+    )
+    token_url: str = Field(
+        "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer", pattern=r"^https://[^/]+(/.*)?$",
+        description="Intuit's OAuth token endpoint.",
+        json_schema_extra={"expected": "an https:// URL", "type": "URL"},
+    )
+    page_size: int = Field(1000, ge=1, le=1000, description="Objects per query page (`MAXRESULTS`).")
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
+
+
 SOURCE_OPTIONS: dict[str, type[ConnectionOptions]] = {
     "salesforce": SalesforceOptions,
     "hubspot": HubSpotOptions,
@@ -182,6 +199,7 @@ SOURCE_OPTIONS: dict[str, type[ConnectionOptions]] = {
     "trello": TrelloOptions,
     "folk": FolkOptions,
     "dynamics": DynamicsOptions,
+    "quickbooks": QuickBooksOptions,
 }
 
 

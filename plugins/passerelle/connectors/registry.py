@@ -9,12 +9,13 @@ from passerelle.connectors.sources.hubspot import HUBSPOT
 from passerelle.connectors.sources.jira import JIRA
 from passerelle.connectors.sources.monday import MONDAY
 from passerelle.connectors.sources.pipedrive import PIPEDRIVE
+from passerelle.connectors.sources.quickbooks import QUICKBOOKS
 from passerelle.connectors.sources.salesforce import SALESFORCE
 from passerelle.connectors.sources.trello import TRELLO
 from passerelle.connectors.sources.zoho import BIGIN, ZOHO_CRM
 from passerelle.connectors.spec import SourceSpec
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT, PIPEDRIVE, ZOHO_CRM, BIGIN, FOLK, DYNAMICS, TRELLO, ASANA, JIRA, MONDAY)}
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (SALESFORCE, HUBSPOT, PIPEDRIVE, ZOHO_CRM, BIGIN, FOLK, DYNAMICS, QUICKBOOKS, TRELLO, ASANA, JIRA, MONDAY)}
 
 
 def get_source(name: str) -> SourceSpec:

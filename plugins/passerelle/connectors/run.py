@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.engine import extract, plan_window
@@ -12,6 +13,7 @@ from passerelle.connectors.prefetch import Prefetched
 from passerelle.connectors.options import validated
 from passerelle.connectors.retry import RetrySettings, failures_named
 from passerelle.connectors.spec import SourceSpec
+from passerelle.connectors.token_store import second_connection
 from passerelle.load.raw_loader import LoadStats, get_watermark, load_window
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ def run_stream(
     The Connection's extras are checked first: a bad one fails the run before any request or write.
     The next pages are read while the current one is copied (:mod:`passerelle.connectors.prefetch`).
     """
-    config = validated(config, source.options, source.name, source.conn_id)
+    config = replace(validated(config, source.options, source.name, source.conn_id),
+                     warehouse=partial(second_connection, conn))
     stream = source.stream(stream_name)
     watermark = get_watermark(conn, source.name, stream.name)
     conn.rollback()  # the load takes its own transaction and lock

@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from passerelle.paths import PROJECT_ROOT
+from passerelle.paths import PROJECT_ROOT, write_private
+
+FERNET_KEY_FILE = "fernet.key"
 
 
 def configure_airflow(home: Path | None = None) -> Path:
@@ -26,7 +28,27 @@ def configure_airflow(home: Path | None = None) -> Path:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
+        os.environ["AIRFLOW__CORE__FERNET_KEY"] = local_fernet_key(home)
     return home
+
+
+def local_fernet_key(home: Path) -> str:
+    """The Fernet key of this local Airflow, generated at first use into ``<home>/fernet.key`` (0600).
+
+    Airflow encrypts Connection passwords and Variables with it, and the token store the rotating OAuth
+    refresh tokens (:mod:`passerelle.connectors.token_store`): it must stay the same from run to run, so it
+    is kept, not regenerated. A deployment sets ``AIRFLOW__CORE__FERNET_KEY`` (or ``PASSERELLE_TOKEN_KEY``)
+    itself and this file is never made.
+    """
+    path = home / FERNET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    write_private(path, key)
+    return key.decode()
 
 
 def warehouse_connection(url: str) -> dict[str, Any]:
@@ -74,6 +96,9 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
         "folk": lambda url, c: {"host": url, "password": c["api_key"]},
         "dynamics": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
                                     "extra": {"tenant_id": c["tenant_id"], "authority_host": url}},
+        "quickbooks": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
+                                      "extra": {"realm_id": c["realm_id"], "refresh_token": c["refresh_token"],
+                                                "token_url": f"{url}/oauth2/v1/tokens/bearer"}},
     }
     connections = {}
     for name, vendor in vendors.items():

@@ -116,7 +116,7 @@ MODELS: tuple[Model, ...] = ordered((
     )),
     Model("products", "staging.products", raw_streams=(
         ("salesforce", "Product2"), ("hubspot", "products"), ("pipedrive", "products"),
-        ("zoho_crm", "Products"), ("bigin", "Products"), ("dynamics", "products"),
+        ("zoho_crm", "Products"), ("bigin", "Products"), ("dynamics", "products"), ("quickbooks", "items"),
     )),
     Model("deals", "staging.deals", upstream=("customers", "people"),
           raw_streams=(

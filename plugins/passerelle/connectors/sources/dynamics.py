@@ -11,8 +11,8 @@
 - Deletions: change tracking. Before its listing, a stream reads the delta link kept in its state and
   turns ``$deletedEntity`` rows into tombstones (new and updated rows are the listing's); the first run
   only takes a baseline (``Prefer: odata.track-changes``, ``$select=<key>``) and keeps its delta link. An
-  expired delta token (400 ``0x80044352``) takes a new baseline and logs that deletions in the gap were
-  not seen. A tombstone's cursor is the latest window end the stream has read: no version loaded before
+  expired or unknown delta token (400 ``0x80044352`` / ``0x80040203``) takes a new baseline and logs that
+  deletions in the gap were not seen. A tombstone's cursor is the latest window end the stream has read: no version loaded before
   is later, so it wins, and a rerun of the window finds the delta already consumed. Tables whose change
   tracking is off (``EntityDefinitions``) get the window listing only.
 - Throttling: service protection answers 429 with ``Retry-After`` (requests, execution time, concurrency),
@@ -50,14 +50,16 @@ log = logging.getLogger(__name__)
 API = "/api/data/v9.2"
 LABELS = 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
 TRACK = "odata.track-changes"
-EXPIRED_DELTA = "0x80044352"
+REFUSED_DELTA = ("0x80044352", "0x80040203")
+"""Expired (older than ``ExpireChangeTrackingInDays``) and invalid (another org, a restored one)."""
 STATE_KEY = "change_tracking"
 SAFE = "$,:'"
 """Left as they are in query options (`$filter=modifiedon%20ge%202026-03-01T00:00:00Z`)."""
 
 
-class DeltaTokenExpired(Exception):
-    """The saved delta link is older than the org keeps change tracking (``ExpireChangeTrackingInDays``)."""
+class DeltaTokenRefused(Exception):
+    """The saved delta link is older than the org keeps change tracking (``ExpireChangeTrackingInDays``) or
+    unknown to it (the Connection now points to another org, or the org was restored from a backup)."""
 
 
 def odata_error(response: requests.Response) -> str:
@@ -71,7 +73,7 @@ def odata_error(response: requests.Response) -> str:
 
 class DataverseApi(ConnectionApi):
     """OData headers and ``%20``-encoded query options on every call; 429 and 5xx name the OData error;
-    an expired delta token is surfaced for a new baseline."""
+    a refused delta token is surfaced for a new baseline."""
 
     _tracked: frozenset[str] | None = None
 
@@ -89,8 +91,8 @@ class DataverseApi(ConnectionApi):
         if status == 429 or status >= 500:
             raise Retryable(f"{'throttled ' if status == 429 else ''}(HTTP {status}) {odata_error(response)}",
                             retry_after=retry_after_header(response))
-        if status == 400 and EXPIRED_DELTA in response.text:
-            raise DeltaTokenExpired(odata_error(response))
+        if status == 400 and "$deltatoken=" in response.request.url and any(c in response.text for c in REFUSED_DELTA):
+            raise DeltaTokenRefused(odata_error(response))
         super().check_response(response, stream)
 
     def tracks_changes(self, entity_set: str, stream: str) -> bool:
@@ -159,7 +161,7 @@ class DeletionsReader:
                 for gone, location in self._changes(api, stream.name, link, state):
                     yield RawPage([{self.key: row.get("id"), "deleted": True, "change": row, "_passerelle": stamp}
                                    for row in gone], location)
-        except DeltaTokenExpired as exc:
+        except DeltaTokenRefused as exc:
             log.warning("dynamics.%s: change tracking refused the saved delta token (%s): deletions since the "
                         "last run could not be seen; taking a new baseline", stream.name, exc)
             link = None
