@@ -21,6 +21,8 @@ from json.decoder import JSONDecodeError, scanstring
 from json.scanner import NUMBER_RE
 from typing import Any
 
+import msgspec
+
 # Postgres numeric: up to 131072 digits before the decimal point and 16383 after.
 _MAX_ADJUSTED_EXPONENT = 131071
 _MIN_EXPONENT = -16383
@@ -70,6 +72,12 @@ def _constant(name: str) -> Unloadable:
 _DECODER = json.JSONDecoder(parse_float=_decimal, parse_int=_integer, parse_constant=_constant)
 
 
+_FAST_DECODER = msgspec.json.Decoder(float_hook=_decimal)
+"""msgspec reads a page about three times faster than :data:`_DECODER`; it refuses what it cannot read
+exactly (NaN, lone surrogates, integers beyond 64 bits, deep nesting, non-UTF-8), which the standard
+library's reader then reads as before."""
+
+
 def loads(data: bytes | bytearray | str) -> Any:
     """Parse a JSON document exactly (Decimal / int, never float).
 
@@ -77,6 +85,10 @@ def loads(data: bytes | bytearray | str) -> Any:
     deep for the C parser is read again iteratively, with every value deeper than :data:`MAX_DEPTH`
     kept as an :class:`Unloadable` so the records around it still load.
     """
+    try:
+        return _FAST_DECODER.decode(data)
+    except (msgspec.MsgspecError, RecursionError, UnicodeError):
+        pass
     text = data.decode(json.detect_encoding(data)) if isinstance(data, (bytes, bytearray)) else data
     try:
         return _DECODER.decode(text)
@@ -259,12 +271,41 @@ def _unmark(text: str, *, escaped: bool = False) -> str:
     return _MARKED.sub(r"\1", text)
 
 
+_PLAIN = frozenset((str, int, bool, type(None)))
+_FAST_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def _plain(value: dict[str, Any] | list[Any]) -> bool:
+    """Whether ``value`` holds only what :func:`loads` makes (no float, datetime or other object), which
+    msgspec writes exactly as the standard library's encoder does: a float NaN, say, it would write as
+    ``null``."""
+    for item in (value.values() if type(value) is dict else value):
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind is Decimal:
+            if item.is_finite():  # msgspec would write NaN as it is, which is not JSON
+                continue
+            return False
+        if not ((kind is dict or kind is list) and _plain(item)):
+            return False
+    return True
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text with Decimals written digit for digit (``ensure_ascii=False``).
 
     Raises :class:`UnloadableValueError` for NaN, Infinity or an :class:`Unloadable` value, TypeError
     never (unknown objects are written as their ``str``), RecursionError for absurd depth.
+    What :func:`loads` made is written by msgspec (three times faster), anything else or anything msgspec
+    refuses (lone surrogates) by the standard library's encoder.
     """
+    if type(value) is dict or type(value) is list:
+        try:
+            if _plain(value):
+                return _FAST_ENCODER.encode(value).decode("utf-8")
+        except (RecursionError, UnicodeError, msgspec.MsgspecError, TypeError):
+            pass
     return _unmark(_EXACT.encode(value))
 
 
@@ -286,6 +327,12 @@ def dumps_verbatim(value: Any) -> bytes:
     """UTF-8 JSON writing every value as :func:`loads` read it (Decimals' digits, NaN, unloadable values'
     original text); text UTF-8 cannot carry (lone surrogates) is written as ``\\u`` escapes instead.
     What an API that sends such values puts on the wire."""
+    if type(value) is dict or type(value) is list:
+        try:
+            if _plain(value):  # nothing to write verbatim but Decimals' digits: msgspec's output is the same
+                return _FAST_ENCODER.encode(value)
+        except (RecursionError, UnicodeError, msgspec.MsgspecError, TypeError):
+            pass
     text = _unmark(_VERBATIM.encode(value), escaped=True)
     try:
         return text.encode("utf-8")

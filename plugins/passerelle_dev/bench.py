@@ -1,4 +1,4 @@
-"""``make bench``: extract-load throughput and memory, for Salesforce and monday.com.
+"""``make bench``: extract-load throughput and memory, for Salesforce, monday.com and QuickBooks Online.
 
 For each case, a sandbox process serves the records; a fresh worker process extracts them through
 the real connector and loads them with the real loader (COPY, one transaction), then times a COPY of
@@ -8,6 +8,8 @@ the same rows alone. Peak RSS is the worker's own (``VmHWM``), so the emulator i
 - monday.com items (200,000): GraphQL ``items_page`` / ``next_items_page`` cursors with column values,
   the paging style furthest from Salesforce's. The emulator's complexity budget is switched off:
   the figure measures Passerelle, not monday's per-minute quota.
+- QuickBooks Online invoices (20,000): the query language's ``STARTPOSITION`` / ``MAXRESULTS`` pages of
+  1,000 on ``MetaData.LastUpdatedTime``, then the change-data-capture call for deletions.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any
 from passerelle_dev.peak_memory import peak_rss_mb
 
 # (source, stream, records): the cases ``make bench`` runs by default.
-CASES = (("salesforce", "Account", 200_000), ("salesforce", "Account", 1_000_000), ("monday", "items", 200_000))
+CASES = (("salesforce", "Account", 200_000), ("salesforce", "Account", 1_000_000), ("monday", "items", 200_000),
+         ("quickbooks", "invoices", 20_000))
+BULK_OBJECTS = {"monday": "items", "quickbooks": "Invoice"}
 INTERVAL = (datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, tzinfo=timezone.utc))
 
 
@@ -82,6 +86,14 @@ def worker(descriptor_path: Path, url: str, source: str, stream: str) -> dict[st
     }
 
 
+def worker_environment() -> dict[str, str]:
+    """The worker's environment, with a key of the run's own for the refresh tokens QuickBooks rotates
+    (kept encrypted in the scratch warehouse, dropped with it) unless one is set."""
+    from cryptography.fernet import Fernet
+
+    return {**os.environ, "PASSERELLE_TOKEN_KEY": os.environ.get("PASSERELLE_TOKEN_KEY") or Fernet.generate_key().decode()}
+
+
 def run_case(source: str, stream: str, n: int, base_url: str) -> dict[str, Any]:
     from passerelle_sandbox.client import SandboxClient
     from passerelle.warehouse.scratch import scratch_database
@@ -94,16 +106,17 @@ def run_case(source: str, stream: str, n: int, base_url: str) -> dict[str, Any]:
     )
     try:
         descriptor = wait_for_descriptor(state, sandbox)
-        if source == "monday":
+        if source in BULK_OBJECTS:  # emulators without a bulk generator of their own: copies of their dataset
             info = json.loads(descriptor.read_text())
-            control = SandboxClient(info["vendors"]["monday"]["base_url"], info["ca_path"])
-            control.config(enforce_complexity=False)
+            control = SandboxClient(info["vendors"][source]["base_url"], info["ca_path"])
+            if source == "monday":
+                control.config(enforce_complexity=False)
             control.set_clock(INTERVAL[0] + (INTERVAL[1] - INTERVAL[0]) / 2)
-            control.bulk("items", create=n)
+            control.bulk(BULK_OBJECTS[source], create=n)
         with scratch_database(base_url, f"passerelle_bench_{source}_{n}") as url:
             out = subprocess.run(
                 [sys.executable, "-m", "passerelle_dev.bench", "--worker", str(descriptor), url, source, stream],
-                capture_output=True, text=True,
+                capture_output=True, text=True, env=worker_environment(),
             )
         if out.returncode != 0:
             raise RuntimeError(f"benchmark worker failed for {source}.{stream} x {n}:\n{out.stderr[-3000:]}")

@@ -107,7 +107,7 @@ def passerelle_window(descriptor: Path, url: str, vendor: str, start: datetime, 
     seconds = time.perf_counter() - started
     conn.close()
     return {"records": stats.records, "seconds": round(seconds, 2), "records_per_s": round(stats.records / seconds),
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "steps": {step: round(s, 2) for step, s in stats.timings.items()}}
 
 
 def run_passerelle(descriptor: Path, url: str, vendor: str, interval: tuple[datetime, datetime] = INTERVAL) -> dict[str, Any]:
@@ -189,7 +189,8 @@ def main() -> int:
             with scratch_database(base_url, f"passerelle_peer_{vendor}_p") as ours_url, \
                     scratch_database(base_url, f"passerelle_peer_{vendor}_d") as peer_url:
                 ours = run_passerelle(descriptor, ours_url, vendor)
-                print(f"{vendor}: Passerelle {ours['records_per_s']:,} records/s", flush=True)
+                steps = ", ".join(f"{step} {seconds} s" for step, seconds in ours["steps"].items())
+                print(f"{vendor}: Passerelle {ours['records_per_s']:,} records/s ({steps})", flush=True)
                 peer = run_dlt(vendor, info, ca_path, peer_url, args.peer_python)
                 print(f"{vendor}: dlt {peer['records_per_s']:,} records/s", flush=True)
                 rows.append((vendor, top, ours, peer))

@@ -34,10 +34,14 @@ def main() -> int:
     from passerelle_sandbox.dynamics_scenario import apply_dynamics_day_changes, compare_dynamics_raw_with_source
     from passerelle_sandbox.folk_scenario import apply_folk_day_changes, compare_folk_raw_with_source
     from passerelle_sandbox.pipedrive_scenario import apply_pipedrive_day_changes, compare_pipedrive_raw_with_source
+    from passerelle_sandbox.planner_scenario import (apply_planner_day_changes, apply_project_for_the_web_day_changes,
+                                                     compare_planner_raw_with_source)
     from passerelle_sandbox.quickbooks_scenario import apply_quickbooks_day_changes, compare_quickbooks_raw_with_source
     from passerelle_sandbox.scenario import apply_day_changes, apply_pm_day_changes, compare_raw_with_sources
     from passerelle_sandbox.server import start_sandbox
     from passerelle_sandbox.zoho_scenario import apply_zoho_day_changes, compare_zoho_raw_with_source
+    from passerelle_sandbox.zoho_projects_scenario import (apply_zoho_projects_day_changes,
+                                                           compare_zoho_projects_raw_with_source)
     from passerelle.warehouse.migrate import migrate
     from passerelle.warehouse.settings import connect, warehouse_url
 
@@ -68,6 +72,10 @@ def main() -> int:
             for zoho in ("zoho_crm", "bigin"):
                 changes[zoho] = apply_zoho_day_changes(sandbox, day, start + timedelta(hours=10, minutes=50), zoho)
             pm_changes = apply_pm_day_changes(sandbox, day, start + timedelta(hours=11))
+            pm_changes["planner"] = apply_planner_day_changes(sandbox, day, start + timedelta(hours=11, minutes=5))
+            pm_changes["project_for_the_web"] = apply_project_for_the_web_day_changes(
+                sandbox, day, start + timedelta(hours=11, minutes=10))
+            pm_changes["zoho_projects"] = apply_zoho_projects_day_changes(sandbox, day, start + timedelta(hours=11, minutes=15))
             books = apply_quickbooks_day_changes(sandbox, day, start + timedelta(hours=11, minutes=30))
             print(f"\nwindow [{start:%Y-%m-%d}, {end:%Y-%m-%d}): CRM changes {changes}, project-tool changes {pm_changes}, "
                   f"QuickBooks changes {books}")
@@ -87,7 +95,9 @@ def main() -> int:
             mismatches = compare_raw_with_sources(conn, sandbox) + compare_pipedrive_raw_with_source(conn, sandbox)
             mismatches += compare_folk_raw_with_source(conn, sandbox) + compare_dynamics_raw_with_source(conn, sandbox)
             mismatches += compare_quickbooks_raw_with_source(conn, sandbox)
+            mismatches += compare_planner_raw_with_source(conn, sandbox)
             mismatches += compare_zoho_raw_with_source(conn, sandbox) + compare_zoho_raw_with_source(conn, sandbox, "bigin")
+            mismatches += compare_zoho_projects_raw_with_source(conn, sandbox)
         finally:
             conn.close()
         print(f"\nraw layer vs. sources (CRMs, QuickBooks): {'identical' if not mismatches else mismatches}")
@@ -101,7 +111,7 @@ def main() -> int:
             print_validation_summary(conn, transform.run_id)
             from passerelle_dev.demo_invoicing import run as run_invoicing
 
-            invoiced = str(transform.state) == "success" and run_invoicing(dags, conn)
+            invoiced = str(transform.state) == "success" and run_invoicing(dags, conn, sandbox)
         finally:
             conn.close()
     print(f"total time: {time.monotonic() - started:.1f}s")

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from passerelle_sandbox.dataset_dynamics_projects import render_projects
 from passerelle_sandbox.dataset_ids import fr_vat, new_siren, new_siret
 from passerelle_sandbox.dataset_model import Address, Crm, Customer, Deal, Line, Person, build_crm
 from passerelle_sandbox.dataset_refdata import CATALOGUE, EXCHANGE_RATES
@@ -103,7 +104,7 @@ class DynamicsRenderer:
         self.units = {unit: guid(rng) for unit in UNITS}
         self.anomalies: list[Record] = []
 
-    def render(self, crm: Crm, clock: Clock) -> Record:
+    def render(self, crm: Crm, clock: Clock, seed: int = 1) -> Record:
         since = clock.now - 900 * 86_400_000
         for code, (name, symbol) in CURRENCIES.items():
             self._currency(code, name, symbol, Stamps(since, since))
@@ -111,12 +112,14 @@ class DynamicsRenderer:
         products = [self._product(index, stamps, users[0]) for index, stamps in enumerate(crm.product_stamps)]
         for customer in crm.customers:
             self._customer(customer, users, products)
+        project_links = render_projects(self.tables, seed, clock.now)  # Project for the web / Project Operations
         rows = [row for table in self.tables.values() for row in table]
         for version, row in enumerate(sorted(rows, key=lambda r: r["modifiedon"]), start=FIRST_VERSION):
             row["versionnumber"] = version
         return {"organization": {"name": "Passerelle Démo", "languagecode": 1036, "basecurrency": "EUR",
                                  "expirechangetrackingindays": 7},
-                "uoms": {guid_: unit for unit, guid_ in self.units.items()}, "tables": self.tables}
+                "uoms": {guid_: unit for unit, guid_ in self.units.items()}, "tables": self.tables,
+                "project_links": project_links}
 
     def _row(self, table: str, pk: str, stamps: Stamps, fields: Record) -> Record:
         row = {pk: guid(self.rng), **fields, "createdon": iso_ms(stamps.created), "modifiedon": iso_ms(stamps.modified)}
@@ -211,7 +214,7 @@ def render_dynamics(crm: Crm, seed: int, clock: Clock, references: Sequence[Reco
     rng = random.Random(f"passerelle:{seed}:dynamics:ids")
     share_identities(crm, list(references), rng)
     renderer = DynamicsRenderer(rng)
-    return renderer.render(crm, clock), renderer.anomalies
+    return renderer.render(crm, clock, seed), renderer.anomalies
 
 
 def build_dynamics_dataset(dataset: dict[str, Any], accounts: int = 30) -> Record:

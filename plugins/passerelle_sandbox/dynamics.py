@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -70,26 +69,26 @@ from passerelle_sandbox.dynamics_query import (
     sort_rows,
     unmark,
 )
+from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics emulator's directory
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TENANT_ID,
+    EntraCredentials,
+    EntraEndpoints,
+    entra_error,
+)
 from passerelle_sandbox.faults import FaultSpec
 
-TENANT_ID = "7c9d2a4e-1b3f-4e6a-9d8c-5f2e1a0b3c4d"
-CLIENT_ID = "3e8a1f5c-9b2d-4c7e-8a6f-1d0e9b8c7a65"
-CLIENT_SECRET = "pAs8Q~Xr4tY7uI0oP2aS5dF8gH1jK4lZ6xC9vB3n"
 API = "/api/data/v9.2"
 READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber"})
-SCALES = {"quantity": QUANTITY, "exchangerate": RATE}
+SCALES = {"quantity": QUANTITY, "exchangerate": RATE,
+          **dict.fromkeys(("msdyn_progress", "msdyn_effort", "msdyn_effortcompleted"), Decimal("0.01"))}
 TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
 LIMIT_CODES = {"requests": "0x80072322", "time": "0x80072321", "concurrency": "0x80072326"}
 
 
-@dataclass(frozen=True)
-class DynamicsCredentials:
-    tenant_id: str = TENANT_ID
-    client_id: str = CLIENT_ID
-    client_secret: str = CLIENT_SECRET
-
-    def as_dict(self) -> dict[str, str]:
-        return {"tenant_id": self.tenant_id, "client_id": self.client_id, "client_secret": self.client_secret}
+DynamicsCredentials = EntraCredentials
+"""The Dataverse org's Entra ID tenant and app registration (one directory for every Microsoft emulator)."""
 
 
 class Unauthorized(VendorError):
@@ -99,21 +98,11 @@ class Unauthorized(VendorError):
         return Response(b"", status=401, headers=self.headers)
 
 
-def entra_error(status: int, error: str, code: int, description: str) -> VendorError:
-    now = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
-    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    return VendorError(status, {
-        "error": error, "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: "
-                                             f"{correlation} Timestamp: {now}",
-        "error_codes": [code], "timestamp": now, "trace_id": trace, "correlation_id": correlation,
-        "error_uri": f"https://login.microsoftonline.com/error?code={code}"})
-
-
 def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule:
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class DynamicsApp(VendorApp):
+class DynamicsApp(EntraEndpoints, VendorApp):
     vendor = "dynamics"
     public_endpoints = frozenset({"openid", "token"})
     url_map = Map([
@@ -270,58 +259,12 @@ class DynamicsApp(VendorApp):
 
     # --------------------------------------------------------------------------- Entra ID
 
-    def _tenant(self, tenant: str) -> None:
-        if tenant.lower() != self.dv_credentials.tenant_id:
-            raise entra_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check to make sure you "
-                              "have the correct tenant ID and are signing into the correct cloud.")
+    def entra_credentials(self) -> EntraCredentials:
+        return self.dv_credentials
 
-    def on_openid(self, call: Call, tenant: str) -> Response:
-        self._tenant(tenant)
-        authority = f"{self.base_url}/{tenant}"
-        return json_response({
-            "token_endpoint": f"{authority}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "jwks_uri": f"{authority}/discovery/v2.0/keys", "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"], "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{authority}/v2.0", "request_uri_parameter_supported": False,
-            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
-            "end_session_endpoint": f"{authority}/oauth2/v2.0/logout", "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com", "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
-        })
-
-    def on_token(self, call: Call, tenant: str) -> Response:
-        self._tenant(tenant)
-        form, creds = call.request.form, self.dv_credentials
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        if call.request.authorization is not None and call.request.authorization.type == "basic":
-            client_id, secret = call.request.authorization.username, call.request.authorization.password
-        if form.get("grant_type") != "client_credentials":
-            raise entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type "
-                              f"'{form.get('grant_type')}'.")
-        if client_id != creds.client_id:
-            raise entra_error(400, "unauthorized_client", 700016, f"Application with identifier '{client_id}' was "
-                              f"not found in the directory '{tenant}'.")
-        if secret != creds.client_secret:
-            raise entra_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
-                              f"being sent in the request is the client secret value, not the client secret ID, "
-                              f"for a secret added to app '{client_id}'.")
-        scopes = (form.get("scope") or "").split()
-        if not scopes:
-            raise entra_error(400, "invalid_request", 900144, "The request body must contain the following "
-                              "parameter: 'scope'.")
+    def entra_scopes(self) -> tuple[str, ...]:
         org = self.base_url.rstrip("/")
-        if not any(scope in (f"{org}/.default", f"{org}//.default") for scope in scopes):
-            raise entra_error(400, "invalid_scope", 1002012, f"The provided value for scope {' '.join(scopes)} is "
-                              "not valid. Client credential flows must have a scope value with /.default suffixed "
-                              "to the resource identifier (application ID URI).")
-        expires_in = int(self.config["token_expires_in"])
-        access = self.tokens.issue("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.", ttl=expires_in, nbytes=96)
-        return json_response({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
-                              "access_token": access})
+        return f"{org}/.default", f"{org}//.default"
 
     # ---------------------------------------------------------------------------- Web API
 
@@ -423,7 +366,28 @@ class DynamicsApp(VendorApp):
         top = args.get("$top", "")
         if top.isdigit() and prefs.max_page_size is None:
             rows = rows[:int(top)]
-        total, page, query = len(rows), 1, self._query_key(call, table)
+        body, more, _ = self._page(call, table, select, prefs, size, rows, order, self._query_key(call, table), {})
+        return body, more
+
+    def _baseline(self, call: Call, table: Table, select: tuple[str, ...], prefs: Preferences,
+                  size: int) -> tuple[Record, bool]:
+        """Every row by primary key; the last page's delta link starts at the version of the first page."""
+        order = [(table.pk, False)]
+        rows = sort_rows(list(self.rows[table.entity_set].values()), order)
+        query = self._query_key(call, table, "baseline")
+        body, more, state = self._page(call, table, select, prefs, size, rows, order, query, {"v": self.version})
+        if not more:
+            body["@odata.deltaLink"] = self._delta_link(call, table, int(state["v"]))
+        return body, more
+
+    def _page(self, call: Call, table: Table, select: tuple[str, ...], prefs: Preferences, size: int,
+              rows: list[Record], order: list[tuple[str, bool]], query: str,
+              first: dict[str, Any]) -> tuple[Record, bool, dict[str, Any]]:
+        """The page a request asks for, from sorted ``rows``: the rows after its paging cookie's last key,
+        ``@odata.count`` when asked, and the next cookie, which carries ``first`` (from the first page on)
+        besides the last key read."""
+        args = call.request.args
+        total, page, state = len(rows), 1, dict(first)
         if args.get("$skiptoken"):
             page, state = self.cookies.check(args["$skiptoken"], query)
             last = unmark(state["last"])
@@ -435,32 +399,10 @@ class DynamicsApp(VendorApp):
         body["value"] = [self._render(table, r, select, prefs) for r in chunk]
         more = len(rows) > size
         if more:
-            cookie = self.cookies.issue(page + 1, query, {"last": marks(chunk[-1], order)}, tracking=False)
+            kept = {**{k: state[k] for k in first}, "last": marks(chunk[-1], order)}
+            cookie = self.cookies.issue(page + 1, query, kept, tracking=bool(first))
             body["@odata.nextLink"] = self._link(table.entity_set, self._params(call, cookie))
-        return body, more
-
-    def _baseline(self, call: Call, table: Table, select: tuple[str, ...], prefs: Preferences,
-                  size: int) -> tuple[Record, bool]:
-        """Every row by primary key; the last page's delta link starts at the version of the first page."""
-        args, order = call.request.args, [(table.pk, False)]
-        rows = sort_rows(list(self.rows[table.entity_set].values()), order)
-        total, page, version, query = len(rows), 1, self.version, self._query_key(call, table, "baseline")
-        if args.get("$skiptoken"):
-            page, state = self.cookies.check(args["$skiptoken"], query)
-            version, last = int(state["v"]), unmark(state["last"])
-            rows = [r for r in rows if after(r, last, order)]
-        chunk = rows[:size]
-        body: Record = {"@odata.context": self._context(self._fragment(call, table, select))}
-        if args.get("$count") == "true":
-            body["@odata.count"] = total
-        body["value"] = [self._render(table, r, select, prefs) for r in chunk]
-        more = len(rows) > size
-        if more:
-            cookie = self.cookies.issue(page + 1, query, {"last": marks(chunk[-1], order), "v": version}, tracking=True)
-            body["@odata.nextLink"] = self._link(table.entity_set, self._params(call, cookie))
-        else:
-            body["@odata.deltaLink"] = self._delta_link(call, table, version)
-        return body, more
+        return body, more, state
 
     def _delta_link(self, call: Call, table: Table, version: int) -> str:
         params = [(k, v) for k, v in call.request.args.items(multi=True) if k == "$select"]

@@ -96,6 +96,33 @@ TABLES: dict[str, Table] = {t.entity_set: t for t in (
         "systemuserid", "fullname", "firstname", "lastname", "internalemailaddress", "mobilephone", "title",
         "isdisabled", *AUDIT),
         options={"isdisabled": {False: "Activé", True: "Désactivé"}}),
+    # Project for the web / Planner Premium and Project Operations (solution msdyn_): projects, their tasks
+    # (msdyn_progress is a fraction, 1 = done) and time entries (msdyn_duration in minutes). The project's
+    # deal is the org's custom lookup pa_opportunityid (Project Operations links deals through contracts).
+    Table("msdyn_projects", "msdyn_project", "msdyn_subject", (
+        "msdyn_projectid", "msdyn_subject", "msdyn_description", "_msdyn_customer_value", "_pa_opportunityid_value",
+        "_msdyn_projectmanager_value", "msdyn_scheduledstart", "msdyn_finish", "msdyn_progress", "msdyn_effort",
+        *OWNED, *AUDIT),
+        options={"statecode": STATE_ACTIVE, "statuscode": {1: "Actif", 2: "Inactif", 192350000: "Fermé"}},
+        lookups={"_msdyn_customer_value": "account", "_pa_opportunityid_value": "opportunity",
+                 "_msdyn_projectmanager_value": "systemuser", "_ownerid_value": "systemuser"}),
+    Table("msdyn_projecttasks", "msdyn_projecttask", "msdyn_subject", (
+        "msdyn_projecttaskid", "msdyn_subject", "msdyn_description", "_msdyn_project_value", "_msdyn_parenttask_value",
+        "msdyn_progress", "msdyn_effort", "msdyn_effortcompleted", "msdyn_scheduledstart", "msdyn_scheduledend",
+        "msdyn_finish", "msdyn_priority", "msdyn_ismilestone", "msdyn_outlinelevel", *OWNED, *AUDIT),
+        options={"statecode": STATE_ACTIVE, "statuscode": STATUS_ACTIVE,
+                 "msdyn_ismilestone": {False: "Non", True: "Oui"}},
+        lookups={"_msdyn_project_value": "msdyn_project", "_msdyn_parenttask_value": "msdyn_projecttask",
+                 "_ownerid_value": "systemuser"}),
+    Table("msdyn_timeentries", "msdyn_timeentry", "msdyn_description", (
+        "msdyn_timeentryid", "msdyn_date", "msdyn_duration", "msdyn_description", "msdyn_externaldescription",
+        "msdyn_type", "msdyn_entrystatus", "_msdyn_project_value", "_msdyn_projecttask_value", *OWNED, *AUDIT),
+        options={"statecode": STATE_ACTIVE, "statuscode": STATUS_ACTIVE,
+                 "msdyn_type": {192350000: "Travail", 192350001: "Absence", 192350002: "Vacances"},
+                 "msdyn_entrystatus": {192350000: "Brouillon", 192350001: "Renvoyé", 192350002: "Approuvé",
+                                       192350003: "Envoyé", 192350004: "Annulé"}},
+        lookups={"_msdyn_project_value": "msdyn_project", "_msdyn_projecttask_value": "msdyn_projecttask",
+                 "_ownerid_value": "systemuser"}),
     Table("transactioncurrencies", "transactioncurrency", "currencyname", (
         "transactioncurrencyid", "isocurrencycode", "currencyname", "currencysymbol", "exchangerate",
         "currencyprecision", "statecode", *AUDIT),

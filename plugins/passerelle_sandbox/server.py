@@ -26,6 +26,7 @@ from passerelle_sandbox.client import SandboxClient
 from passerelle_sandbox.core import VendorApp
 from passerelle_sandbox.dynamics import DynamicsApp
 from passerelle_sandbox.folk import FolkApp
+from passerelle_sandbox.graph import GraphApp
 from passerelle_sandbox.asana import AsanaApp
 from passerelle_sandbox.hubspot import HubSpotApp
 from passerelle_sandbox.jira import JiraApp
@@ -38,6 +39,7 @@ from passerelle_sandbox.tls import server_tls, write_private
 from passerelle_sandbox.trello import TrelloApp
 from passerelle_sandbox.dataset_zoho import BIGIN, ZOHO_CRM
 from passerelle_sandbox.zoho import ZohoApp
+from passerelle_sandbox.zoho_projects import ZohoProjectsApp
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,9 @@ VENDOR_FACTORIES: dict[str, VendorFactory] = {
     "bigin": lambda data, directory: ZohoApp(data, BIGIN),
     "folk": lambda data, directory: FolkApp(data),
     "dynamics": lambda data, directory: DynamicsApp(data),
+    "planner": lambda data, directory: GraphApp(data),
     "quickbooks": lambda data, directory: QuickBooksApp(data),
+    "zoho_projects": lambda data, directory: ZohoProjectsApp(data),
 }
 
 

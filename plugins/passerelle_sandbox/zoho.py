@@ -26,7 +26,6 @@ import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
@@ -36,13 +35,10 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_time import SECOND_MS, iso_ms, parse_iso
 from passerelle_sandbox.dataset_zoho import BIGIN, ZOHO_CRM, ZohoProduct, build_zoho_dataset
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.zoho_accounts import ACCOUNTS_HOST, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_model import Record, decode_page_token, encode_page_token, render, zoho_error
 
-CLIENT_ID = "1000.8Q2ZJ4VKXW7N5P3L6R9T1Y0U2I4O6E"
-CLIENT_SECRET = "5b0e1c9d8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c"
-REFRESH_TOKEN = "1000.3f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c.4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e"
 SORT_KEYS = ("id", "Created_Time", "Modified_Time")
-ACCOUNTS_HOST = "localhost"
 
 
 def _rules(base: str) -> list[Rule]:
@@ -56,7 +52,7 @@ def _rules(base: str) -> list[Rule]:
     ]
 
 
-class ZohoApp(VendorApp):
+class ZohoApp(ZohoAccounts, VendorApp):
     """One Zoho org of ``product`` (Zoho CRM or Bigin)."""
 
     public_endpoints = frozenset({"token"})
@@ -96,15 +92,8 @@ class ZohoApp(VendorApp):
         return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
                 "accounts_url": self.accounts_url()}
 
-    def accounts_url(self) -> str:
-        """The data centre's accounts server: the API's port on another host name."""
-        parts = urlsplit(self.base_url)
-        if parts.hostname != "127.0.0.1":
-            return self.base_url
-        return f"{parts.scheme}://{ACCOUNTS_HOST}:{parts.port}"
-
     def _host_is_accounts(self, call: Call) -> bool:
-        return call.request.host.split(":")[0] == ACCOUNTS_HOST and urlsplit(self.base_url).hostname == "127.0.0.1"
+        return self.host_is_accounts(call)
 
     # -------------------------------------------------------------------------- pipeline
 
@@ -162,20 +151,11 @@ class ZohoApp(VendorApp):
     # ---------------------------------------------------------------------------- OAuth
 
     def on_token(self, call: Call) -> Response:
-        if not self._host_is_accounts(call) and urlsplit(self.base_url).hostname == "127.0.0.1":
-            raise zoho_error(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
-        params = {**call.request.args.to_dict(), **call.request.form.to_dict()}
-        if params.get("client_id") != CLIENT_ID or params.get("client_secret") != CLIENT_SECRET:
-            return json_response({"error": "invalid_client"})
-        if params.get("grant_type") != "refresh_token":
-            return json_response({"error": "unsupported_grant_type"})
-        if params.get("refresh_token") != REFRESH_TOKEN:
-            return json_response({"error": "invalid_code"})
-        expires_in = int(self.config["oauth_expires_in"])
-        access = self.tokens.issue("1000.", ttl=expires_in, nbytes=32)
         scope = "ZohoBigin.modules.ALL" if self.product is BIGIN else "ZohoCRM.modules.ALL ZohoCRM.settings.fields.READ"
-        return json_response({"access_token": access, "scope": scope, "api_domain": self.base_url,
-                              "token_type": "Bearer", "expires_in": expires_in})
+        answer = self.token_answer(call, scope)
+        if answer is None:
+            raise zoho_error(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
+        return answer
 
     # ------------------------------------------------------------------------ metadata
 

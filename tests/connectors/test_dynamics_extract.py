@@ -16,7 +16,10 @@ from passerelle.errors import AuthError, SourceUnavailableError
 from passerelle.connectors.run import run_stream
 from passerelle.load.raw_loader import LoadStats, get_watermark
 from passerelle.transform.models import run_staging
-from tests.connectors.helpers import DAY1, audit_counts, extract_day, raw_count, raw_versions, source_config
+from tests.connectors.helpers import (
+    DAY1, audit_counts, extract_day, raw_count, raw_versions, source_config, latest_version, live_ids as
+    raw_live_ids,
+)
 
 STREAMS = ("accounts", "contacts", "opportunities", "opportunityproducts", "products", "systemusers",
            "transactioncurrencies")
@@ -44,23 +47,13 @@ def extract_all(conn: Any, sandbox: Any, day: int, **extra: Any) -> dict[str, tu
     return out
 
 
-def latest(conn: Any, stream: str, record_id: str) -> tuple[dict, bool]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT payload, is_deleted FROM raw.records WHERE source = 'dynamics' AND stream = %s AND "
-                    "record_id = %s ORDER BY cursor_value DESC, is_deleted DESC LIMIT 1", (stream, record_id))
-        row = cur.fetchone()
-    conn.rollback()
-    return row
+def latest(conn: Any, stream: str, record_id: str) -> tuple[Any, ...] | None:
+    row = latest_version(conn, "dynamics", stream, record_id)
+    return None if row is None else row[:2]
 
 
 def live_ids(conn: Any, stream: str) -> set[str]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, is_deleted FROM raw.records"
-                    " WHERE source = 'dynamics' AND stream = %s ORDER BY record_id, cursor_value DESC, is_deleted DESC)"
-                    " l WHERE NOT is_deleted", (stream,))
-        ids = {r[0] for r in cur.fetchall()}
-    conn.rollback()
-    return ids
+    return raw_live_ids(conn, "dynamics", stream)
 
 
 def test_first_window_loads_every_table_with_labels_and_exact_money(sandbox, warehouse_conn) -> None:
@@ -188,16 +181,35 @@ def test_expired_delta_token_takes_a_new_baseline(sandbox, warehouse_conn, caplo
     control.command("delta_tokens/expire")  # every token issued so far, as ExpireChangeTrackingInDays would
     unseen = records(sandbox, "contacts")[0]["contactid"]
     control.delete("contacts", unseen)
-    with caplog.at_level(logging.WARNING, logger="passerelle.connectors.sources.dynamics"):
+    with caplog.at_level(logging.INFO, logger="passerelle.connectors.sources.dynamics"):
         stats = extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=1)
-    assert stats.deleted == 0
+    assert stats.deleted == 1  # the deletion the expired token hid, found by comparing the baseline with raw
     assert "deletions since the last run could not be seen; taking a new baseline" in caplog.text
-    assert "0x80044352" in caplog.text
+    assert "0x80044352" in caplog.text and "1 of them gone" in caplog.text
+    payload, deleted = latest(warehouse_conn, "contacts", unseen)
+    assert deleted and payload["change"]["detectedBy"] == "baseline census"
     control.set_clock(DAY1 + timedelta(days=2, hours=9))
     seen = records(sandbox, "contacts")[0]["contactid"]
     control.delete("contacts", seen)
     assert extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=2).deleted == 1  # the new baseline works
-    assert latest(warehouse_conn, "contacts", seen)[1] and not latest(warehouse_conn, "contacts", unseen)[1]
+    assert latest(warehouse_conn, "contacts", seen)[1]
+    assert extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=2).deleted == 0  # a rerun adds nothing
+
+
+def test_a_baseline_missing_most_records_is_refused_not_read_as_deletions(sandbox, warehouse_conn) -> None:
+    """After a lost delta token, a baseline that lacks most known records (a privilege lost on the table looks
+    the same as a mass deletion) fails the window instead of deleting them."""
+    control = sandbox.vendors["dynamics"].control
+    extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=0)
+    known = live_ids(warehouse_conn, "contacts")
+    assert len(known) >= 20
+    control.set_clock(DAY1 + timedelta(days=1, hours=9))
+    control.command("delta_tokens/expire")
+    for contact in records(sandbox, "contacts")[: len(known) * 3 // 4]:
+        control.delete("contacts", contact["contactid"])
+    with pytest.raises(SourceUnavailableError, match="refusing to delete them"):
+        extract_day(warehouse_conn, sandbox, "dynamics", "contacts", day=1)
+    assert live_ids(warehouse_conn, "contacts") == known
 
 
 def test_a_delta_token_the_org_does_not_know_takes_a_new_baseline(sandbox, warehouse_conn, caplog) -> None:

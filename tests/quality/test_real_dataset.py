@@ -46,6 +46,7 @@ def test_dataset_anomalies_are_quarantined_or_reported(raw_conn: Any, dataset: d
     assert [o.table for o in outcomes] == [
         "staging.customers", "staging.contacts", "staging.people", "staging.products", "staging.deals",
         "staging.deal_lines", "staging.projects", "staging.tasks", "staging.milestones", "staging.time_entries",
+        "staging.ledger_customers", "staging.ledger_invoices", "staging.ledger_payments",
     ]
     assert all(o.row_count > 0 for o in outcomes)
     assert [failure for o in outcomes for failure in o.critical_failures] == []

@@ -10,8 +10,10 @@ import pytest
 
 from passerelle_sandbox.dataset import default_dataset_path, load
 from passerelle_sandbox.dataset_asana import build_asana_dataset
+from passerelle_sandbox.dataset_dynamics import build_dynamics_dataset
 from passerelle_sandbox.dataset_jira import build_jira_dataset
 from passerelle_sandbox.dataset_monday import build_monday_dataset
+from passerelle_sandbox.dataset_planner import build_planner_dataset
 from passerelle_sandbox.dataset_trello import build_trello_dataset
 from passerelle.transform.models import run_staging
 from passerelle.warehouse.sql_files import run_sql_file
@@ -21,7 +23,8 @@ from tests.db import rows
 IDENTITY_FILE = "identity/project_identity.sql"
 INPUT_MODELS = ["customers", "deals", "projects"]
 TOOLS = {"trello": build_trello_dataset, "asana": build_asana_dataset, "jira": build_jira_dataset,
-         "monday": build_monday_dataset}
+         "monday": build_monday_dataset, "planner": build_planner_dataset,
+         "project_for_the_web": lambda crm: {"links": build_dynamics_dataset(crm)["project_links"]}}
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +37,15 @@ def truth() -> list[dict[str, Any]]:
                   if a["from_type"] == "deals" and a["to_type"] == "companies"}
     deal_names = {o["Id"]: o["Name"] for o in sf["Opportunity"]}
     deal_names |= {d["id"]: d["properties"]["dealname"] for d in crm["hubspot"]["objects"]["deals"]}
+    opportunities = build_dynamics_dataset(crm)["tables"]["opportunities"]  # Planner and Project link Dynamics deals
+    customer_of = {o["opportunityid"]: o["_customerid_value"] for o in opportunities}
+    deal_names |= {o["opportunityid"]: o["name"] for o in opportunities}
     links = []
     for tool, build in TOOLS.items():
         for link in build(crm)["links"]:
             row = {**link, "project_key": f"{tool}:{link['project_id']}"}
             if link["deal_id"]:
-                owner = account_of if link["crm"] == "salesforce" else company_of
+                owner = {"salesforce": account_of, "hubspot": company_of, "dynamics": customer_of}[link["crm"]]
                 row |= {"deal_key": f"{link['crm']}:{link['deal_id']}", "deal_name": deal_names[link["deal_id"]],
                         "customer_key": f"{link['crm']}:{owner[link['deal_id']]}"}
             links.append(row)
@@ -59,11 +65,18 @@ def execute(conn: Any, statement: str, *params: Any) -> None:
     conn.commit()
 
 
+def of_tools(key: str) -> bool:
+    """Projects of the tools whose dataset records this truth (Zoho Projects' links to Zoho CRM are checked
+    in tests/transform/test_staging_zoho_projects.py)."""
+    return key.split(":", 1)[0] in TOOLS
+
+
 def resolve(conn: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Run identity resolution; links and exceptions by project key."""
     run_sql_file(conn, IDENTITY_FILE)
-    links = {r["project_key"]: r for r in rows(conn, "SELECT * FROM staging.project_links")}
-    exceptions = {r["project_key"]: r for r in rows(conn, "SELECT * FROM staging.identity_exceptions")}
+    links = {r["project_key"]: r for r in rows(conn, "SELECT * FROM staging.project_links") if of_tools(r["project_key"])}
+    exceptions = {r["project_key"]: r for r in rows(conn, "SELECT * FROM staging.identity_exceptions")
+                  if of_tools(r["project_key"])}
     return links, exceptions
 
 
@@ -77,7 +90,8 @@ def of_kind(truth: list[dict[str, Any]], kind: str, tool: str | None = None) -> 
 
 def test_every_project_maps_as_the_dataset_says(conn: Any, truth: list[dict[str, Any]]) -> None:
     links, exceptions = resolve(conn)
-    projects = {r["project_key"]: r["name"] for r in rows(conn, "SELECT project_key, name FROM staging.projects")}
+    projects = {r["project_key"]: r["name"] for r in rows(conn, "SELECT project_key, name FROM staging.projects")
+                if of_tools(r["project_key"])}
     customers = {r["customer_key"] for r in rows(conn, "SELECT customer_key FROM staging.customers")}
     deals = {r["deal_key"] for r in rows(conn, "SELECT deal_key FROM staging.deals")}
     assert set(projects) == {t["project_key"] for t in truth}

@@ -14,7 +14,7 @@ from passerelle.warehouse.migrate import alembic_config, current_revision, head_
 from passerelle.warehouse.settings import connect, sqlalchemy_url
 
 
-ALL_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+ALL_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 
 
 def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:

@@ -14,6 +14,12 @@ UNION ALL
 UNION ALL
 {% include 'staging/milestones/jira.sql' %}
 UNION ALL
-{% include 'staging/milestones/monday.sql' %};
+{% include 'staging/milestones/monday.sql' %}
+UNION ALL
+{% include 'staging/milestones/zoho_projects.sql' %}
+UNION ALL
+{% include 'staging/milestones/planner.sql' %}
+UNION ALL
+{% include 'staging/milestones/project_for_the_web.sql' %};
 
 ANALYZE staging.milestones;

@@ -27,6 +27,10 @@ UNION ALL
 UNION ALL
 {% include 'staging/people/jira.sql' %}
 UNION ALL
-{% include 'staging/people/monday.sql' %};
+{% include 'staging/people/monday.sql' %}
+UNION ALL
+{% include 'staging/people/zoho_projects.sql' %}
+UNION ALL
+{% include 'staging/people/planner.sql' %};
 
 ANALYZE staging.people;

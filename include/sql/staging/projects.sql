@@ -14,6 +14,12 @@ UNION ALL
 UNION ALL
 {% include 'staging/projects/jira.sql' %}
 UNION ALL
-{% include 'staging/projects/monday.sql' %};
+{% include 'staging/projects/monday.sql' %}
+UNION ALL
+{% include 'staging/projects/zoho_projects.sql' %}
+UNION ALL
+{% include 'staging/projects/planner.sql' %}
+UNION ALL
+{% include 'staging/projects/project_for_the_web.sql' %};
 
 ANALYZE staging.projects;

@@ -14,6 +14,12 @@ UNION ALL
 UNION ALL
 {% include 'staging/tasks/jira.sql' %}
 UNION ALL
-{% include 'staging/tasks/monday.sql' %};
+{% include 'staging/tasks/monday.sql' %}
+UNION ALL
+{% include 'staging/tasks/zoho_projects.sql' %}
+UNION ALL
+{% include 'staging/tasks/planner.sql' %}
+UNION ALL
+{% include 'staging/tasks/project_for_the_web.sql' %};
 
 ANALYZE staging.tasks;

@@ -14,6 +14,10 @@ UNION ALL
 UNION ALL
 {% include 'staging/time_entries/jira.sql' %}
 UNION ALL
-{% include 'staging/time_entries/monday.sql' %};
+{% include 'staging/time_entries/monday.sql' %}
+UNION ALL
+{% include 'staging/time_entries/zoho_projects.sql' %}
+UNION ALL
+{% include 'staging/time_entries/project_for_the_web.sql' %};
 
 ANALYZE staging.time_entries;

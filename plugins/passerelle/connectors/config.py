@@ -34,6 +34,8 @@ class SourceConfig:
     warehouse: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     """Opens a connection of its own to the warehouse being loaded (what a source keeps outside the window's
     transaction, e.g. rotated refresh tokens); set by the run."""
+    conn_id: str = ""
+    """The Airflow Connection these settings came from (what a source keys its own state by); set by the run."""
 
     @property
     def base_url(self) -> str:
@@ -72,4 +74,4 @@ class SourceConfig:
             scheme = conn.schema if conn.schema in ("http", "https") else "https"
             port = f":{conn.port}" if conn.port else ""
             host = f"{scheme}://{host}{port}"
-        return cls(host=host, login=conn.login, password=conn.password, extra=dict(extra))
+        return cls(host=host, login=conn.login, password=conn.password, extra=dict(extra), conn_id=conn_id)

@@ -125,12 +125,15 @@ class JsonApi:
         """Send a request and return its decoded JSON body, retrying what can be retried."""
         return self.fetch(method, path, stream=stream, **kwargs).body
 
-    def fetch(self, method: str, path: str, *, stream: str, **kwargs: Any) -> JsonResponse:
-        """:meth:`request`, keeping the response headers (``Link`` paging) next to the body."""
+    def fetch(self, method: str, path: str, *, stream: str, headers: dict[str, str] | None = None,
+              **kwargs: Any) -> JsonResponse:
+        """:meth:`request`, keeping the response headers (``Link`` paging) next to the body; ``headers``
+        are added to this request only."""
         url = same_origin(path, self.base_url) if "//" in path else f"{self.base_url}{path}"
+        extra = dict(headers or {})
 
         def once() -> JsonResponse:
-            headers = {"Authorization": self.authorization(), "Accept": "application/json"}
+            headers = {"Authorization": self.authorization(), "Accept": "application/json", **extra}
             response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             self.check_response(response, stream)
             try:

@@ -158,9 +158,11 @@ class FolkOptions(ConnectionOptions):
     )
 
 
-class DynamicsOptions(ConnectionOptions):
+class EntraAppOptions(ConnectionOptions):
+    """An app registration signing in with client credentials against Entra ID (Dataverse, Microsoft Graph)."""
+
     tenant_id: str = Field(
-        ..., min_length=1, description="Entra ID tenant (directory) id of the org.",
+        ..., min_length=1, description="Entra ID tenant (directory) id of the organisation.",
         json_schema_extra={"default_text": "required"},
     )
     authority_host: str = Field(
@@ -169,8 +171,31 @@ class DynamicsOptions(ConnectionOptions):
         json_schema_extra={"expected": "an https:// host such as https://login.microsoftonline.com",
                            "type": "URL (`https://<host>`)"},
     )
+
+
+class DynamicsOptions(EntraAppOptions):
     page_size: int = Field(5000, ge=1, le=5000, description="Records per page (`Prefer: odata.maxpagesize`).")
+    census_max_missing_ratio: float = Field(
+        0.5, ge=0, le=1, description="Largest share of the records the warehouse holds that a new change-tracking "
+                                     "baseline (after a lost delta token) may miss before it is refused.",
+    )
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
+
+
+class PlannerOptions(EntraAppOptions):
+    graph_resource: str = Field(
+        "https://graph.microsoft.com", pattern=r"^https://[^/]+$",
+        description="Microsoft Graph's resource id, asked for as `<resource>/.default` (a national cloud's "
+                    "e.g. `https://graph.microsoft.us`).",
+        json_schema_extra={"expected": "an https:// host such as https://graph.microsoft.com",
+                           "type": "URL (`https://<host>`)"},
+    )
+    page_size: int = Field(999, ge=1, le=999, description="Users and groups per page (`$top`; Planner lists "
+                                                          "page on their own).")
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
+    max_missing_ratio: float = Field(
+        0.5, ge=0, le=1, description="Largest share of known records a listing may miss before it is refused.",
+    )
 
 
 class QuickBooksOptions(ConnectionOptions):
@@ -199,6 +224,8 @@ SOURCE_OPTIONS: dict[str, type[ConnectionOptions]] = {
     "trello": TrelloOptions,
     "folk": FolkOptions,
     "dynamics": DynamicsOptions,
+    "project_for_the_web": DynamicsOptions,
+    "planner": PlannerOptions,
     "quickbooks": QuickBooksOptions,
 }
 

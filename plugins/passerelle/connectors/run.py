@@ -48,7 +48,7 @@ def run_stream(
     The next pages are read while the current one is copied (:mod:`passerelle.connectors.prefetch`).
     """
     config = replace(validated(config, source.options, source.name, source.conn_id),
-                     warehouse=partial(second_connection, conn))
+                     warehouse=partial(second_connection, conn), conn_id=config.conn_id or source.conn_id)
     stream = source.stream(stream_name)
     watermark = get_watermark(conn, source.name, stream.name)
     conn.rollback()  # the load takes its own transaction and lock

@@ -28,6 +28,8 @@ COLUMNS = ("record_id", "cursor_value", "is_deleted", "payload")
 # jsonb cannot store U+0000; json.dumps writes it as \u0000 (not preceded by another backslash).
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
+_BACKSLASH, _TWO_BACKSLASHES = "\\", "\\\\"
+
 PageCallback = Callable[[int, Page, int, int], None]
 """Called after each page is copied with (page number, page, records in page, records so far)."""
 
@@ -84,7 +86,9 @@ def encode_record(record: Record, *, source: str = "", stream: str = "", positio
     if "\\u0000" in payload and _JSON_NUL.search(payload):
         raise UnloadableRecordError(source, stream, record, "payload contains a NUL character, which jsonb cannot store")
     cursor_text = (cursor if cursor.tzinfo is timezone.utc else cursor.astimezone(timezone.utc)).isoformat()
-    return f"{escape(record_id)}\t{cursor_text}\t{'t' if record.deleted else 'f'}\t{escape(payload)}\n"
+    # JSON text holds no raw tab, newline or carriage return (its strings escape them): only backslashes need doubling.
+    payload = payload.replace(_BACKSLASH, _TWO_BACKSLASHES)
+    return f"{escape(record_id)}\t{cursor_text}\t{'t' if record.deleted else 'f'}\t{payload}\n"
 
 
 def encode_page(records: Sequence[Record], *, source: str = "", stream: str = "", first_position: int = 1,

@@ -207,6 +207,19 @@ VALUES (%(load_id)s, %(source)s, %(stream)s, %(window_start)s, %(window_end)s, %
 """
 
 
+def live_record_ids(conn: Any, source: str, stream: str) -> set[str]:
+    """Ids of the stream's records whose latest version in ``raw.records`` is not a deletion: what a
+    census of the vendor's ids is compared with when its deletion feed was lost. Ends its transaction."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, is_deleted FROM raw.records
+                                               WHERE source = %s AND stream = %s
+                                               ORDER BY record_id, cursor_value DESC, is_deleted DESC) latest
+                        WHERE NOT is_deleted""", (source, stream))
+        ids = {row[0] for row in cur.fetchall()}
+    conn.rollback()
+    return ids
+
+
 def get_watermark(conn: Any, source: str, stream: str) -> Watermark | None:
     """The stream's watermark, or None if no window of it was ever loaded.
 

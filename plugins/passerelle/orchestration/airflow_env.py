@@ -93,9 +93,14 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
                                     "extra": {"refresh_token": c["refresh_token"]}},
         "bigin": lambda url, c: {"host": c["accounts_url"], "login": c["client_id"], "password": c["client_secret"],
                                  "extra": {"refresh_token": c["refresh_token"]}},
+        "zoho_projects": lambda url, c: {"host": c["accounts_url"], "login": c["client_id"],
+                                         "password": c["client_secret"],
+                                         "extra": {"refresh_token": c["refresh_token"], "portal_id": c["portal_id"]}},
         "folk": lambda url, c: {"host": url, "password": c["api_key"]},
         "dynamics": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
                                     "extra": {"tenant_id": c["tenant_id"], "authority_host": url}},
+        "planner": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
+                                   "extra": {"tenant_id": c["tenant_id"], "authority_host": url}},
         "quickbooks": lambda url, c: {"host": url, "login": c["client_id"], "password": c["client_secret"],
                                       "extra": {"realm_id": c["realm_id"], "refresh_token": c["refresh_token"],
                                                 "token_url": f"{url}/oauth2/v1/tokens/bearer"}},
@@ -106,6 +111,8 @@ def sandbox_connections(vendors: dict[str, Any], ca_path: str | Path) -> dict[st
             conn = {"conn_type": "http", "extra": {}, **builders[name](vendor.base_url, vendor.credentials)}
             conn["extra"]["ca_bundle"] = str(ca_path)
             connections[f"passerelle_{name}"] = conn
+    if "passerelle_dynamics" in connections:  # Project for the web: the same Dataverse org
+        connections["passerelle_project_for_the_web"] = json.loads(json.dumps(connections["passerelle_dynamics"]))
     return connections
 
 

@@ -3,7 +3,9 @@
 Triggered whenever the invoicing DAG publishes ``marts.invoices``; a manual or backfill run reports
 on the month before its logical date. Tasks: ``customer_readiness`` rebuilds the per-customer
 e-invoicing readiness; ``filing_calendar`` lists the periods due under the seller's VAT regime;
-``cashed_statuses`` adds the 212 status owed for each payment of a domestic invoice taxed on receipt;
+``match_payments`` matches the payments of the books (``staging.ledger_payments``, QuickBooks) to the issued
+invoices into ``billing.payments``, listing the rest in ``marts.unmatched_payments``;
+``cashed_statuses`` then adds the 212 status owed for each payment of a domestic invoice taxed on receipt;
 ``ereporting`` builds, validates and writes the Flux 10 transmissions of every filing period ending in
 the month; ``report`` writes the HTML report with charts under the output folder.
 """
@@ -59,6 +61,13 @@ def filing_calendar() -> int:
                                                    end + timedelta(days=62)))
 
 
+def match_payments() -> dict[str, Any]:
+    from passerelle.payments.matching import match_payments as match
+
+    run_id = get_current_context()["run_id"]
+    return _with_conn(lambda conn: match(conn, run_id).summary())
+
+
 def cashed_statuses() -> int:
     from passerelle.compliance.statuses import cashed_statuses as add
 
@@ -111,8 +120,12 @@ def build_compliance_dag() -> DAG:
                          doc_md="Rebuild marts.customer_readiness (`include/sql/reports/customer_readiness.sql`).")()
         calendar = task(filing_calendar, task_id="filing_calendar",
                         doc_md="marts.filing_calendar for the seller's VAT regime.")()
+        payments = task(match_payments, task_id="match_payments",
+                        doc_md="Payments of the books matched to issued invoices (billing.payments); the rest in "
+                               "marts.unmatched_payments with the reason.")()
         statuses = task(cashed_statuses, task_id="cashed_statuses",
                         doc_md="Status 212 for payments of domestic invoices taxed on receipt.")()
+        payments >> statuses
         flux10 = task(ereporting, task_id="ereporting",
                       doc_md="Flux 10 transmissions (10.1/10.3 transactions, 10.2/10.4 payments), XSD + schematron.")()
         html = task(report, task_id="report", trigger_rule="all_done",

@@ -280,6 +280,50 @@ def time_entries(bounds: Bounds) -> list[Rule]:
     ]
 
 
+def ledger_customers(bounds: Bounds) -> list[Rule]:
+    t = "ledger_customers"
+    return [
+        *identity(t, "ledger_customer_key"),
+        not_null(t, "display_name", WARNING, "customer of the books without a name"),
+        is_true(f"{t}.notes_identifier_checksum", WARNING,
+                "CASE WHEN t.identifier_problem IS NOT NULL THEN false END", "{identifier_problem}"),
+    ]
+
+
+def _ledger_customer(table: str) -> Rule:
+    return references(table, "ledger_customer_key", "staging.ledger_customers", "ledger_customer_key", WARNING,
+                      "customer {ledger_customer_key} not in staging.ledger_customers")
+
+
+def ledger_invoices(bounds: Bounds) -> list[Rule]:
+    t = "ledger_invoices"
+    return [
+        *identity(t, "ledger_document_key"),
+        in_set(f"{t}.document_type_known", CRITICAL, "document_type", ["Invoice", "CreditMemo"],
+               "unknown document type '{document_type}'"),
+        not_null(t, "total_amount", QUARANTINE, "TotalAmt missing or not an exact amount"),
+        _non_negative(t, "total_amount", "total"),
+        _ledger_customer(t),
+        _business_date(t, "txn_date", bounds),
+    ]
+
+
+def ledger_payments(bounds: Bounds) -> list[Rule]:
+    t = "ledger_payments"
+    return [
+        *identity(t, "ledger_payment_key"),
+        not_null(t, "paid_on", QUARANTINE, "payment without a TxnDate"),
+        _business_date(t, "paid_on", bounds),
+        not_null(t, "total_amount", QUARANTINE, "TotalAmt missing or not an exact amount"),
+        _non_negative(t, "total_amount", "total"),
+        _non_negative(t, "unapplied_amount", "unapplied amount"),
+        is_true(f"{t}.applications_usable", QUARANTINE, "t.applications_valid",
+                "a line of the payment names no Invoice / CreditMemo id or has no exact positive Amount "
+                "(staging.ledger_payment_applications)"),
+        _ledger_customer(t),
+    ]
+
+
 def project_links(bounds: Bounds) -> list[Rule]:
     t = "project_links"
     return [
@@ -309,10 +353,14 @@ BUILDERS: dict[str, tuple[str, Callable[[Bounds], list[Rule]]]] = {
     "tasks": ("task_key", tasks),
     "milestones": ("milestone_key", milestones),
     "time_entries": ("time_entry_key", time_entries),
+    "ledger_customers": ("ledger_customer_key", ledger_customers),
+    "ledger_invoices": ("ledger_document_key", ledger_invoices),
+    "ledger_payments": ("ledger_payment_key", ledger_payments),
     "project_links": ("project_key", project_links),
 }
 # Tables built one row per live raw record; the others are derived (at most one row per raw record).
-ONE_ROW_PER_RECORD = {"customers", "contacts", "people", "products", "deals", "projects"}
+ONE_ROW_PER_RECORD = {"customers", "contacts", "people", "products", "deals", "projects", "ledger_customers",
+                      "ledger_invoices", "ledger_payments"}
 # Derived tables that may legitimately be empty while their raw streams are not: a workspace whose
 # projects have no milestones is normal (every other derived table must have rows when raw has).
 MAY_BE_EMPTY = {"milestones"}

@@ -26,6 +26,8 @@ from typing import Any
 
 import psycopg2.extensions
 
+from passerelle.reports.payments import PaymentsSection, load_payments
+
 TREND_PERIODS = 12  # billing periods shown in the validation trend
 TOP_RULES = 10  # failing rules listed
 TRANSACTIONS_FLUXES = ("10.1", "10.3", "10.1+10.3")  # the others carry payments
@@ -186,6 +188,7 @@ class ReportData:
     filings: tuple[Filing, ...]
     statuses: tuple[StatusCount, ...]
     set_aside: tuple[SetAside, ...] = ()  # raw.quarantined_records: every record held, whatever the period
+    payments: PaymentsSection | None = None  # paid, partly paid, overdue, unmatched (reports.payments)
 
 
 def check_period(period_start: date, period_end: date) -> None:
@@ -226,6 +229,7 @@ def load_report_data(conn: Any, period_start: date, period_end: date, as_of: dat
                 filings=tuple(Filing(*row) for row in _fetch(cur, FILINGS, params)),
                 statuses=tuple(StatusCount(*row) for row in _fetch(cur, STATUSES, params)),
                 set_aside=tuple(SetAside(*row) for row in _fetch(cur, SET_ASIDE, params)),
+                payments=load_payments(cur, params),
             )
     finally:
         if own_snapshot:

@@ -18,6 +18,7 @@ from typing import Any
 from passerelle.reports import charts
 from passerelle.paths import write_private
 from passerelle.reports.data import ReportData, check_period, load_report_data
+from passerelle.reports.payments import render_payments
 
 STATUS_NONE = "no status yet"
 NUM = ' class="num"'
@@ -98,7 +99,7 @@ def render_report(data: ReportData) -> str:
         f'<p class="muted">Figures as of {esc(data.as_of.isoformat())}, from the warehouse marts '
         f"(marts.customer_readiness and the report views).</p>",
         _summary(data), _readiness(data), _validation(data), _vat(data), _ereporting(data), _calendar(data),
-        _lifecycle(data), _set_aside(data),
+        _lifecycle(data), _payments(data), _set_aside(data),
     ])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -281,6 +282,10 @@ def _lifecycle(data: ReportData) -> Safe:
                    table(["Status", "Documents"], zip(labels, counts), numeric=(1,),
                          total=("Total", sum(counts))),
                    figure(chart, "Documents issued in the period per latest lifecycle status."))
+
+
+def _payments(data: ReportData) -> Safe:
+    return Safe(render_payments(data.payments)) if data.payments is not None else Safe("")
 
 
 def _set_aside(data: ReportData) -> Safe:

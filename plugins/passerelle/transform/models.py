@@ -112,7 +112,8 @@ MODELS: tuple[Model, ...] = ordered((
     Model("people", "staging.people", raw_streams=(
         ("salesforce", "User"), ("hubspot", "owners"), ("pipedrive", "users"),
         ("zoho_crm", "users"), ("bigin", "users"), ("folk", "users"), ("dynamics", "systemusers"),
-        ("trello", "members"), ("asana", "users"), ("jira", "users"), ("monday", "users"),
+        ("trello", "members"), ("asana", "users"), ("jira", "users"), ("monday", "users"), ("zoho_projects", "users"),
+        ("planner", "users"),
     )),
     Model("products", "staging.products", raw_streams=(
         ("salesforce", "Product2"), ("hubspot", "products"), ("pipedrive", "products"),
@@ -130,17 +131,29 @@ MODELS: tuple[Model, ...] = ordered((
     )),
     Model("projects", "staging.projects", raw_streams=(
         ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("monday", "boards"),
+        ("zoho_projects", "projects"), ("planner", "plans"), ("project_for_the_web", "msdyn_projects"),
     )),
     Model("tasks", "staging.tasks", upstream=("projects", "people"), raw_streams=(
-        ("trello", "cards"), ("asana", "tasks"), ("jira", "issues"), ("monday", "items"),
+        ("trello", "cards"), ("asana", "tasks"), ("jira", "issues"), ("monday", "items"), ("zoho_projects", "tasks"),
+        ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
     Model("milestones", "staging.milestones", upstream=("projects",), raw_streams=(
         ("trello", "cards"), ("asana", "tasks"), ("jira", "versions"), ("monday", "items"),
+        ("zoho_projects", "milestones"), ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
     Model("time_entries", "staging.time_entries", upstream=("projects", "tasks", "people"), raw_streams=(
         ("trello", "cards"), ("asana", "time_entries"), ("jira", "worklogs"), ("monday", "time_tracking"),
+        ("zoho_projects", "timelogs"), ("project_for_the_web", "msdyn_timeentries"),
         ("monday", "items"),  # an item's "Heures" numbers column is one entry when no session is tracked
     )),
+    # The books (accounting systems): matched to issued invoices by passerelle.payments.matching, never billed.
+    Model("ledger_customers", "staging.ledger_customers", raw_streams=(("quickbooks", "customers"),)),
+    Model("ledger_invoices", "staging.ledger_invoices", upstream=("ledger_customers",), raw_streams=(
+        ("quickbooks", "invoices"), ("quickbooks", "credit_memos"),
+    )),
+    # One file, one transaction: rebuilds staging.ledger_payments and staging.ledger_payment_applications.
+    Model("ledger_payments", "staging.ledger_payments", upstream=("ledger_customers",),
+          raw_streams=(("quickbooks", "payments"),)),
     # One file, one transaction: rebuilds staging.project_links and staging.identity_exceptions together.
     Model("project_identity", "staging.project_links", upstream=("customers", "deals", "projects"),
           layer="identity", sql_file="identity/project_identity.sql"),

@@ -11,8 +11,10 @@
 - Deletions: change tracking. Before its listing, a stream reads the delta link kept in its state and
   turns ``$deletedEntity`` rows into tombstones (new and updated rows are the listing's); the first run
   only takes a baseline (``Prefer: odata.track-changes``, ``$select=<key>``) and keeps its delta link. An
-  expired or unknown delta token (400 ``0x80044352`` / ``0x80040203``) takes a new baseline and logs that
-  deletions in the gap were not seen. A tombstone's cursor is the latest window end the stream has read: no version loaded before
+  expired or unknown delta token (400 ``0x80044352`` / ``0x80040203``) takes a new baseline, whose ids are
+  compared with the records the warehouse holds as live: the missing ones (the deletions of the gap) become
+  tombstones, unless they are more than ``census_max_missing_ratio`` of them (refused: a lost privilege looks
+  the same). A tombstone's cursor is the latest window end the stream has read: no version loaded before
   is later, so it wins, and a rerun of the window finds the delta already consumed. Tables whose change
   tracking is off (``EntityDefinitions``) get the window listing only.
 - Throttling: service protection answers 429 with ``Retry-After`` (requests, execution time, concurrency),
@@ -42,7 +44,8 @@ from passerelle.connectors.retry import Retryable, RetrySettings
 from passerelle.connectors.snapshot import iso
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import parse_timestamp
-from passerelle.errors import one_line
+from passerelle.errors import SourceUnavailableError, one_line
+from passerelle.load.raw_loader import live_record_ids
 from passerelle.records import Window
 
 log = logging.getLogger(__name__)
@@ -82,9 +85,9 @@ class DataverseApi(ConnectionApi):
         if params:  # OData reads `$filter=a%20ge%20b` as the docs write it: no `+` for spaces
             path = f"{path}{'&' if '?' in path else '?'}{urlencode(params, quote_via=quote, safe=SAFE)}"
         size = self.option("page_size", 5000)
-        self.http.headers.update({"OData-MaxVersion": "4.0", "OData-Version": "4.0",
-                                  "Prefer": prefer or f"odata.maxpagesize={size},{LABELS}"})
-        return super().fetch(method, path, stream=stream, **kwargs)
+        headers = {"OData-MaxVersion": "4.0", "OData-Version": "4.0",
+                   "Prefer": prefer or f"odata.maxpagesize={size},{LABELS}", **(kwargs.pop("headers", None) or {})}
+        return super().fetch(method, path, stream=stream, headers=headers, **kwargs)
 
     def check_response(self, response: requests.Response, stream: str) -> None:
         status = response.status_code
@@ -109,15 +112,16 @@ class DataverseApi(ConnectionApi):
         return entity_set in self._tracked
 
 
-def connect(config: SourceConfig, retry: RetrySettings) -> DataverseApi:
-    """Host = the org URL, login = the app's client id, password = its secret, extra ``tenant_id``."""
+def connect(config: SourceConfig, retry: RetrySettings, source: str = "dynamics") -> DataverseApi:
+    """Host = the org URL, login = the app's client id, password = its secret, extra ``tenant_id``
+    (``source`` names the extract in errors: Project for the web reads the same Dataverse)."""
     http = PinnedCASession(config.verify, float(config.option("timeout", 60)))
     tokens = EntraClientCredentials(
         authority=f"{str(config.option('authority_host', 'https://login.microsoftonline.com')).rstrip('/')}/"
                   f"{config.option('tenant_id', '')}",
         client_id=config.login or "", client_secret=config.password or "", scope=f"{config.base_url}/.default",
         http=http)
-    return connection_api("dynamics", config, retry, tokens, api=DataverseApi)
+    return connection_api(source, config, retry, tokens, api=DataverseApi)
 
 
 def odata_time(moment: datetime) -> str:
@@ -156,6 +160,7 @@ class DeletionsReader:
         saved = state.get(STATE_KEY) or {}
         until = max([window.end, *([parse_timestamp(saved["until"])] if saved.get("until") else [])])
         link, stamp = saved.get("delta_link"), {"version_at": iso(until)}
+        refused = False
         try:
             if link:
                 for gone, location in self._changes(api, stream.name, link, state):
@@ -163,17 +168,49 @@ class DeletionsReader:
                                    for row in gone], location)
         except DeltaTokenRefused as exc:
             log.warning("dynamics.%s: change tracking refused the saved delta token (%s): deletions since the "
-                        "last run could not be seen; taking a new baseline", stream.name, exc)
-            link = None
+                        "last run could not be seen; taking a new baseline and comparing it with the warehouse",
+                        stream.name, exc)
+            link, refused = None, True
         if not link:
-            for _ in self._changes(api, stream.name, f"{API}/{self.entity_set}?$select={self.key}", state):
+            present: set[str] = set()
+            for _ in self._changes(api, stream.name, f"{API}/{self.entity_set}?$select={self.key}", state, present):
                 pass
+            if refused:
+                yield from self._vanished(api, stream.name, present, stamp)
         state[STATE_KEY]["until"] = iso(until)
 
-    def _changes(self, api: DataverseApi, stream: str, link: str,
-                 state: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], str]]:
+    def _vanished(self, api: DataverseApi, stream: str, present: set[str],
+                  stamp: dict[str, str]) -> Iterator[RawPage]:
+        """Tombstones for the records the warehouse holds as live that a new baseline no longer lists: the
+        deletions the lost delta token would have reported. A baseline missing more than
+        ``census_max_missing_ratio`` of them is refused (a lost privilege looks the same)."""
+        opener = api.config.warehouse if api.config is not None else None
+        if opener is None:
+            log.warning("dynamics.%s: no warehouse connection to compare the new baseline with", stream)
+            return
+        conn = opener()
+        try:
+            known = live_record_ids(conn, api.source, stream)
+        finally:
+            conn.close()
+        missing = sorted(known - present)
+        log.info("dynamics.%s: the new baseline lists %d records; %d live in the warehouse, %d of them gone",
+                 stream, len(present), len(known), len(missing))
+        ratio = float(api.option("census_max_missing_ratio", 0.5))
+        if len(known) >= 20 and len(missing) > ratio * len(known):
+            raise SourceUnavailableError(
+                f"{api.source}.{stream}: the new change-tracking baseline misses {len(missing)} of {len(known)} "
+                "records the warehouse holds; refusing to delete them (lost privilege on the table?). Raise "
+                "census_max_missing_ratio if they were really deleted")
+        if missing:
+            reason = {"detectedBy": "baseline census", "reason": "absent from the new change-tracking baseline"}
+            yield RawPage([{self.key: i, "deleted": True, "change": reason, "_passerelle": stamp} for i in missing],
+                          "baseline census")
+
+    def _changes(self, api: DataverseApi, stream: str, link: str, state: dict[str, Any],
+                 census: set[str] | None = None) -> Iterator[tuple[list[dict[str, Any]], str]]:
         """The ``$deletedEntity`` rows of every page of a change-tracking listing, per page; the last page's
-        delta link goes to the state."""
+        delta link goes to the state. A baseline's ids go to ``census`` when one is given."""
 
         def send(request: PageRequest) -> PageResponse:
             size = api.option("page_size", 5000)
@@ -188,6 +225,8 @@ class DeletionsReader:
             delta = page.response.body.get("@odata.deltaLink")
             gone = [r for r in page.items if isinstance(r, dict)
                     and str(r.get("@odata.context", "")).endswith("$deletedEntity")]
+            if census is not None:
+                census.update(str(r[self.key]) for r in page.items if isinstance(r, dict) and r.get(self.key))
             if gone:
                 yield gone, page.request.location
         if not isinstance(delta, str) or not delta:

@@ -48,7 +48,6 @@ from passerelle.records import Window
 
 log = logging.getLogger(__name__)
 
-CONN_ID = "passerelle_quickbooks"
 MINOR_VERSION = 75
 CURSOR = "MetaData.LastUpdatedTime"
 CDC_LOOKBACK = timedelta(days=30) - timedelta(minutes=5)  # a margin for the time the call takes
@@ -115,8 +114,10 @@ class QuickBooksApi(ConnectionApi):
 def connect(config: SourceConfig, retry: RetrySettings) -> QuickBooksApi:
     """Host = the API base, login/password = the app's client id and secret, extras ``realm_id`` and the seed
     ``refresh_token``; the token endpoint is ``token_url``."""
+    if not config.conn_id:
+        raise ValueError("quickbooks: the rotated refresh token is stored per connection, but no conn_id was given")
     tokens = StoredRefreshTokenGrant(
-        TokenStore(CONN_ID, config.warehouse), token_url=config.option("token_url", QuickBooksOptions.model_fields[
+        TokenStore(config.conn_id, config.warehouse), token_url=config.option("token_url", QuickBooksOptions.model_fields[
             "token_url"].default), client_id=config.login or "", client_secret=config.password or "",
         seed=config.option("refresh_token"), verify=config.verify, timeout=float(config.option("timeout", 60)))
     return connection_api("quickbooks", config, retry, tokens, api=QuickBooksApi, realm=config.option("realm_id", ""))
@@ -251,7 +252,7 @@ class CompanyInfoReader:
 
 
 QUICKBOOKS = SourceSpec(
-    name="quickbooks", title="QuickBooks Online", connect=connect, conn_id=CONN_ID, options=QuickBooksOptions,
+    name="quickbooks", title="QuickBooks Online", connect=connect, options=QuickBooksOptions,
     tags=("accounting",),
     doc="""Extracts QuickBooks Online (Accounting API v3: queries on Metadata.LastUpdatedTime, deletions by CDC).
 

@@ -96,19 +96,13 @@ class ZohoApi(ConnectionApi):
     _stages: dict[str, dict[str, Any]] | None = field(default=None, init=False, repr=False)
 
     def fetch(self, method: str, path: str, *, stream: str, **kwargs: Any) -> JsonResponse:
-        """On the token's ``api_domain``; ``headers`` (``If-Modified-Since``) ride on the session for this call."""
+        """On the token's ``api_domain``; ``headers`` (``If-Modified-Since``) ride on this request only."""
         domain = self.tokens.token().raw.get("api_domain")
         if not isinstance(domain, str) or not domain.startswith("https://"):
             raise AuthError(f"the token answer names no usable api_domain ({domain!r})",
                             check="the connection's host: the accounts server of the org's data centre")
         self.base_url = domain.rstrip("/") + self.base_path
-        extra = kwargs.pop("headers", None) or {}
-        self.http.headers.update(extra)
-        try:
-            return super().fetch(method, path, stream=stream, **kwargs)
-        finally:
-            for name in extra:
-                self.http.headers.pop(name, None)
+        return super().fetch(method, path, stream=stream, **kwargs)
 
     def authorization(self) -> str:
         return f"Zoho-oauthtoken {self.tokens.token().access_token}"
