@@ -111,8 +111,10 @@ def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw
     assert tuples(raw_conn, "SELECT count(*) FROM staging.project_links") == [(0,)]
     validated = {table for (table,) in tuples(raw_conn, "SELECT table_name FROM quality.validation_runs "
                                                        "WHERE run_id = %s", run.run_id)}
+    # the books (QuickBooks customers, invoices, payments) never refer to CRM customers: validated all the same
     assert validated == {"staging.customers", "staging.people", "staging.products", "staging.projects",
-                         "staging.tasks", "staging.milestones", "staging.time_entries"}
+                         "staging.tasks", "staging.milestones", "staging.time_entries", "staging.ledger_customers",
+                         "staging.ledger_invoices", "staging.ledger_payments"}
 
 
 def test_a_failed_suite_stops_only_what_depends_on_its_table(transform, raw_conn) -> None:
