@@ -292,6 +292,18 @@ def _plain(value: dict[str, Any] | list[Any]) -> bool:
     return True
 
 
+def _fast_encoding(value: Any) -> bytes | None:
+    """msgspec's UTF-8 JSON for a document :func:`_plain` accepts, else None (the caller's standard encoder
+    then writes it, or raises as it should)."""
+    if type(value) is dict or type(value) is list:
+        try:
+            if _plain(value):
+                return _FAST_ENCODER.encode(value)
+        except (RecursionError, UnicodeError, msgspec.MsgspecError, TypeError):
+            pass
+    return None
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text with Decimals written digit for digit (``ensure_ascii=False``).
 
@@ -300,13 +312,8 @@ def dumps(value: Any) -> str:
     What :func:`loads` made is written by msgspec (three times faster), anything else or anything msgspec
     refuses (lone surrogates) by the standard library's encoder.
     """
-    if type(value) is dict or type(value) is list:
-        try:
-            if _plain(value):
-                return _FAST_ENCODER.encode(value).decode("utf-8")
-        except (RecursionError, UnicodeError, msgspec.MsgspecError, TypeError):
-            pass
-    return _unmark(_EXACT.encode(value))
+    fast = _fast_encoding(value)
+    return fast.decode("utf-8") if fast is not None else _unmark(_EXACT.encode(value))
 
 
 def dumps_lossless(value: Any) -> str:
@@ -327,12 +334,9 @@ def dumps_verbatim(value: Any) -> bytes:
     """UTF-8 JSON writing every value as :func:`loads` read it (Decimals' digits, NaN, unloadable values'
     original text); text UTF-8 cannot carry (lone surrogates) is written as ``\\u`` escapes instead.
     What an API that sends such values puts on the wire."""
-    if type(value) is dict or type(value) is list:
-        try:
-            if _plain(value):  # nothing to write verbatim but Decimals' digits: msgspec's output is the same
-                return _FAST_ENCODER.encode(value)
-        except (RecursionError, UnicodeError, msgspec.MsgspecError, TypeError):
-            pass
+    fast = _fast_encoding(value)  # nothing to write verbatim but Decimals' digits: msgspec's output is the same
+    if fast is not None:
+        return fast
     text = _unmark(_VERBATIM.encode(value), escaped=True)
     try:
         return text.encode("utf-8")
