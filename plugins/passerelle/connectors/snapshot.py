@@ -71,6 +71,20 @@ def load_state(state: dict[str, Any]) -> dict[str, Entry]:
     return entries
 
 
+MIN_KNOWN = 20
+"""Below this many known records, any share may go missing: a small stream really can lose most of them."""
+
+
+def refuse_mass_deletion(what: str, missing: int, known: int, ratio: float, *, noun: str = "records",
+                         min_known: int = MIN_KNOWN, hint: str = "partial answer or lost permission?",
+                         setting: str = "the missing ratio") -> None:
+    """Raise when ``what`` lacks more than ``ratio`` of the ``known`` records: a truncated answer or a lost
+    permission looks exactly like a mass deletion, so the window fails instead of deleting them."""
+    if known >= min_known and missing > ratio * known:
+        raise SourceUnavailableError(f"{what} misses {missing} of {known} known {noun}; refusing to delete them "
+                                     f"({hint}). Raise {setting} if they were really deleted")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -97,7 +111,7 @@ class SnapshotDiff:
     version_time: Callable[[Window, dict[str, Any], Entry | None], str] = window_end
     stamp: Callable[[dict[str, Any], str, str], dict[str, Any]] = observed_at
     max_missing_ratio: float = 0.5
-    min_known: int = 20
+    min_known: int = MIN_KNOWN
     tombstones: bool = True
     """False for streams whose absences are not deletions (a listing scoped to what is visible now)."""
 
@@ -130,11 +144,7 @@ class SnapshotDiff:
                 yield RawPage(changed, location)
         gone = sorted(set(previous) - set(current), key=lambda k: (len(k), k)) if self.tombstones else []
         ratio = self.max_missing_ratio if max_missing_ratio is None else max_missing_ratio
-        if len(previous) >= self.min_known and len(gone) > ratio * len(previous):
-            raise SourceUnavailableError(
-                f"{stream}: the listing misses {len(gone)} of {len(previous)} known records; refusing to delete "
-                "them (partial answer or lost permission?). Raise the missing ratio if they were really deleted"
-            )
+        refuse_mass_deletion(f"{stream}: the listing", len(gone), len(previous), ratio, min_known=self.min_known)
         if gone:
             log.info("%s: %d records no longer listed become tombstones", stream, len(gone))
             yield RawPage([self.tombstone(key, window) for key in gone], f"{stream} no longer listed")

@@ -41,10 +41,10 @@ from passerelle.connectors.paginators import ODataNextLink, PageRequest, PageRes
 from passerelle.connectors.paging import UnusableResponseError
 from passerelle.connectors.rest import ConnectionApi, RestReader, RestStream, connection_api
 from passerelle.connectors.retry import Retryable, RetrySettings
-from passerelle.connectors.snapshot import iso
+from passerelle.connectors.snapshot import iso, refuse_mass_deletion
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import parse_timestamp
-from passerelle.errors import SourceUnavailableError, one_line
+from passerelle.errors import one_line
 from passerelle.load.raw_loader import live_record_ids
 from passerelle.records import Window
 
@@ -197,11 +197,8 @@ class DeletionsReader:
         log.info("dynamics.%s: the new baseline lists %d records; %d live in the warehouse, %d of them gone",
                  stream, len(present), len(known), len(missing))
         ratio = float(api.option("census_max_missing_ratio", 0.5))
-        if len(known) >= 20 and len(missing) > ratio * len(known):
-            raise SourceUnavailableError(
-                f"{api.source}.{stream}: the new change-tracking baseline misses {len(missing)} of {len(known)} "
-                "records the warehouse holds; refusing to delete them (lost privilege on the table?). Raise "
-                "census_max_missing_ratio if they were really deleted")
+        refuse_mass_deletion(f"{api.source}.{stream}: the new change-tracking baseline", len(missing), len(known),
+                             ratio, hint="lost privilege on the table?", setting="census_max_missing_ratio")
         if missing:
             reason = {"detectedBy": "baseline census", "reason": "absent from the new change-tracking baseline"}
             yield RawPage([{self.key: i, "deleted": True, "change": reason, "_passerelle": stamp} for i in missing],

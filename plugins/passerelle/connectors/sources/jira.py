@@ -47,7 +47,7 @@ import requests
 
 from passerelle.connectors.paging import max_response_mb
 from passerelle.connectors.paginators import CursorToken, OffsetLimit, PageRequest, Send, json_api_sender, paginate
-from passerelle.connectors.snapshot import Listing, SnapshotDiff, SnapshotReader
+from passerelle.connectors.snapshot import Listing, SnapshotDiff, SnapshotReader, refuse_mass_deletion
 from passerelle.connectors.auth import Token
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonApi, retry_after_header
@@ -250,11 +250,8 @@ class IssueCensusReader:
         log.info("jira.%s: census found %d issues, %d known, %d missing", stream.name, len(present), len(known),
                  len(missing))
         ratio = float(session.option("census_max_missing_ratio", 0.5))
-        if len(known) >= 20 and len(missing) > ratio * len(known):
-            raise SourceUnavailableError(
-                f"jira.{stream.name}: the census misses {len(missing)} of {len(known)} known issues; refusing to "
-                "delete them (lost project permission?). Raise census_max_missing_ratio if they were really deleted"
-            )
+        refuse_mass_deletion(f"jira.{stream.name}: the census", len(missing), len(known), ratio, noun="issues",
+                             hint="lost project permission?", setting="census_max_missing_ratio")
         if missing:
             when = _iso(window.end)
             yield RawPage([{"id": i, "deleted": True, "deletedAt": when, "detectedBy": "census"} for i in missing],

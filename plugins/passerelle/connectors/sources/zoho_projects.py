@@ -43,7 +43,9 @@ from passerelle.connectors.paging import PageCursor, UnusableResponseError
 from passerelle.connectors.request_budget import RequestBudget
 from passerelle.connectors.rest import ConnectionApi, RestStream, connection_api
 from passerelle.connectors.retry import RetrySettings
-from passerelle.connectors.snapshot import STATE_KEY, VERSION_FIELD, SnapshotDiff, SnapshotReader, content_hash, iso
+from passerelle.connectors.snapshot import (
+    STATE_KEY, VERSION_FIELD, SnapshotDiff, SnapshotReader, content_hash, iso, refuse_mass_deletion,
+)
 from passerelle.connectors.sources.zoho import ZohoApi, ZohoOptions
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.errors import AuthError, SourceUnavailableError, one_line
@@ -272,9 +274,9 @@ class TimeLogReader:
         gone = sorted(watched - seen)
         ratio = api.option("max_missing_ratio", None)
         ratio = self.diff.max_missing_ratio if ratio is None else float(ratio)
-        if len(watched) >= self.diff.min_known and len(gone) > ratio * len(watched):
-            raise SourceUnavailableError(f"{stream.name}: the listing misses {len(gone)} of {len(watched)} known time logs "
-                                         "of the re-scanned span; refusing to delete them (partial answer or lost permission?)")
+        refuse_mass_deletion(f"{stream.name}: the listing", len(gone), len(watched), ratio,
+                             noun="time logs of the re-scanned span", min_known=self.diff.min_known,
+                             setting="max_missing_ratio")
         if gone:
             yield RawPage([{"id": key, "deleted": True, VERSION_FIELD: iso(window.end), "date": known.pop(key)[2]}
                            for key in gone], f"{stream.name} no longer listed between {first} and {last}")
