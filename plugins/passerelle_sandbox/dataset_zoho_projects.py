@@ -3,10 +3,13 @@
 Zoho users create a project from a won CRM deal (or from an account): most projects here carry the
 deal and its account in ``crm`` (``{"account": {"id", "name"}, "deal": {"id", "name"}}``) and the
 account as their client company; one carries only the account (created from the account record),
-and one is internal work (no client, no CRM link). Each project has two task lists, milestones,
-main tasks with subtasks (one subtask has its own subtask: subtasks nest), and time logs on tasks
-with a billing status (``Billable`` / ``Non Billable``) and an approval status (``Pending``,
-``Approved``, ``Rejected``). ``links`` lists the truth for identity-resolution tests.
+and one is internal work (no client, no CRM link). The deals are taken in turn from those billed
+"en régie" (time and materials), "par jalons" (milestones) and at a fixed price, as their description
+says, so the portal's hours, milestones and fixed-price lines all reach billing. Each project has two
+task lists, milestones, main tasks with subtasks (one subtask has its own subtask: subtasks nest), and
+time logs on tasks with a billing status (``Billable`` / ``Non Billable``) and an approval status
+(``Pending``, ``Approved``, ``Rejected``). ``links`` lists the truth for identity-resolution and billing tests
+(with the deal's ``deal_description`` and the ``billing`` it reads as).
 
 Timestamps are canonical UTC (``2026-02-11T09:30:00.000Z``); the emulator renders them in the
 portal's time zone, as Zoho does. Everything is drawn from one seeded ``random.Random`` in a fixed
@@ -32,6 +35,9 @@ TASK_TOPICS = ("Cadrage", "Ateliers utilisateurs", "Paramétrage", "Reprise des 
 MILESTONES = ("Validation du cahier des charges", "Mise en production", "Clôture")
 INTERNAL_PROJECT = "Interne — Outillage"
 STATUSES = (("Open", False), ("In Progress", False), ("Closed", True))
+BILLING_WORDS = (("time_and_materials", ("en régie", "au temps passé")), ("milestones", ("par jalons",)))
+"""How a deal's description says it is billed (the words the billing rules read); anything else is fixed."""
+BILLING_TURN = ("time_and_materials", "milestones", "fixed")
 PRIORITIES = ("None", "Low", "Medium", "High")
 
 
@@ -72,6 +78,7 @@ def build_zoho_projects_dataset(dataset: dict[str, Any]) -> Record:
                    "objects": {"users": users, "projects": [], "tasklists": [], "tasks": [], "milestones": [],
                                "timelogs": []},
                    "links": []}
+    won = billing_mix(won)
     plans: list[tuple[str, Record | None, Record | None]] = []
     for deal in won[:PER_PORTAL - 1]:
         account = accounts[deal["Account_Name"]["id"]]
@@ -82,6 +89,23 @@ def build_zoho_projects_dataset(dataset: dict[str, Any]) -> Record:
     for number, (kind, deal, account) in enumerate(plans, start=1):
         _project(out, ids, rng, users, number, kind, deal, account, start, now)
     return out
+
+
+def deal_billing(deal: Record) -> str:
+    """``time_and_materials``, ``milestones`` or ``fixed``: how the deal's description says it is billed."""
+    text = str(deal.get("Description") or "").casefold()
+    return next((mode for mode, words in BILLING_WORDS if any(word in text for word in words)), "fixed")
+
+
+def billing_mix(deals: list[Record]) -> list[Record]:
+    """``deals`` taken in turn from each way of billing of :data:`BILLING_TURN` (each in its given order)."""
+    queues = {mode: [d for d in deals if deal_billing(d) == mode] for mode in BILLING_TURN}
+    mixed: list[Record] = []
+    while any(queues.values()):
+        for mode in BILLING_TURN:
+            if queues[mode]:
+                mixed.append(queues[mode].pop(0))
+    return mixed
 
 
 def _user(user_id: str, person: Record, start: datetime) -> Record:
@@ -119,7 +143,9 @@ def _project(out: Record, ids: _Ids, rng: random.Random, users: list[Record], nu
     }
     objects["projects"].append(project)
     out["links"].append({"project_id": project_id, "kind": kind, "deal_id": deal["id"] if deal else None,
-                         "account_id": account["id"] if account else None})
+                         "account_id": account["id"] if account else None,
+                         "deal_description": deal.get("Description") if deal else None,
+                         "billing": deal_billing(deal) if deal else None})
     ref = {"id": project_id, "name": name}
     milestones = []
     for index, title in enumerate(MILESTONES):

@@ -1,4 +1,5 @@
-"""Zoho Projects (API v3) emulator: one portal derived from the Zoho CRM org (``vendor-apis-pm.md`` §5).
+"""Zoho Projects (API v3, and the legacy REST lists of projects and tasks) emulator: one portal derived from
+the Zoho CRM org (``vendor-apis-pm.md`` §5).
 
 - OAuth: Zoho's accounts server (:mod:`passerelle_sandbox.zoho_accounts`, the one the Zoho CRM emulator
   uses): ``POST /oauth/v2/token`` on the accounts host only, API calls on the ``api_domain`` the answer
@@ -16,6 +17,13 @@
   ``per_page`` (≤ 200, default 100), answered ``{"<key>": [...], "page_info": {"page", "per_page",
   "has_next_page"}}`` (the v3 envelope is UNCONFIRMED in the reference; this is the documented intent).
   No list has a modification filter.
+- Legacy REST lists (§5.1, §5.3): ``/restapi/portal/{portal}/projects/``, ``…/projects/{project}/tasks/`` (main
+  tasks only) and ``…/projects/{project}/tasks/{task}/subtasks/``, paged by ``index`` and ``range`` ("The range
+  you pass cannot be more than 200. If the range is not explicitly mentioned, then the default range is 100";
+  records 11–20 are ``index=11&range=10``). ``index`` counts from 1 as the REST doc says (``legacy_index_base``
+  0: from 0, as the Deluge wrapper says); a page past the last record is 204 No Content
+  (``legacy_empty_no_content``; false: an empty list), both UNCONFIRMED. Answered ``{"<key>": [...]}`` with
+  the same records as v3: the legacy record shape (numeric ids, ``MM-DD-YYYY`` dates) is not emulated.
 - Times are answered in the portal's time zone (``2026-02-11T10:30:00+01:00``), dates ``YYYY-MM-DD``.
 """
 
@@ -40,6 +48,7 @@ from passerelle_sandbox.zoho_model import org_time
 
 Record = dict[str, Any]
 BASE = "/api/v3/portal/<portal>"
+LEGACY = "/restapi/portal/<portal>"
 OBJECTS = ("projects", "tasklists", "tasks", "milestones", "users", "timelogs")
 TIME_FIELDS = ("created_time", "last_modified_time", "completed_time")
 LOCKED_MESSAGE = ("You have exceeded the maximum number of API calls allowed in 2 minutes. "
@@ -66,6 +75,9 @@ def _rules() -> list[Rule]:
         Rule(f"{BASE}/projects/<project>/tasks", endpoint="tasks", methods=["GET"]),
         Rule(f"{BASE}/projects/<project>/tasks/<task>/subtasks", endpoint="subtasks", methods=["GET"]),
         Rule(f"{BASE}/projects/<project>/milestones", endpoint="milestones", methods=["GET"]),
+        Rule(f"{LEGACY}/projects/", endpoint="legacy_projects", methods=["GET"]),
+        Rule(f"{LEGACY}/projects/<project>/tasks/", endpoint="legacy_tasks", methods=["GET"]),
+        Rule(f"{LEGACY}/projects/<project>/tasks/<task>/subtasks/", endpoint="legacy_subtasks", methods=["GET"]),
     ]
 
 
@@ -85,7 +97,8 @@ class ZohoProjectsApp(ZohoAccounts, VendorApp):
     def default_config(self) -> dict[str, Any]:
         return {"enforce_rate_limits": True, "requests_per_window": 100, "request_window_seconds": 120.0,
                 "lock_seconds": 1800.0, "oauth_expires_in": 3600, "tokens_per_refresh_window": 10,
-                "refresh_window_seconds": 600.0, "max_per_page": 200}
+                "refresh_window_seconds": 600.0, "max_per_page": 200, "legacy_default_range": 100,
+                "legacy_index_base": 1, "legacy_empty_no_content": True}
 
     def on_reset(self) -> None:
         with self._budget_lock:
@@ -201,6 +214,24 @@ class ZohoProjectsApp(ZohoAccounts, VendorApp):
         info = {"page": page, "per_page": per_page, "has_next_page": page * per_page < len(rows)}
         return json_response({key: chunk, "page_info": info})
 
+    def _legacy_page(self, call: Call, key: str, rows: list[Record]) -> Response:
+        """``index``/``range`` paging of the legacy REST lists; past the last record, 204 No Content."""
+        args, base = call.request.args, int(self.config["legacy_index_base"])
+        try:
+            index = int(args.get("index", str(base)))
+            size = int(args.get("range", str(self.config["legacy_default_range"])))
+        except ValueError:
+            raise projects_error(400, "INVALID_INPUT", "index and range must be integers") from None
+        if index < base:
+            raise projects_error(400, "INVALID_INPUT", f"index starts at {base}")
+        if not 1 <= size <= int(self.config["max_per_page"]):
+            raise projects_error(400, "INVALID_INPUT", f"The range cannot be more than {self.config['max_per_page']}")
+        rows = sorted(rows, key=lambda r: int(r["id"]))
+        chunk = [self._render(r) for r in rows[index - base : index - base + size]]
+        if not chunk and self.config["legacy_empty_no_content"]:
+            return Response(status=204)
+        return json_response({key: chunk})
+
     def on_portals(self, call: Call) -> Response:
         return json_response({"portals": [dict(self.portal)]})
 
@@ -230,12 +261,28 @@ class ZohoProjectsApp(ZohoAccounts, VendorApp):
 
     def on_subtasks(self, call: Call, portal: str, project: str, task: str) -> Response:
         with self.lock:
+            return self._page(call, "tasks", self._subtasks(portal, project, task))
+
+    def _subtasks(self, portal: str, project: str, task: str) -> list[Record]:
+        self._project(portal, project)
+        parent = self.records["tasks"].get(task)
+        if parent is None or parent["project"]["id"] != project:
+            raise projects_error(404, "RESOURCE_NOT_FOUND", f"No task with id {task}")
+        return [t for t in self.records["tasks"].values() if (t.get("parent_task") or {}).get("id") == task]
+
+    def on_legacy_projects(self, call: Call, portal: str) -> Response:
+        self._portal(portal)
+        with self.lock:
+            return self._legacy_page(call, "projects", list(self.records["projects"].values()))
+
+    def on_legacy_tasks(self, call: Call, portal: str, project: str) -> Response:
+        with self.lock:
             self._project(portal, project)
-            parent = self.records["tasks"].get(task)
-            if parent is None or parent["project"]["id"] != project:
-                raise projects_error(404, "RESOURCE_NOT_FOUND", f"No task with id {task}")
-            rows = [t for t in self.records["tasks"].values() if (t.get("parent_task") or {}).get("id") == task]
-            return self._page(call, "tasks", rows)
+            return self._legacy_page(call, "tasks", self._main_tasks(project))
+
+    def on_legacy_subtasks(self, call: Call, portal: str, project: str, task: str) -> Response:
+        with self.lock:
+            return self._legacy_page(call, "tasks", self._subtasks(portal, project, task))
 
     def on_tasklists(self, call: Call, portal: str, project: str) -> Response:
         with self.lock:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from passerelle.connectors.access_token_cache import forget_all
+from passerelle.connectors.options import ConnectionOptionsError
 from passerelle.connectors.registry import get_source
 from passerelle.errors import AuthError, SourceUnavailableError
 from passerelle_sandbox.server import Sandbox
@@ -232,3 +233,40 @@ def test_api_domain_extra_overrides_the_tokens(sandbox, warehouse_conn) -> None:
     assert stats.inserted == len(live(sandbox, "users"))
     with pytest.raises(SourceUnavailableError, match="host unreachable|refused|unreachable"):
         run(warehouse_conn, sandbox, "projects", api_domain="https://127.0.0.1:9", retry_attempts=1)
+
+
+LEGACY = "/restapi/portal/20089412345"
+
+
+def test_legacy_api_lists_projects_and_tasks_by_index_and_range(sandbox, warehouse_conn) -> None:
+    """``api_version`` legacy: projects, main tasks (project by project) and subtasks from the legacy lists."""
+    control = control_of(sandbox)
+    projects = live(sandbox, "projects")
+    stats = run(warehouse_conn, sandbox, "projects", api_version="legacy", page_size=len(projects))
+    assert stats.inserted == len(projects) and live_ids(warehouse_conn, "projects") == {p["id"] for p in projects}
+    by_path = control.stats()["by_path_status"]
+    assert by_path[f"{LEGACY}/projects/"] == {"200": 1, "204": 1}  # a full page, then No Content ends the list
+    assert not [path for path in by_path if path.startswith("/api/v3/portal/")]
+    tasks = live(sandbox, "tasks")
+    stats = run(warehouse_conn, sandbox, "tasks", api_version="legacy", page_size=3)
+    assert stats.inserted == len(tasks) and live_ids(warehouse_conn, "tasks") == {t["id"] for t in tasks}
+    assert any(t["depth"] == 2 for t in tasks)  # subtasks of subtasks too
+    by_path = control.stats()["by_path_status"]
+    project = projects[0]["id"]
+    assert by_path[f"{LEGACY}/projects/{project}/tasks/"]["200"] == 2  # 4 main tasks: 3, then 1
+    assert not [path for path in by_path if path.startswith("/api/v3/portal/") and "tasks" in path]
+    payload, _ = latest(warehouse_conn, "tasks", tasks[0]["id"])
+    assert payload["project"]["id"] == tasks[0]["project"]["id"]
+
+
+def test_legacy_api_counting_from_zero_and_answering_empty_lists(sandbox, warehouse_conn) -> None:
+    control = control_of(sandbox)
+    control.config(legacy_index_base=0, legacy_empty_no_content=False)
+    projects = live(sandbox, "projects")
+    stats = run(warehouse_conn, sandbox, "projects", api_version="legacy", legacy_index_base=0, page_size=len(projects))
+    assert stats.inserted == len(projects) and live_ids(warehouse_conn, "projects") == {p["id"] for p in projects}
+    assert control.stats()["by_path_status"][f"{LEGACY}/projects/"] == {"200": 2}  # the empty list ends it
+    stats = run(warehouse_conn, sandbox, "tasks", api_version="legacy", legacy_index_base=0, page_size=2)
+    assert stats.inserted == len(live(sandbox, "tasks"))
+    with pytest.raises(ConnectionOptionsError, match="api_version"):
+        run(warehouse_conn, sandbox, "projects", 1, api_version="v2")

@@ -84,4 +84,5 @@ def test_transform_dag_reads_in_task_groups_by_step(dagbag) -> None:
     assert groups["raw"] == {"analyze_raw"}
     assert all(task_id.startswith("build_") for task_id in groups["staging_build"])
     assert all(task_id.startswith("validate_") for task_id in groups["staging_validation"])
-    assert groups["identity"] == {"resolve_project_identity", "validate_project_links"}
+    assert groups["identity"] == {"resolve_project_identity", "validate_project_links",
+                                  "resolve_ledger_customer_identity", "validate_ledger_customer_links"}

@@ -14,7 +14,9 @@ from tests.db import tuples
 pytestmark = pytest.mark.dag
 BACKFILLED = (("salesforce", "Account"), ("hubspot", "deals"), ("jira", "worklogs"), ("monday", "items"),
               ("trello", "cards"), ("asana", "time_entries"))
-TABLES = [model.table for model in STAGING_MODELS] + ["staging.project_links", "staging.identity_exceptions"]
+TABLES = [model.table for model in STAGING_MODELS] + ["staging.project_links", "staging.identity_exceptions",
+                                                       "staging.ledger_customer_links",
+                                                       "staging.ledger_customer_exceptions"]
 
 
 @pytest.fixture
@@ -41,7 +43,8 @@ def test_transform_builds_validates_quarantines_and_resolves(transform, raw_conn
     assert all(counts[model.table] > 0 for model in STAGING_MODELS), counts
     validated = tuples(raw_conn, "SELECT table_name, success FROM quality.validation_runs WHERE run_id = %s",
                       run.run_id)
-    assert {table for table, _ in validated} == {model.table for model in STAGING_MODELS} | {"staging.project_links"}
+    assert {table for table, _ in validated} == {model.table for model in STAGING_MODELS} | {
+        "staging.project_links", "staging.ledger_customer_links"}
 
     # the dataset's deliberately broken identifiers are quarantined with their rule and kept out of staging
     anomalies = load(default_dataset_path())["anomalies"]
@@ -94,7 +97,7 @@ def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw
     assert task_states["build_customers"] == "success" and task_states["validate_customers"] == "failed"
     # what checks its rows against customers waits for them, and so does what reads those checks' results
     downstream = ["validate_contacts", "validate_deals", "validate_deal_lines", "resolve_project_identity",
-                  "validate_project_links"]
+                  "validate_project_links", "resolve_ledger_customer_identity", "validate_ledger_customer_links"]
     assert {task_id: task_states[task_id] for task_id in downstream} == dict.fromkeys(downstream, "upstream_failed")
     # the project-tool tables do not refer to customers: validated and published all the same
     independent = ["validate_people", "validate_products", "validate_projects", "validate_tasks",
@@ -134,7 +137,7 @@ def test_a_failed_suite_stops_only_what_depends_on_its_table(transform, raw_conn
                                      "WHERE run_id = %s", run.run_id))
     assert critical.pop("staging.products") == 1 and "staging.deal_lines" not in critical
     assert critical == {model.table: 0 for model in STAGING_MODELS if model.name not in ("products", "deal_lines")} | {
-        "staging.project_links": 0}
+        "staging.project_links": 0, "staging.ledger_customer_links": 0}
 
 
 def test_sql_tasks_run_on_warehouse_url_when_it_is_set(dagbag, raw_warehouse_url, raw_conn, airflow_connections,

@@ -31,9 +31,20 @@ def paged(records: list[Record], size: int = 2) -> Iterator[Page]:
         yield Page(records[start:start + size], location=f"offset={start}")
 
 
+DIRECT = {"on": False}
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["batch", "direct"])
+def first_loads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs twice: first loads through the batch table, and copied straight into raw.records."""
+    DIRECT["on"] = request.param
+    yield
+    DIRECT["on"] = False
+
+
 def load(conn, records: list[Record], window: Window = WINDOW, run_id: str = "run-1", **kwargs) -> LoadStats:
     return load_window(conn, source=SOURCE, stream=STREAM, window=window, pages=paged(records), run_id=run_id,
-                       **kwargs)
+                       **{"direct": DIRECT["on"], **kwargs})
 
 
 def query(conn, sql: str, params: tuple = ()) -> list[tuple]:
@@ -310,3 +321,65 @@ def test_reader_state_is_saved_with_its_window_and_only_then(warehouse_conn) -> 
     assert get_watermark(warehouse_conn, SOURCE, STREAM).state == {"sync": "token-1"}
     load(warehouse_conn, [rec("c")], run_id="run-3")  # a window without reader state keeps the saved one
     assert get_watermark(warehouse_conn, SOURCE, STREAM).state == {"sync": "token-1"}
+
+
+def path_taken(stats: LoadStats) -> str:
+    return "direct" if "classify" in stats.timings else "batch"
+
+
+def test_direct_first_load_equals_the_batch_load(warehouse_conn) -> None:
+    records = [rec("A", 0), rec("B", 1, deleted=True), rec("C", 2), rec("C", 9, Name="later"), rec("D", 3)]
+    direct = load(warehouse_conn, records, direct=True)
+    direct_rows = query(warehouse_conn, "SELECT record_id, cursor_value, is_deleted, payload, run_id, window_start,"
+                                        " window_end, load_id = %s FROM raw.records ORDER BY 1, 2",
+                        (query(warehouse_conn, "SELECT max(load_id) FROM audit.load_log")[0][0],))
+    with warehouse_conn.cursor() as cur:
+        cur.execute("DELETE FROM raw.records; DELETE FROM audit.watermarks; DELETE FROM audit.load_log")
+    warehouse_conn.commit()
+    batch = load(warehouse_conn, records, direct=False)
+
+    assert (path_taken(direct), path_taken(batch)) == ("direct", "batch")
+    # C's two versions are one record; B's tombstone is a deletion
+    assert counts(direct) == counts(batch) == (3, 0, 1, 0)
+    assert all(row[-1] for row in direct_rows)  # every row carries the load's id
+    assert [row[:-1] for row in direct_rows] == query(
+        warehouse_conn, "SELECT record_id, cursor_value, is_deleted, payload, run_id, window_start, window_end"
+                        " FROM raw.records ORDER BY 1, 2")
+    assert get_watermark(warehouse_conn, SOURCE, STREAM).cursor == D0 + timedelta(minutes=9)
+
+
+def test_direct_is_for_first_loads_only(warehouse_conn) -> None:
+    assert path_taken(load(warehouse_conn, [rec("A", 0)], direct=True)) == "direct"
+    again = load(warehouse_conn, [rec("A", 0), rec("B", 1)], direct=True)
+    assert (path_taken(again), counts(again)) == ("batch", (1, 0, 0, 1))
+
+
+def test_a_repeat_in_a_direct_load_falls_back_to_the_batch_table_without_reading_again(warehouse_conn) -> None:
+    served: list[int] = []
+
+    def pages() -> Iterator[Page]:
+        for number, page in enumerate(paged([rec("A", 1, Name="a"), rec("B", 2, Name="first"), rec("C", 3),
+                                             rec("A", 1, Name="a"), rec("B", 2, Name="second"), rec("D", 4)]), 1):
+            served.append(number)
+            yield page
+
+    stats = load_window(warehouse_conn, source=SOURCE, stream=STREAM, window=WINDOW, pages=pages(), run_id="run-1",
+                        direct=True)
+    assert served == [1, 2, 3]  # each page read once
+    assert (path_taken(stats), stats.records, counts(stats), stats.quarantined) == ("batch", 6, (3, 0, 0, 0), 1)
+    assert query(warehouse_conn, "SELECT record_id FROM raw.records ORDER BY 1") == [("A",), ("C",), ("D",)]
+    assert query(warehouse_conn, "SELECT record_key, rule FROM quality.quarantine") == [("B", "raw.conflicting_duplicate")]
+
+
+def test_a_failure_after_a_repeat_in_a_direct_load_stores_nothing(warehouse_conn) -> None:
+    before = snapshot(warehouse_conn)
+
+    def pages() -> Iterator[Page]:
+        yield Page([rec("A", 1), rec("A", 1)])
+        yield Page([rec("B", 2)])
+        raise ExtractFailed("HTTP 500 after retries")
+
+    with pytest.raises(ExtractFailed):
+        load_window(warehouse_conn, source=SOURCE, stream=STREAM, window=WINDOW, pages=pages(), run_id="run-1",
+                    direct=True)
+    assert snapshot(warehouse_conn) == before

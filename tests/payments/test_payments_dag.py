@@ -65,3 +65,6 @@ def test_quickbooks_payments_move_issued_invoices_to_212(dagbag, staged_warehous
                                  " WHERE paid_on <= DATE '2026-02-28'")
     assert listed and "Paiements non rapprochés :" in page  # the drawn books' payments on reused numbers
     assert all(html.escape(REASONS[code]) in page for code, in listed), listed
+    [(linked, left)] = tuples(staged_conn, "SELECT (SELECT count(*) FROM staging.ledger_customer_links), "
+                                           "(SELECT count(*) FROM staging.ledger_customer_exceptions)")
+    assert linked and f"Clients de la comptabilité : {linked} rapprochés d'un client du CRM, {left} à examiner" in page

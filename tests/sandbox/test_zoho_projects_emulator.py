@@ -136,3 +136,52 @@ def test_projects_carry_their_client_and_crm_deal(zp: Any) -> None:
     assert kinds == {(True, True), (False, True), (False, False)}  # from a deal, from an account, internal
     linked = next(p for p in projects if (p["crm"] or {}).get("deal"))
     assert linked["client_company"]["id"] == linked["crm"]["account"]["id"]
+
+
+def legacy_ids(zp: Any, path: str, access: str, size: int, first: int = 1) -> tuple[list[str], list[int]]:
+    """Every record of a legacy list read ``size`` at a time from index ``first``, and the statuses answered."""
+    ids, statuses, index = [], [], first
+    while True:
+        answer = get(zp, path, access, index=index, range=size)
+        statuses.append(answer.status_code)
+        if answer.status_code == 204:
+            assert answer.content == b""
+            break
+        chunk = [t["id"] for t in answer.json()["tasks" if "/tasks/" in path else "projects"]]
+        ids += chunk
+        if len(chunk) < size:
+            break
+        index += len(chunk)
+    return ids, statuses
+
+
+def test_legacy_lists_page_by_index_and_range_from_one(zp: Any) -> None:
+    access = token(zp).json()["access_token"]
+    projects = sorted(zp.control.records("projects"), key=lambda p: int(p["id"]))
+    body = get(zp, "/restapi/portal/{portal}/projects/", access, index=2, range=3).json()
+    assert [p["id"] for p in body["projects"]] == [p["id"] for p in projects[1:4]] and "page_info" not in body
+    assert len(get(zp, "/restapi/portal/{portal}/projects/", access).json()["projects"]) == min(100, len(projects))
+    ids, statuses = legacy_ids(zp, "/restapi/portal/{portal}/projects/", access, len(projects))
+    assert ids == [p["id"] for p in projects] and statuses == [200, 204]  # a full page, then No Content
+    project = projects[0]["id"]
+    mains = sorted(t["id"] for t in zp.control.records("tasks") if t["project"]["id"] == project and not t["parent_task"])
+    ids, _ = legacy_ids(zp, f"/restapi/portal/{{portal}}/projects/{project}/tasks/", access, 3)
+    assert sorted(ids) == mains and len(ids) > 3
+    parent = next(t for t in zp.control.records("tasks") if t["project"]["id"] == project and t["has_subtasks"]
+                  and not t["parent_task"])
+    children, _ = legacy_ids(zp, f"/restapi/portal/{{portal}}/projects/{project}/tasks/{parent['id']}/subtasks/", access, 1)
+    assert sorted(children) == sorted(t["id"] for t in zp.control.records("tasks")
+                                      if (t["parent_task"] or {}).get("id") == parent["id"])
+    for bad in ({"range": 201}, {"range": 0}, {"index": 0}, {"index": "x"}):
+        refused = get(zp, "/restapi/portal/{portal}/projects/", access, **bad)
+        assert refused.status_code == 400 and refused.json()["error"]["title"] == "INVALID_INPUT", bad
+
+
+def test_legacy_index_from_zero_and_empty_list_instead_of_no_content(zp: Any) -> None:
+    zp.control.config(legacy_index_base=0, legacy_empty_no_content=False)
+    access = token(zp).json()["access_token"]
+    projects = sorted(p["id"] for p in zp.control.records("projects"))
+    assert [p["id"] for p in get(zp, "/restapi/portal/{portal}/projects/", access, index=0, range=2).json()["projects"]] \
+        == projects[:2]
+    past = get(zp, "/restapi/portal/{portal}/projects/", access, index=len(projects), range=5)
+    assert past.status_code == 200 and past.json() == {"projects": []}

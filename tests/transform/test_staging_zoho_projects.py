@@ -5,7 +5,7 @@ extracted for each test (a dozen streams, seconds)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -126,37 +126,59 @@ def test_identity_follows_the_crm_deal_to_the_zoho_crm_customer(raw_conn: Any, s
 
 
 def test_billing_rules_bill_zoho_projects_hours_and_milestones(raw_conn: Any, sandbox: Any) -> None:
-    """The shared billing rules, unchanged: the billable hours of a time-and-materials deal's project, and
-    the completed share of a milestone deal's lines (2 of its project's 3 milestones reached)."""
+    """The shared billing rules, unchanged, read each linked deal's own words: the billable hours of the projects
+    of deals billed "en régie", and the completed share of the lines of deals billed "par jalons" (completed /
+    all milestones of the deal's project); a customer not ready for e-invoicing is an exception instead."""
     run_staging(raw_conn, ["customers", "people", "products", "deals", "deal_lines", *MODELS[1:]])
     run_sql_file(raw_conn, "identity/project_identity.sql")
     links = [link for link in sandbox.vendors["zoho_projects"].app.links if link["kind"] == "deal"]
-    hours, by_milestones = links[0], links[1]
+    assert {link["billing"] for link in links} == {"time_and_materials", "milestones", "fixed"}
+    assert all(("en régie" in link["deal_description"]) == (link["billing"] == "time_and_materials")
+               and ("par jalons" in (link["deal_description"] or "")) == (link["billing"] == "milestones")
+               for link in links if link["deal_description"])
     with raw_conn.cursor() as cur:
-        cur.execute("INSERT INTO billing.deal_terms (deal_key, billing_mode) VALUES (%s, 'time_and_materials'), "
-                    "(%s, 'milestones')", (f"zoho_crm:{hours['deal_id']}", f"zoho_crm:{by_milestones['deal_id']}"))
         cur.execute("INSERT INTO billing.rate_cards (scope, scope_key, hourly_rate) VALUES ('default', NULL, 100)")
-        cur.execute("INSERT INTO billing.exchange_rates (currency, rate_date, eur_per_unit) VALUES ('USD', '2026-01-01', 0.92)")
+        cur.execute("INSERT INTO billing.exchange_rates (currency, rate_date, eur_per_unit) VALUES "
+                    "('USD', '2026-01-01', 0.92), ('GBP', '2026-01-01', 1.17), ('CHF', '2026-01-01', 1.06)")
     raw_conn.commit()
     from passerelle.invoicing.issue import build_billable_items
 
     build_billable_items(raw_conn, DAY1.date() - timedelta(days=1))
     items = rows(raw_conn, "SELECT * FROM marts.billable_items")
-    logs = [log for log in records(sandbox, "timelogs") if log["project"]["id"] == hours["project_id"]]
-    expected = {f"zoho_projects:{log['id']}": Decimal(log["total_minutes"]) / 60 * 100 for log in logs
-                if log["bill_status"] == "Billable" and log["approval_status"] != "Rejected"}
-    billed = {i["source_key"]: i["amount"] for i in items if i["item_kind"] == "time"
-              and i["project_key"] == f"zoho_projects:{hours['project_id']}"}
-    assert expected and billed == {k: v.quantize(Decimal("0.01")) for k, v in expected.items()}
-    assert len(expected) < len(logs)  # non-billable logs are not billed
-    milestones = [m for m in records(sandbox, "milestones") if m["project"]["id"] == by_milestones["project_id"]]
-    assert sorted(m["status"] for m in milestones) == ["completed", "completed", "notcompleted"]
-    lines = rows(raw_conn, "SELECT deal_line_key, line_amount FROM staging.deal_lines WHERE deal_key = %s",
-                 f"zoho_crm:{by_milestones['deal_id']}")
-    due = {i["source_key"]: i["amount"] for i in items if i["deal_key"] == f"zoho_crm:{by_milestones['deal_id']}"}
-    assert lines and due == {line["deal_line_key"]: (line["line_amount"] * 2 / 3).quantize(Decimal("0.01"))
-                             for line in lines}
-    assert all(i["billing_mode"] == "milestones" for i in items if i["source_key"] in due)
+    not_ready = {r["customer_key"] for r in rows(raw_conn, "SELECT customer_key FROM marts.billing_exceptions "
+                                                           "WHERE kind = 'customer_not_ready'")}
+    deals = {d["id"]: d for d in sandbox.vendors["zoho_crm"].control.records("Deals")}
+    billed_hours = billed_milestones = 0
+    for link in links:
+        deal_key, project_key = f"zoho_crm:{link['deal_id']}", f"zoho_projects:{link['project_id']}"
+        customer = f"zoho_crm:{deals[link['deal_id']]['Account_Name']['id']}"
+        time = {i["source_key"]: i["amount"] for i in items if i["item_kind"] == "time" and i["project_key"] == project_key}
+        lines = {i["source_key"]: i["amount"] for i in items if i["item_kind"] == "deal_line" and i["deal_key"] == deal_key}
+        assert {i["billing_mode"] for i in items if i["deal_key"] == deal_key} <= {link["billing"]}
+        if customer in not_ready:  # held back as a whole, named in the exceptions
+            assert time == lines == {}, link
+            continue
+        if link["billing"] == "time_and_materials":
+            logs = [log for log in records(sandbox, "timelogs") if log["project"]["id"] == link["project_id"]]
+            expected = {f"zoho_projects:{log['id']}": (Decimal(log["total_minutes"]) / 60 * 100).quantize(Decimal("0.01"))
+                        for log in logs if log["bill_status"] == "Billable" and log["approval_status"] != "Rejected"}
+            assert expected and time == expected and lines == {}, link
+            assert len(expected) < len(logs)  # non-billable logs are not billed
+            billed_hours += 1
+            continue
+        assert time == {}, link  # time on a fixed-price or milestone deal is part of its price
+        share = Decimal(1)
+        if link["billing"] == "milestones":
+            milestones = [m for m in records(sandbox, "milestones") if m["project"]["id"] == link["project_id"]]
+            reached = [m for m in milestones if m["completed_time"]
+                       and datetime.fromisoformat(m["completed_time"].replace("Z", "+00:00")) < DAY1]
+            assert 0 < len(reached) < len(milestones), link
+            share = Decimal(len(reached)) / len(milestones)
+            billed_milestones += 1
+        due = rows(raw_conn, "SELECT deal_line_key, line_amount FROM staging.deal_lines WHERE deal_key = %s", deal_key)
+        assert due and lines == {line["deal_line_key"]: (line["line_amount"] * share).quantize(Decimal("0.01"))
+                                 for line in due}, link
+    assert billed_hours and billed_milestones  # the portal's hours and milestones both reach billing
 
 
 def test_the_staging_suites_accept_the_rows_and_quarantine_none(raw_conn: Any, sandbox: Any) -> None:

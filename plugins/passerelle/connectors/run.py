@@ -45,7 +45,8 @@ def run_stream(
     (API, bad record, database) leaves the warehouse as it was, and the Airflow retry redoes it. A
     record jsonb cannot store is set aside (``raw.quarantined_records``) and does not fail the window.
     The Connection's extras are checked first: a bad one fails the run before any request or write.
-    The next pages are read while the current one is copied (:mod:`passerelle.connectors.prefetch`).
+    The next pages are read while the current one is copied (:mod:`passerelle.connectors.prefetch`). A
+    first load is copied straight into ``raw.records`` (see :func:`passerelle.load.raw_loader.load_window`).
     """
     config = replace(validated(config, source.options, source.name, source.conn_id),
                      warehouse=partial(second_connection, conn), conn_id=config.conn_id or source.conn_id)
@@ -67,7 +68,7 @@ def run_stream(
         stats = load_window(
             conn, source=source.name, stream=stream.name, window=window,
             pages=Prefetched(extract(source, stream, session, window, state), name=f"{source.name}.{stream.name} reader"),
-            run_id=run_id, logger=log, state=state,
+            run_id=run_id, logger=log, state=state, direct=True,
         )
     log.info(
         "%s.%s: %d records -> %d inserted, %d updated, %d deleted, %d unchanged; %d unloadable set aside in "

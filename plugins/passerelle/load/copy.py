@@ -13,11 +13,10 @@ Payloads are written with :mod:`passerelle.exact_json`: Decimals keep the digits
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 
 from passerelle import exact_json
 from passerelle.errors import BadRecordError
@@ -126,26 +125,96 @@ def encode_page(records: Sequence[Record], *, source: str = "", stream: str = ""
     return b"".join(kept), len(kept)
 
 
+def constant_columns(values: Sequence[Any]) -> bytes:
+    """COPY text of columns every line shares (text, numbers, timestamps, None), each after a tab."""
+    def text(value: Any) -> str:
+        if value is None:
+            return "\\N"
+        return escape(value.isoformat() if isinstance(value, datetime) else str(value))
+    return "".join(f"\t{text(value)}" for value in values).encode("utf-8")
+
+
+class PageStream:
+    """The COPY text of ``pages`` as a file that one COPY statement reads, one encoded page at a time.
+
+    One COPY streams the whole window: Postgres stores each page while the next one is encoded (and,
+    with :mod:`passerelle.connectors.prefetch`, read), instead of waiting page by page. Pages are
+    consumed lazily and released once sent, so memory stays bounded by the page size.
+
+    ``constants`` (column, value) pairs add columns with the same value on every row. ``spool``, a
+    binary file, receives a copy of the rows without those columns, for a caller that may have to load
+    the same window again another way. Unloadable records are kept in ``unloadable`` when
+    ``keep_unloadable``, else they raise (see :func:`encode_page`); the connection takes no other
+    statement during a COPY, so they are handed to the quarantine afterwards.
+    """
+
+    def __init__(self, pages: Iterable[Page], *, source: str = "", stream: str = "",
+                 on_page: PageCallback | None = None, keep_unloadable: bool = False,
+                 constants: Sequence[tuple[str, Any]] = (), spool: IO[bytes] | None = None) -> None:
+        self._pages = iter(pages)
+        self._source, self._stream, self._on_page, self._keep, self._spool = source, stream, on_page, keep_unloadable, spool
+        self._tail = constant_columns([value for _, value in constants]) + b"\n" if constants else b""
+        self.columns = (*COLUMNS, *(name for name, _ in constants))
+        self.records = self.pages = 0
+        self.unloadable: list[UnloadableRecordError] = []
+        self._failure: BaseException | None = None
+
+    def copy_into(self, cursor: Any, table: str) -> None:
+        """Send every page to ``table`` with one COPY. An error while reading or encoding ends the data
+        where it stands and is raised here as it was raised (psycopg2 would replace it by its own); the
+        caller's transaction must then be rolled back, so the rows sent are never kept."""
+        try:
+            cursor.copy_expert(f"COPY {table} ({', '.join(self.columns)}) FROM STDIN", self, size=1 << 20)
+        except Exception:
+            if self._failure is not None:  # the pages failed first: that is the error, not what Postgres made of the rest
+                raise self._failure
+            raise
+        finally:
+            close = getattr(self._pages, "close", None)
+            if close is not None:
+                close()  # a reader thread behind ``pages`` stops now, not when garbage-collected
+        if self._failure is not None:
+            raise self._failure
+
+    def read(self, size: int = -1) -> bytes:
+        """The next page's COPY text (whatever ``size``), ``b""`` at the end or after a failure."""
+        if self._failure is not None:
+            return b""
+        try:
+            return self._next_page()
+        except BaseException as error:  # raised again by copy_into once COPY has ended
+            self._failure = error
+            return b""
+
+    def _next_page(self) -> bytes:
+        for page in self._pages:
+            if not isinstance(page, Page):
+                raise BadRecordError(self._source, self._stream, f"page {self.pages + 1}",
+                                     f"expected a Page, got {type(page).__name__}")
+            self.pages += 1
+            data, count = encode_page(page.records, source=self._source, stream=self._stream,
+                                      first_position=self.records + 1, location=page.location or f"page {self.pages}",
+                                      quarantine=self.unloadable.append if self._keep else None)
+            self.records += count
+            if self._on_page is not None:
+                self._on_page(self.pages, page, count, self.records)
+            if data:
+                if self._spool is not None:
+                    self._spool.write(data)
+                # COPY text ends each line, and only a line, with a raw newline (values escape theirs).
+                return data.replace(b"\n", self._tail) if self._tail else data
+        return b""
+
+
 def copy_pages(cursor: Any, table: str, pages: Iterable[Page], *, source: str = "", stream: str = "",
                on_page: PageCallback | None = None, quarantine: Quarantine | None = None) -> tuple[int, int]:
-    """COPY every page into ``table`` (columns :data:`COLUMNS`); return (records copied, pages).
-
-    ``pages`` is consumed lazily: each page is encoded, sent and released before the next one is
-    requested, so memory stays bounded by the page size whatever the size of the extract.
-    Unloadable records go to ``quarantine`` when one is given (see :func:`encode_page`).
-    """
-    statement = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
-    total = page_count = 0
-    for page in pages:
-        if not isinstance(page, Page):
-            raise BadRecordError(source, stream, f"page {page_count + 1}", f"expected a Page, got {type(page).__name__}")
-        page_count += 1
-        data, count = encode_page(page.records, source=source, stream=stream, first_position=total + 1,
-                                  location=page.location or f"page {page_count}", quarantine=quarantine)
-        if count:
-            cursor.copy_expert(statement, io.BytesIO(data))
-        del data
-        total += count
-        if on_page is not None:
-            on_page(page_count, page, count, total)
-    return total, page_count
+    """COPY every page into ``table`` (columns :data:`COLUMNS`) with one statement (:class:`PageStream`);
+    return (records copied, pages). Unloadable records go to ``quarantine`` when one is given, once the
+    COPY has ended (see :func:`encode_page`)."""
+    stream_of_pages = PageStream(pages, source=source, stream=stream, on_page=on_page,
+                                 keep_unloadable=quarantine is not None)
+    stream_of_pages.copy_into(cursor, table)
+    for error in stream_of_pages.unloadable:
+        assert quarantine is not None
+        quarantine(error)
+    return stream_of_pages.records, stream_of_pages.pages

@@ -25,17 +25,20 @@ their real size.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import psycopg2.errors
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from psycopg2.extras import Json
 
 from passerelle import exact_json
-from passerelle.load.copy import UnloadableRecordError, copy_pages
+from passerelle.load.copy import COLUMNS, PageStream, UnloadableRecordError
 from passerelle.load.statistics import refresh_statistics
 from passerelle.records import Page, Window
 
@@ -64,7 +67,8 @@ class LoadStats:
     """Records jsonb cannot store, set aside in ``raw.quarantined_records``."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step: ``prepare``, ``copy`` (includes reading the pages, which are consumed lazily),
-    ``conflict_check``, ``insert_and_classify``, ``commit`` and ``analyze`` (deciding, and analyzing if needed)."""
+    ``conflict_check`` and ``insert_and_classify`` (through the batch table) or ``classify`` (a first load
+    copied straight into ``raw.records``), ``commit`` and ``analyze`` (deciding, and analyzing if needed)."""
     analyzed: tuple[str, ...] = ()
     """The raw tables whose statistics this window made stale, analyzed after the commit."""
 
@@ -95,18 +99,15 @@ CREATE TEMP TABLE {TEMP_TABLE} (
 """
 
 # All parts of one statement share a snapshot, so the EXISTS probes on raw.records see only the
-# versions stored before this load, while the INSERT in ``ins`` adds the new ones.
+# versions stored before this load, while the INSERT in ``ins`` adds the new ones. The batch holds each
+# version once (_DROP_REPEATS ran first), so it is inserted as it stands: no sort of the payloads.
 _INSERT_AND_CLASSIFY = f"""
-WITH src AS (
-    SELECT DISTINCT ON (record_id, cursor_value, is_deleted) record_id, cursor_value, is_deleted, payload
-      FROM {TEMP_TABLE}
-     ORDER BY record_id, cursor_value, is_deleted, ord DESC
-), ins AS (
+WITH ins AS (
     INSERT INTO raw.records (load_id, source, stream, record_id, cursor_value, is_deleted, payload,
                              run_id, window_start, window_end)
     SELECT %(load_id)s, %(source)s, %(stream)s, record_id, cursor_value, is_deleted, payload,
            %(run_id)s, %(window_start)s, %(window_end)s
-      FROM src
+      FROM {TEMP_TABLE}
     ON CONFLICT (source, stream, record_id, cursor_value, is_deleted) DO NOTHING
     RETURNING record_id, cursor_value, is_deleted
 ), latest AS (
@@ -167,6 +168,18 @@ WITH conflicts AS ({CONFLICTING_VERSIONS}), removed AS (
 SELECT coalesce(array_agg(record_key ORDER BY record_key), '{{}}') FROM quarantined
 """
 
+# Runs after _QUARANTINE_CONFLICTS: a version that arrived more than once (the same content on two
+# pages) keeps its last copy. Only the rare repeated keys are touched, never the whole batch.
+_DROP_REPEATS = f"""
+DELETE FROM {TEMP_TABLE} t
+ USING (SELECT record_id, cursor_value, is_deleted, max(ord) AS kept
+          FROM {TEMP_TABLE}
+         GROUP BY record_id, cursor_value, is_deleted
+        HAVING count(*) > 1) repeated
+ WHERE t.record_id = repeated.record_id AND t.cursor_value = repeated.cursor_value
+   AND t.is_deleted = repeated.is_deleted AND t.ord <> repeated.kept
+"""
+
 # A newer clean version of a quarantined record (stored by this load) releases its entry.
 _RELEASE_CONFLICTS = """
 UPDATE quality.quarantine q
@@ -207,6 +220,18 @@ VALUES (%(load_id)s, %(source)s, %(stream)s, %(window_start)s, %(window_end)s, %
 """
 
 
+# A first load writes straight into raw.records (load_window's ``direct``): every record it stored is new.
+_STREAM_IS_EMPTY = "SELECT NOT EXISTS (SELECT FROM raw.records WHERE source = %(source)s AND stream = %(stream)s)"
+
+_CLASSIFY_FIRST_LOAD = """
+SELECT count(*) FILTER (WHERE NOT is_deleted), count(*) FILTER (WHERE is_deleted), max(cursor_value)
+  FROM (SELECT DISTINCT ON (record_id) record_id, cursor_value, is_deleted
+          FROM raw.records
+         WHERE source = %(source)s AND stream = %(stream)s
+         ORDER BY record_id, cursor_value DESC, is_deleted DESC) latest
+"""
+
+
 def live_record_ids(conn: Any, source: str, stream: str) -> set[str]:
     """Ids of the stream's records whose latest version in ``raw.records`` is not a deletion: what a
     census of the vendor's ids is compared with when its deletion feed was lost. Ends its transaction."""
@@ -241,7 +266,7 @@ def get_watermark(conn: Any, source: str, stream: str) -> Watermark | None:
 
 def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: Iterable[Page], run_id: str,
                 logger: logging.Logger | None = None, state: dict[str, Any] | None = None,
-                analyze: bool = True) -> LoadStats:
+                analyze: bool = True, direct: bool = False) -> LoadStats:
     """Load ``pages`` (consumed lazily) for ``window`` in one transaction and commit it.
 
     ``state`` is the readers' state for this stream; its value once the pages are exhausted is saved
@@ -249,6 +274,12 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
 
     ``conn`` is a psycopg2 connection with autocommit off; its transaction is committed on success
     and rolled back on any error, which is then re-raised (BadRecordError for invalid records).
+
+    ``direct=True`` copies the pages straight into ``raw.records`` when the stream holds no row yet (a
+    first, full load): no batch table is written and read back, and Postgres stores each page while the
+    next one is read. The rows are also spooled to a private temporary file: should a version arrive
+    twice (a repeat, or two contents at one cursor), the direct copy is undone and the spooled window is
+    loaded through the batch table like any other, without reading the source again.
 
     ``analyze=False`` leaves the statistics of the tables written to as they are (for a caller that
     loads many windows in a row and analyzes once at the end, and for measuring what analyzing saves).
@@ -293,22 +324,55 @@ def load_window(conn: Any, *, source: str, stream: str, window: Window, pages: I
             cur.execute("SELECT nextval('audit.load_id_seq')")
             params["load_id"] = cur.fetchone()[0]
             cur.execute("SET LOCAL work_mem = '64MB'")
-            cur.execute(_CREATE_TEMP)
+            if direct:
+                cur.execute(_STREAM_IS_EMPTY, params)
+                direct = cur.fetchone()[0]
             step("prepare")
-            records, page_count = copy_pages(cur, TEMP_TABLE, pages, source=source, stream=stream,
-                                             on_page=page_loaded, quarantine=set_aside)
-            cur.execute(f"ANALYZE {TEMP_TABLE} (record_id, cursor_value, is_deleted)")  # the grouping keys, not payloads
-            step("copy")
-            cur.execute(_QUARANTINE_CONFLICTS, params)
-            conflicting = cur.fetchone()[0]
-            step("conflict_check")
-            if conflicting:
-                logger.warning("%s: %d records arrived with conflicting versions at the same cursor and were "
-                               "quarantined (quality.quarantine, rule raw.conflicting_duplicate): %s",
-                               label, len(conflicting), ", ".join(conflicting[:20]))
-            cur.execute(_INSERT_AND_CLASSIFY, params)
-            inserted, updated, deleted, unchanged, max_cursor, rows_added = cur.fetchone()
-            step("insert_and_classify")
+            with tempfile.TemporaryFile(prefix="passerelle-window-") if direct else nullcontext() as spool:
+                if direct:
+                    constants = [(name, params[name]) for name in ("load_id", "source", "stream", "run_id",
+                                                                    "window_start", "window_end")]
+                    copied = PageStream(pages, source=source, stream=stream, on_page=page_loaded,
+                                        keep_unloadable=True, constants=constants, spool=spool)
+                    cur.execute("SAVEPOINT direct_copy")
+                    try:
+                        copied.copy_into(cur, "raw.records")
+                    except psycopg2.errors.UniqueViolation:
+                        cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
+                        logger.info("%s: a record version arrived twice in this first load; loading the window "
+                                    "through the batch table, which sets repeats and conflicts apart", label)
+                        direct = False
+                        spool.seek(0)
+                        cur.execute(_CREATE_TEMP)
+                        cur.copy_expert(f"COPY {TEMP_TABLE} ({', '.join(COLUMNS)}) FROM STDIN", spool, size=1 << 20)
+                else:
+                    copied = PageStream(pages, source=source, stream=stream, on_page=page_loaded, keep_unloadable=True)
+                    cur.execute(_CREATE_TEMP)
+                    copied.copy_into(cur, TEMP_TABLE)
+            for error in copied.unloadable:
+                set_aside(error)
+            records, page_count = copied.records, copied.pages
+            if direct:
+                step("copy")
+                cur.execute(_CLASSIFY_FIRST_LOAD, params)
+                inserted, deleted, max_cursor = cur.fetchone()
+                updated = unchanged = 0
+                rows_added, conflicting = records, []
+                step("classify")
+            else:
+                cur.execute(f"ANALYZE {TEMP_TABLE} (record_id, cursor_value, is_deleted)")  # the keys, not payloads
+                step("copy")
+                cur.execute(_QUARANTINE_CONFLICTS, params)
+                conflicting = cur.fetchone()[0]
+                cur.execute(_DROP_REPEATS)
+                step("conflict_check")
+                if conflicting:
+                    logger.warning("%s: %d records arrived with conflicting versions at the same cursor and were "
+                                   "quarantined (quality.quarantine, rule raw.conflicting_duplicate): %s",
+                                   label, len(conflicting), ", ".join(conflicting[:20]))
+                cur.execute(_INSERT_AND_CLASSIFY, params)
+                inserted, updated, deleted, unchanged, max_cursor, rows_added = cur.fetchone()
+                step("insert_and_classify")
             cur.execute(_RELEASE_CONFLICTS, params)
             params.update(records=records, pages=page_count, inserted=inserted, updated=updated,
                           deleted=deleted, unchanged=unchanged, max_cursor=max_cursor, unloadable=len(unloadable))

@@ -115,7 +115,7 @@ def model_tasks(raw_ready: SQLExecuteQueryOperator) -> None:
         ("staging", "validate"): TaskGroup("staging_validation", prefix_group_id=False,
                                            tooltip="Great Expectations suites and quarantine, parents first"),
     }
-    identity = TaskGroup("identity", prefix_group_id=False, tooltip="Project ↔ customer/deal resolution")
+    identity = TaskGroup("identity", prefix_group_id=False, tooltip="Projects ↔ CRM customers/deals; books' customers ↔ CRM customers")
     groups[("identity", "build")] = groups[("identity", "validate")] = identity
     validations: dict[str, Any] = {}
     for model in MODELS:  # upstreams first, so their validation tasks exist

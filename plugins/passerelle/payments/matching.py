@@ -6,8 +6,10 @@ type 380) carrying the same number (``DocNumber`` = BT-1) when all of these hold
 
 - the number is one Passerelle issued (``unknown_number`` / ``foreign_number`` for QuickBooks' own numbering,
   ``not_an_invoice`` for a credit note's number);
-- the customer is the buyer: SIREN when both sides have one, else VAT number, else the normalised name
-  (``customer_differs``); same currency (``currency_differs``); same total in the books as issued
+- the customer is the buyer: the books' customer is linked to the invoice's CRM customer
+  (``staging.ledger_customer_links``, identity resolution of the books), else SIREN when both sides have one,
+  else VAT number, else the normalised name (``customer_differs``); same currency (``currency_differs``);
+  same total in the books as issued
   (``total_differs``: another document under the same number);
 - the amount settled does not exceed what is still due after the payments already recorded (``exceeds_due``).
 
@@ -44,13 +46,15 @@ APPLICATIONS_SQL = """
 SELECT a.source_system, a.payment_id, a.line_number || ':' || a.link_number AS source_line,
        a.linked_type, a.linked_id, a.amount,
        p.paid_on, p.currency, p.reference, p.note, p.unapplied_amount,
-       c.display_name AS customer_name, c.siren, c.vat_number, c.normalised_name,
+       c.display_name AS customer_name, c.siren, c.vat_number, c.normalised_name, l.customer_key AS linked_customer_key,
        d.source_id IS NOT NULL AS document_known, d.document_type, d.document_number, d.total_amount AS document_total,
        i.invoice_number, i.type_code, i.currency AS invoice_currency, i.grand_total, i.due_payable,
-       i.buyer_name, i.buyer_siren, i.buyer_vat_number, reference.normalise(i.buyer_name) AS buyer_normalised
+       i.customer_key AS buyer_customer_key, i.buyer_name, i.buyer_siren, i.buyer_vat_number,
+       reference.normalise(i.buyer_name) AS buyer_normalised
   FROM staging.ledger_payment_applications AS a
   JOIN staging.ledger_payments AS p ON p.ledger_payment_key = a.ledger_payment_key
   LEFT JOIN staging.ledger_customers AS c ON c.ledger_customer_key = p.ledger_customer_key
+  LEFT JOIN staging.ledger_customer_links AS l ON l.ledger_customer_key = p.ledger_customer_key
   LEFT JOIN staging.ledger_invoices AS d
          ON d.source_system = a.source_system AND d.source_id = a.linked_id AND d.document_type = a.linked_type
   LEFT JOIN marts.invoices AS i ON i.invoice_number = d.document_number
@@ -120,10 +124,26 @@ def _rows(conn: Any, query: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def _described(name: str | None, siren: str | None, note: str | None) -> str:
+    """``'Name' (SIREN 123456789, note)``, leaving out what is unknown."""
+    details = ", ".join(part for part in (f"SIREN {siren}" if siren else None, note) if part)
+    return f"'{name}'" + (f" ({details})" if details else "")
+
+
 def customer_problem(row: dict[str, Any]) -> str | None:
-    """Why the customer of the books is not the invoice's buyer (None when it is): identifiers first, then name."""
-    books = f"'{row['customer_name']}'" + (f" (SIREN {row['siren']})" if row["siren"] else "")
-    buyer = f"'{row['buyer_name']}'" + (f" (SIREN {row['buyer_siren']})" if row["buyer_siren"] else "")
+    """Why the customer of the books is not the invoice's buyer (None when it is).
+
+    A link of the books' customer to the invoice's CRM customer settles it: identity resolution matched them on
+    evidence that agrees, while the books may hold no identifier and spell the name their own way. Without
+    one, identifiers first, then the name. A link to another CRM customer refuses nothing by itself: the same
+    company may be in two CRMs.
+    """
+    linked = row["linked_customer_key"]
+    if linked is not None and linked == row["buyer_customer_key"]:
+        return None
+    books = _described(row["customer_name"], row["siren"], f"linked to CRM customer {linked}" if linked else None)
+    buyer = _described(row["buyer_name"], row["buyer_siren"],
+                       f"CRM customer {row['buyer_customer_key']}" if linked and row["buyer_customer_key"] else None)
     if row["siren"] and row["buyer_siren"]:
         same = row["siren"] == row["buyer_siren"]
     elif row["vat_number"] and row["buyer_vat_number"]:

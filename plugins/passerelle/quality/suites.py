@@ -4,7 +4,8 @@ A table is validated after the tables its rules refer to, its upstream models in
 :mod:`passerelle.transform.models`, so that a referential rule sees its parent after the parent's own
 quarantine: a deal whose customer was quarantined is an orphan too.
 ``staging.project_links`` is built by identity resolution after the staging tables are validated, so
-it is validated on its own (``validate_table(conn, "project_links", run_id)``).
+it is validated on its own (``validate_table(conn, "project_links", run_id)``); so are
+``staging.ledger_customer_links`` and ``staging.ledger_customer_exceptions``, the books' identity resolution.
 
 Date bounds depend on the day validated (``as_of``): business dates must fall between 2000-01-01 and
 two years after it; work dates (time entries, completions) may not be more than a day ahead of it.
@@ -342,6 +343,40 @@ def project_links(bounds: Bounds) -> list[Rule]:
     ]
 
 
+def _ledger_customer_key(table: str) -> list[Rule]:
+    """One row per customer of the books, and that customer exists (as it stands after its own quarantine)."""
+    return [
+        not_null(table, "ledger_customer_key", CRITICAL),
+        Rule(f"{table}.ledger_customer_key_unique", CRITICAL,
+             gxe.ExpectColumnValuesToBeUnique(column="ledger_customer_key"),
+             "duplicate ledger_customer_key '{ledger_customer_key}'"),
+        references(table, "ledger_customer_key", "staging.ledger_customers", "ledger_customer_key", WARNING,
+                   "customer of the books {ledger_customer_key} not in staging.ledger_customers"),
+    ]
+
+
+def ledger_customer_links(bounds: Bounds) -> list[Rule]:
+    t = "ledger_customer_links"
+    return [
+        *_ledger_customer_key(t),
+        references(t, "customer_key", "staging.customers", "customer_key", WARNING,
+                   "linked customer {customer_key} not in staging.customers"),
+        in_set(f"{t}.method_known", WARNING, "method", ["siren", "vat", "name"], "unknown method '{method}'"),
+        between(f"{t}.confidence_range", WARNING, "confidence", "confidence {confidence} outside 0 .. 1",
+                min_value=0, max_value=1),
+    ]
+
+
+def ledger_customer_exceptions(bounds: Bounds) -> list[Rule]:
+    t = "ledger_customer_exceptions"
+    return [
+        *_ledger_customer_key(t),
+        in_set(f"{t}.problem_known", WARNING, "problem", ["ambiguous", "conflict", "unmapped"],
+               "unknown problem '{problem}' for {ledger_customer_key}"),
+        not_null(t, "detail", WARNING, "exception of {ledger_customer_key} without a detail"),
+    ]
+
+
 BUILDERS: dict[str, tuple[str, Callable[[Bounds], list[Rule]]]] = {
     "customers": ("customer_key", customers),
     "contacts": ("contact_key", contacts),
@@ -357,6 +392,8 @@ BUILDERS: dict[str, tuple[str, Callable[[Bounds], list[Rule]]]] = {
     "ledger_invoices": ("ledger_document_key", ledger_invoices),
     "ledger_payments": ("ledger_payment_key", ledger_payments),
     "project_links": ("project_key", project_links),
+    "ledger_customer_links": ("ledger_customer_key", ledger_customer_links),
+    "ledger_customer_exceptions": ("ledger_customer_key", ledger_customer_exceptions),
 }
 # Tables built one row per live raw record; the others are derived (at most one row per raw record).
 ONE_ROW_PER_RECORD = {"customers", "contacts", "people", "products", "deals", "projects", "ledger_customers",

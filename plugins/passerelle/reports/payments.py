@@ -4,7 +4,9 @@ Basis: invoices (type 380) issued up to the end of the period, as they stand now
 BT-115 less what ``billing.payments`` received); paid = nothing outstanding, its last payment received in the
 period; overdue = something outstanding past its due date (BT-9) on the report's as-of day; unmatched = the
 payments of the books received up to the end of the period that matching could not attribute, with the reason
-(``marts.unmatched_payments``). Labels are French, amounts in the French format (1 234,56).
+(``marts.unmatched_payments``); and how many customers of the books identity resolution linked to a CRM customer
+or left to a person (``staging.ledger_customer_links`` / ``_exceptions``). Labels are French, amounts in the
+French format (1 234,56).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class PaymentsSection:
     partly_paid: tuple[InvoiceDue, ...]
     overdue: tuple[InvoiceDue, ...]
     unmatched: tuple[UnmatchedPayment, ...]
+    ledger_customers: tuple[int, int] = (0, 0)  # customers of the books linked to a CRM customer, left to a person
 
 
 _INVOICES = """
@@ -83,6 +86,9 @@ UNMATCHED = """
       FROM marts.unmatched_payments
      WHERE paid_on IS NULL OR paid_on <= %(end)s
      ORDER BY paid_on NULLS LAST, source_system, payment_id, source_line NULLS LAST"""
+LEDGER_CUSTOMERS = """
+    SELECT (SELECT count(*) FROM staging.ledger_customer_links),
+           (SELECT count(*) FROM staging.ledger_customer_exceptions)"""
 
 
 def load_payments(cur: Any, params: dict[str, Any]) -> PaymentsSection:
@@ -95,6 +101,7 @@ def load_payments(cur: Any, params: dict[str, Any]) -> PaymentsSection:
         partly_paid=tuple(InvoiceDue(*row) for row in fetch(PARTLY_PAID)),
         overdue=tuple(InvoiceDue(*row) for row in fetch(OVERDUE)),
         unmatched=tuple(UnmatchedPayment(*row) for row in fetch(UNMATCHED)),
+        ledger_customers=fetch(LEDGER_CUSTOMERS)[0],
     )
 
 
@@ -136,6 +143,8 @@ def render_payments(section: PaymentsSection) -> str:
         '<p class="muted">Factures émises jusqu\'à la fin de la période, selon les encaissements enregistrés '
         "(billing.payments) ; paiements de la comptabilité non rapprochés (marts.unmatched_payments), jamais "
         "attribués au hasard.</p>",
+        f'<p class="muted">Clients de la comptabilité : {section.ledger_customers[0]} rapprochés d\'un client du CRM, '
+        f"{section.ledger_customers[1]} à examiner (staging.ledger_customer_exceptions).</p>",
         _invoices("Payées", "Aucune facture soldée dans la période.", section.paid, "Dernier paiement"),
         _invoices("Partiellement payées", "Aucune facture partiellement payée.", section.partly_paid,
                   "Dernier paiement"),

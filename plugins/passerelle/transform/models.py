@@ -157,6 +157,9 @@ MODELS: tuple[Model, ...] = ordered((
     # One file, one transaction: rebuilds staging.project_links and staging.identity_exceptions together.
     Model("project_identity", "staging.project_links", upstream=("customers", "deals", "projects"),
           layer="identity", sql_file="identity/project_identity.sql"),
+    # One file, one transaction: rebuilds staging.ledger_customer_links and staging.ledger_customer_exceptions.
+    Model("ledger_customer_identity", "staging.ledger_customer_links", upstream=("customers", "ledger_customers"),
+          layer="identity", sql_file="identity/ledger_customer_identity.sql"),
 ))
 MODELS_BY_NAME = {model.name: model for model in MODELS}
 STAGING_MODELS: tuple[Model, ...] = tuple(model for model in MODELS if model.layer == "staging")

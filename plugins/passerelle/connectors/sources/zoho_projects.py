@@ -1,4 +1,5 @@
-"""Zoho Projects (API v3): projects, task lists, tasks and subtasks, milestones, users and time logs.
+"""Zoho Projects (API v3, or the legacy REST API's lists): projects, task lists, tasks and subtasks,
+milestones, users and time logs.
 
 - Auth: the Zoho OAuth of :mod:`passerelle.connectors.sources.zoho` (refresh-token grant at the data
   centre's accounts server = the Connection's host, ``Zoho-oauthtoken``), with access tokens shared by
@@ -22,13 +23,19 @@
   and billing-status changes become new versions, logs gone from the span tombstones. Logs dated
   before the span are no longer watched.
 - Paging: ``page``/``per_page`` (≤ 200) until ``page_info.has_next_page`` is false.
+- Extra ``api_version`` ``legacy``: projects, tasks and subtasks are read from the legacy REST lists
+  (``/restapi/portal/{portal}/projects/``, ``…/projects/{project}/tasks/`` per project, ``…/tasks/{task}/subtasks/``),
+  paged by ``index``/``range`` (range ≤ 200; ``index`` 1-based as the REST doc says, ``legacy_index_base`` 0 for
+  deployments counting from 0), ending on a short page or 204 No Content. The reference documents no legacy
+  list usable for the other streams (time logs there are grouped by day, users and task lists absent): they
+  stay on v3. The records are read as they come; the staging models expect v3's shapes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -38,7 +45,9 @@ from passerelle.connectors.access_token_cache import CachedAccessTokens
 from passerelle.connectors.auth import RefreshTokenGrant
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import JsonResponse, PinnedCASession, retry_after_header
-from passerelle.connectors.paginators import PageNumber, PageRequest, PageResponse, Path, at, json_api_sender, paginate
+from passerelle.connectors.paginators import (
+    OffsetLimit, PageNumber, PageRequest, PageResponse, Paginator, Path, at, json_api_sender, paginate,
+)
 from passerelle.connectors.paging import PageCursor, UnusableResponseError
 from passerelle.connectors.request_budget import RequestBudget
 from passerelle.connectors.rest import ConnectionApi, RestStream, connection_api
@@ -52,6 +61,8 @@ from passerelle.errors import AuthError, SourceUnavailableError, one_line
 from passerelle.records import Window
 
 V3 = "/api/v3/portal/{portal}"
+LEGACY = "/restapi/portal/{portal}"
+NO_CONTENT = b"null"
 MAX_PER_PAGE = 200
 RESCAN_DAYS = 30
 FIRST_DAY = "2000-01-01"
@@ -63,7 +74,10 @@ class ZohoProjectsOptions(ZohoOptions):
                                   json_schema_extra={"default_text": "the account's default portal"})
     api_domain: str | None = Field(None, description="Zoho Projects API host (https://projectsapi.zoho.eu...).",
                                    json_schema_extra={"default_text": "derived from the token's api_domain"})
-    page_size: int = Field(MAX_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Records per page (per_page).")
+    page_size: int = Field(MAX_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Records per page (per_page; legacy: range).")
+    api_version: Literal["v3", "legacy"] = Field(
+        "v3", description="API of the projects, tasks and subtasks lists: v3 (page/per_page) or legacy (index/range).")
+    legacy_index_base: int = Field(1, ge=0, le=1, description="Index of the first record in legacy lists (REST doc: 1).")
     max_requests_per_window: int = Field(90, ge=1, description="Calls allowed per request window (Zoho: 100 per 2 min).")
     request_window_seconds: float = Field(120.0, gt=0, description="Length of the request window, in seconds.")
     timelogs_rescan_days: int = Field(RESCAN_DAYS, ge=0, description="Days of time logs re-read before each window end.")
@@ -116,6 +130,27 @@ class BudgetedSession(PinnedCASession):
         return super().request(method, url, *args, **kwargs)
 
 
+@dataclass(frozen=True)
+class ApiVersion:
+    """Where one version of the API lists records under the portal, and how it pages them."""
+
+    base: str
+    paging: Callable[["ZohoProjectsApi"], Paginator]
+    legacy: bool = False
+    """Legacy REST: paths end with a slash, main tasks are listed project by project, 204 ends a list."""
+
+    def path(self, segment: str) -> str:
+        return f"{self.base}/{segment}{'/' if self.legacy else ''}"
+
+
+API_VERSIONS: dict[str, ApiVersion] = {
+    "v3": ApiVersion(V3, lambda api: HasNextPage(api.page_size)),
+    "legacy": ApiVersion(LEGACY, lambda api: OffsetLimit(api.page_size, offset_param="index", limit_param="range",
+                                                         start=int(api.option("legacy_index_base", 1))),
+                         legacy=True),
+}
+
+
 class ZohoProjectsApi(ZohoApi):
     """The Zoho API client on the Projects host; ``{portal}`` in a path is the Connection's portal."""
 
@@ -135,6 +170,16 @@ class ZohoProjectsApi(ZohoApi):
     @property
     def page_size(self) -> int:
         return int(self.option("page_size", MAX_PER_PAGE))
+
+    def version(self, has_legacy: bool) -> ApiVersion:
+        """The API a list is read from: the Connection's ``api_version`` when the list has a legacy form, else v3."""
+        return API_VERSIONS[str(self.option("api_version", "v3")) if has_legacy else "v3"]
+
+    def check_response(self, response: requests.Response, stream: str) -> None:
+        if response.status_code == 204:  # no (more) records: told apart from a page without its list
+            response._content = NO_CONTENT
+            return
+        super().check_response(response, stream)
 
     def fetch(self, method: str, path: str, *, stream: str, **kwargs: Any) -> JsonResponse:
         domain = self.option("api_domain") or self.tokens.token().raw.get("api_domain")
@@ -177,36 +222,54 @@ def connect(config: SourceConfig, retry: RetrySettings) -> ConnectionApi:
                           throttle_delay=throttle_delay)
 
 
-def listing(api: ZohoProjectsApi, path: str, key: str, stream: str,
-            params: dict[str, Any] | None = None) -> Iterator[tuple[list[Any], str]]:
-    """Every page of one v3 list: ``(records, location)``; a page without ``key`` is an unusable answer."""
+def listing(api: ZohoProjectsApi, segment: str, key: str, stream: str, params: dict[str, Any] | None = None,
+            *, has_legacy: bool = False) -> Iterator[tuple[list[Any], str]]:
+    """Every page of the list at ``segment`` under the portal: ``(records, location)``, from the API
+    :meth:`ZohoProjectsApi.version` picks. A page without ``key`` is an unusable answer; 204 an empty page."""
+    version = api.version(has_legacy)
+    path = version.path(segment)
     request = PageRequest(path, params=params or {})
-    for page in paginate(json_api_sender(api, stream), request, HasNextPage(api.page_size), records=key,
+    for page in paginate(json_api_sender(api, stream), request, version.paging(api), records=key,
                          what=f"GET {path}", base_url=lambda: api.base_url):
-        if not isinstance(page.response.body, dict) or not isinstance(page.response.body.get(key), list):
+        body = page.response.body
+        if body is None and version.legacy:
+            yield [], page.request.location
+            continue
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
             raise UnusableResponseError(f"GET {path}: expected '{key}' to be a list")
         yield page.items, page.request.location
 
 
+def projects(api: ZohoProjectsApi, stream: str) -> Iterator[tuple[list[Any], str]]:
+    return listing(api, "projects", "projects", stream, has_legacy=True)
+
+
 def project_ids(api: ZohoProjectsApi, stream: str) -> list[str]:
-    return [str(p["id"]) for items, _ in listing(api, f"{V3}/projects", "projects", stream)
+    return [str(p["id"]) for items, _ in projects(api, stream)
             for p in items if isinstance(p, dict) and p.get("id") is not None]
 
 
-def per_project(segment: str, key: str) -> Any:
+def per_project(segment: str, key: str, has_legacy: bool = False) -> Any:
     """A listing of ``/projects/{id}/<segment>`` for every project."""
 
     def read(api: ZohoProjectsApi, stream: str) -> Iterator[tuple[list[Any], str]]:
         for project in project_ids(api, stream):
-            yield from listing(api, f"{V3}/projects/{project}/{segment}", key, stream)
+            yield from listing(api, f"projects/{project}/{segment}", key, stream, has_legacy=has_legacy)
 
     return read
+
+
+def main_tasks(api: ZohoProjectsApi, stream: str) -> Iterator[tuple[list[Any], str]]:
+    """v3 lists every project's main tasks at once; the legacy API project by project."""
+    if api.version(has_legacy=True).legacy:
+        return per_project("tasks", "tasks", has_legacy=True)(api, stream)
+    return listing(api, "tasks", "tasks", stream)
 
 
 def tasks_and_subtasks(api: ZohoProjectsApi, stream: str) -> Iterator[tuple[list[Any], str]]:
     """Main tasks of every project, then the subtasks of each task that has (or may have) some, level by level."""
     parents: list[dict[str, Any]] = []
-    for items, location in listing(api, f"{V3}/tasks", "tasks", stream):
+    for items, location in main_tasks(api, stream):
         parents += [t for t in items if isinstance(t, dict)]
         yield items, location
     seen = {str(t.get("id")) for t in parents}
@@ -218,8 +281,8 @@ def tasks_and_subtasks(api: ZohoProjectsApi, stream: str) -> Iterator[tuple[list
             project = (task.get("project") or {}).get("id") if isinstance(task.get("project"), dict) else None
             if project is None or task.get("id") is None:
                 raise UnusableResponseError(f"task {task.get('id')!r} names no project: its subtasks cannot be read")
-            path = f"{V3}/projects/{project}/tasks/{task['id']}/subtasks"
-            for items, location in listing(api, path, "tasks", stream):
+            segment = f"projects/{project}/tasks/{task['id']}/subtasks"
+            for items, location in listing(api, segment, "tasks", stream, has_legacy=True):
                 fresh = [t for t in items if isinstance(t, dict) and str(t.get("id")) not in seen]
                 seen.update(str(t.get("id")) for t in fresh)
                 below += fresh
@@ -254,7 +317,7 @@ class TimeLogReader:
         watched = {k for k, v in known.items() if len(v) > 2 and v[2] is not None and first.isoformat() <= v[2] <= last.isoformat()}
         params = {"view_type": "customdate", "start_date": first.strftime("%m-%d-%Y"), "end_date": last.strftime("%m-%d-%Y")}
         seen: set[str] = set()
-        for items, location in listing(api, f"{V3}/timelogs", "timelogs", stream.name, params):
+        for items, location in listing(api, "timelogs", "timelogs", stream.name, params):
             changed = []
             for item in items:
                 key = item.get("id") if isinstance(item, dict) else None
@@ -305,7 +368,7 @@ ZOHO_PROJECTS = SourceSpec(
     options=ZohoProjectsOptions,
     tags=("pm",),
     streams=(
-        _listed("projects", "Projects with their client company, billing status and CRM account/deal"),
+        _snapshot_stream("projects", projects, "Projects with their client company, billing status and CRM account/deal"),
         _listed("users", "Portal users (task owners, who logged time)"),
         _snapshot_stream("tasklists", per_project("tasklists", "tasklists"), "Task lists of every project"),
         _snapshot_stream("milestones", per_project("milestones", "milestones"), "Milestones with status and end date"),
@@ -321,7 +384,8 @@ login = client id, password = client secret, extra `{"refresh_token": ..., "port
 scopes `ZohoProjects.portals.READ,ZohoProjects.projects.READ,ZohoProjects.tasklists.READ,ZohoProjects.tasks.READ,
 ZohoProjects.milestones.READ,ZohoProjects.timesheets.READ,ZohoProjects.users.READ`). Other extras:
 `max_requests_per_window` (90) and `request_window_seconds` (120), `timelogs_rescan_days` (30), `timelogs_since`,
-`page_size`, `api_domain`.
+`page_size`, `api_domain`, `api_version` (`v3`; `legacy`: projects, tasks and subtasks from the legacy REST lists,
+paged by index/range) and `legacy_index_base` (1).
 """,
 )
 
