@@ -1,5 +1,7 @@
 """HubSpot CRM API emulator: objects list/read/search, properties, owners, v4 associations, OAuth.
 
+Object writes live in ``hubspot_writes``, v4 single-record associations in ``hubspot_links``.
+
 Behaviour follows ``vendor-apis-crm.md`` §2: private-app (``pat-…``) or OAuth bearer tokens;
 list pages of at most 100 with ``paging.next.after`` only when more remain; search with OR-ed
 filter groups, one sort, pages of at most 200 and a hard window of 10,000 results (a request
@@ -50,8 +52,11 @@ from passerelle_sandbox.hubspot_model import (
     to_property_string,
     type_label,
 )
+from passerelle_sandbox.hubspot_errors import hs_error
 from passerelle_sandbox.hubspot_index import SearchIndex, plan_search
+from passerelle_sandbox.hubspot_links import RecordLinks
 from passerelle_sandbox.hubspot_search import SearchError, SearchLimits, naive_search, parse_search
+from passerelle_sandbox.hubspot_writes import ObjectWrites
 from passerelle_sandbox.ids import NumericIdSequence
 
 log = logging.getLogger(__name__)
@@ -85,17 +90,11 @@ class HubSpotCredentials:
         }
 
 
-def hs_error(status: int, category: str, message: str, headers: dict[str, str] | None = None,
-             **extra: Any) -> VendorError:
-    body = {"status": "error", "message": message, "correlationId": correlation_id(), "category": category, **extra}
-    return VendorError(status, body, headers)
-
-
 def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule:
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class HubSpotApp(VendorApp):
+class HubSpotApp(ObjectWrites, RecordLinks, VendorApp):
     vendor = "hubspot"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -103,9 +102,15 @@ class HubSpotApp(VendorApp):
             _rule("/oauth/v1/token", "token", ("POST",)),
             _rule("/oauth/v3/token", "token", ("POST",)),
             _rule("/crm/v3/objects/<object_type>", "list"),
+            _rule("/crm/v3/objects/<object_type>", "create", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/search", "search", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/batch/read", "batch_read", ("POST",)),
+            _rule("/crm/v3/objects/<object_type>/batch/create", "batch_create", ("POST",)),
+            _rule("/crm/v3/objects/<object_type>/batch/update", "batch_update", ("POST",)),
+            _rule("/crm/v3/objects/<object_type>/batch/archive", "batch_archive", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/<record_id>", "read"),
+            _rule("/crm/v3/objects/<object_type>/<record_id>", "update", ("PATCH",)),
+            _rule("/crm/v3/objects/<object_type>/<record_id>", "archive", ("DELETE",)),
             _rule("/crm/v3/properties/<object_type>", "properties"),
             _rule("/crm/v3/owners", "owners"),
             _rule("/crm/v3/pipelines/<object_type>", "pipelines"),
@@ -113,6 +118,12 @@ class HubSpotApp(VendorApp):
             _rule("/crm/v3/pipelines/<object_type>/<pipeline_id>/stages", "stages"),
             _rule("/crm/v3/owners/<owner_id>", "owner"),
             _rule("/crm/v4/associations/<from_type>/<to_type>/batch/read", "associations", ("POST",)),
+            _rule("/crm/v4/objects/<object_type>/<record_id>/associations/<to_type>", "links"),
+            _rule("/crm/v4/objects/<object_type>/<record_id>/associations/default/<to_type>/<to_id>",
+                  "link_default", ("PUT",)),
+            _rule("/crm/v4/objects/<object_type>/<record_id>/associations/<to_type>/<to_id>", "link", ("PUT",)),
+            _rule("/crm/v4/objects/<object_type>/<record_id>/associations/<to_type>/<to_id>", "unlink",
+                  ("DELETE",)),
         ],
         strict_slashes=False,
     )

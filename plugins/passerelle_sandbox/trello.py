@@ -10,7 +10,9 @@ action; 429 ``{"error": "API_TOKEN_LIMIT_EXCEEDED", ...}`` without ``Retry-After
 
 Every control-API change is stamped at the sandbox clock and written to the board's action log the
 way Trello would (``createCard``, ``updateCard`` with ``old``, ``updateCustomFieldItem``,
-``deleteCard``...), so connectors see changes only through the documented API.
+``deleteCard``...), so connectors see changes only through the documented API. List- and card-scoped
+reads and search live in ``trello_reads``, REST writes in ``trello_writes``; badges, ``shortUrl`` and a
+member's ``email`` are derived when a record is rendered.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, json_response
 from passerelle_sandbox.dataset_trello import FIELDS, LISTS, TODO, build_trello_dataset
 from passerelle_sandbox.faults import FaultSpec
-from passerelle_sandbox.trello_auth import LIMIT_ERRORS, RollingLimits, TrelloCredentials, presented_credentials
+from passerelle_sandbox.trello_auth import (LIMIT_ERRORS, RollingLimits, TrelloCredentials, presented_credentials,
+                                            text_error)
+from passerelle_sandbox.trello_reads import TrelloReadRoutes
+from passerelle_sandbox.trello_writes import TrelloWriteRoutes
 from passerelle_sandbox.trello_ids import ObjectIds, boundary_id, is_object_id
 
 log = logging.getLogger(__name__)
@@ -42,21 +47,11 @@ OBJECTS = ("boards", "lists", "cards", "checklists", "customFields", "members", 
 MEMBER_KEYS = ("id", "fullName", "username", "initials")
 
 
-def text_error(status: int, message: str, headers: dict[str, str] | None = None) -> VendorError:
-    """Trello answers most client errors with a short ``text/plain`` body."""
-    return _TextError(status, message, headers)
+def _rule(path: str, endpoint: str, method: str = "GET") -> Rule:
+    return Rule(path, endpoint=endpoint, methods=[method])
 
 
-class _TextError(VendorError):
-    def response(self) -> Response:
-        return Response(str(self.body), status=self.status, headers=self.headers, content_type="text/plain; charset=utf-8")
-
-
-def _rule(path: str, endpoint: str) -> Rule:
-    return Rule(path, endpoint=endpoint, methods=["GET"])
-
-
-class TrelloApp(VendorApp):
+class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     vendor = "trello"
     url_map = Map(
         [
@@ -76,6 +71,23 @@ class TrelloApp(VendorApp):
             _rule("/1/boards/<board_id>/labels", "labels"),
             _rule("/1/cards/<card_id>", "card"),
             _rule("/1/cards/<card_id>/customFieldItems", "card_fields"),
+            _rule("/1/cards/<card_id>/actions", "card_actions"),
+            _rule("/1/cards/<card_id>/checklists", "card_checklists"),
+            _rule("/1/cards/<card_id>/pluginData", "card_empty"),
+            _rule("/1/cards/<card_id>/attachments", "card_empty"),
+            _rule("/1/lists/<list_id>", "list"),
+            _rule("/1/lists/<list_id>/cards", "list_cards"),
+            _rule("/1/search", "search"),
+            _rule("/1/cards", "create_card", "POST"),
+            _rule("/1/cards/<card_id>", "update_card", "PUT"),
+            _rule("/1/cards/<card_id>/<field>", "update_card_field", "PUT"),
+            _rule("/1/cards/<card_id>", "delete_card", "DELETE"),
+            _rule("/1/cards/<card_id>/customField/<field_id>/item", "set_field_item", "PUT"),
+            _rule("/1/card/<card_id>/customField/<field_id>/item", "set_field_item", "PUT"),
+            _rule("/1/cards/<card_id>/actions/comments", "add_comment", "POST"),
+            _rule("/1/lists", "create_list", "POST"),
+            _rule("/1/lists/<list_id>", "update_list", "PUT"),
+            _rule("/1/lists/<list_id>/<field>", "update_list_field", "PUT"),
         ],
         strict_slashes=False,
     )
@@ -110,6 +122,11 @@ class TrelloApp(VendorApp):
         self.cards = {c["id"]: c for c in data["cards"]}
         self.checklists = {c["id"]: c for c in data["checklists"]}
         self.deleted_cards: dict[str, Record] = {}
+        self.comment_counts: dict[str, int] = {}
+        for action in data["actions"]:
+            if action["type"] == "commentCard":
+                card_id = action["data"]["card"]["id"]
+                self.comment_counts[card_id] = self.comment_counts.get(card_id, 0) + 1
         self.actions: dict[str, list[Record]] = {board_id: [] for board_id in self.boards}
         for action in sorted(data["actions"], key=lambda a: a["id"]):
             self.actions.setdefault(action["data"]["board"]["id"], []).append(action)
@@ -216,8 +233,20 @@ class TrelloApp(VendorApp):
         names = default if raw is None else [f.strip() for f in raw.split(",") if f.strip()]
         return {k: copy.deepcopy(record.get(k)) for k in dict.fromkeys(("id", *names))}
 
+    def _badges(self, card: Record) -> Record:
+        """Trello's ``badges``: counters derived from the card's checklists, comments and dates."""
+        items = [i for c in card.get("idChecklists", []) for i in self.checklists.get(c, {}).get("checkItems", [])]
+        return {"attachmentsByType": {"trello": {"board": 0, "card": 0}}, "location": False, "votes": 0,
+                "viewingMemberVoted": False, "subscribed": False, "fogbugz": "", "checkItems": len(items),
+                "checkItemsChecked": sum(1 for i in items if i.get("state") == "complete"), "checkItemsEarliestDue": None,
+                "comments": self.comment_counts.get(card["id"], 0), "attachments": 0, "description": bool(card.get("desc")),
+                "due": card.get("due"), "dueComplete": bool(card.get("dueComplete")), "start": card.get("start")}
+
     def _render_card(self, call: Call, card: Record) -> Record:
-        out = self._pick(call, {k: v for k, v in card.items() if k != "customFieldItems"})
+        full = {k: v for k, v in card.items() if k != "customFieldItems"}
+        full.setdefault("shortUrl", f"https://trello.com/c/{card.get('shortLink')}")
+        full["badges"] = self._badges(card)
+        out = self._pick(call, full)
         if call.request.args.get("customFieldItems", "").lower() == "true":
             out["customFieldItems"] = copy.deepcopy(card.get("customFieldItems", []))
         return out
@@ -246,16 +275,21 @@ class TrelloApp(VendorApp):
 
     # ------------------------------------------------------------------------------ routes
 
+    def _render_member(self, member: Record) -> Record:
+        """A member as ``/1/members/{id}`` shows it: the email only to its owner, as Trello does."""
+        out = {"bio": "", "status": "disconnected", "url": f"https://trello.com/u/{member['username']}", **member}
+        out["email"] = f"{member['username']}@example.com" if member["id"] == self.me_id else None
+        out["idBoards"] = [b["id"] for b in self.boards.values() if member["id"] in b.get("idMembers", [])]
+        return out
+
     def on_me(self, call: Call) -> Response:
-        member = dict(self.members[self.me_id])
-        member["idBoards"] = [b["id"] for b in self.boards.values() if self.me_id in b.get("idMembers", [])]
-        return json_response(self._pick(call, member))
+        return json_response(self._pick(call, self._render_member(self.members[self.me_id])))
 
     def on_member(self, call: Call, member_id: str) -> Response:
         member = self.members.get(member_id) or next((m for m in self.members.values() if m["username"] == member_id), None)
         if member is None:
             raise text_error(404, "model not found")
-        return json_response(self._pick(call, member))
+        return json_response(self._pick(call, self._render_member(member)))
 
     def on_token(self, call: Call, token: str) -> Response:
         if token != self.trello_credentials.token:
@@ -292,6 +326,11 @@ class TrelloApp(VendorApp):
 
     def on_cards(self, call: Call, board_id: str, card_filter: str | None = None) -> Response:
         self._board(board_id)
+        if card_filter and is_object_id(card_filter):  # GET /1/boards/{id}/cards/{idCard}
+            card = self.cards.get(card_filter)
+            if card is None or card["idBoard"] != board_id:
+                raise text_error(404, "The requested resource was not found.")
+            return json_response(self._render_card(call, card))
         wanted = card_filter or call.request.args.get("filter", "visible")
         if wanted not in CARD_FILTERS:
             raise text_error(400, "invalid value for filter")
@@ -330,21 +369,25 @@ class TrelloApp(VendorApp):
 
     def on_actions(self, call: Call, board_id: str) -> Response:
         self._board(board_id)
+        return self._action_page(call, self.actions.get(board_id, []), "all")
+
+    def _action_page(self, call: Call, log_: list[Record], default_filter: str) -> Response:
+        """A page of an id-ordered action log, newest first, with Trello's filter/limit/page/since/before."""
         limit = self._int_arg(call, "limit", ACTIONS_DEFAULT_LIMIT, ACTIONS_MAX_LIMIT)
         page = self._int_arg(call, "page", 0)
         if page * limit + limit > ACTIONS_MAX_LIMIT and page:
             raise text_error(400, "invalid value for page")
         since, before = self._id_bound(call, "since"), self._id_bound(call, "before")
-        raw_filter = call.request.args.get("filter", "all")
+        raw_filter = call.request.args.get("filter", default_filter)
         types = {t.strip() for t in raw_filter.split(",") if t.strip()}
-        log_ = self.actions.get(board_id, [])
         ids = [a["id"] for a in log_]
         low = bisect.bisect_right(ids, since) if since else 0
         high = bisect.bisect_left(ids, before) if before else len(ids)
         chosen: list[Record] = []
         skip = page * limit
         for action in reversed(log_[low:high]):
-            if "all" in types or action["type"] in types:
+            if "all" in types or action["type"] in types or (
+                    "updateCard:idList" in types and action["type"] == "updateCard" and "listAfter" in action["data"]):
                 if skip:
                     skip -= 1
                     continue

@@ -16,7 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
+
+from passerelle_sandbox.core import VendorError
 
 _OAUTH_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -37,6 +39,16 @@ def presented_credentials(request: Request) -> tuple[str | None, str | None]:
         params = dict(_OAUTH_PARAM.findall(header[6:]))
         return params.get("oauth_consumer_key"), params.get("oauth_token")
     return request.args.get("key"), request.args.get("token")
+
+
+def text_error(status: int, message: str, headers: dict[str, str] | None = None) -> VendorError:
+    """Trello answers most client errors with a short ``text/plain`` body."""
+    return _TextError(status, message, headers)
+
+
+class _TextError(VendorError):
+    def response(self) -> Response:
+        return Response(str(self.body), status=self.status, headers=self.headers, content_type="text/plain; charset=utf-8")
 
 
 class RollingLimits:

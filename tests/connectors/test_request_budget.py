@@ -43,3 +43,16 @@ def test_a_torn_file_restarts_the_budget_and_bad_settings_are_refused(tmp_path: 
     assert budget.acquire() == 0 and budget.acquire() == 0 and budget.acquire() > 0
     with pytest.raises(ValueError, match="at least one request"):
         RequestBudget("portal", 0, 60.0, tmp_path)
+
+
+def test_a_directory_open_to_others_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "budgets"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # made beforehand, writable by anyone (the umask would have narrowed mkdir's mode)
+    with pytest.raises(PermissionError, match=r"closed to others \(mode 700\).*drwxrwxrwx"):
+        RequestBudget("zoho-projects:portal", 5, 60.0, directory=shared).acquire()
+    assert list(shared.iterdir()) == []  # nothing was written there
+
+    private = tmp_path / "own"
+    assert RequestBudget("zoho-projects:portal", 5, 60.0, directory=private).acquire() == 0.0
+    assert private.stat().st_mode & 0o777 == 0o700

@@ -184,3 +184,44 @@ def test_unknown_and_malformed_ids(trello: Trello) -> None:
     assert (trello.get("/1/boards/nope").status_code, trello.get("/1/boards/nope").text) == (400, "invalid id")
     assert trello.get("/1/boards/" + "0" * 24).status_code == 404
     assert trello.get("/1/nothing").status_code == 404
+
+
+def test_writes_take_query_or_form_parameters_and_answer_plain_text_errors(trello: Trello) -> None:
+    auth = {"key": trello.key, "token": trello.token}
+    board = trello.boards()[0]["id"]
+    todo = trello.get(f"/1/boards/{board}/lists").json()[0]
+    created = trello.session.post(f"{trello.base}/1/cards", params={**auth, "idList": todo["id"], "name": "Par formulaire"},
+                                  data={"desc": "corps", "due": "2026-05-04T10:00:00.000Z"})
+    card = created.json()
+    assert created.status_code == 200 and (card["desc"], card["due"]) == ("corps", "2026-05-04T10:00:00.000Z")
+    assert card["badges"]["due"] == card["due"] and card["shortUrl"].startswith("https://trello.com/c/")
+    refusals = [
+        trello.session.post(f"{trello.base}/1/cards", params=auth, data={"name": "sans liste"}),
+        trello.session.put(f"{trello.base}/1/cards/{card['id']}", params=auth, data={"closed": "peut-être"}),
+        trello.session.put(f"{trello.base}/1/cards/{card['id']}", params=auth, json={"name": " "}),
+        trello.session.put(f"{trello.base}/1/cards/{card['id']}", params=auth, json={"idList": "0" * 24}),
+        trello.session.post(f"{trello.base}/1/lists", params=auth, json={"name": "Liste", "idBoard": "nope"}),
+    ]
+    assert [(r.status_code, r.text) for r in refusals] == [
+        (400, "invalid value for idList"), (400, "invalid value for closed"), (400, "invalid value for name"),
+        (400, "invalid value for idList"), (400, "invalid value for idBoard")]
+    assert all(r.headers["Content-Type"].startswith("text/plain") for r in refusals)
+    missing = trello.session.put(f"{trello.base}/1/cards/{'0' * 24}", params=auth, json={"name": "x"})
+    assert (missing.status_code, missing.text) == (404, "The requested resource was not found.")
+    unknown = trello.session.put(f"{trello.base}/1/cards/{card['id']}/nothing", params=auth, json={"value": 1})
+    assert (unknown.status_code, unknown.text) == (404, f"Cannot PUT /1/cards/{card['id']}/nothing")
+
+
+def test_a_write_is_an_action_seen_by_the_next_incremental_read(trello: Trello) -> None:
+    auth = {"key": trello.key, "token": trello.token}
+    board = trello.boards()[0]["id"]
+    card = trello.get(f"/1/boards/{board}/cards").json()[0]
+    trello.control.set_clock(datetime(2026, 6, 1, 8, tzinfo=timezone.utc))
+    unchanged = trello.session.put(f"{trello.base}/1/cards/{card['id']}", params=auth, json={"name": card["name"]})
+    assert unchanged.status_code == 200 and trello.get(f"/1/boards/{board}/actions", since="2026-06-01T07:00:00Z").json() == []
+    trello.control.set_clock(datetime(2026, 6, 1, 9, tzinfo=timezone.utc))
+    archived = trello.session.put(f"{trello.base}/1/cards/{card['id']}", params=auth, json={"closed": True}).json()
+    assert archived["closed"] is True and archived["dateLastActivity"].startswith("2026-06-01T09:00")
+    recent = trello.get(f"/1/boards/{board}/actions", since="2026-06-01T08:30:00Z").json()
+    assert [(a["type"], a["data"]["old"]) for a in recent] == [("updateCard", {"closed": False})]
+    assert recent[0]["idMemberCreator"] == trello.get("/1/members/me").json()["id"]

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -30,6 +31,24 @@ _LOCK = threading.Lock()
 def default_directory() -> Path:
     """``<tmp>/passerelle-request-budgets-<uid>``, owner-only (workers of one machine share it)."""
     return Path(tempfile.gettempdir()) / f"passerelle-request-budgets-{os.getuid()}"
+
+
+_CHECKED: set[Path] = set()
+
+
+def private_directory(directory: Path) -> None:
+    """Create ``directory`` owner-only, or check that the one found is ours and closed to others: in a
+    shared temporary folder another user could have made it first to read or empty our budgets."""
+    if directory in _CHECKED:
+        return
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(
+            f"request budget directory {directory} must be a directory of user {os.getuid()} closed to others "
+            f"(mode 700); found owner {info.st_uid}, mode {stat.filemode(info.st_mode)}: remove it or point the "
+            "budget elsewhere")
+    _CHECKED.add(directory)
 
 
 @dataclass
@@ -68,7 +87,7 @@ class RequestBudget:
     def _take(self) -> float:
         """Record a call now if the window has room (0), else the seconds until it will."""
         path = self.path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_directory(path.parent)
         with _LOCK, open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

@@ -17,6 +17,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from passerelle.payments.matching import Unmatched
+
 LISTED = 50  # invoices shown per list (the counts and totals cover every one); unmatched payments are all listed
 NUM = ' class="num"'
 
@@ -49,25 +51,11 @@ class InvoiceDue:
 
 
 @dataclass(frozen=True)
-class UnmatchedPayment:
-    source_system: str
-    payment_id: str
-    source_line: str | None
-    paid_on: date | None
-    amount: Decimal | None
-    currency: str | None
-    customer_name: str | None
-    document_number: str | None
-    reason_code: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class PaymentsSection:
     paid: tuple[InvoiceDue, ...]
     partly_paid: tuple[InvoiceDue, ...]
     overdue: tuple[InvoiceDue, ...]
-    unmatched: tuple[UnmatchedPayment, ...]
+    unmatched: tuple[Unmatched, ...]
     ledger_customers: tuple[int, int] = (0, 0)  # customers of the books linked to a CRM customer, left to a person
 
 
@@ -82,7 +70,7 @@ PARTLY_PAID = _INVOICES.format(condition="amount_paid > 0 AND outstanding > 0", 
 OVERDUE = _INVOICES.format(condition="outstanding > 0 AND due_date < %(as_of)s", order="due_date, invoice_number")
 UNMATCHED = """
     SELECT source_system, payment_id, source_line, paid_on, amount, currency, customer_name, document_number,
-           reason_code, reason
+           invoice_number, reason_code, reason
       FROM marts.unmatched_payments
      WHERE paid_on IS NULL OR paid_on <= %(end)s
      ORDER BY paid_on NULLS LAST, source_system, payment_id, source_line NULLS LAST"""
@@ -100,7 +88,7 @@ def load_payments(cur: Any, params: dict[str, Any]) -> PaymentsSection:
         paid=tuple(InvoiceDue(*row) for row in fetch(PAID)),
         partly_paid=tuple(InvoiceDue(*row) for row in fetch(PARTLY_PAID)),
         overdue=tuple(InvoiceDue(*row) for row in fetch(OVERDUE)),
-        unmatched=tuple(UnmatchedPayment(*row) for row in fetch(UNMATCHED)),
+        unmatched=tuple(Unmatched(*row) for row in fetch(UNMATCHED)),
         ledger_customers=fetch(LEDGER_CUSTOMERS)[0],
     )
 

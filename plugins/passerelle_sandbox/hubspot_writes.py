@@ -1,0 +1,264 @@
+"""HubSpot CRM object writes: create, update, archive, batch create/update/archive (``/crm/v3/objects``).
+
+Rules follow ``two-way-sync.md`` §1.2: a create answers 201 with the record, an update 200 with the
+updated record and a new ``updatedAt``/modification date (so the next incremental read sees it), an
+archive 204. Property values are checked like the API does before anything is written, and a bad value
+fails the whole request with HubSpot's ``VALIDATION_ERROR`` body naming the property. Batches take at
+most 100 inputs; a batch update naming unknown ids answers 207 with the others applied.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Response
+
+from passerelle_sandbox.clock import VirtualClock
+from passerelle_sandbox.core import Call, json_response
+from passerelle_sandbox.hubspot_errors import hs_error, property_errors
+from passerelle_sandbox.hubspot_model import (
+    ASSOCIATION_TYPE_IDS,
+    FilterValueError,
+    PropertyDef,
+    comparable,
+    modified_property,
+    to_property_string,
+)
+from passerelle_sandbox.ids import NumericIdSequence
+
+Record = dict[str, Any]
+BATCH_INPUTS = 100
+READ_ONLY = frozenset({"hs_object_id", "createdate", "hs_createdate", "hs_lastmodifieddate", "lastmodifieddate"})
+Link = tuple[str, str, int]  # (to_type, to_id, association type id)
+
+
+class ObjectWrites:
+    """Write handlers mixed into the HubSpot emulator (which provides the stores and helpers used here)."""
+
+    lock: threading.RLock
+    clock: VirtualClock
+    records: dict[str, dict[str, Record]]
+    properties: dict[str, dict[str, PropertyDef]]
+    pipelines: dict[str, list[Record]]
+    _next_id: dict[str, NumericIdSequence]
+
+    if TYPE_CHECKING:  # provided by HubSpotApp and VendorApp
+        def now_text(self) -> str: ...
+        def _type(self, name: str) -> str: ...
+        def _json(self, call: Call) -> Record: ...
+        def _render(self, object_type: str, record: Record, wanted: list[str] | None,
+                    all_properties: bool = False) -> Record: ...
+        def _changed(self, object_type: str) -> None: ...
+        def _stamp_modified(self, obj: str, record: Record, now: str) -> None: ...
+        def _associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None) -> None: ...
+
+    # ------------------------------------------------------------------------- validation
+
+    def _property_values(self, object_type: str, properties: Any, current: Record | None = None) -> Record:
+        """The request's property values as stored strings, or a 400 naming every bad property."""
+        if not isinstance(properties, dict):
+            raise hs_error(400, "VALIDATION_ERROR", "Invalid input JSON: `properties` must be an object")
+        defs = self.properties[object_type]
+        problems: list[tuple[str, str, str]] = []
+        values: Record = {}
+        for name, raw in properties.items():
+            definition = defs.get(name)
+            text = to_property_string(raw)
+            if definition is None:
+                problems.append((name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
+            elif name in READ_ONLY:
+                problems.append((name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.'))
+            elif text in (None, ""):
+                values[name] = ""  # an empty value clears the property
+            elif definition.type in ("datetime", "date", "number"):
+                try:
+                    normalized = comparable(definition, text)
+                except FilterValueError:
+                    code = "INVALID_FLOAT" if definition.type == "number" else "INVALID_DATE"
+                    problems.append((name, code, f"{text} was not a valid {definition.type}."))
+                else:
+                    values[name] = text if definition.type == "number" else normalized
+            elif definition.type == "bool" and text not in ("true", "false"):
+                problems.append((name, "INVALID_OPTION", f'{text} was not one of the allowed options: [true, false]'))
+            else:
+                values[name] = text
+        if object_type == "deals":
+            problems += self._pipeline_problems(values, (current or {}).get("properties", {}))
+        if problems:
+            raise property_errors(problems)
+        return values
+
+    def _pipeline_problems(self, values: Record, stored: Record) -> list[tuple[str, str, str]]:
+        """A deal's pipeline must exist and its stage belong to it (the pipeline it is moved to, or its own)."""
+        pipelines = {p["id"]: p for p in self.pipelines.get("deals", []) if not p.get("archived")}
+        pipeline_id = values.get("pipeline") or stored.get("pipeline") or "default"
+        if values.get("pipeline") and pipeline_id not in pipelines:
+            return [("pipeline", "INVALID_OPTION",
+                     f"{pipeline_id} was not one of the allowed options: [{', '.join(pipelines)}]")]
+        stage = values.get("dealstage")
+        stages = [s["id"] for s in pipelines.get(pipeline_id, {}).get("stages", []) if not s.get("archived")]
+        if stage and stages and stage not in stages:
+            return [("dealstage", "INVALID_OPTION",
+                     f"{stage} is not a valid stage of pipeline {pipeline_id}; allowed options: [{', '.join(stages)}]")]
+        return []
+
+    def _links(self, object_type: str, associations: Any) -> list[Link]:
+        """``associations`` of a create (``[{to: {id}, types: [{associationCategory, associationTypeId}]}]``)."""
+        if associations in (None, []):
+            return []
+        if not isinstance(associations, list):
+            raise hs_error(400, "VALIDATION_ERROR", "Invalid input JSON: `associations` must be a list")
+        by_type_id = {type_id: to_type for (from_type, to_type), type_id in ASSOCIATION_TYPE_IDS.items()
+                      if from_type == object_type}
+        links: list[Link] = []
+        for item in associations:
+            to_id = str(((item or {}).get("to") or {}).get("id", "")) if isinstance(item, dict) else ""
+            types = item.get("types") if isinstance(item, dict) else None
+            if not to_id or not isinstance(types, list) or not types:
+                raise hs_error(400, "VALIDATION_ERROR", "each association needs `to.id` and a non-empty `types` list")
+            for spec in types:
+                type_id = spec.get("associationTypeId") if isinstance(spec, dict) else None
+                to_type = by_type_id.get(type_id) if isinstance(type_id, int) else None
+                if to_type is None:
+                    raise hs_error(400, "VALIDATION_ERROR",
+                                   f"{type_id} is not a valid association type id from {object_type}",
+                                   context={"associationTypeId": [str(type_id)]})
+                target = self.records[to_type].get(to_id)
+                if target is None or target.get("archived"):
+                    raise hs_error(400, "VALIDATION_ERROR", f"One or more associations are invalid: {to_type} {to_id} "
+                                   "does not exist", context={"toObjectId": [to_id]})
+                links.append((to_type, to_id, type_id))
+        return links
+
+    def _live(self, object_type: str, record_id: str) -> Record:
+        record = self.records[object_type].get(record_id)
+        if record is None or record.get("archived"):
+            raise hs_error(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
+                           context={"id": [record_id]})
+        return record
+
+    # ------------------------------------------------------------------------------ writes
+
+    def _insert(self, object_type: str, values: Record, links: list[Link], now: str) -> Record:
+        record_id = self._next_id[object_type]()
+        properties = dict(values)
+        properties.update({"hs_object_id": record_id, "createdate": now, modified_property(object_type): now})
+        if "hs_lastmodifieddate" in self.properties[object_type]:
+            properties["hs_lastmodifieddate"] = now
+        if object_type == "deals" and not properties.get("pipeline"):
+            properties["pipeline"] = "default"  # HubSpot puts a deal created without one there
+        record: Record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": now,
+                          "archived": False}
+        self.records[object_type][record_id] = record
+        for to_type, to_id, type_id in links:
+            self._associate(object_type, record_id, to_type, to_id, type_id)
+        return record
+
+    def _apply(self, object_type: str, record: Record, values: Record, now: str) -> None:
+        record["properties"].update(values)
+        self._stamp_modified(object_type, record, now)
+
+    def _answer(self, object_type: str, record: Record) -> Record:
+        return self._render(object_type, record, None, all_properties=True)
+
+    def on_create(self, call: Call, object_type: str) -> Response:
+        object_type = self._type(object_type)
+        body = self._json(call)
+        with self.lock:
+            values = self._property_values(object_type, body.get("properties", {}))
+            links = self._links(object_type, body.get("associations"))
+            record = self._insert(object_type, values, links, self.now_text())
+            self._changed(object_type)
+            return json_response(self._answer(object_type, record), 201)
+
+    def on_update(self, call: Call, object_type: str, record_id: str) -> Response:
+        object_type = self._type(object_type)
+        body = self._json(call)
+        with self.lock:
+            record = self._live(object_type, record_id)
+            values = self._property_values(object_type, body.get("properties", {}), record)
+            self._apply(object_type, record, values, self.now_text())
+            self._changed(object_type)
+            return json_response(self._answer(object_type, record))
+
+    def on_archive(self, call: Call, object_type: str, record_id: str) -> Response:
+        """204 whether or not the record was live: archiving is idempotent, as HubSpot's."""
+        object_type = self._type(object_type)
+        with self.lock:
+            self._archive(object_type, record_id)
+        return Response(status=204)
+
+    def _archive(self, object_type: str, record_id: str) -> None:
+        record = self.records[object_type].get(record_id)
+        if record is not None and not record.get("archived"):
+            record["archived"] = True
+            record["archivedAt"] = self.now_text()
+            self._changed(object_type)
+
+    # ------------------------------------------------------------------------------ batches
+
+    def _inputs(self, call: Call) -> list[Record]:
+        inputs = self._json(call).get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(item, dict) for item in inputs):
+            raise hs_error(400, "VALIDATION_ERROR", "Invalid input JSON: `inputs` must be a list of objects")
+        if len(inputs) > BATCH_INPUTS:
+            raise hs_error(400, "VALIDATION_ERROR", f"Batch input is limited to {BATCH_INPUTS} inputs, got {len(inputs)}")
+        return inputs
+
+    def _batch_body(self, results: list[Record], started: str) -> Record:
+        return {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": self.now_text()}
+
+    def on_batch_create(self, call: Call, object_type: str) -> Response:
+        object_type = self._type(object_type)
+        inputs = self._inputs(call)
+        with self.lock:
+            started = self.now_text()
+            checked = [(self._property_values(object_type, item.get("properties", {})),
+                        self._links(object_type, item.get("associations")), item.get("objectWriteTraceId"))
+                       for item in inputs]
+            results = []
+            for values, links, trace in checked:
+                answer = self._answer(object_type, self._insert(object_type, values, links, started))
+                if trace is not None:
+                    answer["objectWriteTraceId"] = str(trace)
+                results.append(answer)
+            self._changed(object_type)
+            return json_response(self._batch_body(results, started), 201)
+
+    def on_batch_update(self, call: Call, object_type: str) -> Response:
+        object_type = self._type(object_type)
+        inputs = self._inputs(call)
+        with self.lock:
+            started = self.now_text()
+            store = self.records[object_type]
+            checked: list[tuple[Record, Record]] = []
+            missing: list[str] = []
+            for item in inputs:
+                record_id = str(item.get("id", ""))
+                record = store.get(record_id)
+                if record is None or record.get("archived"):
+                    missing.append(record_id)
+                    continue
+                checked.append((record, self._property_values(object_type, item.get("properties", {}), record)))
+            for record, values in checked:
+                self._apply(object_type, record, values, started)
+            self._changed(object_type)
+            payload = self._batch_body([self._answer(object_type, record) for record, _ in checked], started)
+        if missing:
+            payload["numErrors"] = len(missing)
+            payload["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                  "message": "Could not get some " + object_type + " objects, they may be deleted "
+                                             "or not exist. Check that ids are valid.",
+                                  "context": {"ids": missing}}]
+            return json_response(payload, 207)
+        return json_response(payload)
+
+    def on_batch_archive(self, call: Call, object_type: str) -> Response:
+        object_type = self._type(object_type)
+        inputs = self._inputs(call)
+        with self.lock:
+            for item in inputs:
+                self._archive(object_type, str(item.get("id", "")))
+        return Response(status=204)
+
