@@ -29,10 +29,11 @@ up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbo
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle_sandbox
 
-bench: install  ## Extract-load; staging transform + validation and invoice lines over 1,000,000 time entries; 1,000 invoices generated and validated
+bench: install  ## Extract-load; staging transform + validation and invoice lines over 1,000,000 time entries; 1,000 invoices generated and validated; sync of 10,000 deals
 	$(BIN)/python -m passerelle_dev.bench
 	$(BIN)/python -m passerelle_dev.bench_staging
 	$(BIN)/python -m passerelle_dev.bench_invoicing
+	$(BIN)/python -m passerelle_dev.bench_sync
 
 PEER := .venv-peer
 

@@ -30,4 +30,5 @@ pytest_plugins = [
     "tests.fixtures.airflow",
     "tests.fixtures.raw_snapshot",
     "tests.fixtures.staged_snapshot",
+    "tests.fixtures.sync",
 ]

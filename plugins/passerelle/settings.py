@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "include" / "rules" / "flux10",
         description="The PPF's Flux 10 XSD (with its includes) and schematron.",
     )
+    sync_file: Path | None = Field(
+        None, description="The two-way sync file (TOML; example: include/sync/sync.example.toml); unset: nothing is synced.",
+    )
     log_level: LogLevel | None = Field(
         None, description="Level of Passerelle's own loggers (unset: inherited from Airflow or the root logger).",
     )

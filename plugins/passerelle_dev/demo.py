@@ -6,7 +6,8 @@ the window with ``dag.test()``. The load summary comes from ``audit.load_log``, 
 checked against the sources' final state. Then the staging transform DAG (SQL models, Great
 Expectations suites with quarantine, identity resolution) runs once and its validation summary,
 quarantine, identity-resolution outcome and Data Docs path are printed. Finally two monthly billing
-periods are invoiced and the compliance DAG reports on the last one (:mod:`passerelle_dev.demo_invoicing`).
+periods are invoiced and the compliance DAG reports on the last one (:mod:`passerelle_dev.demo_invoicing`), and
+the two-way sync makes the won deals' projects and writes the delivery figures back (:mod:`passerelle_dev.demo_sync`).
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ def main() -> int:
             from passerelle_dev.demo_invoicing import run as run_invoicing
 
             invoiced = str(transform.state) == "success" and run_invoicing(dags, conn, sandbox)
+            from passerelle_dev.demo_sync import run as run_sync
+
+            synced = invoiced and run_sync(dags, conn)
         finally:
             conn.close()
     print(f"total time: {time.monotonic() - started:.1f}s")
-    return 0 if not mismatches and invoiced else 1
+    return 0 if not mismatches and invoiced and synced else 1
 
 
 def print_summary(conn) -> None:

@@ -9,6 +9,11 @@ deleted tasks simply vanish from lists (404 when read) and show up only in the E
 first call without a sync token (or with an expired one) answers 412 with a fresh token; events come
 100 at a time with ``has_more``. Throttling is a per-token minute window answered with 429 and
 ``Retry-After`` in seconds.
+
+Beyond the core lists: teams, custom field settings, subtasks, stories, dependencies and task search
+live in ``asana_reads`` (task custom field values in ``asana_fields``), task writes in
+``asana_writes``, project templates and their jobs in ``asana_templates``, ``POST /batch`` in
+``asana_batch``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any, Callable, Iterable
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
+from passerelle_sandbox.asana_batch import AsanaBatchRoutes
+from passerelle_sandbox.asana_fields import FieldSettings
 from passerelle_sandbox.asana_model import (
     EventLog,
     OffsetCodec,
@@ -36,6 +43,9 @@ from passerelle_sandbox.asana_model import (
     render,
     wanted_fields,
 )
+from passerelle_sandbox.asana_reads import AsanaReadRoutes
+from passerelle_sandbox.asana_templates import AsanaTemplateRoutes, build_templates
+from passerelle_sandbox.asana_writes import AsanaWriteRoutes
 from passerelle_sandbox.clock import canonicalize
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, json_response
 from passerelle_sandbox.dataset_asana import build_asana_dataset
@@ -71,7 +81,7 @@ def _gid_key(record: Record) -> int:
     return int(record["gid"])
 
 
-class AsanaApp(VendorApp):
+class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaTemplateRoutes, AsanaBatchRoutes, VendorApp):
     vendor = "asana"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -96,6 +106,38 @@ class AsanaApp(VendorApp):
             _rule("/time_tracking_entries", "time_entries"),
             _rule("/time_tracking_entries/<gid>", "time_entry"),
             _rule("/events", "events"),
+            # reads beyond the core lists (asana_reads)
+            _rule("/workspaces/<gid>/teams", "workspace_teams"),
+            _rule("/workspaces/<gid>/custom_fields", "workspace_custom_fields"),
+            _rule("/workspaces/<gid>/tasks/search", "task_search"),
+            _rule("/teams/<gid>", "team"),
+            _rule("/teams/<gid>/projects", "team_projects"),
+            _rule("/projects/<gid>/custom_field_settings", "project_field_settings"),
+            _rule("/custom_fields/<gid>", "custom_field"),
+            _rule("/tasks/<gid>/subtasks", "task_subtasks"),
+            _rule("/tasks/<gid>/stories", "task_stories"),
+            _rule("/tasks/<gid>/dependencies", "task_dependencies"),
+            _rule("/tasks/<gid>/dependents", "task_dependents"),
+            _rule("/stories/<gid>", "story"),
+            # task writes (asana_writes)
+            _rule("/tasks", "create_task", ("POST",)),
+            _rule("/tasks/<gid>", "update_task", ("PUT",)),
+            _rule("/tasks/<gid>", "delete_task", ("DELETE",)),
+            _rule("/tasks/<gid>/subtasks", "create_subtask", ("POST",)),
+            _rule("/tasks/<gid>/stories", "create_story", ("POST",)),
+            _rule("/tasks/<gid>/addProject", "add_project", ("POST",)),
+            _rule("/tasks/<gid>/removeProject", "remove_project", ("POST",)),
+            _rule("/tasks/<gid>/addDependencies", "add_dependencies", ("POST",)),
+            _rule("/tasks/<gid>/removeDependencies", "remove_dependencies", ("POST",)),
+            _rule("/tasks/<gid>/addDependents", "add_dependents", ("POST",)),
+            _rule("/tasks/<gid>/removeDependents", "remove_dependents", ("POST",)),
+            # templates and jobs (asana_templates), batch (asana_batch)
+            _rule("/project_templates", "project_templates"),
+            _rule("/project_templates/<gid>", "project_template"),
+            _rule("/teams/<gid>/project_templates", "team_project_templates"),
+            _rule("/project_templates/<gid>/instantiateProject", "instantiate_project", ("POST",)),
+            _rule("/jobs/<gid>", "job"),
+            _rule("/batch", "batch", ("POST",)),
         ],
         strict_slashes=False,
     )
@@ -117,6 +159,8 @@ class AsanaApp(VendorApp):
             "sync_token_ttl_seconds": 86_400,
             "offset_ttl_seconds": None,
             "unpaginated_max": 1000,
+            "job_polls": 2,
+            "comment_only_projects": [],
         }
 
     def on_reset(self) -> None:
@@ -138,6 +182,15 @@ class AsanaApp(VendorApp):
         everything = itertools.chain(self.users, self.projects, self.sections, self.tasks, self.entries,
                                      [self.workspace["gid"]], self.teams)
         self._next_gid = NumericIdSequence(list(everything))
+        self.field_settings = FieldSettings(self.custom_fields, self._next_gid)
+        for task in sorted(self.tasks.values(), key=_gid_key):
+            self.field_settings.attach(task, [self.projects[m["project"]["gid"]] for m in task.get("memberships", [])
+                                              if m["project"]["gid"] in self.projects])
+        self.stories: dict[str, Record] = {}
+        team = next(iter(self.teams.values()), None)
+        owner = next(iter(self.users.values()))
+        self.templates = {t["gid"]: t for t in (build_templates(team, owner, self._next_gid) if team else [])}
+        self.jobs: dict[str, Record] = {}
         self.events = EventLog()
         self.offsets = OffsetCodec.fresh()
         self._pat_revoked = False
@@ -471,8 +524,10 @@ class AsanaApp(VendorApp):
     def _emit(self, action: str, resource: Record, watchers: Iterable[str], change: Record | None = None,
               parent: Record | None = None) -> None:
         kind = resource.get("resource_type", "")
-        compact = {"gid": resource["gid"], "resource_type": kind, "name": resource.get("name")}
-        if kind == "task":
+        compact = {"gid": resource["gid"], "resource_type": kind}
+        if kind != "story":
+            compact["name"] = resource.get("name")
+        if kind in ("task", "story"):
             compact["resource_subtype"] = resource.get("resource_subtype", "default_task")
         me = next(iter(self.users.values()))
         event: Record = {
@@ -528,6 +583,7 @@ class AsanaApp(VendorApp):
         gid = self._next_gid()
         if obj == "tasks":
             record = self._new_task(gid, fields, now)
+            self.field_settings.attach(record, [self.projects[p] for p in self._task_projects(record)])
         elif obj == "time_entries":
             task = self._control_record("tasks", str(fields.pop("task", "")))
             project = self._project(self._task_projects(task)[0] if task.get("memberships") else None)

@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from passerelle_sandbox.core import VendorError
+
 Record = dict[str, Any]
 
 COMPACT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +32,10 @@ COMPACT_FIELDS: dict[str, tuple[str, ...]] = {
     "task": ("name", "resource_subtype"),
     "time_tracking_entry": ("duration_minutes", "entered_on", "attributable_to", "created_by"),
     "custom_field": ("name", "resource_subtype", "type"),
+    "custom_field_setting": ("custom_field", "is_important", "parent", "project"),
+    "story": ("created_at", "created_by", "resource_subtype", "text"),
+    "project_template": ("name",),
+    "job": ("resource_subtype", "status", "new_project", "new_task", "new_project_template"),
 }
 HELP = ("For more information on API status codes and how to handle them, read the docs on errors: "
         "https://developers.asana.com/docs/errors")
@@ -37,6 +43,14 @@ HELP = ("For more information on API status codes and how to handle them, read t
 
 def error_body(message: str, **extra: Any) -> Record:
     return {"errors": [{"message": message, "help": HELP, **extra}]}
+
+
+def bad_request(message: str) -> VendorError:
+    return VendorError(400, error_body(message))
+
+
+def not_found(what: str, gid: str) -> VendorError:
+    return VendorError(404, error_body(f"{what}: Unknown object: {gid}"))
 
 
 def wanted_fields(opt_fields: str | None) -> list[str] | None:

@@ -57,6 +57,7 @@ from passerelle_sandbox.hubspot_index import SearchIndex, plan_search
 from passerelle_sandbox.hubspot_links import RecordLinks
 from passerelle_sandbox.hubspot_search import SearchError, SearchLimits, naive_search, parse_search
 from passerelle_sandbox.hubspot_writes import ObjectWrites
+from passerelle_sandbox.hubspot_properties import PropertyWrites
 from passerelle_sandbox.ids import NumericIdSequence
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class HubSpotApp(ObjectWrites, RecordLinks, VendorApp):
+class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
     vendor = "hubspot"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -112,6 +113,8 @@ class HubSpotApp(ObjectWrites, RecordLinks, VendorApp):
             _rule("/crm/v3/objects/<object_type>/<record_id>", "update", ("PATCH",)),
             _rule("/crm/v3/objects/<object_type>/<record_id>", "archive", ("DELETE",)),
             _rule("/crm/v3/properties/<object_type>", "properties"),
+            _rule("/crm/v3/properties/<object_type>", "create_property", ("POST",)),
+            _rule("/crm/v3/properties/<object_type>/<name>", "property"),
             _rule("/crm/v3/owners", "owners"),
             _rule("/crm/v3/pipelines/<object_type>", "pipelines"),
             _rule("/crm/v3/pipelines/<object_type>/<pipeline_id>", "pipeline"),

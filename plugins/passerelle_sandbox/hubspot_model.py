@@ -75,22 +75,25 @@ class PropertyDef:
     name: str
     type: str  # datetime, date, number, bool, enumeration, string
     field_type: str
+    label: str | None = None  # a property made through the API keeps its label and group
+    group: str | None = None
 
     def as_json(self, object_type: str, order: int) -> dict[str, Any]:
         return {
             "name": self.name,
-            "label": " ".join(part.capitalize() for part in self.name.replace("hs_", "", 1).split("_")),
+            "label": self.label or " ".join(part.capitalize() for part in self.name.replace("hs_", "", 1).split("_")),
             "type": self.type,
             "fieldType": self.field_type,
             "description": "",
-            "groupName": f"{SINGULAR.get(object_type, object_type)}information",
+            "groupName": self.group or f"{SINGULAR.get(object_type, object_type)}information",
             "options": [],
             "displayOrder": order,
             "calculated": False,
             "externalOptions": False,
             "hasUniqueValue": self.name == "hs_object_id",
             "hidden": False,
-            "hubspotDefined": not self.name.startswith(("siren", "siret", "vat_", "einvoicing", "customer_type")),
+            "hubspotDefined": self.group is None and not self.name.startswith(
+                ("siren", "siret", "vat_", "einvoicing", "customer_type")),
             "modificationMetadata": {"archivable": True, "readOnlyDefinition": True, "readOnlyValue": False},
             "formField": self.type in ("string", "enumeration"),
         }

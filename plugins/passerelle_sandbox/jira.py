@@ -9,6 +9,9 @@ Behaviour follows ``vendor-apis-pm.md`` §4:
   (``search_max_results_ids`` / ``search_max_results_fields``), unbounded JQL refused; the retired
   ``/rest/api/{2,3}/search`` answers 410 Gone. A page token pins the result list of the first page,
   so a query pages consistently while issues change (an assumption: Jira documents none);
+- search is eventually consistent: an issue created through the API stays out of JQL results for
+  ``search_index_lag_seconds`` (0 by default) while ``GET /issue/{key}`` sees it at once;
+  ``reconcileIssues`` (≤50 ids) brings such issues into the result, as Jira documents;
 - JQL date strings are read in the API account's time zone (config ``time_zone``, exposed by
   ``GET /rest/api/3/myself``); epoch-millisecond literals are absolute;
 - ``/worklog/updated`` and ``/worklog/deleted``: ``since`` (exclusive, epoch ms), pages of
@@ -18,6 +21,12 @@ Behaviour follows ``vendor-apis-pm.md`` §4:
   have no deletion feed;
 - a rolling-window burst limiter: 429 with ``Retry-After``, ``X-RateLimit-Limit/-Remaining/-Reset``,
   ``X-RateLimit-NearLimit`` and ``RateLimit-Reason: jira-burst-based``.
+
+``/rest/api/2`` (and ``latest``) serve the same routes, rendering rich text as strings
+(:mod:`passerelle_sandbox.jira_common`). Site metadata lives in :mod:`passerelle_sandbox.jira_meta`,
+an issue's worklogs, comments, transitions and changelog in :mod:`passerelle_sandbox.jira_reads`,
+issue writes in :mod:`passerelle_sandbox.jira_writes` and the control hooks in
+:mod:`passerelle_sandbox.jira_control`.
 
 Data: ``dataset["jira"]`` when present, else :func:`build_jira_dataset` of the CRM dataset.
 """
@@ -36,14 +45,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
 from passerelle_sandbox.clock import epoch_ms
-from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, correlation_id, json_response
-from passerelle_sandbox.dataset_jira import BILLING_PROPERTY, STATUSES, build_jira_dataset, jira_time
+from passerelle_sandbox.core import Call, VendorApp, VendorError, correlation_id, json_response
+from passerelle_sandbox.dataset_jira import STATUSES, build_jira_dataset, jira_time
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.jira_common import API_VERSION, jira_error, rich_text, rule, versioned_path
+from passerelle_sandbox.jira_control import JiraControlMixin
 from passerelle_sandbox.jira_jql import JqlError, compile_jql
+from passerelle_sandbox.jira_meta import CATEGORY_IDS, ISSUE_TYPE_IDS, META_RULES, JiraMetaMixin
+from passerelle_sandbox.jira_reads import READ_RULES, JiraReadsMixin
+from passerelle_sandbox.jira_writes import WRITE_RULES, JiraWritesMixin
 
 Record = dict[str, Any]
 API_TOKEN = "ATATT3xFfGF0sandbox-passerelle-jira-token-7c1e9a44"
@@ -53,20 +67,10 @@ SEARCH_GONE = (
 )
 NAVIGABLE = ("summary", "status", "statusCategory", "issuetype", "project", "assignee", "reporter", "labels",
              "created", "updated", "resolutiondate", "resolution", "duedate", "fixVersions", "priority",
-             "timeoriginalestimate", "timespent")
+             "timeoriginalestimate", "timespent", "description", "components", "parent")
+EVERY_FIELD = ("comment", "worklog", "subtasks")
 STATUS = {s[1]: s for s in STATUSES}
-CATEGORY_IDS = {"new": 2, "indeterminate": 4, "done": 3}
-OBJECTS = ("projects", "versions", "issues", "worklogs", "users")
 MAX_WORKLOG_IDS = 1000
-
-
-def jira_error(status: int, *messages: str, headers: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None) -> VendorError:
-    return VendorError(status, {"errorMessages": list(messages), "errors": errors or {}}, headers)
-
-
-def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule:
-    return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
 def parse_jira_time(text: str) -> int:
@@ -87,28 +91,25 @@ def time_spent(seconds: int) -> str:
     return " ".join(parts) or "0m"
 
 
-def _adf(text: str) -> Record:
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
-
-
-class JiraApp(VendorApp):
+class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, VendorApp):
     vendor = "jira"
     url_map = Map(
         [
-            _rule("/rest/api/3/myself", "myself"),
-            _rule("/rest/api/3/search/jql", "search", ("GET", "POST")),
-            _rule("/rest/api/3/search/approximate-count", "count", ("POST",)),
-            _rule("/rest/api/3/search", "search_gone", ("GET", "POST")),
-            _rule("/rest/api/2/search", "search_gone", ("GET", "POST")),
-            _rule("/rest/api/3/issue/<id_or_key>", "issue"),
-            _rule("/rest/api/3/project/search", "projects"),
-            _rule("/rest/api/3/project/<key>/version", "versions_paged"),
-            _rule("/rest/api/3/project/<key>/versions", "versions_list"),
-            _rule("/rest/api/3/project/<key>/properties/<prop>", "project_property"),
-            _rule("/rest/api/3/worklog/updated", "worklogs_updated"),
-            _rule("/rest/api/3/worklog/deleted", "worklogs_deleted"),
-            _rule("/rest/api/3/worklog/list", "worklog_list", ("POST",)),
-            _rule("/rest/api/3/users/search", "users"),
+            *META_RULES, *READ_RULES, *WRITE_RULES,
+            rule("/rest/api/3/myself", "myself"),
+            rule("/rest/api/3/search/jql", "search", ("GET", "POST")),
+            rule("/rest/api/3/search/approximate-count", "count", ("POST",)),
+            rule("/rest/api/3/search", "search_gone", ("GET", "POST")),
+            rule("/rest/api/2/search", "search_gone", ("GET", "POST")),
+            rule("/rest/api/3/issue/<id_or_key>", "issue"),
+            rule("/rest/api/3/project/search", "projects"),
+            rule("/rest/api/3/project/<key>/version", "versions_paged"),
+            rule("/rest/api/3/project/<key>/versions", "versions_list"),
+            rule("/rest/api/3/project/<key>/properties/<prop>", "project_property"),
+            rule("/rest/api/3/worklog/updated", "worklogs_updated"),
+            rule("/rest/api/3/worklog/deleted", "worklogs_deleted"),
+            rule("/rest/api/3/worklog/list", "worklog_list", ("POST",)),
+            rule("/rest/api/3/users/search", "users"),
         ],
         strict_slashes=False,
     )
@@ -132,6 +133,7 @@ class JiraApp(VendorApp):
             "search_default_max_results": 50,
             "search_max_results_ids": 5000,
             "search_max_results_fields": 100,
+            "search_index_lag_seconds": 0,
             "worklog_page_size": 1000,
             "worklog_feed_lag_seconds": 60,
             "page_max_results": 50,
@@ -171,6 +173,9 @@ class JiraApp(VendorApp):
         self._rng = random.Random(f"{self.dataset.get('seed')}:jira:sandbox")
         self._bulk_serial = itertools.count(1)
         self._last_ids: dict[str, int] = {}
+        self.load_meta()
+        self.load_issue_children()
+        self.load_write_counters()
 
     def public_credentials(self) -> dict[str, str]:
         return {"email": self.account["emailAddress"], "api_token": API_TOKEN}
@@ -186,6 +191,19 @@ class JiraApp(VendorApp):
         return jira_time(ms, self.zone) if ms is not None else None
 
     # -------------------------------------------------------------------------- pipeline
+
+    parse_time = staticmethod(parse_jira_time)
+
+    def _serve(self, request: Any) -> Response:
+        """Serve ``/rest/api/2`` and ``/rest/api/latest`` with the version-3 routes, rendering version 2."""
+        version, path = versioned_path(request.path)
+        if path != request.path:
+            request.environ["PATH_INFO"] = path[len(request.script_root):] if request.script_root else path
+        token = API_VERSION.set(version)
+        try:
+            return super()._serve(request)
+        finally:
+            API_VERSION.reset(token)
 
     def authenticate(self, call: Call) -> Any:
         header = call.request.headers.get("Authorization", "")
@@ -294,7 +312,7 @@ class JiraApp(VendorApp):
         user = self.users.get(account_id) or {"accountId": account_id, "displayName": "Former user", "active": False,
                                               "accountType": "atlassian"}
         ref = {
-            "self": f"{self.base_url}/rest/api/3/user?accountId={account_id}", "accountId": account_id,
+            "self": f"{self.api_root}/user?accountId={account_id}", "accountId": account_id,
             "displayName": user.get("displayName"), "active": bool(user.get("active")),
             "timeZone": user.get("timeZone"), "accountType": user.get("accountType", "atlassian"),
         }
@@ -303,7 +321,7 @@ class JiraApp(VendorApp):
         return ref
 
     def version_ref(self, version: Record) -> Record:
-        ref = {"self": f"{self.base_url}/rest/api/3/version/{version['id']}", "id": version["id"],
+        ref = {"self": f"{self.api_root}/version/{version['id']}", "id": version["id"],
                "name": version["name"], "archived": bool(version.get("archived")),
                "released": bool(version.get("released"))}
         if version.get("releaseDate"):
@@ -322,9 +340,9 @@ class JiraApp(VendorApp):
     def render_project(self, project: Record, expand: set[str], properties: list[str]) -> Record:
         body: Record = {
             "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
-            "self": f"{self.base_url}/rest/api/3/project/{project['id']}", "id": project["id"],
+            "self": f"{self.api_root}/project/{project['id']}", "id": project["id"],
             "key": project["key"], "name": project["name"],
-            "avatarUrls": {"48x48": f"{self.base_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"},
+            "avatarUrls": {"48x48": f"{self.api_root}/universal_avatar/view/type/project/avatar/10400"},
             "projectTypeKey": project.get("projectTypeKey", "software"), "simplified": bool(project.get("simplified")),
             "style": project.get("style", "classic"), "isPrivate": bool(project.get("isPrivate")),
             "properties": {k: project.get("properties", {})[k] for k in properties if k in project.get("properties", {})},
@@ -344,22 +362,21 @@ class JiraApp(VendorApp):
             return {"id": issue["id"]}
         wanted = self._field_set(fields)
         body: Record = {"expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-                        "id": issue["id"], "self": f"{self.base_url}/rest/api/3/issue/{issue['id']}", "key": issue["key"]}
+                        "id": issue["id"], "self": f"{self.api_root}/issue/{issue['id']}", "key": issue["key"]}
         if not wanted:
             return body
         project = self.projects[issue["projectId"]]
         status = STATUS[issue["status"]]
-        category = {"self": f"{self.base_url}/rest/api/3/statuscategory/{CATEGORY_IDS[status[2]]}",
+        category = {"self": f"{self.api_root}/statuscategory/{CATEGORY_IDS[status[2]]}",
                     "id": CATEGORY_IDS[status[2]], "key": status[2], "name": status[3]}
         spent = sum(w["timeSpentSeconds"] for w in self.worklogs.values() if w["issueId"] == issue["id"])
         values: Record = {
             "summary": issue["summary"],
-            "status": {"self": f"{self.base_url}/rest/api/3/status/{status[0]}", "id": status[0], "name": status[1],
+            "status": {"self": f"{self.api_root}/status/{status[0]}", "id": status[0], "name": status[1],
                        "statusCategory": category},
             "statusCategory": category,
-            "issuetype": {"id": {"Task": "10001", "Story": "10002", "Bug": "10004"}.get(issue["issuetype"], "10001"),
-                          "name": issue["issuetype"], "subtask": False},
-            "project": {"self": f"{self.base_url}/rest/api/3/project/{project['id']}", "id": project["id"],
+            "issuetype": self.render_issue_type(ISSUE_TYPE_IDS.get(issue["issuetype"], "10001")),
+            "project": {"self": f"{self.api_root}/project/{project['id']}", "id": project["id"],
                         "key": project["key"], "name": project["name"], "projectTypeKey": project.get("projectTypeKey")},
             "assignee": self.user_ref(issue.get("assignee")),
             "reporter": self.user_ref(issue.get("reporter")),
@@ -373,7 +390,13 @@ class JiraApp(VendorApp):
             "priority": {"id": "3", "name": issue.get("priority", "Medium")},
             "timeoriginalestimate": issue.get("timeoriginalestimate"),
             "timespent": spent or None,
+            "description": rich_text(issue.get("description")),
+            "components": [self.component_ref(self.components[c]) for c in issue.get("components") or []
+                           if c in self.components],
+            "parent": self._parent_ref(issue.get("parent")),
         }
+        if wanted & set(EVERY_FIELD):
+            values.update(self._children(issue))
         for name, value in issue.items():
             if name.startswith("customfield_"):
                 values[name] = value
@@ -389,18 +412,43 @@ class JiraApp(VendorApp):
             for name in (part.strip() for part in raw.split(",")):
                 if name in ("*all", "*navigable"):
                     wanted.update(NAVIGABLE)
+                    if name == "*all":
+                        wanted.update(EVERY_FIELD)
                 elif name.startswith("-"):
                     wanted.discard(name[1:])
                 elif name and name != "id" and name != "key":
                     wanted.add(name)
         return wanted
 
+    def _parent_ref(self, parent_id: str | None) -> Record | None:
+        parent = self.issues.get(parent_id) if parent_id else None
+        if parent is None:
+            return None
+        status = STATUS[parent["status"]]
+        return {"id": parent["id"], "key": parent["key"], "self": f"{self.api_root}/issue/{parent['id']}",
+                "fields": {"summary": parent["summary"], "status": self.render_status(status),
+                           "issuetype": self.render_issue_type(ISSUE_TYPE_IDS.get(parent["issuetype"], "10001"))}}
+
+    def _children(self, issue: Record) -> Record:
+        """The ``comment``, ``worklog`` and ``subtasks`` fields: first pages, as ``*all`` embeds them."""
+        comments = sorted(self.comments.get(issue["id"], []), key=lambda c: (c["created"], int(c["id"])))
+        worklogs = sorted((w for w in self.worklogs.values() if w["issueId"] == issue["id"]),
+                          key=lambda w: (w["created"], int(w["id"])))
+        subtasks = [i for i in self.issues.values() if i.get("parent") == issue["id"] and i["issuetype"] == "Subtask"]
+        return {
+            "comment": {"comments": [self.render_comment(issue, c) for c in comments], "self": f"{self.api_root}/issue/{issue['id']}/comment",
+                        "maxResults": len(comments), "total": len(comments), "startAt": 0},
+            "worklog": {"startAt": 0, "maxResults": 20, "total": len(worklogs),
+                        "worklogs": [self.render_worklog(w, False) for w in worklogs[:20]]},
+            "subtasks": [self._parent_ref(i["id"]) for i in subtasks],
+        }
+
     def render_worklog(self, worklog: Record, with_properties: bool) -> Record:
         body = {
-            "self": f"{self.base_url}/rest/api/3/issue/{worklog['issueId']}/worklog/{worklog['id']}",
+            "self": f"{self.api_root}/issue/{worklog['issueId']}/worklog/{worklog['id']}",
             "author": self.user_ref(worklog["author"]),
             "updateAuthor": self.user_ref(worklog.get("updateAuthor") or worklog["author"]),
-            "comment": _adf(worklog.get("comment") or ""),
+            "comment": rich_text(worklog.get("comment") or ""),
             "created": self.stamp(worklog["created"]),
             "updated": self.stamp(worklog["updated"]),
             "started": self.stamp(worklog["started"]),
@@ -438,14 +486,16 @@ class JiraApp(VendorApp):
             "duedate": issue.get("duedate"), "fixVersions": [x for v in versions for x in (v["id"], v["name"])] or None,
         }
 
-    def _matching(self, jql: str) -> list[str]:
+    def _matching(self, jql: str, reconcile: frozenset[str] = frozenset()) -> list[str]:
         try:
             predicate, order = compile_jql(jql, zone=self.zone, now_ms=self.now_ms())
         except JqlError as exc:
             raise jira_error(400, str(exc)) from None
         except ValueError as exc:
             raise jira_error(400, f"Error in the JQL Query: {exc}") from None
-        views = [self._issue_view(i) for i in self._visible_issues()]
+        now = self.now_ms()
+        indexed = [i for i in self._visible_issues() if i.get("indexedAt", 0) <= now or i["id"] in reconcile]
+        views = [self._issue_view(i) for i in indexed]
         matches = [v for v in views if predicate(v)]
         matches.sort(key=lambda v: -int(v["id"]))  # Jira's default: newest first
         for name, descending in reversed(order):
@@ -466,12 +516,16 @@ class JiraApp(VendorApp):
             fields = body.get("fields")
             if isinstance(fields, str):
                 fields = [fields]
+            expand = body.get("expand") or ""
             return {"jql": body.get("jql", ""), "token": body.get("nextPageToken"), "max": body.get("maxResults"),
-                    "fields": fields, "properties": body.get("properties") or []}
+                    "fields": fields, "properties": body.get("properties") or [],
+                    "expand": expand.split(",") if isinstance(expand, str) else list(expand),
+                    "reconcile": body.get("reconcileIssues") or []}
         args = call.request.args
         fields = args.getlist("fields") or None
         return {"jql": args.get("jql", ""), "token": args.get("nextPageToken"), "max": args.get("maxResults"),
-                "fields": fields, "properties": args.getlist("properties")}
+                "fields": fields, "properties": args.getlist("properties"), "expand": self._csv(call, "expand"),
+                "reconcile": self._csv(call, "reconcileIssues")}
 
     def on_search(self, call: Call) -> Response:
         args = self._search_args(call)
@@ -479,6 +533,9 @@ class JiraApp(VendorApp):
             limit = int(args["max"]) if args["max"] is not None else int(self.config["search_default_max_results"])
         except (TypeError, ValueError):
             raise jira_error(400, "maxResults must be an integer") from None
+        reconcile = args["reconcile"]
+        if not isinstance(reconcile, list) or len(reconcile) > 50 or not all(str(r).isdigit() for r in reconcile):
+            raise jira_error(400, "reconcileIssues accepts at most 50 issue IDs.")
         fields = args["fields"]
         cap_key = "search_max_results_fields" if fields and self._field_set(fields) else "search_max_results_ids"
         limit = max(1, min(limit, int(self.config[cap_key])))
@@ -488,7 +545,7 @@ class JiraApp(VendorApp):
                 snapshot_id, offset = self._read_token(str(args["token"]), fingerprint)
                 ids = self._snapshots[snapshot_id]
             else:
-                ids = self._matching(str(args["jql"]))
+                ids = self._matching(str(args["jql"]), frozenset(str(r) for r in reconcile))
                 snapshot_id, offset = f"s{next(self._snapshot_ids)}", 0
                 self._snapshots[snapshot_id] = ids
                 while len(self._snapshots) > 500:
@@ -496,6 +553,9 @@ class JiraApp(VendorApp):
             chunk = ids[offset: offset + limit]
             issues = [self.render_issue(self.issues[i], fields) for i in chunk
                       if i in self.issues and not self.projects[self.issues[i]["projectId"]].get("deleted")]
+            if "changelog" in [e.strip() for e in args["expand"]]:
+                for body_issue in issues:
+                    body_issue["changelog"] = self.changelog_page(self.issues[body_issue["id"]])
         body: Record = {"issues": issues}
         if offset + limit < len(ids):
             body["nextPageToken"] = self._token(snapshot_id, offset + limit, fingerprint)
@@ -525,12 +585,13 @@ class JiraApp(VendorApp):
             return json_response({"count": len(self._matching(str(body.get("jql", ""))))})
 
     def on_issue(self, call: Call, id_or_key: str) -> Response:
-        fields = call.request.args.getlist("fields") or ["*navigable"]
+        fields = call.request.args.getlist("fields") or ["*all"]
         with self.lock:
-            issue = next((i for i in self._visible_issues() if id_or_key in (i["id"], i["key"])), None)
-            if issue is None:
-                raise jira_error(404, "Issue does not exist or you do not have permission to see it.")
-            return json_response(self.render_issue(issue, fields))
+            issue = self.visible_issue(id_or_key)
+            body = self.render_issue(issue, fields)
+            if "changelog" in self._csv(call, "expand"):
+                body["changelog"] = self.changelog_page(issue)
+            return json_response(body)
 
     def _paging(self, call: Call, default: int | None = None) -> tuple[int, int]:
         args = call.request.args
@@ -643,211 +704,6 @@ class JiraApp(VendorApp):
         with self.lock:
             found = [self.worklogs[str(i)] for i in ids if str(i) in self.worklogs]
             return json_response([self.render_worklog(w, expand) for w in found])
-
-    # ---------------------------------------------------------------------- control hooks
-
-    def control_objects(self) -> list[str]:
-        return list(OBJECTS)
-
-    def _control_view(self, obj: str, record: Record) -> Record:
-        if obj == "issues":
-            view = self.render_issue(record, ["*all"])
-            view["fields"]["customfields"] = {k: v for k, v in record.items() if k.startswith("customfield_")}
-            return view
-        if obj == "worklogs":
-            return self.render_worklog(record, True)
-        if obj == "projects":
-            return {**self.render_project(record, {"description", "lead"}, list(record.get("properties", {}))),
-                    "deleted": bool(record.get("deleted"))}
-        if obj == "versions":
-            return self.render_version(record)
-        return {**self.user_ref(record["accountId"]), "locale": record.get("locale")}
-
-    def _store(self, obj: str) -> dict[str, Record]:
-        return {"projects": self.projects, "versions": self.versions, "issues": self.issues,
-                "worklogs": self.worklogs, "users": self.users}[obj]
-
-    def _get(self, obj: str, record_id: str) -> Record:
-        store = self._store(obj)
-        record = store.get(record_id)
-        if record is None and obj == "issues":
-            record = next((i for i in store.values() if i["key"] == record_id), None)
-        if record is None and obj == "projects":
-            record = next((p for p in store.values() if p["key"] == record_id), None)
-        if record is None or record.get("deleted"):
-            raise ControlError(404, f"no {obj} record {record_id}")
-        return record
-
-    def control_list(self, obj: str, include_deleted: bool) -> list[Record]:
-        live = [self._control_view(obj, r) for r in self._store(obj).values() if not r.get("deleted")]
-        if include_deleted:
-            if obj == "worklogs":
-                live += [{"id": d["id"], "issueId": d["issueId"], "deleted": True, "deletedAt": d["deletedAt"]}
-                         for d in self.deleted_worklogs.values()]
-            elif obj == "issues":
-                live += [{"id": d["id"], "key": d["key"], "deleted": True, "deletedAt": d["deletedAt"]}
-                         for d in self.deleted_issues.values()]
-            elif obj == "projects":
-                live += [self._control_view(obj, r) for r in self.projects.values() if r.get("deleted")]
-        return live
-
-    def control_get(self, obj: str, record_id: str) -> Record:
-        record = self._get(obj, record_id)
-        return {"id": record.get("id", record.get("accountId")), "record": self._control_view(obj, record)}
-
-    def _next_id(self, obj: str) -> str:
-        if obj not in self._last_ids:
-            existing = [int(k) for k in self._store(obj) if str(k).isdigit()]
-            existing += [int(k) for k in {"worklogs": self.deleted_worklogs, "issues": self.deleted_issues}.get(obj, {})]
-            self._last_ids[obj] = max(existing, default=10_000)
-        self._last_ids[obj] += 1
-        return str(self._last_ids[obj])
-
-    def _touch_issue(self, issue_id: str, now: int) -> None:
-        issue = self.issues.get(issue_id)
-        if issue is not None:
-            issue["updated"] = now
-
-    def _apply(self, obj: str, record: Record, fields: dict[str, Any], now: int) -> None:
-        fields = dict(fields)
-        if obj == "issues":
-            status = fields.pop("status", None)
-            if status is not None:
-                if status not in STATUS:
-                    raise ControlError(400, f"unknown status {status!r}; known: {sorted(STATUS)}")
-                was_done = STATUS[record.get("status", "To Do")][2] == "done"
-                record["status"] = status
-                if STATUS[status][2] == "done" and not was_done:
-                    record["resolutiondate"] = now
-                elif STATUS[status][2] != "done":
-                    record["resolutiondate"] = None
-            for name in ("summary", "assignee", "labels", "duedate", "fixVersions", "issuetype",
-                         "timeoriginalestimate", "priority"):
-                if name in fields:
-                    record[name] = fields.pop(name)
-            for name in [k for k in fields if k.startswith("customfield_")]:
-                record[name] = fields.pop(name)
-            record["updated"] = now
-        elif obj == "worklogs":
-            if "billable" in fields:
-                billable = fields.pop("billable")
-                record["properties"] = [p for p in record.get("properties", []) if p["key"] != BILLING_PROPERTY]
-                if billable is not None:
-                    record["properties"].append({"key": BILLING_PROPERTY, "value": {"billable": bool(billable)}})
-            if "started" in fields:
-                try:
-                    record["started"] = parse_jira_time(str(fields.pop("started")))
-                except ValueError as exc:
-                    raise ControlError(400, f"started: {exc}") from None
-            for name in ("timeSpentSeconds", "comment", "author"):
-                if name in fields:
-                    record[name] = fields.pop(name)
-            record["updated"] = now
-            record["updateAuthor"] = record.get("author")
-            self._touch_issue(record["issueId"], now)
-        elif obj == "projects":
-            for name in ("name", "description", "lead", "key"):
-                if name in fields:
-                    record[name] = fields.pop(name)
-            if "crm" in fields:
-                record.setdefault("properties", {})["passerelle.crm"] = fields.pop("crm")
-            if "properties" in fields:
-                record.setdefault("properties", {}).update(fields.pop("properties") or {})
-        elif obj == "versions":
-            for name in ("name", "description", "released", "releaseDate", "startDate", "archived"):
-                if name in fields:
-                    record[name] = fields.pop(name)
-        else:
-            for name in ("displayName", "emailAddress", "active", "timeZone", "locale"):
-                if name in fields:
-                    record[name] = fields.pop(name)
-        if fields:
-            raise ControlError(400, f"unknown {obj} fields {sorted(fields)}")
-
-    def control_create(self, obj: str, body: dict[str, Any]) -> Record:
-        now = self.now_ms()
-        fields = dict(body.get("fields") or {})
-        if obj == "issues":
-            project = self._get("projects", str(fields.pop("project", "")) or next(iter(self.projects)))
-            number = 1 + max((int(i["key"].rsplit("-", 1)[1]) for i in [*self.issues.values(), *self.deleted_issues.values()]
-                              if i["key"].startswith(project["key"] + "-")), default=0)
-            record: Record = {"id": self._next_id(obj), "key": f"{project['key']}-{number}", "projectId": project["id"],
-                              "summary": "Nouvelle tâche", "issuetype": "Task", "status": "To Do",
-                              "assignee": None, "reporter": self.account["accountId"], "labels": [],
-                              "created": now, "updated": now, "resolutiondate": None, "duedate": None,
-                              "fixVersions": [], "timeoriginalestimate": None}
-        elif obj == "worklogs":
-            issue = self._get("issues", str(fields.pop("issueId", fields.pop("issue", "")) or next(iter(self.issues))))
-            record = {"id": self._next_id(obj), "issueId": issue["id"], "author": self.account["accountId"],
-                      "comment": "", "started": now, "timeSpentSeconds": 3600, "created": now, "updated": now,
-                      "properties": []}
-        elif obj == "projects":
-            record = {"id": self._next_id(obj), "key": fields.pop("key", None) or f"NEW{len(self.projects)}",
-                      "name": "Nouveau projet", "projectTypeKey": "software", "simplified": False, "style": "classic",
-                      "isPrivate": False, "lead": self.account["accountId"], "description": "", "properties": {}}
-        elif obj == "versions":
-            project = self._get("projects", str(fields.pop("project", fields.pop("projectId", ""))) or next(iter(self.projects)))
-            record = {"id": self._next_id(obj), "projectId": int(project["id"]), "name": "Nouveau jalon",
-                      "description": "", "archived": False, "released": False}
-        else:
-            account = "712020:" + hashlib.sha1(f"{self.now_ms()}:{len(self.users)}:{next(self._bulk_serial)}".encode()).hexdigest()[:32]
-            record = {"accountId": account, "accountType": "atlassian", "displayName": "Nouvel utilisateur",
-                      "emailAddress": None, "active": True, "timeZone": self.zone, "locale": "fr_FR"}
-        self._apply(obj, record, fields, now)
-        record_id = record.get("id", record.get("accountId"))
-        self._store(obj)[record_id] = record
-        return {"id": record_id, "record": self._control_view(obj, record)}
-
-    def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
-        record = self._get(obj, record_id)
-        self._apply(obj, record, dict(body.get("fields") or {}), self.now_ms())
-        return {"id": record.get("id", record.get("accountId")), "record": self._control_view(obj, record)}
-
-    def control_delete(self, obj: str, record_id: str) -> Record:
-        record = self._get(obj, record_id)
-        now = self.now_ms()
-        if obj == "issues":
-            del self.issues[record["id"]]
-            self.deleted_issues[record["id"]] = {"id": record["id"], "key": record["key"], "deletedAt": now}
-            for worklog in [w for w in self.worklogs.values() if w["issueId"] == record["id"]]:
-                self._delete_worklog(worklog, now)
-        elif obj == "worklogs":
-            self._delete_worklog(record, now)
-            self._touch_issue(record["issueId"], now)
-        elif obj == "projects":
-            record["deleted"] = True  # moved to the trash: its issues leave every search
-        elif obj == "versions":
-            del self.versions[record["id"]]
-        else:
-            del self.users[record["accountId"]]
-        return {"id": record.get("id", record.get("accountId")), "deleted": True, "deletedAt": self.stamp(now)}
-
-    def _delete_worklog(self, worklog: Record, now: int) -> None:
-        del self.worklogs[worklog["id"]]
-        self.deleted_worklogs[worklog["id"]] = {"id": worklog["id"], "issueId": worklog["issueId"], "deletedAt": now}
-
-    def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:
-        live = [k for k, r in self._store(obj).items() if not r.get("deleted")]
-        if touch > len(live):
-            raise ControlError(400, f"cannot touch {touch} {obj} records: only {len(live)} exist")
-        touched = sorted(self._rng.sample(live, touch), key=str) if touch else []
-        issues = sorted(self.issues)
-        created = []
-        for _ in range(create):
-            serial = next(self._bulk_serial)
-            seed: dict[str, Any] = {}
-            if obj == "issues":
-                seed = {"project": self.issues[self._rng.choice(issues)]["projectId"], "summary": f"Bulk task {serial:07d}"}
-            elif obj == "worklogs":
-                seed = {"issueId": self._rng.choice(issues), "timeSpentSeconds": 900 * self._rng.randint(1, 16),
-                        "billable": True, "comment": f"Bulk worklog {serial:07d}"}
-            created.append(self.control_create(obj, {"fields": seed})["id"])
-        for record_id in touched:
-            self.control_update(obj, record_id, {"fields": fields})
-        result: dict[str, Any] = {"object": obj, "stamp": self.now_text(), "created": create, "touched": touch}
-        if create + touch <= 10_000:
-            result["created_ids"], result["touched_ids"] = created, touched
-        return result
 
 
 def jira_factory(dataset: dict[str, Any], directory: Any = None) -> JiraApp:

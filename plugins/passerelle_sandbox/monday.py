@@ -16,7 +16,10 @@ Behaviour follows ``vendor-apis-pm.md`` §3:
 - application errors are HTTP 200 with ``errors[].extensions.code``; the complexity budget is a
   real 60-second sliding window (``COMPLEXITY_BUDGET_EXHAUSTED`` + ``retry_in_seconds`` +
   ``Retry-After``); a query over ``max_query_complexity`` is refused; the ``rate_limit`` fault is
-  an HTTP 429 (``Retry-After``) or, with ``error_code``, a 200 carrying that code.
+  an HTTP 429 (``Retry-After``) or, with ``error_code``, a 200 carrying that code;
+- subitems, updates, teams, workspaces, tags, ``items_page_by_column_values`` and the linked column
+  types are read in :mod:`passerelle_sandbox.monday_reads`; the mutations (items, subitems, column
+  values, updates, boards from a template, columns) are in :mod:`passerelle_sandbox.monday_writes`.
 """
 
 from __future__ import annotations
@@ -41,15 +44,17 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, correlation_id, json_response
 from passerelle_sandbox.dataset_monday import COLUMNS, GROUPS, monday_section
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.monday_errors import MondayError, error_entry
+from passerelle_sandbox.monday_reads import FIELD_READS, ROOT_READS, column_text, load_extras
 from passerelle_sandbox.monday_schema import build_monday_schema, query_complexity
 from passerelle_sandbox.monday_store import (
     Record,
     log_stamp,
     monday_time,
     parse_column_input,
-    render_column_value,
     stamp_of_iso,
 )
+from passerelle_sandbox.monday_writes import MUTATIONS, count_root_fields
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +64,6 @@ DATE_RULE_COLUMNS = {"__last_updated__": "updated_at", "__creation_log__": "crea
 OBJECTS = ("boards", "items", "users")
 
 
-class MondayError(Exception):
-    """An application error, rendered as an ``errors[]`` entry with ``extensions.code``."""
-
-    def __init__(self, code: str, message: str, **extensions: Any) -> None:
-        super().__init__(message)
-        self.code, self.extensions = code, extensions
-
-
-def error_entry(code: str, message: str, **extensions: Any) -> Record:
-    return {"message": message, "extensions": {"code": code, **extensions}}
-
-
 class MondayApp(VendorApp):
     vendor = "monday"
     url_map = Map([Rule("/v2", endpoint="graphql", methods=["POST"])], strict_slashes=False)
@@ -78,6 +71,7 @@ class MondayApp(VendorApp):
     def __init__(self, dataset: dict[str, Any]) -> None:
         self._rate_lock = threading.Lock()
         self._spent: deque[tuple[float, int]] = deque()
+        self._board_creations: deque[float] = deque()
         self._queries: OrderedDict[int, Record] = OrderedDict()
         self._serial = itertools.count(1)
         super().__init__(dataset)
@@ -93,6 +87,7 @@ class MondayApp(VendorApp):
             "max_page_size": 500,
             "max_items_by_ids": 100,
             "open_queries": 64,
+            "create_board_per_minute": 40,
         }
 
     def load(self) -> None:
@@ -126,10 +121,12 @@ class MondayApp(VendorApp):
         self._rng = random.Random(f"{self.dataset.get('seed')}:monday:sandbox")
         self._secret = f"{self._rng.getrandbits(64):016x}"
         self._queries = OrderedDict()
+        load_extras(self, section)
 
     def on_reset(self) -> None:
         with self._rate_lock:
             self._spent.clear()
+            self._board_creations.clear()
 
     def public_credentials(self) -> dict[str, str]:
         return {"api_token": self.token, "api_version": "2025-07"}
@@ -223,6 +220,7 @@ class MondayApp(VendorApp):
             return self._graphql_errors(
                 [p.formatted | {"extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}} for p in problems])
         cost = query_complexity(document, operation, variables)
+        self._charge_board_creations(count_root_fields(document, operation, "create_board"))
         budget_left = self._charge(cost)
         context = {"app": self, "cost": cost, "budget_left": budget_left, "version": (version or "2025-07").strip()}
         with self.lock:
@@ -249,6 +247,21 @@ class MondayApp(VendorApp):
                 log.error("monday sandbox resolver failed: %r", original, exc_info=original)
             formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
         return formatted
+
+    def _charge_board_creations(self, count: int) -> None:
+        """``create_board`` (like ``duplicate_*``) is capped per minute: past it, HTTP 429."""
+        if not count:
+            return
+        cap = int(self.config["create_board_per_minute"])
+        with self._rate_lock:
+            now = time.monotonic()
+            while self._board_creations and self._board_creations[0] <= now - 60:
+                self._board_creations.popleft()
+            if len(self._board_creations) + count > cap:
+                wait = max(1, math.ceil(self._board_creations[0] + 60 - now)) if self._board_creations else 60
+                raise self._refuse(429, "RATE_LIMIT_EXCEEDED", "Call limit exceeded for CreateBoard",
+                                   headers={"Retry-After": str(wait)}, retry_in_seconds=wait, status_code=429)
+            self._board_creations.extend([now] * count)
 
     def _charge(self, cost: int) -> int:
         """Charge the query's cost to the per-minute budget; refuse it when the budget is spent."""
@@ -343,12 +356,12 @@ class MondayApp(VendorApp):
     # --------------------------------------------------------------------------- paging
 
     def items_page(self, board: Record, limit: int = 25, cursor: str | None = None,
-                   query_params: Record | None = None) -> Record:
+                   query_params: Record | None = None, group_id: str | None = None) -> Record:
         if cursor:
             return self._continue(cursor, limit)
         self._check_limit(limit)
         selected = [self.items[i] for i in self.board_items[board["id"]]]
-        selected = [i for i in selected if i["state"] == "active"]
+        selected = [i for i in selected if i["state"] == "active" and (group_id is None or i["group_id"] == group_id)]
         params = query_params or {}
         if params.get("ids"):
             wanted = {str(i) for i in params["ids"]}
@@ -363,7 +376,11 @@ class MondayApp(VendorApp):
             if field is None:
                 raise MondayError("InvalidColumnIdException", f"Column {order['column_id']} can't be used to order")
             selected.sort(key=lambda i, f=field: i[f], reverse=order.get("direction") == "desc")
-        ids = [i["id"] for i in selected]
+        return self.open_page(board, [i["id"] for i in selected], limit)
+
+    def open_page(self, board: Record, ids: list[str], limit: int) -> Record:
+        """Fix a query's result (``ids``) and answer its first page; later pages follow its cursor."""
+        self._check_limit(limit)
         serial = next(self._serial)
         self._queries[serial] = {"ids": ids, "issued": self.clock.now(), "board_id": board["id"]}
         while len(self._queries) > int(self.config["open_queries"]):
@@ -386,6 +403,9 @@ class MondayApp(VendorApp):
         items = [self.items[i] for i in chunk if i in self.items and self.items[i]["state"] == "active"]
         end = offset + limit
         return {"cursor": self._cursor(serial, end) if end < len(query["ids"]) else None, "items": items}
+
+    def continue_page(self, cursor: str, limit: int) -> Record:
+        return self._continue(cursor, limit)
 
     def _continue(self, cursor: str, limit: int) -> Record:
         self._check_limit(limit)
@@ -440,10 +460,9 @@ class MondayApp(VendorApp):
             raise MondayError("InvalidColumnIdException", "This column ID doesn't exist for the board",
                               error_data={"column_id": column_id, "board_id": board["id"]})
         wanted = {str(v) for v in values}
-        users = self.users
 
         def text_of(item: Record) -> str:
-            return str(render_column_value(item, column, users)["text"] or "")
+            return column_text(self, item, column)
 
         def index_of(item: Record) -> str:
             raw = item["column_values"].get(column_id)
@@ -509,9 +528,36 @@ class MondayApp(VendorApp):
     def _now(self) -> str:
         return monday_time(self.now_text())
 
-    def _log(self, board_id: str, event: str, item: Record, entity: str = "pulse") -> None:
+    def now_monday(self) -> str:
+        """The sandbox clock as monday renders timestamps (``2026-03-02T09:00:00Z``)."""
+        return self._now()
+
+    def random_bits(self, bits: int) -> int:
+        return self._rng.getrandbits(bits)
+
+    def new_board(self, name: str, kind: str, workspace_id: str | None,
+                  columns: Any = None, groups: Any = None) -> Record:
+        """An empty active board owned by the API user, with the account's columns and groups by default."""
+        now = self._now()
+        self._next_board += 1
+        board = {
+            "id": str(self._next_board), "name": name, "state": "active", "board_kind": kind, "description": None,
+            "workspace_id": workspace_id, "created_at": now, "updated_at": now, "owner_ids": [self.me_id],
+            "tag_ids": [],
+            "columns": [{"id": c, "title": t, "type": k, "archived": False, "settings_str": "{}"}
+                        for c, t, k in (columns or COLUMNS)],
+            "groups": [{"id": g, "title": t, "color": c, "position": str(65536 * (i + 1)), "archived": False,
+                        "deleted": False} for i, (g, t, c) in enumerate(groups or GROUPS)],
+        }
+        board["column_index"] = {c["id"]: c for c in board["columns"]}
+        self.boards[board["id"]] = board
+        self.board_items[board["id"]] = []
+        self.logs[board["id"]] = []
+        return board
+
+    def _log(self, board_id: str, event: str, item: Record, entity: str = "pulse", **extra: Any) -> None:
         data = {"board_id": int(board_id), "group_id": item.get("group_id"), "pulse_id": int(item["id"]),
-                "pulse_name": item.get("name")}
+                "pulse_name": item.get("name"), **extra}
         self.logs.setdefault(board_id, []).append({
             "id": f"{self._rng.getrandbits(32):08x}-{self._rng.getrandbits(16):04x}", "board_id": board_id,
             "event": event, "entity": entity, "data": json.dumps(data, separators=(",", ":"), ensure_ascii=False),
@@ -586,20 +632,9 @@ class MondayApp(VendorApp):
             self._touch_board(board_id, now)
             return {"id": item["id"], "record": self._visible(obj, item)}
         if obj == "boards":
-            self._next_board += 1
-            board = {
-                "id": str(self._next_board), "name": str(fields.get("name") or "Nouveau tableau"), "state": "active",
-                "board_kind": fields.get("board_kind", "public"), "description": fields.get("description"),
-                "workspace_id": "4100001", "created_at": now, "updated_at": now, "owner_ids": [self.me_id],
-                "columns": [{"id": c, "title": t, "type": k, "archived": False, "settings_str": "{}"}
-                            for c, t, k in COLUMNS],
-                "groups": [{"id": g, "title": t, "color": c, "position": str(65536 * (i + 1)), "archived": False,
-                            "deleted": False} for i, (g, t, c) in enumerate(GROUPS)],
-            }
-            board["column_index"] = {c["id"]: c for c in board["columns"]}
-            self.boards[board["id"]] = board
-            self.board_items[board["id"]] = []
-            self.logs[board["id"]] = []
+            board = self.new_board(str(fields.get("name") or "Nouveau tableau"), fields.get("board_kind", "public"),
+                                   "4100001")
+            board["description"] = fields.get("description")
             return {"id": board["id"], "record": self._visible(obj, board)}
         self._next_user += 1
         user = {"id": str(self._next_user), "name": str(fields.get("name") or "Nouvel utilisateur"),
@@ -752,16 +787,6 @@ def _item_group(item: Record, info: Any) -> Record | None:
     return next((g for g in board["groups"] if g["id"] == item["group_id"]), None)
 
 
-def _item_column_values(item: Record, info: Any, ids: list[str] | None = None,
-                        types: list[str] | None = None) -> list[Record]:
-    app = _app(info)
-    board = app.boards[item["board_id"]]
-    return [
-        render_column_value(item, column, app.users) for column in board["columns"]
-        if column["type"] != "name" and (ids is None or column["id"] in ids) and (types is None or column["type"] in types)
-    ]
-
-
 def _install_resolvers() -> None:
     fields = {
         ("Board", "columns"): _board_columns,
@@ -772,17 +797,27 @@ def _install_resolvers() -> None:
         ("Board", "activity_logs"): _board_activity_logs,
         ("Item", "board"): _item_board,
         ("Item", "group"): _item_group,
-        ("Item", "column_values"): _item_column_values,
+        **FIELD_READS,
     }
     for (type_name, field_name), resolver in fields.items():
         SCHEMA.type_map[type_name].fields[field_name].resolve = resolver  # type: ignore[union-attr]
     for field_name, field in SCHEMA.type_map["Query"].fields.items():  # type: ignore[union-attr]
-        field.resolve = _root(field_name)
+        field.resolve = _bound(ROOT_READS[field_name]) if field_name in ROOT_READS else _root(field_name)
+    for field_name, field in SCHEMA.type_map["Mutation"].fields.items():  # type: ignore[union-attr]
+        field.resolve = _bound(MUTATIONS[field_name])
 
 
 def _root(field_name: str) -> Any:
     def resolve(_root_value: Any, info: Any, **args: Any) -> Any:
         return getattr(_app(info), f"q_{field_name}")(info, **args)
+
+    return resolve
+
+
+def _bound(function: Any) -> Any:
+    """A resolver calling ``function(app, info, **args)`` on the app serving the request."""
+    def resolve(_root_value: Any, info: Any, **args: Any) -> Any:
+        return function(_app(info), info, **args)
 
     return resolve
 

@@ -9,6 +9,12 @@ every REST response and throttling as HTTP 403 ``REQUEST_LIMIT_EXCEEDED``.
 
 A query's result list is filtered and sorted once, kept behind its locator, and pages slice it,
 so paging through a million rows costs one sort, not one per page.
+
+Logins take the refresh-token, JWT bearer (audience ``https://login.salesforce.com``,
+``https://test.salesforce.com`` or this login URL) and client-credentials grants (client id and
+secret in the form or as HTTP Basic), plus the SOAP partner login (``salesforce_soap``). Writes,
+SOSL search and Bulk API 2.0 query jobs live in ``salesforce_writes``, ``salesforce_sosl`` and
+``salesforce_bulk2``; ``/limits`` lists the org limits of ``salesforce_limits``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +39,8 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.ids import SALESFORCE_KEY_PREFIXES, SalesforceIdSequence, salesforce_id
 from passerelle_sandbox.salesforce_auth import JWT_GRANT, SalesforceCredentials, token_signature
+from passerelle_sandbox.salesforce_bulk2 import Bulk2Queries, QueryJob
+from passerelle_sandbox.salesforce_limits import org_limits
 from passerelle_sandbox.salesforce_schema import (
     SYSTEM_MANAGED,
     describe_field,
@@ -39,7 +48,12 @@ from passerelle_sandbox.salesforce_schema import (
     infer_schema,
     normalize_values,
 )
-from passerelle_sandbox.soql import ObjectSchema, SoqlError, compile_query, execute
+from passerelle_sandbox.salesforce_soap import SoapLogin
+from passerelle_sandbox.salesforce_sosl import SoslSearch
+from passerelle_sandbox.salesforce_writes import SalesforceWrites, etag
+from passerelle_sandbox.soql import CompiledQuery, ObjectSchema, SoqlError, compile_query, execute
+from passerelle_sandbox.soql_aggregate import render_aggregate
+from passerelle_sandbox.soql_relations import child_relationships, column_renderer, describe_child
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +64,16 @@ MIN_BATCH = 200
 MAX_CURSORS = 200
 MAX_CURSOR_ROWS = 20_000_000
 ID_LIMIT = 600_000
+LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 RELEASES = {62.0: "Winter '25", 63.0: "Spring '25", 64.0: "Summer '25", 65.0: "Winter '26", 66.0: "Spring '26"}
 
 
 class VersionConverter(BaseConverter):
     regex = r"v\d{1,3}\.\d"
+
+
+class SoapVersionConverter(BaseConverter):
+    regex = r"\d{1,3}\.\d"
 
 
 def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",), **defaults: Any) -> Rule:
@@ -76,29 +95,47 @@ class QueryCursor:
     fields: list[tuple[str, bool]]
     batch_size: int
     created: datetime
+    render: Callable[[Record], Record] | None = None  # relationship or aggregate rows
 
 
-class SalesforceApp(VendorApp):
+class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, VendorApp):
     vendor = "salesforce"
-    public_endpoints = frozenset({"token", "versions"})
+    public_endpoints = frozenset({"token", "versions", "soap_login"})
     url_map = Map(
         [
             _rule("/services/oauth2/token", "token", ("POST",)),
+            _rule("/services/Soap/u/<soapversion:version>", "soap_login", ("POST",)),
             _rule("/services/data", "versions"),
             _rule(DATA, "resources"),
             _rule(f"{DATA}/limits", "limits"),
+            _rule(f"{DATA}/search", "search"),
             _rule(f"{DATA}/sobjects", "describe_global"),
             _rule(f"{DATA}/sobjects/<sobject>", "sobject"),
+            _rule(f"{DATA}/sobjects/<sobject>", "create", ("POST",)),
             _rule(f"{DATA}/sobjects/<sobject>/describe", "describe"),
             _rule(f"{DATA}/sobjects/<sobject>/updated", "updated"),
             _rule(f"{DATA}/sobjects/<sobject>/deleted", "deleted"),
             _rule(f"{DATA}/sobjects/<sobject>/<record_id>", "record"),
+            _rule(f"{DATA}/sobjects/<sobject>/<record_id>", "update_record", ("PATCH",)),
+            _rule(f"{DATA}/sobjects/<sobject>/<record_id>", "delete_record", ("DELETE",)),
+            _rule(f"{DATA}/sobjects/<sobject>/<field>/<value>", "external_record"),
+            _rule(f"{DATA}/sobjects/<sobject>/<field>/<value>", "upsert", ("PATCH",)),
+            _rule(f"{DATA}/composite/sobjects", "collection_create", ("POST",)),
+            _rule(f"{DATA}/composite/sobjects", "collection_update", ("PATCH",)),
+            _rule(f"{DATA}/composite/sobjects", "collection_delete", ("DELETE",)),
+            _rule(f"{DATA}/composite/sobjects/<sobject>/<field>", "collection_upsert", ("PATCH",)),
+            _rule(f"{DATA}/jobs/query", "bulk_query_create", ("POST",)),
+            _rule(f"{DATA}/jobs/query", "bulk_query_list"),
+            _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_job"),
+            _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_abort", ("PATCH",)),
+            _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_delete", ("DELETE",)),
+            _rule(f"{DATA}/jobs/query/<job_id>/results", "bulk_query_results"),
             _rule(f"{DATA}/query", "query", all_rows=False),
             _rule(f"{DATA}/queryAll", "query", all_rows=True),
             _rule(f"{DATA}/query/<locator>", "query_more"),
             _rule(f"{DATA}/queryAll/<locator>", "query_more"),
         ],
-        converters={"version": VersionConverter},
+        converters={"version": VersionConverter, "soapversion": SoapVersionConverter},
         strict_slashes=False,
     )
 
@@ -121,6 +158,8 @@ class SalesforceApp(VendorApp):
             "query_locator_ttl_seconds": 2 * 86_400.0,
             "recycle_bin_days": 15.0,
             "rotate_refresh_token": False,
+            "external_id_fields": {"Account": ["SIREN__c", "SIRET__c"], "Product2": ["ProductCode"]},
+            "bulk_query_polls_in_progress": 0,
         }
 
     def load(self) -> None:
@@ -139,6 +178,7 @@ class SalesforceApp(VendorApp):
         users = self.objects.get("User", {})
         self.user_id = next(iter(users), None) or salesforce_id("005", "5g", 62**5)
         self.cursors = OrderedDict()
+        self._bulk_jobs: dict[str, QueryJob] = {}
         self._rng = random.Random(f"{self.dataset.get('seed')}:salesforce:sandbox")
 
     def on_reset(self) -> None:
@@ -229,9 +269,18 @@ class SalesforceApp(VendorApp):
         if grant == JWT_GRANT:
             return self._jwt_grant(form.get("assertion", ""))
         if grant == "client_credentials":
-            self._check_client(form, require_secret=True)
+            self._check_client(self._client_form(call), require_secret=True)
             return self._token_response(refresh=False)
         raise _oauth_error("unsupported_grant_type", "grant type not supported")
+
+    @staticmethod
+    def _client_form(call: Call) -> dict[str, str]:
+        """Client id and secret from HTTP Basic (as the client credentials flow sends them) or the form."""
+        form = dict(call.request.form)
+        auth = call.request.authorization
+        if auth is not None and auth.type == "basic":
+            form["client_id"], form["client_secret"] = auth.username or "", auth.password or ""
+        return form
 
     def _check_client(self, form: Any, require_secret: bool) -> None:
         creds = self.sf_credentials
@@ -253,7 +302,7 @@ class SalesforceApp(VendorApp):
 
     def _jwt_grant(self, assertion: str) -> Response:
         creds = self.sf_credentials
-        audiences = sorted({self.login_url, self.login_url.rstrip("/")})
+        audiences = sorted({self.login_url, self.login_url.rstrip("/"), *LOGIN_AUDIENCES})
         try:
             claims = jwt.decode(
                 assertion, creds.public_key_pem, algorithms=["RS256"], audience=audiences,
@@ -301,12 +350,11 @@ class SalesforceApp(VendorApp):
 
     def on_resources(self, call: Call, version: str) -> Response:
         base = f"/services/data/{version}"
-        names = ("sobjects", "query", "queryAll", "limits")
+        names = ("sobjects", "query", "queryAll", "limits", "search", "composite")
         return json_response({name: f"{base}/{name}" for name in names})
 
     def on_limits(self, call: Call, version: str) -> Response:
-        limit = int(self.config["daily_api_limit"])
-        return json_response({"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - self._api_used)}})
+        return json_response(org_limits(int(self.config["daily_api_limit"]), self._api_used))
 
     def _schema(self, name: str) -> ObjectSchema:
         for obj, schema in self.schemas.items():
@@ -341,7 +389,10 @@ class SalesforceApp(VendorApp):
         with self.lock:
             schema = self._schema(sobject)
             body = self._object_summary(schema, version)
-            body["fields"] = [describe_field(definition) for definition in schema.fields.values()]
+            external = set(self.external_id_fields(schema.name))
+            body["fields"] = [describe_field(definition) | ({"externalId": True} if definition.name in external else {})
+                              for definition in schema.fields.values()]
+            body["childRelationships"] = [describe_child(r) for r in child_relationships(schema.name, self.schemas)]
         return json_response(body)
 
     def on_record(self, call: Call, version: str, sobject: str, record_id: str) -> Response:
@@ -355,7 +406,8 @@ class SalesforceApp(VendorApp):
                 self._field_name(schema, name.strip()) for name in wanted.split(",") if name.strip()
             ]
             fields = [(name, schema.fields[name].type == "datetime") for name in names]
-            return json_response(self._render(schema.name, version, record, fields))
+            headers = {"ETag": etag(record)} if schema.name == "Account" else None
+            return json_response(self._render(schema.name, version, record, fields), headers=headers)
 
     def _field_name(self, schema: ObjectSchema, name: str) -> str:
         definition = schema.field(name)
@@ -445,19 +497,31 @@ class SalesforceApp(VendorApp):
             raise sf_error(400, "MALFORMED_QUERY", "A query string has to be specified")
         with self.lock:
             try:
-                compiled = compile_query(text, self.schemas, self.clock.now())
+                compiled = compile_query(text, self.schemas, self.clock.now(), self.objects)
             except SoqlError as exc:
                 raise sf_error(400, exc.code, exc.message) from None
-            rows = execute(compiled, self.objects[compiled.object].values(), self._keep(all_rows))
+            keep = self._keep(all_rows)
+            rows = execute(compiled, self.objects[compiled.object].values(), keep)
             if compiled.count_only:
                 return json_response({"totalSize": len(rows), "done": True, "records": []})
             schema = self.schemas[compiled.object]
             fields = [(name, schema.fields[name].type == "datetime") for name in compiled.fields]
+            render = self._row_renderer(compiled, version, keep)
             cursor = QueryCursor(self._new_locator(), compiled.object, rows, fields, self._batch_size(call),
-                                 self.clock.now())
+                                 self.clock.now(), render)
             if len(rows) > cursor.batch_size:
                 self._remember(cursor)
         return self._page(version, cursor, 0)
+
+    def _row_renderer(self, compiled: CompiledQuery, version: str,
+                      keep: Callable[[Record], bool] | None) -> Callable[[Record], Record] | None:
+        plan = compiled.aggregate
+        if plan is not None:
+            return lambda row: render_aggregate(plan, row)
+        if compiled.columns is None:
+            return None
+        plain = lambda obj, record, fields: self._render(obj, version, record, fields)  # noqa: E731
+        return column_renderer(compiled.object, compiled, self.objects, plain, keep, execute)
 
     def on_query_more(self, call: Call, version: str, locator: str) -> Response:
         name, _, offset_text = locator.rpartition("-")
@@ -484,7 +548,11 @@ class SalesforceApp(VendorApp):
 
     def _page(self, version: str, cursor: QueryCursor, offset: int) -> Response:
         end = min(offset + cursor.batch_size, len(cursor.rows))
-        records = [self._render(cursor.object, version, r, cursor.fields) for r in cursor.rows[offset:end]]
+        if cursor.render is not None:
+            with self.lock:
+                records = [cursor.render(r) for r in cursor.rows[offset:end]]
+        else:
+            records = [self._render(cursor.object, version, r, cursor.fields) for r in cursor.rows[offset:end]]
         body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": end >= len(cursor.rows)}
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/{version}/query/{cursor.locator}-{end}"

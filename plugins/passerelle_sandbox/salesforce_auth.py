@@ -31,6 +31,8 @@ class SalesforceCredentials:
     username: str
     private_key_path: Path
     public_key_pem: bytes
+    password: str = "Passerelle-Sandbox-2026"
+    security_token: str = "SandboxSecurityToken0000"
 
     def as_dict(self, login_url: str) -> dict[str, str]:
         return {
@@ -38,6 +40,8 @@ class SalesforceCredentials:
             "client_secret": self.client_secret,
             "refresh_token": self.refresh_token,
             "username": self.username,
+            "password": self.password,
+            "security_token": self.security_token,
             "private_key_path": str(self.private_key_path),
             "login_url": login_url,
         }

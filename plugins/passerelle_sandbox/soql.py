@@ -4,6 +4,9 @@ Supported: ``SELECT f1, f2 | COUNT() FROM Obj [WHERE expr] [ORDER BY f [ASC|DESC
 …] [LIMIT n] [OFFSET n]`` with ``AND``/``OR``/``NOT``, parentheses, ``= != <> < <= > >=``,
 ``[NOT] IN (…)``, ``LIKE``, and literals: strings with escapes, numbers, ``true``/``false``/``null``,
 unquoted dates and datetimes, and the common date literals (``TODAY``, ``LAST_N_DAYS:n``…).
+The select list also takes parent paths (``Account.Owner.Name``, also usable in WHERE), parent-to-
+child subqueries (``(SELECT … FROM Contacts)``, see :mod:`soql_relations`), ``FIELDS(STANDARD|
+CUSTOM|ALL)`` and aggregates with ``GROUP BY``/``HAVING`` (see :mod:`soql_aggregate`).
 
 It is strict where Salesforce is strict, because connector bugs hide there: field and object
 names are checked against the schema (case-insensitively), literal types must match the field
@@ -16,13 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.ids import normalize_salesforce_id
+from passerelle_sandbox.soql_aggregate import AggregateColumn, AggregatePlan, aggregate_rows
+from passerelle_sandbox.soql_relations import ChildColumn, PathColumn, child_relationship, follow, hop
+from passerelle_sandbox.soql_schema import FieldDef, ObjectSchema
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -51,38 +57,6 @@ class SoqlError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
-
-
-# ----------------------------------------------------------------------------------- schema
-
-
-@dataclass(frozen=True)
-class FieldDef:
-    name: str
-    type: str
-    label: str = ""
-    reference_to: tuple[str, ...] = ()
-
-    @property
-    def filterable(self) -> bool:
-        return self.type != "address"
-
-
-@dataclass
-class ObjectSchema:
-    name: str
-    fields: dict[str, FieldDef]
-    _lower: dict[str, FieldDef] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._lower = {name.lower(): definition for name, definition in self.fields.items()}
-
-    def field(self, name: str) -> FieldDef | None:
-        return self._lower.get(name.lower())
-
-    def add(self, definition: FieldDef) -> None:
-        self.fields[definition.name] = definition
-        self._lower[definition.name.lower()] = definition
 
 
 # ---------------------------------------------------------------------------------- tokens
@@ -203,15 +177,47 @@ class OrderItem:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """``COUNT(Id)``, ``SUM(Amount) total``...: ``field`` is None for ``COUNT()`` inside a GROUP BY query."""
+
+    function: str
+    field: FieldRef | None
+    alias: str | None
+    token: Token
+
+
+@dataclass(frozen=True)
+class FieldsMacro:
+    """``FIELDS(STANDARD|CUSTOM|ALL)``."""
+
+    kind: str
+    token: Token
+
+
+@dataclass(frozen=True)
 class Query:
     text: str
-    fields: tuple[FieldRef, ...]
+    fields: tuple[Any, ...]  # FieldRef, Aggregate, FieldsMacro or SubQuery
     count_only: bool
     object: FieldRef
     where: Any
     order_by: tuple[OrderItem, ...]
     limit: int | None
     offset: int | None
+    group_by: tuple[FieldRef, ...] = ()
+    having: Any = None
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    """A parent-to-child subquery: ``(SELECT ... FROM <child relationship>)``."""
+
+    query: Query
+    token: Token
+
+
+AGGREGATE_FUNCTIONS = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})
+FIELDS_KINDS = frozenset({"STANDARD", "CUSTOM", "ALL"})
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
@@ -292,12 +298,21 @@ class Parser:
         return FieldRef(token.text, token)
 
     # grammar
-    def parse(self) -> Query:
+    def parse(self, nested: bool = False) -> Query:
         self.expect_keyword("SELECT")
         fields, count_only = self.select_list()
         self.expect_keyword("FROM")
         obj = self.field_ref()
         where = self.expression() if self.accept_keyword("WHERE") else None
+        group_by: tuple[FieldRef, ...] = ()
+        if not nested and self.accept_keyword("GROUP"):
+            self.expect_keyword("BY")
+            refs = [self.field_ref()]
+            while self.at_punct(","):
+                self.advance()
+                refs.append(self.field_ref())
+            group_by = tuple(refs)
+        having = self.expression() if group_by and self.accept_keyword("HAVING") else None
         if self.at_keyword("WITH", "GROUP", "HAVING", "USING"):
             raise self.error(self.peek(), f"{self.peek().upper} is not supported by the sandbox's SOQL subset")
         order: tuple[OrderItem, ...] = ()
@@ -309,18 +324,16 @@ class Parser:
         if self.at_keyword("FOR"):
             raise self.error(self.peek(), "FOR clauses are not supported by the sandbox's SOQL subset")
         token = self.peek()
-        if token.kind != "eof":
+        if token.kind != ("punct" if nested else "eof") or (nested and token.text != ")"):
             raise self.error(token)
-        return Query(self.text, tuple(fields), count_only, obj, where, order, limit, offset)
+        return Query(self.text, tuple(fields), count_only, obj, where, order, limit, offset, group_by, having)
 
-    def select_list(self) -> tuple[list[FieldRef], bool]:
+    def select_list(self) -> tuple[list[Any], bool]:
         token = self.peek()
-        if token.kind == "ident" and token.upper == "COUNT" and self.tokens[self.index + 1].text == "(":
-            self.advance()
-            self.expect_punct("(")
-            if not self.at_punct(")"):
-                raise self.error(self.peek(), "aggregate functions are not supported by the sandbox's SOQL subset")
-            self.expect_punct(")")
+        ahead = self.tokens[self.index + 1: self.index + 4]
+        if token.kind == "ident" and token.upper == "COUNT" and [t.text for t in ahead[:2]] == ["(", ")"] \
+                and ahead[2].kind == "keyword" and ahead[2].upper == "FROM":
+            self.index += 3
             return [], True
         fields = [self.select_item()]
         while self.at_punct(","):
@@ -328,13 +341,39 @@ class Parser:
             fields.append(self.select_item())
         return fields, False
 
-    def select_item(self) -> FieldRef:
+    def select_item(self) -> Any:
         token = self.peek()
         if token.kind == "punct" and token.text == "(":
-            raise self.error(token, "subqueries are not supported by the sandbox's SOQL subset")
+            self.advance()
+            if not self.at_keyword("SELECT"):
+                raise self.error(self.peek())
+            inner = self.parse(nested=True)
+            self.expect_punct(")")
+            return SubQuery(inner, token)
         if token.kind == "ident" and self.tokens[self.index + 1].text == "(":
-            raise self.error(token, f"{token.text}() is not supported by the sandbox's SOQL subset")
+            return self.function_item(token)
         return self.field_ref()
+
+    def function_item(self, token: Token) -> Aggregate | FieldsMacro:
+        name = token.upper
+        if name not in AGGREGATE_FUNCTIONS and name != "FIELDS":
+            raise self.error(token, f"{token.text}() is not supported by the sandbox's SOQL subset")
+        self.advance()
+        self.expect_punct("(")
+        if name == "FIELDS":
+            kind = self.peek()
+            if kind.kind != "ident" or kind.upper not in FIELDS_KINDS:
+                raise self.error(kind)
+            self.advance()
+            self.expect_punct(")")
+            return FieldsMacro(kind.upper, token)
+        ref = None if name == "COUNT" and self.at_punct(")") else self.field_ref()
+        self.expect_punct(")")
+        alias = None
+        following = self.peek()
+        if following.kind == "ident" and "." not in following.text and ":" not in following.text:
+            alias = self.advance().text
+        return Aggregate(name, ref, alias, token)
 
     def order_list(self) -> tuple[OrderItem, ...]:
         items = [self.order_item()]
@@ -343,8 +382,19 @@ class Parser:
             items.append(self.order_item())
         return tuple(items)
 
+    def expression_ref(self) -> FieldRef:
+        """A field, or an aggregate call (``SUM(Amount)``) as ORDER BY and HAVING name it."""
+        token = self.peek()
+        if token.kind == "ident" and token.upper in AGGREGATE_FUNCTIONS and self.tokens[self.index + 1].text == "(":
+            self.advance()
+            self.expect_punct("(")
+            inner = "" if token.upper == "COUNT" and self.at_punct(")") else self.field_ref().name
+            self.expect_punct(")")
+            return FieldRef(f"{token.upper}({inner})", token)
+        return self.field_ref()
+
     def order_item(self) -> OrderItem:
-        ref = self.field_ref()
+        ref = self.expression_ref()
         descending = False
         direction = self.accept_keyword("ASC", "DESC")
         if direction is not None:
@@ -388,7 +438,7 @@ class Parser:
         return self.condition()
 
     def condition(self) -> Any:
-        ref = self.field_ref()
+        ref = self.expression_ref()
         if self.accept_keyword("NOT"):
             self.expect_keyword("IN")
             return InList(ref, self.value_list(), negated=True)
@@ -470,6 +520,7 @@ class SortKey:
     folded: bool
     null_rank: int
     placeholder: Any
+    getter: Callable[[Record], Any] | None = None  # a parent's field (``ORDER BY Account.Name``)
 
 
 @dataclass
@@ -481,6 +532,9 @@ class CompiledQuery:
     order: list[SortKey]
     limit: int | None
     offset: int
+    types: dict[str, str] = field(default_factory=dict)
+    columns: list[tuple[str, Any]] | None = None  # None: plain fields only; else field/path/child columns
+    aggregate: AggregatePlan | None = None
 
 
 def _type_name(definition: FieldDef) -> str:
@@ -490,10 +544,12 @@ def _type_name(definition: FieldDef) -> str:
 
 
 class Compiler:
-    def __init__(self, query: Query, schemas: dict[str, ObjectSchema], now: datetime) -> None:
+    def __init__(self, query: Query, schemas: dict[str, ObjectSchema], now: datetime,
+                 stores: dict[str, dict[str, Record]] | None = None, schema: ObjectSchema | None = None) -> None:
         self.query, self.text, self.now = query, query.text, now
+        self.schemas, self.stores = schemas, stores or {}
         lookup = {name.lower(): schema for name, schema in schemas.items()}
-        schema = lookup.get(query.object.name.lower())
+        schema = schema or lookup.get(query.object.name.lower())
         if schema is None:
             raise located(
                 "INVALID_TYPE", self.text, query.object.token.pos,
@@ -502,6 +558,32 @@ class Compiler:
                 "the describe call for the appropriate names.",
             )
         self.schema = schema
+
+    def resolve_path(self, ref: FieldRef) -> PathColumn:
+        """``Account.Owner.Name`` as the hops to follow and the final field."""
+        *relations, last = ref.name.split(".")
+        schema, hops = self.schema, []
+        for relation in relations:
+            step = hop(schema, relation, self.schemas)
+            if step is None:
+                raise self.unknown_relationship(ref, relation)
+            hops.append(step)
+            schema = self.schemas[step.target]
+        definition = schema.field(last)
+        if definition is None:
+            raise located("INVALID_FIELD", self.text, ref.token.pos,
+                          f"No such column '{last}' on entity '{schema.name}'. If you are attempting to use a "
+                          "custom field, be sure to append the '__c' after the custom field name. Please "
+                          "reference your WSDL or the describe call for the appropriate names.")
+        return PathColumn(tuple(hops), definition)
+
+    def unknown_relationship(self, ref: FieldRef, head: str) -> SoqlError:
+        return located(
+            "INVALID_FIELD", self.text, ref.token.pos,
+            f"Didn't understand relationship '{head}' in field path. If you are attempting to use a custom "
+            "relationship, be sure to append the '__r' after the custom relationship name. Please reference "
+            "your WSDL or the describe call for the appropriate names.",
+        )
 
     def resolve(self, ref: FieldRef) -> FieldDef:
         if "." in ref.name:
@@ -525,18 +607,136 @@ class Compiler:
     def compile(self) -> CompiledQuery:
         query = self.query
         fields: list[str] = []
-        for ref in query.fields:
-            name = self.resolve(ref).name
-            if name in fields:
-                raise located("MALFORMED_QUERY", self.text, ref.token.pos, f"duplicate field selected: {name}")
-            fields.append(name)
+        columns: list[tuple[str, Any]] = []
+        aggregates: list[Aggregate] = []
+        seen: set[str] = set()
+        for item in query.fields:
+            if isinstance(item, Aggregate):
+                aggregates.append(item)
+                columns.append(("aggregate", item))
+            elif isinstance(item, FieldsMacro):
+                for definition in self.macro_fields(item):
+                    if definition.name not in fields:
+                        fields.append(definition.name)
+                        columns.append(("field", (definition.name, definition.type == "datetime")))
+                seen.update(name.lower() for name in fields)
+            elif isinstance(item, SubQuery):
+                columns.append(("child", self.child_column(item)))
+            else:
+                if item.name.lower() in seen:
+                    raise located("MALFORMED_QUERY", self.text, item.token.pos,
+                                  f"duplicate field selected: {item.name}")
+                seen.add(item.name.lower())
+                if "." in item.name:
+                    columns.append(("path", self.resolve_path(item)))
+                    continue
+                definition = self.resolve(item)
+                fields.append(definition.name)
+                columns.append(("field", (definition.name, definition.type == "datetime")))
         predicate = self.predicate(query.where) if query.where is not None else None
-        order = [self.sort_key(item) for item in query.order_by]
         if query.offset is not None and query.offset > 2000:
             raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
+        plain = all(kind == "field" for kind, _ in columns)
+        plan = self.aggregate_plan(columns) if aggregates or query.group_by else None
+        if plan is not None:
+            plan, order = self.grouped_order_and_having(plan)
+        else:
+            order = [self.sort_key(item) for item in query.order_by]
         return CompiledQuery(
-            self.schema.name, fields, query.count_only, predicate, order, query.limit, query.offset or 0
+            self.schema.name, fields, query.count_only, predicate, order, query.limit, query.offset or 0,
+            types={name: self.schema.fields[name].type for name in fields},
+            columns=None if plain or plan else columns, aggregate=plan,
         )
+
+    def grouped_order_and_having(self, plan: AggregatePlan) -> tuple[AggregatePlan, list[SortKey]]:
+        """ORDER BY and HAVING of an aggregate query, compiled against its result rows.
+
+        A result row holds the grouped fields and one value per aggregate (selected or only named in
+        ORDER BY/HAVING, then computed but not returned), so both clauses reuse the usual compiler."""
+        fields = {name: self.schema.fields[name] for name in plan.group_by}
+        names: dict[tuple[str, str | None], str] = {}
+        columns = list(plan.columns)
+        for kind, column in plan.columns:
+            if kind == "aggregate":
+                names.setdefault((column.function, column.field), column.name)
+        hidden: list[AggregateColumn] = []
+
+        def rename(ref: FieldRef) -> FieldRef:
+            match = re.fullmatch(r"([A-Z_]+)\((.*)\)", ref.name)
+            if match is None:
+                if self.schema.field(ref.name) is None or self.schema.field(ref.name).name not in plan.group_by:
+                    raise located("MALFORMED_QUERY", self.text, ref.token.pos,
+                                  f"Ordered field must be grouped or aggregated: {ref.name}")
+                return ref
+            function, inner = match.group(1), match.group(2) or None
+            definition = self.resolve(FieldRef(inner, ref.token)) if inner else None
+            key = (function, definition.name if definition else None)
+            if key not in names:
+                names[key] = f"hidden{len(hidden)}"
+                hidden.append(AggregateColumn(function, key[1], definition.type if definition else None, names[key]))
+            return FieldRef(names[key], ref.token)
+
+        order_items = [replace(item, field=rename(item.field)) for item in self.query.order_by]
+        having_node = _rename_refs(self.query.having, rename) if self.query.having is not None else None
+        for kind, column in columns:
+            if kind == "aggregate":
+                fields[column.name] = FieldDef(column.name, _aggregate_type(column))
+        for column in hidden:
+            fields[column.name] = FieldDef(column.name, _aggregate_type(column))
+        rows = Compiler(self.query, self.schemas, self.now, self.stores, ObjectSchema("AggregateResult", fields))
+        having = rows.predicate(having_node) if having_node is not None else None
+        order = [rows.sort_key(item) for item in order_items]
+        return replace(plan, hidden=tuple(hidden), having=having), order
+
+    def macro_fields(self, macro: FieldsMacro) -> list[FieldDef]:
+        if macro.kind != "STANDARD" and (self.query.limit is None or self.query.limit > 200):
+            raise located("MALFORMED_QUERY", self.text, macro.token.pos,
+                          "The SOQL FIELDS function must have a LIMIT of at most 200")
+        custom = {"STANDARD": False, "CUSTOM": True}.get(macro.kind)
+        return [d for d in self.schema.fields.values() if custom is None or d.name.endswith("__c") == custom]
+
+    def child_column(self, item: SubQuery) -> ChildColumn:
+        inner = item.query
+        relation = child_relationship(self.schema.name, inner.object.name, self.schemas)
+        if relation is None:
+            raise located(
+                "INVALID_TYPE", self.text, inner.object.token.pos,
+                f"Didn't understand relationship '{inner.object.name}' in FROM part of query call. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                "relationship name. Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        compiled = Compiler(inner, self.schemas, self.now, self.stores, self.schemas[relation.child]).compile()
+        if compiled.aggregate is not None or any(kind == "child" for kind, _ in compiled.columns or ()):
+            raise located("MALFORMED_QUERY", self.text, inner.object.token.pos,
+                          "Nesting of semi join sub-selects is not supported")
+        return ChildColumn(relation, compiled)
+
+    def aggregate_plan(self, columns: list[tuple[str, Any]]) -> AggregatePlan:
+        group_defs = [self.resolve(ref) for ref in self.query.group_by]
+        group_names = tuple(d.name for d in group_defs)
+        planned: list[tuple[str, Any]] = []
+        unnamed = 0
+        for kind, column in columns:
+            if kind == "field":
+                name = column[0]
+                if name not in group_names:
+                    raise located("MALFORMED_QUERY", self.text, 0, f"Field must be grouped or aggregated: {name}")
+                planned.append(("group", name))
+            elif kind == "aggregate":
+                definition = self.resolve(column.field) if column.field is not None else None
+                if column.function in ("SUM", "AVG") and definition is not None and definition.type not in NUMBER_TYPES:
+                    raise located("MALFORMED_QUERY", self.text, column.token.pos,
+                                  f"field {definition.name} does not support aggregate operator {column.function}")
+                name = column.alias
+                if name is None:
+                    name, unnamed = f"expr{unnamed}", unnamed + 1
+                planned.append(("aggregate", AggregateColumn(
+                    column.function, definition.name if definition else None,
+                    definition.type if definition else None, name)))
+            else:
+                raise located("MALFORMED_QUERY", self.text, 0,
+                              "Relationship fields and subqueries are not supported in aggregate queries")
+        return AggregatePlan(group_names, tuple(d.type for d in group_defs), tuple(planned))
 
     # -- predicates
 
@@ -547,6 +747,8 @@ class Compiler:
         if isinstance(node, Not):
             inner = self.predicate(node.part)
             return lambda record: not inner(record)
+        if isinstance(node, (Comparison, InList, Like)) and "." in node.field.name:
+            return self.path_predicate(node)
         if isinstance(node, Comparison):
             return self.comparison(node)
         if isinstance(node, InList):
@@ -554,6 +756,15 @@ class Compiler:
         if isinstance(node, Like):
             return self.like(node)
         raise AssertionError(f"unexpected node {node!r}")
+
+    def path_predicate(self, node: Comparison | InList | Like) -> Predicate:
+        """A condition on a parent's field, tested on the parent (an empty record when there is none)."""
+        path = self.resolve_path(node.field)
+        target = self.schemas[path.hops[-1].target]
+        local = replace(node, field=FieldRef(path.field.name, node.field.token))
+        inner = Compiler(self.query, self.schemas, self.now, self.stores, target).predicate(local)
+        stores, hops = self.stores, path.hops
+        return lambda r: inner(follow(stores, hops, r) or {})
 
     def type_error(self, definition: FieldDef, literal: Literal) -> SoqlError:
         quoted = "should be enclosed in quotes" if _type_name(definition) == "string" else (
@@ -706,15 +917,37 @@ class Compiler:
     # -- ordering
 
     def sort_key(self, item: OrderItem) -> SortKey:
-        definition = self.resolve(item.field)
+        getter = None
+        if "." in item.field.name:
+            path = self.resolve_path(item.field)
+            definition, stores, hops, name = path.field, self.stores, path.hops, path.field.name
+            getter = lambda r: (parent := follow(stores, hops, r)) and parent.get(name)  # noqa: E731
+        else:
+            definition = self.resolve(item.field)
         if not definition.filterable:
             raise located("INVALID_FIELD", self.text, item.field.token.pos,
                           f"field '{definition.name}' can not be sorted in a query call")
         nulls_first = (not item.descending) if item.nulls_first is None else item.nulls_first
         nulls_low = nulls_first if not item.descending else not nulls_first
         placeholder: Any = 0 if definition.type in NUMBER_TYPES or definition.type == "boolean" else ""
-        return SortKey(definition.name, item.descending, definition.type in STRING_TYPES,
-                       0 if nulls_low else 2, placeholder)
+        return SortKey(item.field.name if getter else definition.name, item.descending,
+                       definition.type in STRING_TYPES, 0 if nulls_low else 2, placeholder, getter)
+
+
+def _aggregate_type(column: AggregateColumn) -> str:
+    if column.function in ("COUNT", "COUNT_DISTINCT"):
+        return "int"
+    if column.function == "AVG":
+        return "double"
+    return column.field_type or "double"
+
+
+def _rename_refs(node: Any, rename: Callable[[FieldRef], FieldRef]) -> Any:
+    if isinstance(node, BoolOp):
+        return BoolOp(node.op, tuple(_rename_refs(part, rename) for part in node.parts))
+    if isinstance(node, Not):
+        return Not(_rename_refs(node.part, rename))
+    return replace(node, field=rename(node.field))
 
 
 def _all(parts: list[Predicate]) -> Predicate:
@@ -745,17 +978,20 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
-def compile_query(text: str, schemas: dict[str, ObjectSchema], now: datetime) -> CompiledQuery:
-    """Parse and check ``text``; raises :class:`SoqlError` with Salesforce's error code."""
+def compile_query(text: str, schemas: dict[str, ObjectSchema], now: datetime,
+                  stores: dict[str, dict[str, Record]] | None = None) -> CompiledQuery:
+    """Parse and check ``text``; raises :class:`SoqlError` with Salesforce's error code.
+
+    ``stores`` (object → id → record) lets WHERE clauses follow relationships (``Account.Name``)."""
     query = parse(text)
-    return Compiler(query, schemas, now).compile()
+    return Compiler(query, schemas, now, stores).compile()
 
 
 def _flat_key(keys: list[SortKey]) -> Callable[[Record], tuple[Any, ...]]:
     def key(record: Record) -> tuple[Any, ...]:
         out: list[Any] = []
         for spec in keys:
-            value = record.get(spec.name)
+            value = spec.getter(record) if spec.getter else record.get(spec.name)
             if value is None:
                 out += (spec.null_rank, spec.placeholder)
             else:
@@ -775,14 +1011,15 @@ def sort_rows(rows: list[Record], keys: list[SortKey]) -> None:
             rows.sort(key=_flat_key([spec]), reverse=spec.descending)
         return
     names = [spec.name for spec in keys]
-    plain = not any(spec.folded for spec in keys) and not any(
+    plain = not any(spec.folded or spec.getter for spec in keys) and not any(
         record.get(name) is None for name in names for record in rows
     )
     rows.sort(key=itemgetter(*names) if plain else _flat_key(keys), reverse=keys[0].descending)
 
 
-def execute(compiled: CompiledQuery, records: Iterable[Record], keep: Predicate | None = None) -> list[Record]:
-    """Filter (``keep`` and the WHERE clause), sort and window ``records``, building the list once."""
+def execute(compiled: CompiledQuery, records: Iterable[Record], keep: Predicate | None = None,
+            window: bool = True) -> list[Record]:
+    """Filter (``keep`` and the WHERE clause), sort and (unless ``window`` is off) apply LIMIT/OFFSET."""
     predicate = compiled.predicate
     if keep is not None and predicate is not None:
         rows = [r for r in records if keep(r) and predicate(r)]
@@ -791,7 +1028,11 @@ def execute(compiled: CompiledQuery, records: Iterable[Record], keep: Predicate 
         rows = [r for r in records if only(r)]  # type: ignore[misc]
     else:
         rows = list(records)
+    if compiled.aggregate is not None:
+        rows = aggregate_rows(compiled.aggregate, rows)
     sort_rows(rows, compiled.order)
+    if not window:
+        return rows
     start = compiled.offset
     end = None if compiled.limit is None else start + compiled.limit
     if start or end is not None:

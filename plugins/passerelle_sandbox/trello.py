@@ -86,6 +86,8 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             _rule("/1/card/<card_id>/customField/<field_id>/item", "set_field_item", "PUT"),
             _rule("/1/cards/<card_id>/actions/comments", "add_comment", "POST"),
             _rule("/1/lists", "create_list", "POST"),
+            _rule("/1/boards", "create_board", "POST"),
+            _rule("/1/customFields", "create_custom_field", "POST"),
             _rule("/1/lists/<list_id>", "update_list", "PUT"),
             _rule("/1/lists/<list_id>/<field>", "update_list_field", "PUT"),
         ],
@@ -583,6 +585,8 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         }
         self.boards[board["id"]] = board
         self._record_action("createBoard", board)
+        if fields.get("bare"):  # the API's own creates: lists and fields come from the request or a source board
+            return board
         for pos, name in enumerate(LISTS, 1):
             self._create_list({"idBoard": board["id"], "name": name, "pos": pos * 16384})
         for pos, (name, kind) in enumerate(FIELDS, 1):

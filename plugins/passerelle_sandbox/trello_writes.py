@@ -4,7 +4,9 @@ Follows ``two-way-sync.md`` §1.7: ``POST /1/cards`` (``idList`` required), ``PU
 (``name, desc, due, dueComplete, idList, closed``; ``closed=true`` archives) and the one-field form
 ``PUT /1/cards/{id}/{field}`` with ``value`` that SDKs use, ``DELETE /1/cards/{id}`` (a
 ``deleteCard`` action), ``POST /1/cards/{id}/actions/comments``,
-``PUT /1/cards/{id}/customField/{idCustomField}/item``, ``POST /1/lists`` and ``PUT /1/lists/{id}``.
+``PUT /1/cards/{id}/customField/{idCustomField}/item``, ``POST /1/lists`` and ``PUT /1/lists/{id}``,
+``POST /1/boards`` (``defaultLists``, or a copy of ``idBoardSource`` with ``keepFromSource``) and
+``POST /1/customFields`` (a board's field definition).
 Parameters come from the query string, a form or a JSON body, as Trello takes them. Writes answer
 200 with the object; bad values answer 400 ``invalid value for <name>`` in plain text. No
 idempotency: a repeated create makes a second card. Every write is an action by the token's member
@@ -27,6 +29,9 @@ Record = dict[str, Any]
 NAME_MAX = 16384
 DESC_MAX = 16384
 COMMENT_MAX = 16384
+DEFAULT_LISTS = ("To Do", "Doing", "Done")  # what Trello puts on a new board unless defaultLists=false
+KEEP_FROM_SOURCE = ("cards", "all", "none")
+FIELD_TYPES = ("text", "number", "checkbox", "date", "list")
 CARD_WRITABLE = ("name", "desc", "due", "dueComplete", "start", "closed", "idList", "pos")
 _NULLS = (None, "", "null")
 
@@ -269,3 +274,83 @@ class TrelloWriteRoutes:
         if changes:
             self.control_update("lists", list_id, {"fields": changes})  # type: ignore[attr-defined]
         return json_response(dict(lst))
+
+    # ------------------------------------------------------------------------------ boards
+
+    def on_create_board(self, call: Call) -> Response:
+        """``POST /1/boards``: a new board of the token's member, or a copy of ``idBoardSource``.
+
+        A copy takes the source's open lists and custom-field definitions, and its open cards (names,
+        descriptions, dates, positions and field values) unless ``keepFromSource=none``; without a source,
+        ``defaultLists`` (true by default) adds To Do, Doing and Done.
+        """
+        params = _params(call)
+        name = _text("name", params.get("name"), NAME_MAX, required=True)
+        desc = _text("desc", params.get("desc"), DESC_MAX)
+        source_id = params.get("idBoardSource")
+        keep = str(params.get("keepFromSource") or "all")
+        if keep not in KEEP_FROM_SOURCE:
+            raise text_error(400, "invalid value for keepFromSource")
+        source = None
+        if source_id not in _NULLS:
+            source = self.boards.get(str(source_id))
+            if source is None or self.me_id not in source.get("idMembers", []):
+                raise text_error(400, "invalid value for idBoardSource")
+        board = self._create_board({"name": name, "desc": desc, "bare": True})  # type: ignore[attr-defined]
+        if source is None:
+            if _bool("defaultLists", params.get("defaultLists", True)):
+                for pos, list_name in enumerate(DEFAULT_LISTS, 1):
+                    self._create_list({"idBoard": board["id"], "name": list_name, "pos": pos * 16384})  # type: ignore[attr-defined]
+            return json_response(dict(board))
+        self._copy_board(source, board, with_cards=keep != "none")
+        return json_response(dict(board))
+
+    def _copy_board(self, source: Record, board: Record, *, with_cards: bool) -> None:
+        lists = {}
+        for lst in sorted((item for item in self.lists.values() if item["idBoard"] == source["id"] and not item["closed"]),
+                          key=lambda item: item["pos"]):
+            lists[lst["id"]] = self._create_list({"idBoard": board["id"], "name": lst["name"], "pos": lst["pos"]})  # type: ignore[attr-defined]
+        fields = {}
+        for definition in sorted((f for f in self.custom_fields.values() if f["idModel"] == source["id"]),
+                                 key=lambda f: f["pos"]):
+            fields[definition["id"]] = self._create_field({"idBoard": board["id"], "name": definition["name"],  # type: ignore[attr-defined]
+                                                           "type": definition["type"], "pos": definition["pos"]})
+        if not with_cards:
+            return
+        for card in sorted((c for c in self.cards.values() if c["idBoard"] == source["id"] and not c["closed"]
+                            and c["idList"] in lists), key=lambda c: (self.lists[c["idList"]]["pos"], c["pos"])):
+            copied = self._create_card({"idList": lists[card["idList"]]["id"], "name": card["name"],  # type: ignore[attr-defined]
+                                        "desc": card.get("desc", ""), "due": card.get("due")})
+            copied["pos"] = card["pos"]
+            values = {fields[i["idCustomField"]]["id"]: self._item_text(fields[i["idCustomField"]], i)
+                      for i in card.get("customFieldItems") or [] if i["idCustomField"] in fields and i.get("value")}
+            if values:
+                self._set_custom_fields(copied, values, None)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _item_text(definition: Record, item: Record) -> Any:
+        kind = "checked" if definition["type"] == "checkbox" else definition["type"]
+        return (item.get("value") or {}).get(kind)
+
+    def on_create_custom_field(self, call: Call) -> Response:
+        """``POST /1/customFields`` with ``idModel`` (a board), ``modelType=board``, ``name``, ``type``, ``pos``."""
+        params = _params(call)
+        board_id = str(params.get("idModel") or "")
+        if params.get("modelType") != "board":
+            raise text_error(400, "invalid value for modelType")
+        if not is_object_id(board_id) or board_id not in self.boards:
+            raise text_error(400, "invalid value for idModel")
+        name = _text("name", params.get("name"), NAME_MAX, required=True)
+        kind = str(params.get("type") or "")
+        if kind not in FIELD_TYPES:
+            raise text_error(400, "invalid value for type")
+        if kind == "list":
+            raise text_error(400, "invalid value for options")  # list fields need options: not emulated
+        pos = params.get("pos", "bottom")
+        existing = [f["pos"] for f in self.custom_fields.values() if f["idModel"] == board_id]
+        if pos in ("top", "bottom"):
+            pos = (min(existing, default=32768) / 2) if pos == "top" else max(existing, default=0) + 16384
+        else:
+            pos = self._position(None, pos)
+        definition = self._create_field({"idBoard": board_id, "name": name, "type": kind, "pos": pos})  # type: ignore[attr-defined]
+        return json_response(dict(definition))

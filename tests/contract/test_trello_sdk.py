@@ -211,3 +211,29 @@ def test_sdk_maps_the_emulator_errors(client: TrelloClient, sandbox: Any, http: 
     wrong = TrelloClient(api_key=creds["key"], token="wrong", http_service=http)
     with pytest.raises(Unauthorized, match="invalid token"):
         wrong.list_boards()
+
+
+def test_sdk_creates_boards_plain_and_copied_with_custom_field_definitions(client: TrelloClient, sandbox: Any,
+                                                                           http: SandboxHttp) -> None:
+    plain = client.add_board("Projet sans modèle")
+    assert [lst.name for lst in plain.list_lists("all")] == ["To Do", "Doing", "Done"]
+    bare = client.add_board("Projet vide", default_lists=False)
+    assert bare.list_lists("all") == []
+    definition = bare.add_custom_field_definition("CRM deal", "text", display_on_card=True, pos="top")
+    assert (definition.name, definition.field_type) == ("CRM deal", "text")
+    assert [d.id for d in bare.get_custom_field_definitions()] == [definition.id]
+
+    held = control(sandbox)
+    template = held.create("boards", {"name": "Modèle"})
+    first_list = next(lst for lst in held.records("lists") if lst["idBoard"] == template["id"])
+    held.create("cards", {"idList": first_list["id"], "name": "Lancement", "desc": "Réunion avec le client"})
+    copy = client.add_board("Projet copié", source_board=client.get_board(template["id"]))
+    source_lists = [lst["name"] for lst in held.records("lists") if lst["idBoard"] == template["id"]]
+    assert [lst.name for lst in copy.list_lists("all")] == source_lists
+    assert {d.name for d in copy.get_custom_field_definitions()} == {
+        f["name"] for f in held.records("customFields") if f["idModel"] == template["id"]}
+    cards = copy.all_cards()
+    assert [(c.name, c.description) for c in cards] == [("Lancement", "Réunion avec le client")]
+    assert ("POST", "/1/boards") in http.calls and ("POST", "/1/customFields") in http.calls
+    with pytest.raises(ResourceUnavailable):
+        client.add_board("")  # a board needs a name: Trello's 400

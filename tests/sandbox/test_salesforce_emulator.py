@@ -325,7 +325,7 @@ def test_jwt_bearer_flow(sandbox: Sandbox) -> None:
 
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     for assertion, error in (
-        (_assertion(sandbox, aud="https://login.salesforce.com"), "audience is invalid"),
+        (_assertion(sandbox, aud="https://login.example.com"), "audience is invalid"),
         (_assertion(sandbox, exp=int(time.time()) - 10), "expired authorization code"),
         (_assertion(sandbox, key=stranger), "invalid assertion"),
         (_assertion(sandbox, sub="someone@else.example"), "user hasn't approved this consumer"),

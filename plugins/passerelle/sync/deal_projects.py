@@ -1,0 +1,220 @@
+"""Won deal → project, exactly once: the plan from the staging model, then the writes.
+
+**Plan** (:func:`plan`): every deal of a routed CRM that is won on or after ``won_after`` and has no active
+link is planned ``create`` in its route's project tool, with what the project will hold (name, customer,
+owner, amount, won date, one task per deal line); a deal a project tool already delivers (one project staging
+links to it explicitly) is planned ``link`` to that project instead, so no second project is made next to the
+one people use; several such projects, or a link the vendor answered ambiguously (``unknown``), are planned
+``skip`` for a person. Deals already linked
+are counted, not listed. The plan is stored in ``sync.plan_items``; in ``plan`` mode nothing else happens.
+
+**Apply** (:func:`apply`): for each planned item, in order, the link is reserved (``pending_create``, committed),
+then the key is looked up at the vendor, and only when nothing carries it is the project created; the link
+becomes ``active`` with the vendor's id. A rerun, a retried task, a deal reopened and won again, or a process
+killed between the vendor's create and the link's update therefore never makes a second project: the next
+apply finds the key on the first one and adopts it. A refusal is recorded with the vendor's message and the
+next item goes on; an unknown outcome leaves the link pending for the next run's lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+from passerelle.crash_points import crash_point
+from passerelle.sync import links
+from passerelle.sync.config import DealToProject
+from passerelle.sync.trello_projects import TrelloProjects
+from passerelle.sync.vendor_calls import Rejected, UnknownOutcome, VendorWriter
+
+log = logging.getLogger(__name__)
+
+FLOW = "deal_to_project"
+KIND = "deal_project"
+NARROW_NBSP = "\u202f"  # French thousands separator
+CRASH_POINTS = ("sync.project_created", "sync.project_furnished")
+
+_WON_DEALS = """
+SELECT d.source_system, d.source_id, d.deal_key, d.customer_key, d.name, d.amount, d.currency, d.won_date,
+       d.close_date, c.legal_name, p.full_name,
+       l.state, l.pm_system,
+       (SELECT jsonb_agg(jsonb_build_object('pm_system', pr.source_system, 'pm_id', pr.source_id, 'name', pr.name)
+                         ORDER BY pr.source_system, pr.source_id)
+          FROM staging.project_links AS pl JOIN staging.projects AS pr ON pr.project_key = pl.project_key
+         WHERE pl.deal_key = d.deal_key AND pl.method IN ('explicit_link', 'override')) AS delivered_in
+  FROM staging.deals AS d
+  LEFT JOIN staging.customers AS c ON c.customer_key = d.customer_key
+  LEFT JOIN staging.people AS p ON p.person_key = d.owner_person_key
+  LEFT JOIN sync.links AS l ON l.crm_system = d.source_system AND l.crm_object = 'deal' AND l.crm_id = d.source_id
+                           AND l.link_kind = 'deal_project'
+ WHERE d.is_won AND d.won_date >= %(won_after)s AND d.source_system = ANY(%(crms)s)
+ ORDER BY d.won_date, d.source_system, d.source_id
+"""
+
+_LINES = """
+SELECT deal_key, name, quantity, unit_price, line_amount
+  FROM staging.deal_lines WHERE deal_key = ANY(%(deals)s)
+ ORDER BY deal_key, source_id
+"""
+
+
+def idem_key(crm: str, deal_id: str) -> str:
+    """The link's key, stamped on the project: one per deal, whatever happens to the deal later."""
+    return f"{crm}:deal:{deal_id}:project"
+
+
+def _money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None:
+        return "montant non renseigné"
+    whole, _, cents = f"{amount:,.2f}".partition(".")
+    return f"{whole.replace(',', NARROW_NBSP)},{cents} {currency or ''}".strip()
+
+
+def _project(row: dict[str, Any], lines: list[dict[str, Any]], template: str | None) -> dict[str, Any]:
+    customer = row["legal_name"] or "client inconnu"
+    summary = "\n".join([
+        f"Affaire {row['source_system']} {row['source_id']} : {row['name']}",
+        f"Client : {customer}",
+        f"Responsable commercial : {row['full_name'] or 'non renseigné'}",
+        f"Montant HT : {_money(row['amount'], row['currency'])}",
+        f"Gagnée le : {row['won_date'].strftime('%d/%m/%Y')}",
+    ])
+    return {
+        "idem_key": idem_key(row["source_system"], row["source_id"]),
+        "name": f"{customer} – {row['name']}" if row["legal_name"] else row["name"],
+        "summary": summary, "deal_link": f"{row['source_system']}:{row['source_id']}", "template": template,
+        "start_date": row["won_date"].isoformat(),
+        "lines": [{"title": f"{n}. {line['name'] or 'Ligne'}",
+                   "detail": f"Quantité : {line['quantity']} · prix unitaire HT : {line['unit_price']} · "
+                             f"montant HT : {line['line_amount']}"}
+                  for n, line in enumerate(lines, 1)],
+    }
+
+
+def plan(conn: Any, config: DealToProject, run_id: str) -> Counter[str]:
+    """Store the run's plan; returns counts per operation (``linked`` = already done, not stored)."""
+    crms = sorted({route.crm for route in config.routes})
+    with conn.cursor() as cur:
+        cur.execute(_WON_DEALS, {"won_after": config.won_after, "crms": crms})
+        names = [d[0] for d in cur.description]
+        deals = [dict(zip(names, row)) for row in cur.fetchall()]
+        cur.execute(_LINES, {"deals": [d["deal_key"] for d in deals]})
+        lines: dict[str, list[dict[str, Any]]] = {}
+        for deal_key, name, quantity, unit_price, amount in cur.fetchall():
+            lines.setdefault(deal_key, []).append({"name": name, "quantity": quantity, "unit_price": unit_price,
+                                                   "line_amount": amount})
+    conn.rollback()
+    items: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    for deal in deals:
+        route = config.route_for(deal["source_system"], deal["customer_key"])
+        base = {"crm_system": deal["source_system"], "crm_id": deal["source_id"],
+                "idem_key": idem_key(deal["source_system"], deal["source_id"])}
+        if route is None:
+            continue  # a route for this CRM names other customers only
+        if deal["state"] == "active":
+            counts["linked"] += 1
+            continue
+        if deal["state"] == "unknown":
+            items.append({**base, "operation": "skip", "pm_system": deal["pm_system"],
+                          "reason": "several projects carry this deal's key: a person keeps one and fixes sync.links"})
+        elif deal["delivered_in"] and deal["state"] is None:
+            projects = deal["delivered_in"]
+            named = ", ".join(f"{p['pm_system']} {p['pm_id']} ({p['name']})" for p in projects)
+            if len(projects) == 1:
+                items.append({**base, "operation": "link", "pm_system": projects[0]["pm_system"],
+                              "reason": f"already delivered in {named}: linked, no second project is made",
+                              "payload": projects[0]})
+            else:
+                items.append({**base, "operation": "skip", "pm_system": None,
+                              "reason": f"delivered in several projects ({named}): a person links one in sync.links"})
+        else:
+            items.append({**base, "operation": "create", "pm_system": route.pm,
+                          "reason": ("won on " + deal["won_date"].isoformat() + ", no project yet" if deal["state"] is None
+                                     else "project creation pending since an earlier run: look up, then create"),
+                          "payload": _project(deal, lines.get(deal["deal_key"], []), route.template)})
+    links.store_plan(conn, run_id, FLOW, items)
+    counts.update(item["operation"] for item in items)
+    log.info("deal → project plan: %s", ", ".join(f"{op} {n}" for op, n in sorted(counts.items())) or "nothing")
+    return counts
+
+
+@dataclass
+class ApplyOutcome:
+    created: int = 0
+    adopted: int = 0
+    linked: int = 0
+    rejected: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    cards: int = 0
+
+
+Makers = Callable[[str], Any]
+"""Given a project tool's name, the object that finds, creates and furnishes its projects."""
+
+
+def apply(conn: Any, run_id: str, makers: Makers) -> ApplyOutcome:
+    """Make the run's planned projects, each exactly once (see the module's docstring)."""
+    outcome = ApplyOutcome()
+    for item in links.planned(conn, run_id, FLOW, "link"):
+        project = item["payload"]
+        link = links.reserve(conn, kind=KIND, crm_system=item["crm_system"], crm_object="deal", crm_id=item["crm_id"],
+                             pm_system=project["pm_system"], pm_object="project", idem_key=item["idem_key"],
+                             template_ref=None)
+        if link.state == "pending_create":
+            links.settle(conn, link.link_id, state="active", pm_id=project["pm_id"])
+            outcome.linked += 1
+        links.mark_outcome(conn, item["plan_item_id"], "done")
+    for item in links.planned(conn, run_id, FLOW, "create"):
+        project = item["payload"]
+        label = f"{item['crm_system']} deal {item['crm_id']}"
+        link = links.reserve(conn, kind=KIND, crm_system=item["crm_system"], crm_object="deal", crm_id=item["crm_id"],
+                             pm_system=item["pm_system"], pm_object="board", idem_key=item["idem_key"],
+                             template_ref=project.get("template"))
+        if link.state == "active":
+            links.mark_outcome(conn, item["plan_item_id"], "done")  # another run finished it meanwhile
+            continue
+        maker: TrelloProjects = makers(item["pm_system"])
+        try:
+            found = maker.find(link.idem_key, link.link_id)
+            if len(found) > 1:
+                links.settle(conn, link.link_id, state="unknown")
+                links.mark_outcome(conn, item["plan_item_id"], "unknown")
+                outcome.unknown.append(f"{label}: {len(found)} boards carry its key")
+                continue
+            board = found[0] if found else maker.create(project, link.link_id)
+            crash_point("sync.project_created")
+            outcome.cards += maker.furnish(board, project, link.link_id)
+            crash_point("sync.project_furnished")
+        except Rejected as exc:
+            links.mark_outcome(conn, item["plan_item_id"], "rejected")
+            outcome.rejected.append(f"{label}: {exc}")
+            log.warning("%s: the project tool refused: %s", label, exc)
+            continue
+        except UnknownOutcome as exc:
+            links.mark_outcome(conn, item["plan_item_id"], "unknown")
+            outcome.unknown.append(f"{label}: {exc}")
+            log.warning("%s: outcome unknown, the next run looks its key up first: %s", label, exc)
+            continue
+        links.settle(conn, link.link_id, state="active", pm_id=board["id"], pm_url=maker.url(board))
+        links.mark_outcome(conn, item["plan_item_id"], "adopted" if found else "done")
+        if found:
+            outcome.adopted += 1
+        else:
+            outcome.created += 1
+    log.info("deal → project: %d created, %d adopted, %d linked to an existing project, %d refused, %d unknown, "
+             "%d tasks added", outcome.created, outcome.adopted, outcome.linked, len(outcome.rejected),
+             len(outcome.unknown), outcome.cards)
+    return outcome
+
+
+def project_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> Makers:
+    """Makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``)."""
+    def maker(tool: str) -> Any:
+        if tool == "trello":
+            return TrelloProjects(VendorWriter(apis["trello"], conn, run_id, "trello"))
+        raise ValueError(f"no project maker for {tool}")
+    return maker

@@ -1,0 +1,96 @@
+"""A won deal's project as a Trello board, made so that the extract and staging recognise it.
+
+The board is copied from the route's template board when there is one (Trello's ``idBoardSource``: its lists,
+custom fields and cards), else made with the lists the staging model reads (``À faire``, ``En cours``,
+``Terminé``, ``Jalons``) and a ``CRM deal`` text field. A ``Fiche affaire`` card carries the deal's link
+(``<crm>:<deal id>``, what ``staging.projects`` reads to link a board to its deal) and the deal's terms; each
+deal line becomes a card in ``À faire``.
+
+Trello has no idempotency key, so the link's key is stamped as a line of the board's description
+(``Passerelle: <key>``) and looked up among the member's boards before any create. Furnishing (lists, field,
+cards) checks what the board already has by name, so a run that stopped halfway completes the board on the
+next run instead of duplicating its cards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from passerelle.sync.vendor_calls import VendorWriter
+
+KEY_PREFIX = "Passerelle: "
+LISTS = ("À faire", "En cours", "Terminé", "Jalons")
+DEAL_FIELD = "CRM deal"
+DEAL_CARD = "Fiche affaire"
+
+
+def key_line(idem_key: str) -> str:
+    return f"{KEY_PREFIX}{idem_key}"
+
+
+def carries_key(board: dict[str, Any], idem_key: str) -> bool:
+    return key_line(idem_key) in (board.get("desc") or "").splitlines()
+
+
+@dataclass
+class TrelloProjects:
+    """Find, create and furnish the board of a deal through the Trello REST API."""
+
+    writer: VendorWriter
+
+    def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]:
+        """Every board of the member (archived ones included) whose description carries the key."""
+        boards = self.writer.read("/1/members/me/boards", link_id=link_id, filter="all", fields="id,name,desc,url,closed")
+        return [b for b in boards if isinstance(b, dict) and carries_key(b, idem_key)]
+
+    def create(self, project: dict[str, Any], link_id: int) -> dict[str, Any]:
+        desc = "\n".join([project["summary"], "", key_line(project["idem_key"])])
+        params: dict[str, Any] = {"name": project["name"], "desc": desc, "defaultLists": "false"}
+        if project.get("template"):
+            params.update(idBoardSource=project["template"], keepFromSource="cards")
+        return self.writer.write("POST", "/1/boards", operation="create_project", link_id=link_id, params=params)
+
+    def furnish(self, board: dict[str, Any], project: dict[str, Any], link_id: int) -> int:
+        """Add what the board lacks (lists, the deal field, the deal card, one card per line); returns cards made."""
+        board_id = board["id"]
+        lists = {item["name"]: item["id"] for item in self.writer.read(f"/1/boards/{board_id}/lists", link_id=link_id)}
+        for pos, name in enumerate(LISTS, 1):
+            if name not in lists:
+                made = self.writer.write("POST", "/1/lists", operation="create_list", link_id=link_id,
+                                         params={"idBoard": board_id, "name": name, "pos": pos * 16384})
+                lists[name] = made["id"]
+        fields = {f["name"]: f["id"] for f in self.writer.read(f"/1/boards/{board_id}/customFields", link_id=link_id)}
+        if DEAL_FIELD not in fields:
+            made = self.writer.write("POST", "/1/customFields", operation="create_field", link_id=link_id,
+                                     json={"idModel": board_id, "modelType": "board", "name": DEAL_FIELD,
+                                           "type": "text", "pos": "top", "display_cardFront": True})
+            fields[DEAL_FIELD] = made["id"]
+        listed = self.writer.read(f"/1/boards/{board_id}/cards/all", link_id=link_id, fields="name",
+                                  customFieldItems="true")
+        cards = {c["name"] for c in listed}
+        made_cards = 0
+        deal_card = next((c for c in listed if c["name"] == DEAL_CARD), None)
+        if deal_card is None:
+            deal_card = self.writer.write("POST", "/1/cards", operation="create_task", link_id=link_id,
+                                          params={"idList": lists["À faire"], "name": DEAL_CARD,
+                                                  "desc": project["summary"], "pos": "top"})
+            made_cards += 1
+        linked = {i.get("idCustomField"): (i.get("value") or {}).get("text") for i in deal_card.get("customFieldItems") or []}
+        if linked.get(fields[DEAL_FIELD]) != project["deal_link"]:
+            card_id = deal_card["id"]
+            self.writer.write("PUT", f"/1/cards/{card_id}/customField/{fields[DEAL_FIELD]}/item",
+                              operation="set_deal_link", link_id=link_id,
+                              json={"value": {"text": project["deal_link"]}}, object_id=lambda _: card_id)
+        for line in project["lines"]:
+            if line["title"] in cards:
+                continue
+            self.writer.write("POST", "/1/cards", operation="create_task", link_id=link_id,
+                              params={"idList": lists["À faire"], "name": line["title"], "desc": line["detail"]})
+            cards.add(line["title"])
+            made_cards += 1
+        return made_cards
+
+    @staticmethod
+    def url(board: dict[str, Any]) -> str | None:
+        return board.get("url") or board.get("shortUrl")

@@ -1,0 +1,38 @@
+"""Run one deal → project sync (plan and apply) in a process of its own, as the DAG's tasks do.
+
+``python -m tests.sync.sync_in_child <run id>`` with ``WAREHOUSE_URL``, ``PASSERELLE_SYNC_FILE``, the Trello
+emulator's ``TRELLO_HOST``/``TRELLO_KEY``/``TRELLO_TOKEN``/``TRELLO_CA`` and, to kill it at a step,
+``PASSERELLE_CRASH_AT`` in the environment (kept out of the command line, which any local user can read).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from passerelle.connectors.config import SourceConfig
+from passerelle.connectors.registry import get_source
+from passerelle.connectors.run import retry_settings
+from passerelle.settings import settings
+from passerelle.sync.config import load_sync_config
+from passerelle.sync.deal_projects import apply, plan, project_makers
+from passerelle.warehouse.settings import connect
+
+
+def main(run_id: str) -> None:
+    config = load_sync_config(settings().sync_file).deal_to_project
+    source = get_source("trello")
+    trello = SourceConfig(host=os.environ["TRELLO_HOST"], login=os.environ["TRELLO_KEY"],
+                          password=os.environ["TRELLO_TOKEN"], extra={"ca_bundle": os.environ["TRELLO_CA"]})
+    api = source.connect(trello, retry_settings(source, trello))
+    conn = connect(os.environ["WAREHOUSE_URL"])
+    try:
+        plan(conn, config, run_id)
+        outcome = apply(conn, run_id, project_makers(conn, run_id, {"trello": api}))
+    finally:
+        conn.close()
+    print(f"created={outcome.created} adopted={outcome.adopted}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
