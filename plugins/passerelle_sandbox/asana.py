@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.asana_batch import AsanaBatchRoutes
 from passerelle_sandbox.asana_fields import FieldSettings
+from passerelle_sandbox.asana_projects import AsanaProjectRoutes
 from passerelle_sandbox.asana_model import (
     EventLog,
     OffsetCodec,
@@ -81,7 +82,8 @@ def _gid_key(record: Record) -> int:
     return int(record["gid"])
 
 
-class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaTemplateRoutes, AsanaBatchRoutes, VendorApp):
+class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTemplateRoutes, AsanaBatchRoutes,
+               VendorApp):
     vendor = "asana"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -122,6 +124,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaTemplateRoutes, AsanaBatc
             # task writes (asana_writes)
             _rule("/tasks", "create_task", ("POST",)),
             _rule("/tasks/<gid>", "update_task", ("PUT",)),
+            _rule("/projects/<gid>", "update_project", ("PUT",)),
             _rule("/tasks/<gid>", "delete_task", ("DELETE",)),
             _rule("/tasks/<gid>/subtasks", "create_subtask", ("POST",)),
             _rule("/tasks/<gid>/stories", "create_story", ("POST",)),

@@ -60,7 +60,7 @@ def compact(record: Record) -> Record:
     return out
 
 
-def _day(name: str, value: Any) -> str | None:
+def day_or_none(name: str, value: Any) -> str | None:
     if value is None:
         return None
     try:
@@ -207,7 +207,7 @@ class AsanaWriteRoutes:
             "gid": self._next_gid(), "resource_type": "task", "resource_subtype": subtype, "name": name,
             "completed": completed, "completed_at": now if completed else None,
             "completed_by": self._me() if completed else None, "assignee": self._assignee(data.get("assignee")),
-            "start_on": _day("start_on", data.get("start_on")), "due_on": _day("due_on", data.get("due_on")),
+            "start_on": day_or_none("start_on", data.get("start_on")), "due_on": day_or_none("due_on", data.get("due_on")),
             "due_at": canonicalize(str(data["due_at"])) if data.get("due_at") else None,
             "created_at": now, "modified_at": now, "notes": data.get("notes", ""),
             "parent": compact(parent) if parent else None, "num_subtasks": 0, "memberships": memberships,
@@ -292,7 +292,7 @@ class AsanaWriteRoutes:
             changes["completed"] = data["completed"]
         for name in ("due_on", "start_on"):
             if name in data:
-                changes[name] = _day(name, data[name])
+                changes[name] = day_or_none(name, data[name])
         if "due_at" in data:
             changes["due_at"] = canonicalize(str(data["due_at"])) if data["due_at"] else None
         if "assignee" in data:

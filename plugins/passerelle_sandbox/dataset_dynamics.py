@@ -31,6 +31,9 @@ Record = dict[str, Any]
 MONEY = Decimal("0.0001")
 QUANTITY = Decimal("0.00001")
 RATE = Decimal("0.0000000001")
+SCALES = {"quantity": QUANTITY, "exchangerate": RATE,
+          **dict.fromkeys(("msdyn_progress", "msdyn_effort", "msdyn_effortcompleted"), Decimal("0.01"))}
+"""Decimal places of the non-money numeric columns."""
 CENT = Decimal("0.01")
 FIRST_VERSION = 1_204_000
 REPAIRED_ANOMALIES = frozenset({"invalid_siren_checksum", "invalid_siret"})

@@ -47,7 +47,7 @@ class ZohoProduct:
     modules: tuple[str, ...]
 
 
-ZOHO_CRM = ZohoProduct("zoho_crm", "/crm/v8", "Deals", ("Accounts", "Contacts", "Deals", "Products", "Quotes"))
+ZOHO_CRM = ZohoProduct("zoho_crm", "/crm/v8", "Deals", ("Accounts", "Contacts", "Deals", "Products", "Quotes", "Tasks"))
 BIGIN = ZohoProduct("bigin", "/bigin/v2", "Pipelines", ("Accounts", "Contacts", "Pipelines", "Products"))
 PRODUCTS = {p.name: p for p in (ZOHO_CRM, BIGIN)}
 
@@ -71,7 +71,22 @@ STANDARD_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
                ("Currency", "picklist"), ("Sub_Total", "currency"), ("Grand_Total", "currency"),
                ("Quoted_Items", "subform"), ("Owner", "ownerlookup"), ("Created_Time", "datetime"),
                ("Modified_Time", "datetime")),
+    "Tasks": (("Subject", "text"), ("Due_Date", "date"), ("Priority", "picklist"), ("Status", "picklist"),
+              ("Owner", "ownerlookup"), ("What_Id", "lookup"), ("Who_Id", "lookup"), ("Description", "textarea"),
+              ("Closed_Time", "datetime"), ("Created_Time", "datetime"), ("Modified_Time", "datetime")),
 }
+SYSTEM_FIELDS = (("Created_By", "ownerlookup"), ("Modified_By", "ownerlookup"))
+"""Every module's creator and last modifier: the API user once our writes land (the echo signal)."""
+READ_ONLY_FIELDS = frozenset({"Created_Time", "Modified_Time", "Created_By", "Modified_By", "Full_Name", "Closed_Time"})
+MANDATORY_FIELDS = {"Accounts": ("Account_Name",), "Contacts": ("Last_Name",),
+                    "Deals": ("Deal_Name", "Stage", "Closing_Date"),
+                    "Products": ("Product_Name",), "Quotes": ("Subject",), "Tasks": ("Subject",)}
+"""``system_mandatory`` fields of the standard layouts (Bigin's Pipelines follow Deals)."""
+LOOKUP_MODULES = {"Account_Name": "Accounts", "Contact_Name": "Contacts", "Deal_Name": "Deals", "Who_Id": "Contacts",
+                  "What_Id": "se_module"}
+"""Target module of each lookup field; ``What_Id`` names its module in the record's ``$se_module``."""
+TASK_PICKLISTS = {"Priority": ("High", "Highest", "Low", "Lowest", "Normal"),
+                  "Status": ("Not Started", "Deferred", "In Progress", "Completed", "Waiting for input")}
 
 
 def stage_picklist() -> list[Record]:
@@ -86,7 +101,7 @@ def field_metadata(product: ZohoProduct) -> dict[str, list[Record]]:
     for number, module in enumerate(product.modules):
         source = "Deals" if module == product.deals_module else module
         rows: list[Record] = [{"api_name": n, "field_label": n.replace("_", " "), "data_type": t, "custom_field": False}
-                              for n, t in STANDARD_FIELDS[source]]
+                              for n, t in (*STANDARD_FIELDS[source], *SYSTEM_FIELDS)]
         if module == product.deals_module and product.name == "bigin":
             rows.append({"api_name": "Sub_Pipeline", "field_label": "Sub-Pipeline", "data_type": "picklist",
                          "custom_field": False})
@@ -94,9 +109,22 @@ def field_metadata(product: ZohoProduct) -> dict[str, list[Record]]:
             rows += [{"api_name": n, "field_label": n.replace("_", " "), "data_type": "text", "custom_field": True}
                      for n in CUSTOM_ACCOUNT_FIELDS]
         for order, row in enumerate(rows, start=1):
-            row.update({"id": f"5725767{number:04d}{order:08d}", "visible": True, "read_only": False})
-            if row["api_name"] == "Stage":
+            name = row["api_name"]
+            row.update({"id": f"5725767{number:04d}{order:08d}", "visible": True, "read_only": name in READ_ONLY_FIELDS,
+                        "system_mandatory": name in MANDATORY_FIELDS.get(source, ())})
+            if name == "Stage":
                 row["pick_list_values"] = stage_picklist()
+            elif source == "Tasks" and name in TASK_PICKLISTS:
+                row["pick_list_values"] = [{"display_value": v, "actual_value": v, "sequence_number": i}
+                                           for i, v in enumerate(TASK_PICKLISTS[name], start=1)]
+            if row["data_type"] == "lookup":
+                target = LOOKUP_MODULES.get(name)
+                target = product.deals_module if target == "Deals" else target
+                row["lookup"] = {"module": {"api_name": target, "id": None}, "api_name": name}
+            if row["data_type"] in ("text", "email", "phone", "website"):
+                row["length"] = 255
+            elif row["data_type"] == "textarea":
+                row["length"] = 32000
         out[module] = rows
     return out
 

@@ -19,6 +19,9 @@ Behaviour follows ``vendor-apis-crm.md`` §6:
 - service protection: requests, combined execution time and concurrent requests per user over a
   sliding window, refused with 429, ``Retry-After`` and the limit's hex code.
 
+Writes (create, update, upsert, delete, ``CreateMultiple``/``UpdateMultiple``, ``$batch``): see
+:mod:`passerelle_sandbox.dynamics_writes` and :mod:`passerelle_sandbox.dynamics_batch`.
+
 Control extras: ``POST /__sandbox/delta_tokens/expire`` expires every delta token issued so far.
 """
 
@@ -41,7 +44,7 @@ from werkzeug.wrappers import Request, Response
 
 from passerelle_sandbox.clock import canonical, canonicalize
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, bearer_token, json_response
-from passerelle_sandbox.dataset_dynamics import CURRENCIES, MONEY, QUANTITY, RATE, build_dynamics_dataset
+from passerelle_sandbox.dataset_dynamics import CURRENCIES, MONEY, QUANTITY, RATE, SCALES, build_dynamics_dataset
 from passerelle_sandbox.dynamics_model import (
     BY_LOGICAL,
     DATETIME_COLUMNS,
@@ -69,6 +72,9 @@ from passerelle_sandbox.dynamics_query import (
     sort_rows,
     unmark,
 )
+from passerelle_sandbox.dynamics_batch import DataverseBatch
+from passerelle_sandbox.dynamics_schedule import ProjectSchedule
+from passerelle_sandbox.dynamics_writes import APP_USER_ID, APP_USER_NAME, DataverseWrites
 from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics emulator's directory
     CLIENT_ID,
     CLIENT_SECRET,
@@ -80,9 +86,7 @@ from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics
 from passerelle_sandbox.faults import FaultSpec
 
 API = "/api/data/v9.2"
-READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber"})
-SCALES = {"quantity": QUANTITY, "exchangerate": RATE,
-          **dict.fromkeys(("msdyn_progress", "msdyn_effort", "msdyn_effortcompleted"), Decimal("0.01"))}
+READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value"})
 TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
 LIMIT_CODES = {"requests": "0x80072322", "time": "0x80072321", "concurrency": "0x80072326"}
 
@@ -102,7 +106,7 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class DynamicsApp(EntraEndpoints, VendorApp):
+class DynamicsApp(DataverseBatch, DataverseWrites, ProjectSchedule, EntraEndpoints, VendorApp):
     vendor = "dynamics"
     public_endpoints = frozenset({"openid", "token"})
     url_map = Map([
@@ -110,8 +114,11 @@ class DynamicsApp(EntraEndpoints, VendorApp):
         _rule("/<tenant>/oauth2/v2.0/token", "token", ("POST",)),
         _rule(f"{API}/", "service"),
         _rule(f"{API}/EntityDefinitions", "definitions"),
+        _rule(f"{API}/$batch", "batch", ("POST",)),
         _rule(f"{API}/<name>/$count", "count"),
+        _rule(f"{API}/<name>/<action>", "action", ("POST",)),
         _rule(f"{API}/<name>", "entity_set"),
+        _rule(f"{API}/<name>", "write", ("POST", "PATCH", "DELETE")),
     ], strict_slashes=False)
 
     def __init__(self, dataset: dict[str, Any], credentials: DynamicsCredentials | None = None) -> None:
@@ -127,7 +134,7 @@ class DynamicsApp(EntraEndpoints, VendorApp):
     def default_config(self) -> dict[str, Any]:
         return {"enforce_service_protection": True, "request_limit": 6000, "execution_time_limit_ms": 1_200_000,
                 "concurrency_limit": 52, "window_seconds": 300, "token_expires_in": 3599, "max_page_size": 5000,
-                "expire_change_tracking_days": 7}
+                "expire_change_tracking_days": 7, "schedule_delay_seconds": 5}
 
     def _reset_counters(self) -> None:
         with self._limits_lock:
@@ -147,6 +154,7 @@ class DynamicsApp(EntraEndpoints, VendorApp):
         self.deleted: list[tuple[int, str, str]] = []  # (version, entity set, id)
         self.version = max((r["versionnumber"] for rows in self.rows.values() for r in rows.values()), default=0)
         self.delta_floor = 0
+        self.operation_sets: dict[str, Record] = {}
         self._rng = random.Random(f"{self.seed}:dynamics:sandbox")
 
     def public_credentials(self) -> dict[str, str]:
@@ -163,6 +171,8 @@ class DynamicsApp(EntraEndpoints, VendorApp):
             return super()._pipeline(call, args)
         with self._limits_lock:
             self._in_flight += 1
+        with self.lock:  # operation sets whose time has come persist before anything reads
+            self.run_due_operation_sets(self.clock.now())
         started = time.monotonic()
         try:
             return super()._pipeline(call, args)
@@ -295,6 +305,8 @@ class DynamicsApp(EntraEndpoints, VendorApp):
     def _names(self, logical_name: str, record_id: str) -> str | None:
         if logical_name == "uom":
             return self.uoms.get(record_id)
+        if logical_name == "systemuser" and record_id == APP_USER_ID:
+            return APP_USER_NAME
         table = BY_LOGICAL[logical_name]
         row = self.rows[table.entity_set].get(record_id)
         return row.get(table.primary_name) if row else None
@@ -312,6 +324,8 @@ class DynamicsApp(EntraEndpoints, VendorApp):
         return f"{self.base_url}{API}/{name}?{query}"
 
     def on_entity_set(self, call: Call, name: str) -> Response:
+        if name.endswith(")"):
+            return self.read_one(call, name)
         table = self._table(name)
         request, args = call.request, call.request.args
         if "$skip" in args:

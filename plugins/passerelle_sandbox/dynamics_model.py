@@ -43,7 +43,9 @@ class Table:
         return f"{self.logical_name}id"
 
 
-AUDIT = ("createdon", "modifiedon", "versionnumber")
+AUDIT = ("createdon", "modifiedon", "_createdby_value", "_modifiedby_value", "versionnumber")
+STAMPS = {"_createdby_value": "systemuser", "_modifiedby_value": "systemuser"}
+"""Who created and last modified a row (the application user for the API's writes)."""
 OWNED = ("_ownerid_value", "statecode", "statuscode")
 TABLES: dict[str, Table] = {t.entity_set: t for t in (
     Table("accounts", "account", "name", (
@@ -128,6 +130,8 @@ TABLES: dict[str, Table] = {t.entity_set: t for t in (
         "currencyprecision", "statecode", *AUDIT),
         change_tracking=False, options={"statecode": STATE_ACTIVE}),
 )}
+for _table in TABLES.values():
+    _table.lookups.update(STAMPS)
 BY_LOGICAL = {t.logical_name: t for t in TABLES.values()}
 DATETIME_COLUMNS = frozenset({"createdon", "modifiedon"})
 

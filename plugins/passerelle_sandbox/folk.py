@@ -13,7 +13,8 @@ Behaviour follows ``vendor-apis-crm.md`` §7:
 - rate limit: 200 requests per minute per user (sliding window), ``X-RateLimit-Limit``/``-Remaining``/
   ``-Reset`` (epoch seconds) on every answer, 429 with ``Retry-After`` and ``details.retryAfter``.
 
-Not emulated: ``filter[…]`` queries, search, deals (folk's group objects), notes, webhooks.
+Writes (people, companies, group objects such as deals) live in ``folk_writes``.
+Not emulated: ``filter[…]`` queries, search, notes, webhooks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_folk import CLIENTS_GROUP, OBJECTS, PREFIX, build_folk_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.folk_model import decode_cursor, encode_cursor, folk_error
+from passerelle_sandbox.folk_writes import WRITE_RULES, FolkWriteRoutes
 
 Record = dict[str, Any]
 API_KEY = "folk_live_7c1e2d9a8b6c5d4e3f2a1b0c9d8e7f6a"
@@ -45,7 +47,7 @@ def _rule(path: str, endpoint: str) -> Rule:
     return Rule(path, endpoint=endpoint, methods=["GET"])
 
 
-class FolkApp(VendorApp):
+class FolkApp(FolkWriteRoutes, VendorApp):
     vendor = "folk"
     url_map = Map(
         [
@@ -53,6 +55,7 @@ class FolkApp(VendorApp):
             _rule("/v1/<any(people,companies,users):obj>/<record_id>", "get"),
             _rule("/v1/groups", "groups"),
             _rule("/v1/groups/<group_id>/custom-fields/<entity_type>", "custom_fields"),
+            *WRITE_RULES,
         ],
         strict_slashes=False,
     )
@@ -67,7 +70,7 @@ class FolkApp(VendorApp):
 
     def default_config(self) -> dict[str, Any]:
         return {"enforce_rate_limits": True, "requests_per_window": 200, "window_seconds": 60.0,
-                "default_limit": 20, "max_limit": 100}
+                "default_limit": 20, "max_limit": 100, "object_types": ["Deals"]}
 
     def on_reset(self) -> None:
         with self._rate_lock:
@@ -86,6 +89,7 @@ class FolkApp(VendorApp):
         }
         self._key_revoked = False
         self._rng = random.Random(f"{self.seed}:folk:sandbox")
+        self.load_writes()
 
     def public_credentials(self) -> dict[str, str]:
         return {"api_key": self.api_key}

@@ -16,7 +16,10 @@ Behaviour follows ``vendor-apis-crm.md`` §5:
   ``data: null``) and the v1 lists the vendor's SDK reads, with ``start``/``limit`` paging;
 - rate limits: a 2-second burst window and a daily token budget (each call costs tokens), reported in
   ``x-ratelimit-limit``/``-remaining``/``-reset`` and ``x-daily-ratelimit-token-limit``/``-remaining``
-  (the daily header names are not confirmed) and refused with 429.
+  (the daily header names are not confirmed) and refused with 429; writes cost more than reads.
+
+Creates, updates, deletes, deal products and custom-field definitions live in ``pipedrive_writes``,
+notes and activities in ``pipedrive_activities``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from passerelle_sandbox.pipedrive_model import (
     render_v2,
     v1_time,
 )
+from passerelle_sandbox.pipedrive_writes import WRITE_RULES, PipedriveWriteRoutes
 
 API_TOKEN = "4f7c1e2d9a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 CLIENT_ID = "b1c2d3e4f5a6b7c8"
@@ -91,7 +95,7 @@ def _v1_rules(prefix: str) -> list[Rule]:
     ]
 
 
-class PipedriveApp(VendorApp):
+class PipedriveApp(PipedriveWriteRoutes, VendorApp):
     vendor = "pipedrive"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -103,6 +107,7 @@ class PipedriveApp(VendorApp):
             _rule("/api/v2/<any(organizations,persons,deals,products):obj>/<int:record_id>", "v2_get"),
             *_v1_rules("/api/v1"),
             *_v1_rules("/v1"),
+            *WRITE_RULES,
         ],
         strict_slashes=False,
     )
@@ -125,6 +130,8 @@ class PipedriveApp(VendorApp):
             "cost_v2_list": 10,
             "cost_v1_list": 20,
             "cost_get": 2,
+            "cost_write": 10,
+            "cost_delete": 6,
             "oauth_expires_in": 3599,
             "list_max_limit": 500,
             "deleted_deals_days": 30,
@@ -150,6 +157,7 @@ class PipedriveApp(VendorApp):
         self._next_id = {obj: max(store, default=0) for obj, store in self.records.items()}
         self._token_revoked = False
         self._rng = random.Random(f"{self.seed}:pipedrive:sandbox")
+        self.load_writes()
 
     def public_credentials(self) -> dict[str, str]:
         return self.pd_credentials.as_dict()
@@ -178,7 +186,11 @@ class PipedriveApp(VendorApp):
     def on_faults_cleared(self) -> None:
         self._token_revoked = False
 
-    def _cost(self, endpoint: str) -> int:
+    def _cost(self, endpoint: str, method: str = "GET") -> int:
+        if method in ("POST", "PUT", "PATCH"):
+            return int(self.config["cost_write"])
+        if method == "DELETE":
+            return int(self.config["cost_delete"])
         if endpoint in ("v2_get", "v1_user", "v1_get"):
             return int(self.config["cost_get"])
         if endpoint.startswith("v2_"):
@@ -191,7 +203,7 @@ class PipedriveApp(VendorApp):
             self._burst.popleft()
 
     def enforce_limits(self, call: Call) -> None:
-        cost = self._cost(call.endpoint)
+        cost = self._cost(call.endpoint, call.request.method)
         with self._rate_lock:
             now = time.monotonic()
             self._prune(now)

@@ -15,6 +15,7 @@ Behaviour follows ``vendor-apis-pm.md`` §7:
 - errors: 401 ``AuthenticationFailed`` Fault, 403 for another company, a request refused on its merits
   as a ``ValidationFault`` in HTTP 200, more than 500 requests a minute for the company 429
   ``ThrottleExceeded`` (no ``Retry-After``: wait 60 s); an ``intuit_tid`` header on every answer;
+- writes (create, update, delete, void, ``batch``): see :mod:`passerelle_sandbox.quickbooks_writes`;
 - ``minorversion`` is taken whatever it says: below 75 or missing is served as 75, the oldest version
   Intuit still serves, which is the shape this emulator answers.
 
@@ -61,6 +62,7 @@ from passerelle_sandbox.quickbooks_model import (
     validation_fault,
 )
 from passerelle_sandbox.quickbooks_query import QueryError, parse_query, run_query
+from passerelle_sandbox.quickbooks_writes import QuickBooksWrites
 
 CLIENT_ID = "ABq7Xk2mP9wR4tY8uN3vB6cZ1dF5gH0jL2sA4eQ7rT9yU1iO3p"
 CLIENT_SECRET = "Qw3eR5tY7uI9oP1aS3dF5gH7jK9lZ2xC4vB6nM8q"
@@ -76,21 +78,25 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class QuickBooksApp(VendorApp):
+class QuickBooksApp(QuickBooksWrites, VendorApp):
     vendor = "quickbooks"
     public_endpoints = frozenset({"discovery", "token"})
     url_map = Map([
         _rule("/.well-known/openid_configuration/", "discovery"),
         _rule("/oauth2/v1/tokens/bearer", "token", ("POST",)),
         _rule(f"{API}/query", "query", ("GET", "POST")),
+        _rule(f"{API}/batch", "batch", ("POST",)),
         _rule(f"{API}/cdc", "cdc"),
         _rule(f"{API}/companyinfo/<record_id>", "company_info"),
         _rule(f"{API}/<entity>/<record_id>", "read"),
+        _rule(f"{API}/<entity>", "write", ("POST",)),
     ], strict_slashes=False)
 
     def __init__(self, dataset: dict[str, Any]) -> None:
         self._rate_lock = threading.Lock()
         self._requests: deque[float] = deque()
+        self._batch_lock = threading.Lock()
+        self._batches: deque[float] = deque()
         self._bulk_serial = itertools.count(1)
         self._drawn: Record | None = None
         super().__init__(dataset)
@@ -100,12 +106,15 @@ class QuickBooksApp(VendorApp):
 
     def default_config(self) -> dict[str, Any]:
         return {"enforce_rate_limits": True, "requests_per_minute": 500, "cdc_max_objects": 1000,
-                "cdc_lookback_days": 30, "access_token_expires_in": 3600, "refresh_token_expires_in": 8_726_400,
+                "cdc_lookback_days": 30, "batch_requests_per_minute": 40, "access_token_expires_in": 3600,
+                "refresh_token_expires_in": 8_726_400,
                 "refresh_token_grace_hours": 24}
 
     def on_reset(self) -> None:
         with self._rate_lock:
             self._requests.clear()
+        with self._batch_lock:
+            self._batches.clear()
         self.refresh_tokens.renew_initial(self.clock.now())
 
     def load(self) -> None:
@@ -521,5 +530,5 @@ def _exact(value: Any, name: str = "") -> Any:
 
 def _copy(record: Record) -> Record:
     out = copy.deepcopy(record)
-    out["MetaData"] = {k: canonicalize(v) for k, v in out["MetaData"].items()}
+    out["MetaData"] = {k: canonicalize(v) if isinstance(v, str) else v for k, v in out["MetaData"].items()}
     return out

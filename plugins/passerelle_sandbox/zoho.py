@@ -14,8 +14,10 @@ Behaviour follows ``vendor-apis-crm.md`` §3 and §4:
 - ``GET {base}/{module}/deleted?type=all|recycle|permanent`` (``page``/``more_records``, ``If-Modified-Since``);
 - ``GET {base}/settings/fields?module=…`` (custom fields flagged, the deal stages' ``forecast_type`` and
   ``probability``) and ``GET {base}/users?type=AllUsers``;
-- credits: a rolling daily budget (1 credit a call, 2 for deleted records) refused with 429
-  ``TOO_MANY_REQUESTS`` (the body's exact wording is not confirmed).
+- credits: a rolling daily budget (1 credit a call, 2 for deleted records, 1 per started 10 records
+  written) refused with 429 ``TOO_MANY_REQUESTS`` (the body's exact wording is not confirmed);
+- writes (insert, update, upsert, delete; :mod:`passerelle_sandbox.zoho_writes`) and custom fields
+  (:mod:`passerelle_sandbox.zoho_fields`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from passerelle_sandbox.dataset_time import SECOND_MS, iso_ms, parse_iso
 from passerelle_sandbox.dataset_zoho import BIGIN, ZOHO_CRM, ZohoProduct, build_zoho_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.zoho_accounts import ACCOUNTS_HOST, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
+from passerelle_sandbox.zoho_fields import FieldValues
 from passerelle_sandbox.zoho_model import Record, decode_page_token, encode_page_token, render, zoho_error
+from passerelle_sandbox.zoho_writes import RecordWrites, record_count
 
 SORT_KEYS = ("id", "Created_Time", "Modified_Time")
 
@@ -45,14 +49,24 @@ def _rules(base: str) -> list[Rule]:
     return [
         Rule("/oauth/v2/token", endpoint="token", methods=["POST"]),
         Rule(f"{base}/settings/fields", endpoint="fields", methods=["GET"]),
+        Rule(f"{base}/settings/fields", endpoint="create_fields", methods=["POST"]),
+        Rule(f"{base}/settings/fields/<field_id>", endpoint="field", methods=["GET"]),
         Rule(f"{base}/users", endpoint="users", methods=["GET"]),
         Rule(f"{base}/<module>/deleted", endpoint="deleted", methods=["GET"]),
+        Rule(f"{base}/<module>/upsert", endpoint="upsert", methods=["POST"]),
         Rule(f"{base}/<module>", endpoint="list", methods=["GET"]),
+        Rule(f"{base}/<module>", endpoint="insert", methods=["POST"]),
+        Rule(f"{base}/<module>", endpoint="update_many", methods=["PUT"]),
+        Rule(f"{base}/<module>", endpoint="delete_many", methods=["DELETE"]),
         Rule(f"{base}/<module>/<record_id>", endpoint="get", methods=["GET"]),
+        Rule(f"{base}/<module>/<record_id>", endpoint="update_one", methods=["PUT"]),
+        Rule(f"{base}/<module>/<record_id>", endpoint="delete_one", methods=["DELETE"]),
     ]
 
+WRITE_ENDPOINTS = frozenset({"insert", "update_many", "update_one", "upsert"})
 
-class ZohoApp(ZohoAccounts, VendorApp):
+
+class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
     """One Zoho org of ``product`` (Zoho CRM or Bigin)."""
 
     public_endpoints = frozenset({"token"})
@@ -69,11 +83,13 @@ class ZohoApp(ZohoAccounts, VendorApp):
     def default_config(self) -> dict[str, Any]:
         return {"enforce_rate_limits": True, "credits_per_day": 50_000, "oauth_expires_in": 3600,
                 "page_token_hours": 24, "max_per_page": 200, "discrete_limit": 2000, "page_token_limit": 100_000,
-                "max_fields": 50}
+                "max_fields": 50, "api_user_id": None, "records_per_write_credit": 10,
+                "locked_record_ids": []}
 
     def on_reset(self) -> None:
         with self._credit_lock:
             self._credits_used = 0
+        self.write_log.clear()
 
     def load(self) -> None:
         name = self.product.name
@@ -112,6 +128,9 @@ class ZohoApp(ZohoAccounts, VendorApp):
 
     def enforce_limits(self, call: Call) -> None:
         cost = 2 if call.endpoint == "deleted" else 1
+        if call.endpoint in WRITE_ENDPOINTS:
+            per_credit = int(self.config["records_per_write_credit"])
+            cost = max(1, -(-record_count(call.request.get_data()) // per_credit))
         with self._credit_lock:
             if self.config["enforce_rate_limits"] and self._credits_used + cost > int(self.config["credits_per_day"]):
                 refused = True
@@ -288,6 +307,11 @@ class ZohoApp(ZohoAccounts, VendorApp):
     def control_objects(self) -> list[str]:
         return [*self.product.modules, "users"]
 
+    def control_info(self) -> dict[str, Any]:
+        """The usual info plus the recent API writes with the ``trigger`` each was sent with."""
+        with self.lock:
+            return {**super().control_info(), "writes": list(self.write_log)}
+
     def _record(self, obj: str, record_id: str) -> Record:
         record = self.records[obj].get(str(record_id))
         if record is None:
@@ -323,9 +347,16 @@ class ZohoApp(ZohoAccounts, VendorApp):
         return {"id": record["id"], "record": dict(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
+        """A change made in the CRM's UI: stamped by the record's owner unless ``Modified_By`` is given."""
         record = self._record(obj, record_id)
-        self._set(record, body.get("fields", {}))
+        fields = dict(body.get("fields", {}))
+        who = fields.pop("Modified_By", None)
+        self._set(record, fields)
         record["Modified_Time"] = self._now()
+        if obj != "users":
+            owner = record.get("Owner")
+            record["Modified_By"] = who or ({"name": owner.get("name"), "id": owner.get("id")}
+                                            if isinstance(owner, dict) else record.get("Modified_By"))
         return {"id": record["id"], "record": dict(record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -335,13 +366,9 @@ class ZohoApp(ZohoAccounts, VendorApp):
         if obj == "users":
             record.update({"status": "disabled", "Modified_Time": now})
             return {"id": record["id"], "record": dict(record)}
-        del self.records[obj][record["id"]]
-        name = next((record[k] for k in ("Account_Name", "Deal_Name", "Full_Name", "Product_Name", "Subject")
-                     if isinstance(record.get(k), str)), None)
         user = next(iter(self.records["users"].values()), {"full_name": None, "id": None})
         who = {"name": user["full_name"], "id": user["id"]}
-        self.deleted.setdefault(obj, []).append({"id": record["id"], "display_name": name, "type": "recycle",
-                                                 "deleted_by": who, "created_by": who, "deleted_time": now})
+        self.trash(obj, record, who)
         return {"id": record["id"], "record": dict(record)}
 
     def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:

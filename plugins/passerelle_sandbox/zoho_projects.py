@@ -24,6 +24,8 @@ the Zoho CRM org (``vendor-apis-pm.md`` §5).
   0: from 0, as the Deluge wrapper says); a page past the last record is 204 No Content
   (``legacy_empty_no_content``; false: an empty list), both UNCONFIRMED. Answered ``{"<key>": [...]}`` with
   the same records as v3: the legacy record shape (numeric ids, ``MM-DD-YYYY`` dates) is not emulated.
+- Writes (create/update/delete of projects, tasks, subtasks and time logs, with Zoho's strict-date and
+  closed-parent rules) live in :mod:`passerelle_sandbox.zoho_projects_writes`.
 - Times are answered in the portal's time zone (``2026-02-11T10:30:00+01:00``), dates ``YYYY-MM-DD``.
 """
 
@@ -40,11 +42,13 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
+from passerelle_sandbox.zoho_projects_errors import projects_error
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, bearer_token, json_response
 from passerelle_sandbox.dataset_zoho_projects import build_zoho_projects_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.zoho_accounts import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_model import org_time
+from passerelle_sandbox.zoho_projects_writes import ZohoProjectsWriteRoutes, write_rules
 
 Record = dict[str, Any]
 BASE = "/api/v3/portal/<portal>"
@@ -54,13 +58,9 @@ TIME_FIELDS = ("created_time", "last_modified_time", "completed_time")
 LOCKED_MESSAGE = ("You have exceeded the maximum number of API calls allowed in 2 minutes. "
                   "Access to the API is blocked for the next 30 minutes")
 SCOPE = ("ZohoProjects.portals.READ ZohoProjects.projects.READ ZohoProjects.tasklists.READ "
-         "ZohoProjects.tasks.READ ZohoProjects.milestones.READ ZohoProjects.timesheets.READ ZohoProjects.users.READ")
-
-
-def projects_error(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> VendorError:
-    """Zoho Projects v3's error body (UNCONFIRMED wording): ``{"error": {"status_code", "title", "details"}}``."""
-    return VendorError(status, {"error": {"status_code": str(status), "title": title,
-                                          "details": [{"message": message}]}}, headers)
+         "ZohoProjects.tasks.READ ZohoProjects.milestones.READ ZohoProjects.timesheets.READ ZohoProjects.users.READ "
+         "ZohoProjects.projects.CREATE ZohoProjects.tasks.CREATE ZohoProjects.tasks.UPDATE ZohoProjects.tasks.DELETE "
+         "ZohoProjects.timesheets.CREATE ZohoProjects.timesheets.DELETE")
 
 
 def _rules() -> list[Rule]:
@@ -78,10 +78,11 @@ def _rules() -> list[Rule]:
         Rule(f"{LEGACY}/projects/", endpoint="legacy_projects", methods=["GET"]),
         Rule(f"{LEGACY}/projects/<project>/tasks/", endpoint="legacy_tasks", methods=["GET"]),
         Rule(f"{LEGACY}/projects/<project>/tasks/<task>/subtasks/", endpoint="legacy_subtasks", methods=["GET"]),
+        *write_rules(BASE),
     ]
 
 
-class ZohoProjectsApp(ZohoAccounts, VendorApp):
+class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
     """One Zoho Projects portal."""
 
     vendor = "zoho_projects"
@@ -98,7 +99,8 @@ class ZohoProjectsApp(ZohoAccounts, VendorApp):
         return {"enforce_rate_limits": True, "requests_per_window": 100, "request_window_seconds": 120.0,
                 "lock_seconds": 1800.0, "oauth_expires_in": 3600, "tokens_per_refresh_window": 10,
                 "refresh_window_seconds": 600.0, "max_per_page": 200, "legacy_default_range": 100,
-                "legacy_index_base": 1, "legacy_empty_no_content": True}
+                "legacy_index_base": 1, "legacy_empty_no_content": True,
+                "refuse_equal_project_dates": False}
 
     def on_reset(self) -> None:
         with self._budget_lock:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pipedrive.client import Client
-from pipedrive.exceptions import NotFoundError, TooManyRequestsError, UnauthorizedError
+from pipedrive.exceptions import BadRequestError, NotFoundError, TooManyRequestsError, UnauthorizedError
 
 
 @pytest.fixture
@@ -61,3 +61,68 @@ def test_sdk_maps_the_emulator_errors(client: Client, sandbox: Any) -> None:
     client.set_api_token("wrong")
     with pytest.raises(UnauthorizedError, match="unauthorized access"):
         client.users.get_all_users()
+
+
+def test_sdk_creates_updates_and_deletes_records(client: Client, sandbox: Any) -> None:
+    control = sandbox.vendors["pipedrive"].control
+    control.set_clock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
+    org = client.organizations.create_organization({"name": "Atelier Passerelle"})["data"]
+    assert org["active_flag"] is True and org["add_time"] == "2026-03-02 09:00:00"
+    siren = next(f["key"] for f in client.organizations.get_organization_fields()["data"] if f["name"] == "SIREN")
+    updated = client.organizations.update_organization(org["id"], {siren: "732829320"})["data"]
+    assert updated[siren] == "732829320" and updated["update_time"] > org["update_time"]
+    person = client.persons.create_person({"name": "Anne Martin", "org_id": org["id"], "email": "anne@example.fr"})
+    assert person["data"]["email"][0]["value"] == "anne@example.fr"
+    deal = client.deals.create_deal({"title": "Refonte", "org_id": org["id"], "person_id": person["data"]["id"]})
+    deal_id = deal["data"]["id"]
+    twin = client.deals.create_deal({"title": "Refonte", "org_id": org["id"]})["data"]
+    assert twin["id"] != deal_id  # no idempotency: a repeated create is a second deal
+    product = client.products.get_all_products()["data"][0]
+    line = client.deals.add_product_to_deal(deal_id, {"product_id": product["id"], "item_price": 120.5,
+                                                      "quantity": 3})["data"]
+    assert line["sum"] == 361.5 and line["deal_id"] == deal_id
+    won = client.deals.update_deal(deal_id, {"status": "won"})["data"]
+    assert won["status"] == "won" and won["value"] == 361.5 and won["won_time"] == won["update_time"]
+    flow = client.deals.get_deal_updates(deal_id)["data"]
+    change = next(item["data"] for item in flow if item["data"]["field_key"] == "status")
+    assert change["change_source"] == "api" and change["new_value"] == "won"
+    assert change["user_id"] == min(u["id"] for u in control.records("users"))
+    assert client.deals.delete_deal(twin["id"]) == {"success": True, "data": {"id": twin["id"]}}
+    with pytest.raises(NotFoundError):
+        client.deals.update_deal(twin["id"], {"title": "late"})
+    assert client.persons.delete_person(person["data"]["id"])["success"] is True
+    assert client.organizations.delete_organization(org["id"])["success"] is True
+
+
+def test_sdk_writes_notes_and_activities(client: Client, sandbox: Any) -> None:
+    deal_id = client.deals.get_all_deals(params={"limit": 1})["data"][0]["id"]
+    note = client.notes.create_note({"content": "<p>Projet ouvert</p>", "deal_id": deal_id})["data"]
+    assert note["deal_id"] == deal_id and note["user_id"] == note["last_update_user_id"]
+    assert client.notes.update_note(note["id"], {"content": "<p>Projet livré</p>"})["data"]["content"] == \
+        "<p>Projet livré</p>"
+    assert [n["id"] for n in client.notes.get_all_notes(params={"deal_id": deal_id})["data"]] == [note["id"]]
+    assert client.notes.delete_note(note["id"])["success"] is True
+    with pytest.raises(NotFoundError):
+        client.notes.get_note(note["id"])
+    activity = client.activities.create_activity({"subject": "Kick-off", "type": "meeting", "deal_id": deal_id,
+                                                  "due_date": "2026-03-10"})["data"]
+    done = client.activities.update_activity(activity["id"], {"done": True})["data"]
+    assert done["done"] is True and done["subject"] == "Kick-off" and done["due_date"] == "2026-03-10"
+    assert client.activities.get_activity(activity["id"])["data"]["deal_id"] == deal_id
+    assert client.activities.delete_activity(activity["id"])["success"] is True
+
+
+def test_sdk_maps_write_errors(client: Client, sandbox: Any) -> None:
+    with pytest.raises(BadRequestError, match="Title is required"):
+        client.deals.create_deal({"value": 10})
+    with pytest.raises(BadRequestError, match="Organization with id 999999 not found"):
+        client.persons.create_person({"name": "X", "org_id": 999_999})
+    deal_id = client.deals.get_all_deals(params={"limit": 1})["data"][0]["id"]
+    with pytest.raises(BadRequestError, match="Content is required"):
+        client.notes.create_note({"deal_id": deal_id})
+    with pytest.raises(NotFoundError):
+        client.deals.add_product_to_deal(999_999, {"product_id": 1, "item_price": 1, "quantity": 1})
+    sandbox.vendors["pipedrive"].control.config(cost_write=2_000_000)  # a write now costs more than the budget
+    assert client.users.get_all_users()["success"] is True
+    with pytest.raises(TooManyRequestsError, match="Daily API token budget exceeded"):
+        client.organizations.create_organization({"name": "Budget"})

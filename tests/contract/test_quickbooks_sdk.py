@@ -17,7 +17,7 @@ import pytest
 from intuitlib.client import AuthClient
 from intuitlib.exceptions import AuthClientError
 from quickbooks import QuickBooks
-from quickbooks.exceptions import ObjectNotFoundException, ValidationException
+from quickbooks.exceptions import ObjectNotFoundException, QuickbooksException, ValidationException
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 
@@ -92,3 +92,98 @@ def test_sdk_raises_the_validation_fault_of_a_refused_query(qb: QuickBooks) -> N
     with pytest.raises(ValidationException) as refused:
         Invoice.where("Nonsense = 'x'", qb=qb)
     assert refused.value.error_code == 4001
+
+
+# ------------------------------------------------------------------------------------------- writes
+
+
+def test_sdk_creates_updates_and_sees_a_stale_synctoken(qb: QuickBooks, sandbox: Any) -> None:
+    from quickbooks.objects.customer import Customer as SdkCustomer
+
+    control = sandbox.vendors["quickbooks"].control
+    customer = SdkCustomer()
+    customer.DisplayName = "Atelier Passerelle Écriture SARL"
+    created = customer.save(qb=qb)
+    assert created.Id and created.SyncToken == "0"
+    stored = control.record("Customer", created.Id)
+    assert stored["DisplayName"] == customer.DisplayName
+    assert stored["MetaData"]["LastModifiedByRef"] == {"value": "9130357992222136"}
+    stale = SdkCustomer.get(created.Id, qb=qb)
+    fresh = SdkCustomer.get(created.Id, qb=qb)
+    fresh.CompanyName = "Atelier Passerelle"
+    updated = fresh.save(qb=qb)
+    assert updated.SyncToken == "1" and updated.CompanyName == "Atelier Passerelle"
+    stale.CompanyName = "Écrasé"
+    with pytest.raises(QuickbooksException) as refused:  # 5010 falls in none of the SDK's narrower ranges
+        stale.save(qb=qb)
+    assert refused.value.error_code == 5010 and refused.value.message == "Stale Object Error"
+    assert control.record("Customer", created.Id)["CompanyName"] == "Atelier Passerelle"
+    seen = SdkCustomer.query(f"SELECT * FROM Customer WHERE Metadata.LastUpdatedTime >= "
+                             f"'{updated.MetaData['LastUpdatedTime']}'", qb=qb)
+    assert created.Id in {c.Id for c in seen}
+    changes = qb.change_data_capture(["Customer"], updated.MetaData["LastUpdatedTime"])
+    assert created.Id in {c["Id"] for c in changes["CDCResponse"][0]["QueryResponse"][0]["Customer"]}
+
+
+def test_sdk_refuses_a_duplicate_name_and_a_missing_line(qb: QuickBooks, sandbox: Any) -> None:
+    from quickbooks.objects.customer import Customer as SdkCustomer
+
+    taken = sandbox.vendors["quickbooks"].control.records("Customer")[0]["DisplayName"]
+    twin = SdkCustomer()
+    twin.DisplayName = taken
+    with pytest.raises(QuickbooksException) as duplicate:
+        twin.save(qb=qb)
+    assert duplicate.value.error_code == 6240
+    with pytest.raises(ValidationException) as missing:
+        qb.create_object("Invoice", '{"CustomerRef": {"value": "1"}}')
+    assert missing.value.error_code == 2020 and "Line" in missing.value.detail
+
+
+def test_sdk_creates_voids_and_deletes_an_invoice(qb: QuickBooks, sandbox: Any) -> None:
+    from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+
+    control = sandbox.vendors["quickbooks"].control
+    customer = next(c for c in control.records("Customer") if c["Active"])
+    item = next(i for i in control.records("Item") if i["Active"])
+    invoice = Invoice()
+    invoice.CustomerRef = {"value": customer["Id"]}
+    line = SalesItemLine()
+    line.Amount = Decimal("300.00")
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = {"value": item["Id"]}
+    line.SalesItemLineDetail.Qty = Decimal("3")
+    line.SalesItemLineDetail.UnitPrice = Decimal("100.00")
+    invoice.Line = [line]
+    created = invoice.save(qb=qb)
+    assert created.Line[0].Amount == Decimal("300.00") and created.TotalAmt > Decimal("300.00")
+    voided = Invoice.get(created.Id, qb=qb)
+    voided.void(qb=qb)
+    after = Invoice.get(created.Id, qb=qb)
+    assert after.TotalAmt == Decimal("0.00") and after.PrivateNote == "Voided" and after.SyncToken == "1"
+    after.delete(qb=qb)
+    with pytest.raises(ObjectNotFoundException):
+        Invoice.get(created.Id, qb=qb)
+    gone = qb.change_data_capture(["Invoice"], after.MetaData.LastUpdatedTime)
+    rows = gone["CDCResponse"][0]["QueryResponse"][0]["Invoice"]
+    assert {"Id": created.Id, "status": "Deleted"}.items() <= next(r for r in rows if r["Id"] == created.Id).items()
+
+
+def test_sdk_batch_reports_faults_per_item(qb: QuickBooks, sandbox: Any) -> None:
+    from quickbooks.batch import batch_create, batch_update
+    from quickbooks.objects.customer import Customer as SdkCustomer
+
+    taken = sandbox.vendors["quickbooks"].control.records("Customer")[0]["DisplayName"]
+    fresh = []
+    for name in ("Batch Un SAS", taken, "Batch Deux SAS"):
+        customer = SdkCustomer()
+        customer.DisplayName = name
+        fresh.append(customer)
+    result = batch_create(fresh, qb=qb)
+    assert sorted(c.DisplayName for c in result.successes) == ["Batch Deux SAS", "Batch Un SAS"]
+    assert len(result.faults) == 1 and result.faults[0].Error[0].code == "6240"
+    first = result.successes[0]
+    first.CompanyName = "Batch"
+    stale = SdkCustomer.get(result.successes[1].Id, qb=qb)
+    stale.SyncToken = "7"
+    second = batch_update([first, stale], qb=qb)
+    assert len(second.successes) == 1 and second.faults[0].Error[0].code == "5010"

@@ -39,26 +39,28 @@ def states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def test_dag_is_triggered_by_identity_resolution_and_writes_in_the_trello_pool(dagbag) -> None:
+def test_dag_is_triggered_by_identity_resolution_and_writes_in_each_tools_pool(dagbag) -> None:
     dag = dagbag.dags["sync_deals_to_projects"]
     assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
     assert {a.name for a in dag.timetable.asset_condition.objects} == {"staging.project_links"}
-    assert dag.get_task("apply_projects").pool == "trello_api"
-    assert dag.get_task("apply_projects").upstream_task_ids == {"plan_projects"}
+    for tool in ("trello", "asana"):
+        apply = dag.get_task(f"apply_projects_{tool}")
+        assert apply.pool == f"{tool}_api" and apply.upstream_task_ids == {"link_existing_projects"}
+    assert dag.get_task("link_existing_projects").upstream_task_ids == {"plan_projects"}
 
 
 def test_a_dry_run_plans_then_an_apply_run_makes_each_project_once(sync_dag, staged_conn, sandbox) -> None:
     trello = sandbox.vendors["trello"].control
     boards = len(trello.records("boards"))
     dry = sync_dag("plan").test(logical_date=datetime(2026, 3, 1, tzinfo=PARIS))
-    assert states(dry) == {"plan_projects": "success", "apply_projects": "success"}
+    assert set(states(dry).values()) == {"success"} and len(states(dry)) == 4
     wanted = expected_deals(staged_conn)
     assert tuples(staged_conn, "SELECT count(*) FROM sync.plan_items WHERE operation = 'create'") == [(len(wanted),)]
     assert len(trello.records("boards")) == boards and tuples(staged_conn, "SELECT count(*) FROM sync.writes") == [(0,)]
 
     for day in (2, 3):  # a second apply run (a UI rerun, a new staging run) adds nothing
         run = sync_dag("apply").test(logical_date=datetime(2026, 3, day, tzinfo=PARIS))
-        assert states(run) == {"plan_projects": "success", "apply_projects": "success"}
+        assert set(states(run).values()) == {"success"}
     assert boards_by_deal(trello) == Counter({deal_id: 1 for deal_id in wanted})
     runs = tuples(staged_conn, "SELECT DISTINCT run_id FROM sync.writes WHERE operation = 'create_project'")
     assert len(runs) == 1 and runs[0][0].startswith("manual__")

@@ -4,8 +4,9 @@
 ``sync_deals_to_projects``: won deals become projects in the project tools, exactly once.
 Scheduled on the validated ``staging.project_links`` Asset (identity resolution, after deals and projects are
 validated), so a deal won in any routed CRM is planned as soon as it is staged, knowing which deals a project
-already delivers. ``plan_projects`` stores the plan (``sync.plan_items``); ``apply_projects`` makes the planned projects
-when the sync file's mode (or the run's ``mode`` parameter) is ``apply``, in the project tool's pool. Both tasks
+already delivers. ``plan_projects`` stores the plan (``sync.plan_items``); when the sync file's mode (or the run's ``mode``
+parameter) is ``apply``, ``link_existing_projects`` records the links to projects that already deliver their
+deal and ``apply_projects_<tool>`` makes the planned projects of each project tool, in that tool's pool. All tasks
 are safe to retry and to rerun from the UI: the link is recorded before any call and its key is looked up at
 the vendor before any create (see :mod:`passerelle.sync.deal_projects`). Configuration: ``PASSERELLE_SYNC_FILE``
 (example: ``include/sync/sync.example.toml``).
@@ -26,6 +27,7 @@ from airflow.sdk import DAG, AssetAny, Param, get_current_context, task
 from passerelle.orchestration.extract_dags import warehouse_connection
 from passerelle.orchestration.invoicing_dag import INVOICES_ASSET
 from passerelle.orchestration.transform_dag import staging_asset
+from passerelle.sync.config import PROJECT_TOOLS
 
 DAG_ID = "sync_deals_to_projects"
 DELIVERY_DAG_ID = "sync_delivery_to_crm"
@@ -73,18 +75,35 @@ def plan_projects() -> dict[str, int]:
         conn.close()
 
 
-def apply_projects() -> dict[str, Any]:
+def link_existing_projects() -> int:
+    from passerelle.sync.deal_projects import link_existing
+
+    config = _deal_to_project()
+    if config is None or _mode(config) != "apply":
+        print("dry run (mode plan): nothing linked")
+        return 0
+    conn = warehouse_connection()
+    try:
+        return link_existing(conn, get_current_context()["run_id"])
+    finally:
+        conn.close()
+
+
+def apply_projects(tool: str) -> dict[str, Any]:
+    """Make the planned projects of one project tool (its own task, in its own pool)."""
     from passerelle.sync.deal_projects import apply, project_makers
 
     config = _deal_to_project()
     if config is None or _mode(config) != "apply":
         print("dry run (mode plan): the plan is in sync.plan_items, nothing was written")
         return {"mode": "plan"}
-    context = get_current_context()
-    apis = {tool: _api(tool) for tool in sorted({route.pm for route in config.routes})}
+    if tool not in {route.pm for route in config.routes}:
+        print(f"no route makes {tool} projects")
+        return {"mode": "apply", "routes": 0}
+    run_id = get_current_context()["run_id"]
     conn = warehouse_connection()
     try:
-        outcome = apply(conn, context["run_id"], project_makers(conn, context["run_id"], apis))
+        outcome = apply(conn, run_id, project_makers(conn, run_id, {tool: _api(tool)}), tool=tool)
     finally:
         conn.close()
     return {"mode": "apply", "created": outcome.created, "adopted": outcome.adopted, "tasks": outcome.cards,
@@ -108,8 +127,10 @@ def build_sync_dag() -> DAG:
     with _sync_dag(DAG_ID, "Won deals → projects in the project tools, exactly once (plan, then apply)",
                    [staging_asset("staging.project_links")], ["crm", "projects"]) as dag:
         planned = task(task_id="plan_projects")(plan_projects)()
-        applied = task(task_id="apply_projects", pool="trello_api")(apply_projects)()
-        planned >> applied
+        linked = task(task_id="link_existing_projects")(link_existing_projects)()
+        planned >> linked
+        for tool in PROJECT_TOOLS:
+            linked >> task(task_id=f"apply_projects_{tool}", pool=f"{tool}_api")(apply_projects)(tool)
     return dag
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from passerelle.errors import PasserelleError
 
 CRM_SOURCES = ("salesforce", "hubspot", "zoho_crm", "bigin", "pipedrive", "dynamics", "folk")
-PROJECT_TOOLS = ("trello",)
+PROJECT_TOOLS = ("trello", "asana")
 """Project tools a won deal can become a project in (each has a maker in this package)."""
 
 
@@ -34,7 +34,14 @@ class ProjectRoute(_Strict):
 
     crm: Literal[CRM_SOURCES]  # type: ignore[valid-type]
     pm: Literal[PROJECT_TOOLS]  # type: ignore[valid-type]
-    template: str | None = Field(None, description="Template the project is copied from (Trello: a board id).")
+    template: str | None = Field(None, description="Template the project is copied from (Trello: a board id, "
+                                                   "optional; Asana: a project template gid, required).")
+
+    @model_validator(mode="after")
+    def _template_where_needed(self) -> "ProjectRoute":
+        if self.pm == "asana" and not self.template:
+            raise ValueError("an Asana route needs template = <project template gid>")
+        return self
     customers: tuple[str, ...] = Field((), description="Only deals of these customers (staging customer keys); "
                                                        "empty: every customer of the CRM.")
 

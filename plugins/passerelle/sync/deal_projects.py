@@ -22,18 +22,20 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from passerelle.crash_points import crash_point
 from passerelle.sync import links
 from passerelle.sync.config import DealToProject
-from passerelle.sync.trello_projects import TrelloProjects
+from passerelle.sync.links import Link
 from passerelle.sync.vendor_calls import Rejected, UnknownOutcome, VendorWriter
 
 log = logging.getLogger(__name__)
 
 FLOW = "deal_to_project"
 KIND = "deal_project"
+PM_OBJECT = {"trello": "board", "asana": "project"}
+"""What a project is called in each project tool (``sync.links.pm_object``)."""
 NARROW_NBSP = "\u202f"  # French thousands separator
 CRASH_POINTS = ("sync.project_created", "sync.project_furnished")
 
@@ -152,13 +154,22 @@ class ApplyOutcome:
     cards: int = 0
 
 
-Makers = Callable[[str], Any]
+class ProjectMaker(Protocol):
+    """What a project tool offers the flow: find by key, create (stamping the key), furnish, link."""
+
+    def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]: ...
+    def create(self, project: dict[str, Any], link: Link) -> dict[str, Any]: ...
+    def furnish(self, made: dict[str, Any], project: dict[str, Any], link_id: int) -> int: ...
+    def url(self, made: dict[str, Any]) -> str | None: ...
+
+
+Makers = Callable[[str], ProjectMaker]
 """Given a project tool's name, the object that finds, creates and furnishes its projects."""
 
 
-def apply(conn: Any, run_id: str, makers: Makers) -> ApplyOutcome:
-    """Make the run's planned projects, each exactly once (see the module's docstring)."""
-    outcome = ApplyOutcome()
+def link_existing(conn: Any, run_id: str) -> int:
+    """Record the planned links to projects that already deliver their deal (no vendor call); returns how many."""
+    linked = 0
     for item in links.planned(conn, run_id, FLOW, "link"):
         project = item["payload"]
         link = links.reserve(conn, kind=KIND, crm_system=item["crm_system"], crm_object="deal", crm_id=item["crm_id"],
@@ -166,26 +177,37 @@ def apply(conn: Any, run_id: str, makers: Makers) -> ApplyOutcome:
                              template_ref=None)
         if link.state == "pending_create":
             links.settle(conn, link.link_id, state="active", pm_id=project["pm_id"])
-            outcome.linked += 1
+            linked += 1
         links.mark_outcome(conn, item["plan_item_id"], "done")
+    return linked
+
+
+def apply(conn: Any, run_id: str, makers: Makers, tool: str | None = None) -> ApplyOutcome:
+    """Make the run's planned projects (only ``tool``'s when given), each exactly once (see the module's docstring)."""
+    outcome = ApplyOutcome()
+    if tool is None:
+        outcome.linked = link_existing(conn, run_id)
     for item in links.planned(conn, run_id, FLOW, "create"):
+        if tool is not None and item["pm_system"] != tool:
+            continue
         project = item["payload"]
         label = f"{item['crm_system']} deal {item['crm_id']}"
         link = links.reserve(conn, kind=KIND, crm_system=item["crm_system"], crm_object="deal", crm_id=item["crm_id"],
-                             pm_system=item["pm_system"], pm_object="board", idem_key=item["idem_key"],
+                             pm_system=item["pm_system"], pm_object=PM_OBJECT[item["pm_system"]],
+                             idem_key=item["idem_key"],
                              template_ref=project.get("template"))
         if link.state == "active":
             links.mark_outcome(conn, item["plan_item_id"], "done")  # another run finished it meanwhile
             continue
-        maker: TrelloProjects = makers(item["pm_system"])
+        maker: ProjectMaker = makers(item["pm_system"])
         try:
             found = maker.find(link.idem_key, link.link_id)
             if len(found) > 1:
                 links.settle(conn, link.link_id, state="unknown")
                 links.mark_outcome(conn, item["plan_item_id"], "unknown")
-                outcome.unknown.append(f"{label}: {len(found)} boards carry its key")
+                outcome.unknown.append(f"{label}: {len(found)} {PM_OBJECT[item['pm_system']]}s carry its key")
                 continue
-            board = found[0] if found else maker.create(project, link.link_id)
+            board = found[0] if found else maker.create(project, link)
             crash_point("sync.project_created")
             outcome.cards += maker.furnish(board, project, link.link_id)
             crash_point("sync.project_furnished")
@@ -199,7 +221,8 @@ def apply(conn: Any, run_id: str, makers: Makers) -> ApplyOutcome:
             outcome.unknown.append(f"{label}: {exc}")
             log.warning("%s: outcome unknown, the next run looks its key up first: %s", label, exc)
             continue
-        links.settle(conn, link.link_id, state="active", pm_id=board["id"], pm_url=maker.url(board))
+        links.settle(conn, link.link_id, state="active", pm_id=str(board.get("id") or board["gid"]),
+                     pm_url=maker.url(board))
         links.mark_outcome(conn, item["plan_item_id"], "adopted" if found else "done")
         if found:
             outcome.adopted += 1
@@ -213,8 +236,13 @@ def apply(conn: Any, run_id: str, makers: Makers) -> ApplyOutcome:
 
 def project_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> Makers:
     """Makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``)."""
-    def maker(tool: str) -> Any:
+    from passerelle.sync.asana_projects import AsanaProjects
+    from passerelle.sync.trello_projects import TrelloProjects
+
+    def maker(tool: str) -> ProjectMaker:
         if tool == "trello":
             return TrelloProjects(VendorWriter(apis["trello"], conn, run_id, "trello"))
+        if tool == "asana":
+            return AsanaProjects(apis["asana"], VendorWriter(apis["asana"].api, conn, run_id, "asana"))
         raise ValueError(f"no project maker for {tool}")
     return maker

@@ -19,6 +19,7 @@ class Link:
     idem_key: str
     state: str
     pm_id: str | None
+    pending_ref: str | None = None
 
 
 def _json(value: Any) -> str | None:
@@ -39,7 +40,7 @@ def reserve(conn: Any, *, kind: str, crm_system: str, crm_object: str, crm_id: s
                VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending_create', %s)
                ON CONFLICT (crm_system, crm_object, crm_id, link_kind) DO NOTHING""",
             (kind, crm_system, crm_object, crm_id, pm_system, pm_object, idem_key, template_ref))
-        cur.execute("""SELECT link_id, idem_key, state, pm_id FROM sync.links
+        cur.execute("""SELECT link_id, idem_key, state, pm_id, pending_ref FROM sync.links
                         WHERE crm_system = %s AND crm_object = %s AND crm_id = %s AND link_kind = %s""",
                     (crm_system, crm_object, crm_id, kind))
         row = cur.fetchone()
@@ -52,6 +53,13 @@ def settle(conn: Any, link_id: int, *, state: str, pm_id: str | None = None, pm_
     with conn.cursor() as cur:
         cur.execute("""UPDATE sync.links SET state = %s, pm_id = coalesce(%s, pm_id), pm_url = coalesce(%s, pm_url),
                               updated_at = now() WHERE link_id = %s""", (state, pm_id, pm_url, link_id))
+    conn.commit()
+
+
+def note_pending(conn: Any, link_id: int, ref: str) -> None:
+    """Record the vendor job making the link's object, before waiting for it (committed at once)."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE sync.links SET pending_ref = %s, updated_at = now() WHERE link_id = %s", (ref, link_id))
     conn.commit()
 
 

@@ -17,20 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from passerelle.sync.keys import carries_key, stamped
+from passerelle.sync.links import Link
 from passerelle.sync.vendor_calls import VendorWriter
 
-KEY_PREFIX = "Passerelle: "
 LISTS = ("À faire", "En cours", "Terminé", "Jalons")
 DEAL_FIELD = "CRM deal"
 DEAL_CARD = "Fiche affaire"
-
-
-def key_line(idem_key: str) -> str:
-    return f"{KEY_PREFIX}{idem_key}"
-
-
-def carries_key(board: dict[str, Any], idem_key: str) -> bool:
-    return key_line(idem_key) in (board.get("desc") or "").splitlines()
 
 
 @dataclass
@@ -42,14 +35,14 @@ class TrelloProjects:
     def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]:
         """Every board of the member (archived ones included) whose description carries the key."""
         boards = self.writer.read("/1/members/me/boards", link_id=link_id, filter="all", fields="id,name,desc,url,closed")
-        return [b for b in boards if isinstance(b, dict) and carries_key(b, idem_key)]
+        return [b for b in boards if isinstance(b, dict) and carries_key(b.get("desc"), idem_key)]
 
-    def create(self, project: dict[str, Any], link_id: int) -> dict[str, Any]:
-        desc = "\n".join([project["summary"], "", key_line(project["idem_key"])])
-        params: dict[str, Any] = {"name": project["name"], "desc": desc, "defaultLists": "false"}
+    def create(self, project: dict[str, Any], link: Link) -> dict[str, Any]:
+        params: dict[str, Any] = {"name": project["name"], "desc": stamped(project["summary"], project["idem_key"]),
+                                  "defaultLists": "false"}
         if project.get("template"):
             params.update(idBoardSource=project["template"], keepFromSource="cards")
-        return self.writer.write("POST", "/1/boards", operation="create_project", link_id=link_id, params=params)
+        return self.writer.write("POST", "/1/boards", operation="create_project", link_id=link.link_id, params=params)
 
     def furnish(self, board: dict[str, Any], project: dict[str, Any], link_id: int) -> int:
         """Add what the board lacks (lists, the deal field, the deal card, one card per line); returns cards made."""

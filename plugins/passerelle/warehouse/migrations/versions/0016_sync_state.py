@@ -45,6 +45,8 @@ TABLES = [
         Column("state", "text NOT NULL", "pending_create (recorded, vendor outcome not yet known), active, unknown "
                                          "(several vendor objects carry the key: a person decides), orphaned."),
         Column("template_ref", "text", "Template the project was made from, if any."),
+        Column("pending_ref", "text", "Vendor job still making the object (an Asana template instantiation): the "
+                                      "next run polls it instead of starting another."),
         Column("created_at", "timestamptz NOT NULL DEFAULT now()", "When the link was recorded."),
         Column("updated_at", "timestamptz NOT NULL DEFAULT now()", "Last change of state."),
     ], constraints=("UNIQUE (crm_system, crm_object, crm_id, link_kind)",
