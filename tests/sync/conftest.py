@@ -1,4 +1,4 @@
-"""Sync fixtures: the Trello and HubSpot emulators with their connectors' API objects, and the deal → project
+"""Sync fixtures: the Trello, HubSpot and Asana emulators with their connectors' API objects, and the deal → project
 settings of a sync file."""
 
 from __future__ import annotations
@@ -46,6 +46,17 @@ def hubspot(sandbox: Any) -> Any:
 @pytest.fixture
 def hubspot_api(sandbox: Any, hubspot: Any) -> Any:
     return connector_api(sandbox, "hubspot")
+
+
+@pytest.fixture
+def asana(sandbox: Any) -> Any:
+    return quiet(sandbox, "asana")
+
+
+@pytest.fixture
+def session(sandbox: Any, asana: Any) -> Any:
+    """The Asana connector's session (API object and Connection settings)."""
+    return connector_api(sandbox, "asana")
 
 
 @pytest.fixture

@@ -11,18 +11,7 @@ from passerelle.sync import asana_projects
 from passerelle.sync.config import load_sync_config
 from passerelle.sync.deal_projects import apply, plan, project_makers
 from tests.db import tuples
-from tests.sync.conftest import connector_api, quiet
-from tests.sync.test_deal_projects import WON_AFTER, expected_deals
-
-
-@pytest.fixture
-def asana(sandbox: Any) -> Any:
-    return quiet(sandbox, "asana")
-
-
-@pytest.fixture
-def session(sandbox: Any, asana: Any) -> Any:
-    return connector_api(sandbox, "asana")
+from tests.sync.test_deal_projects import WON_AFTER, by_deal, expected_deals
 
 
 @pytest.fixture
@@ -36,13 +25,7 @@ def config(tmp_path, session) -> Any:
 
 
 def projects_by_deal(asana: Any) -> Counter[str]:
-    """Emulator projects whose notes carry a HubSpot deal's key line, per deal id."""
-    found: Counter[str] = Counter()
-    for project in asana.records("projects"):
-        for line in (project.get("notes") or "").splitlines():
-            if line.startswith("Passerelle: hubspot:deal:"):
-                found[line.split(":")[3]] += 1
-    return found
+    return by_deal(asana.records("projects"), "notes")
 
 
 def run_sync(conn: Any, config: Any, session: Any, run_id: str) -> Any:

@@ -29,14 +29,18 @@ def expected_deals(conn: Any, won_after: str = WON_AFTER) -> dict[str, str]:
                        won_after))
 
 
-def boards_by_deal(trello: Any) -> Counter[str]:
-    """How many emulator boards carry each deal's key line in their description."""
+def by_deal(records: list[dict[str, Any]], text_field: str) -> Counter[str]:
+    """How many records carry each HubSpot deal's key line in ``text_field`` (a description or notes)."""
     found: Counter[str] = Counter()
-    for board in trello.records("boards"):
-        for line in (board.get("desc") or "").splitlines():
+    for record in records:
+        for line in (record.get(text_field) or "").splitlines():
             if line.startswith("Passerelle: hubspot:deal:"):
                 found[line.split(":")[3]] += 1
     return found
+
+
+def boards_by_deal(trello: Any) -> Counter[str]:
+    return by_deal(trello.records("boards"), "desc")
 
 
 def run_sync(conn: Any, config: Any, api: Any, run_id: str) -> Any:
