@@ -115,7 +115,7 @@ def main() -> int:
             invoiced = str(transform.state) == "success" and run_invoicing(dags, conn, sandbox)
             from passerelle_dev.demo_sync import run as run_sync
 
-            synced = invoiced and run_sync(dags, conn)
+            synced = invoiced and run_sync(dags, conn, sandbox)
         finally:
             conn.close()
     print(f"total time: {time.monotonic() - started:.1f}s")

@@ -174,6 +174,24 @@ def deal_pipelines() -> list[Record]:
     return pipelines
 
 
+TICKET_STAGES = (("1", "New", "OPEN"), ("2", "Waiting on contact", "OPEN"), ("3", "Waiting on us", "OPEN"),
+                 ("4", "Closed", "CLOSED"))
+
+
+def ticket_pipelines() -> list[Record]:
+    """The portal's default support pipeline (id ``0``), stages as HubSpot ships them (``ticketState`` metadata)."""
+    return [{
+        "label": "Support Pipeline", "displayOrder": 0, "id": "0",
+        "stages": [
+            {"label": label, "displayOrder": position, "metadata": {"ticketState": state}, "id": stage_id,
+             "createdAt": PIPELINES_CREATED, "updatedAt": PIPELINES_CREATED, "archived": False,
+             "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
+            for position, (stage_id, label, state) in enumerate(TICKET_STAGES)
+        ],
+        "createdAt": PIPELINES_CREATED, "updatedAt": PIPELINES_CREATED, "archived": False,
+    }]
+
+
 def association(from_type: str, from_id: str, to_type: str, to_id: str, type_id: int) -> Record:
     return {"from_type": from_type, "from_id": from_id, "to_type": to_type, "to_id": to_id, "type_id": type_id}
 

@@ -73,6 +73,7 @@ from passerelle_sandbox.dynamics_query import (
     unmark,
 )
 from passerelle_sandbox.dynamics_batch import DataverseBatch
+from passerelle_sandbox.dynamics_metadata import DataverseMetadata
 from passerelle_sandbox.dynamics_schedule import ProjectSchedule
 from passerelle_sandbox.dynamics_writes import APP_USER_ID, APP_USER_NAME, DataverseWrites
 from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics emulator's directory
@@ -106,7 +107,7 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class DynamicsApp(DataverseBatch, DataverseWrites, ProjectSchedule, EntraEndpoints, VendorApp):
+class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSchedule, EntraEndpoints, VendorApp):
     vendor = "dynamics"
     public_endpoints = frozenset({"openid", "token"})
     url_map = Map([
@@ -114,6 +115,8 @@ class DynamicsApp(DataverseBatch, DataverseWrites, ProjectSchedule, EntraEndpoin
         _rule("/<tenant>/oauth2/v2.0/token", "token", ("POST",)),
         _rule(f"{API}/", "service"),
         _rule(f"{API}/EntityDefinitions", "definitions"),
+        _rule(f"{API}/EntityDefinitions(<key>)/Attributes", "attributes"),
+        _rule(f"{API}/EntityDefinitions(<key>)/Attributes", "create_attribute", ("POST",)),
         _rule(f"{API}/$batch", "batch", ("POST",)),
         _rule(f"{API}/<name>/$count", "count"),
         _rule(f"{API}/<name>/<action>", "action", ("POST",)),
@@ -151,6 +154,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, ProjectSchedule, EntraEndpoin
         self.rows: dict[str, dict[str, Record]] = {
             name: {r[table.pk]: _copy(r) for r in section["tables"].get(name, [])} for name, table in TABLES.items()}
         self.custom: dict[str, list[str]] = {name: [] for name in TABLES}
+        self.custom_kinds: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: list[tuple[int, str, str]] = []  # (version, entity set, id)
         self.version = max((r["versionnumber"] for rows in self.rows.values() for r in rows.values()), default=0)
         self.delta_floor = 0

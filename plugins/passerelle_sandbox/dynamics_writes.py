@@ -78,6 +78,7 @@ class DataverseWrites:
         def control_delete(self, obj: str, record_id: str) -> Record: ...
         def schedule_action(self, call: Call, action: str, body: Any) -> Response: ...
         def read_operation_set(self, set_id: str) -> Response: ...
+        def custom_value(self, table: Table, name: str, value: Any) -> Any: ...
 
     # ------------------------------------------------------------------------- addressing
 
@@ -122,7 +123,7 @@ class DataverseWrites:
                 continue
             if name not in columns or name.startswith("_"):
                 raise invalid_property(name, table)
-            values[name] = self._typed(table, name, value)
+            values[name] = self.custom_value(table, name, self._typed(table, name, value))
         return values
 
     def _bind(self, table: Table, navigation: str, value: Any) -> tuple[str, str | None]:

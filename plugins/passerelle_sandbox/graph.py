@@ -9,7 +9,8 @@ Behaviour follows ``vendor-apis-pm.md`` §6 and Graph's documentation:
 - ``/v1.0/users`` and ``/v1.0/groups`` (``$top`` ≤ 999, default 100, ``$select``, the ``$filter``
   ``groupTypes/any(c:c eq 'Unified')``), ``/v1.0/groups/{id}/planner/plans``,
   ``/v1.0/planner/plans/{id}``, ``/planner/plans/{id}/buckets``, ``/planner/plans/{id}/tasks``,
-  ``/planner/tasks/{id}`` and ``/planner/tasks/{id}/details``. Lists page with ``@odata.nextLink``
+  ``/planner/tasks/{id}`` and ``/planner/tasks/{id}/details``; the creates and the details PATCH are in
+  :mod:`passerelle_sandbox.graph_writes`. Lists page with ``@odata.nextLink``
   (an opaque signed ``$skiptoken``; Planner lists ``planner_page_size`` objects a page);
 - every Planner object carries ``@odata.etag``, new on every write; ``PATCH /planner/tasks/{id}`` and
   ``DELETE`` need ``If-Match`` with the current one (412 ``PreconditionFailed`` otherwise). Planner
@@ -45,6 +46,7 @@ from passerelle_sandbox.dataset_planner import build_planner_dataset, new_detail
 from passerelle_sandbox.entra import EntraCredentials, EntraEndpoints
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.graph_model import SkipTokens, etag, graph_error
+from passerelle_sandbox.graph_writes import PlannerWrites
 
 Record = dict[str, Any]
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -60,7 +62,7 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class GraphApp(EntraEndpoints, VendorApp):
+class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
     vendor = "planner"
     public_endpoints = frozenset({"openid", "token"})
     url_map = Map([
@@ -73,7 +75,10 @@ class GraphApp(EntraEndpoints, VendorApp):
         _rule(f"{V1}/planner/plans/<plan_id>/buckets", "plan_buckets"),
         _rule(f"{V1}/planner/plans/<plan_id>/tasks", "plan_tasks"),
         _rule(f"{V1}/planner/tasks/<task_id>", "task", ("GET", "PATCH", "DELETE")),
-        _rule(f"{V1}/planner/tasks/<task_id>/details", "task_details"),
+        _rule(f"{V1}/planner/tasks/<task_id>/details", "task_details", ("GET", "PATCH")),
+        _rule(f"{V1}/planner/plans", "create_plan", ("POST",)),
+        _rule(f"{V1}/planner/buckets", "create_bucket", ("POST",)),
+        _rule(f"{V1}/planner/tasks", "create_task", ("POST",)),
     ], strict_slashes=False)
 
     def __init__(self, dataset: dict[str, Any], credentials: EntraCredentials | None = None) -> None:
@@ -276,6 +281,8 @@ class GraphApp(EntraEndpoints, VendorApp):
     def on_task_details(self, call: Call, task_id: str) -> Response:
         with self.lock:
             self._get("tasks", task_id)
+            if call.request.method == "PATCH":
+                return self.patch_details(call, task_id)
             row = self.store["details"].get(task_id) or self._new_details(task_id)
             return json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#planner/tasks"
                                                     f"('{task_id}')/details/$entity",

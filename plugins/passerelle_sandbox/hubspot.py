@@ -11,7 +11,9 @@ every property value a string; ``X-HubSpot-RateLimit-*`` headers and 429s with `
 from a real rolling-window limiter (190 per 10 s, search 5 per second by default).
 
 Deal pipelines (``/crm/v3/pipelines/deals``, one pipeline, its stages) come from the dataset, stage
-metadata as strings (``{"isClosed": "true", "probability": "1.0"}``).
+metadata as strings (``{"isClosed": "true", "probability": "1.0"}``). Every portal also has tickets and
+notes (``/crm/v3/objects/tickets|notes``, associated with deals and with each other) and the default ticket
+pipeline ``0`` whose stages carry ``{"ticketState": "OPEN"|"CLOSED"}``.
 
 A request target (path and query) longer than ``max_url_bytes`` (16,384) is refused at the edge with
 ``414`` and an HTML page, before authentication: HubSpot's API sits behind Cloudflare, whose URL limit is
@@ -39,12 +41,13 @@ from werkzeug.wrappers import Request, Response
 
 from passerelle_sandbox.clock import canonical, canonicalize, is_canonical
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, correlation_id, json_response
-from passerelle_sandbox.dataset_hubspot import deal_pipelines
+from passerelle_sandbox.dataset_hubspot import deal_pipelines, ticket_pipelines
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.hubspot_model import (
     ALIASES,
     ASSOCIATION_TYPE_IDS,
     DEFAULT_PROPERTIES,
+    ENGAGEMENT_PROPERTIES,
     PropertyDef,
     infer_properties,
     infer_property,
@@ -185,9 +188,15 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
                         properties[name] = canonicalize(value)
             self.properties[object_type] = definitions
             self.records[object_type] = {str(record["id"]): record for record in copies}
+        for object_type, names in ENGAGEMENT_PROPERTIES.items():
+            definitions = self.properties.setdefault(object_type, infer_properties(object_type, []))
+            for name in names:
+                definitions.setdefault(name, infer_property(name, []))
+            self.records.setdefault(object_type, {})
         self.owners: dict[str, Record] = {str(o["id"]): dict(o) for o in section.get("owners", [])}
         pipelines = section.get("pipelines") or {"deals": deal_pipelines()[:1]}
         self.pipelines: dict[str, list[Record]] = copy.deepcopy(pipelines)
+        self.pipelines.setdefault("tickets", ticket_pipelines())
         self.associations: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         for link in section.get("associations", []):
             self._associate(link["from_type"], str(link["from_id"]), link["to_type"], str(link["to_id"]),
@@ -750,6 +759,8 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
             record["properties"].update({"hs_object_id": record_id, "createdate": now, modified_property(obj): now})
             if obj == "deals" and not record["properties"].get("pipeline"):
                 record["properties"]["pipeline"] = "default"  # HubSpot puts a deal created without one there
+            if obj == "tickets" and not record["properties"].get("hs_pipeline"):
+                record["properties"]["hs_pipeline"] = "0"
             for link in body.get("associations") or []:
                 to_type = ALIASES.get(link.get("to_type", ""), link.get("to_type", ""))
                 if to_type not in self.records or str(link.get("to_id")) not in self.records[to_type]:

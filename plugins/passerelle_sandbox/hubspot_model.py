@@ -21,9 +21,10 @@ from passerelle_sandbox.clock import (
     parse_instant,
 )
 
-OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "products": "0-7", "line_items": "0-8"}
+OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "products": "0-7",
+                   "line_items": "0-8", "notes": "0-46"}
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "products": "product",
-            "line_items": "line_item"}
+            "line_items": "line_item", "tickets": "ticket", "notes": "note"}
 ALIASES = {
     **{type_id: name for name, type_id in OBJECT_TYPE_IDS.items()},
     **{singular: name for name, singular in SINGULAR.items()},
@@ -39,15 +40,31 @@ DEFAULT_PROPERTIES = {
     "line_items": ("amount", "createdate", "hs_lastmodifieddate", "hs_object_id", "hs_product_id", "name", "price",
                    "quantity"),
     "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name", "price"),
+    "tickets": ("content", "createdate", "hs_lastmodifieddate", "hs_object_id", "hs_pipeline", "hs_pipeline_stage",
+                "hs_ticket_category", "hs_ticket_priority", "subject"),
+    "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
 }
+ENGAGEMENT_PROPERTIES = {
+    # object types every portal has even when the dataset holds none of them, with their standard properties
+    "tickets": ("subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_priority",
+                "closed_date", "hubspot_owner_id"),
+    "notes": ("hs_note_body", "hs_timestamp", "hubspot_owner_id"),
+}
+REQUIRED_ON_CREATE = {"tickets": ("hs_pipeline_stage",), "notes": ("hs_timestamp",)}
+"""Properties HubSpot refuses a create without (a ticket needs its stage, a note its timestamp)."""
+PIPELINE_PROPERTIES = {"deals": ("pipeline", "dealstage"), "tickets": ("hs_pipeline", "hs_pipeline_stage")}
 ASSOCIATION_TYPE_IDS = {
     ("contacts", "companies"): 1, ("companies", "contacts"): 2,
     ("deals", "contacts"): 3, ("contacts", "deals"): 4,
     ("deals", "companies"): 5, ("companies", "deals"): 6,
     ("deals", "line_items"): 19, ("line_items", "deals"): 20,
+    ("deals", "tickets"): 27, ("tickets", "deals"): 28,
+    ("notes", "deals"): 214, ("deals", "notes"): 213,
+    ("notes", "tickets"): 228, ("tickets", "notes"): 227,
 }
 DATETIME_PROPERTIES = frozenset(
-    {"createdate", "hs_lastmodifieddate", "lastmodifieddate", "closedate", "hs_createdate", "hs_archived_date"}
+    {"createdate", "hs_lastmodifieddate", "lastmodifieddate", "closedate", "hs_createdate", "hs_archived_date",
+     "closed_date", "hs_timestamp"}
 )
 NUMBER_PROPERTIES = frozenset(
     {"hs_object_id", "amount", "price", "quantity", "hs_product_id", "hs_discount_percentage", "hs_tax_rate",
@@ -56,7 +73,7 @@ NUMBER_PROPERTIES = frozenset(
 )
 TEXT_LIKE = re.compile(r"phone|zip|postal|siren|siret|vat|code|sku|address|_id$|^id$|fax", re.IGNORECASE)
 ENUMERATIONS = frozenset(
-    {"dealstage", "pipeline", "industry", "lifecyclestage", "deal_currency_code", "customer_type", "hs_lead_status",
+    {"dealstage", "pipeline", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_priority", "industry", "lifecyclestage", "deal_currency_code", "customer_type", "hs_lead_status",
      "country"}
 )
 _NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
@@ -112,7 +129,7 @@ def infer_property(name: str, samples: list[str]) -> PropertyDef:
         return PropertyDef(name, "bool", "booleancheckbox")
     if name in ENUMERATIONS:
         return PropertyDef(name, "enumeration", "select")
-    if name in ("description", "notes") or name.endswith("_description"):
+    if name in ("description", "notes", "content", "hs_note_body") or name.endswith("_description"):
         return PropertyDef(name, "string", "textarea")
     return PropertyDef(name, "string", "text")
 

@@ -4,7 +4,9 @@ Rules follow ``two-way-sync.md`` §1.2: a create answers 201 with the record, an
 updated record and a new ``updatedAt``/modification date (so the next incremental read sees it), an
 archive 204. Property values are checked like the API does before anything is written, and a bad value
 fails the whole request with HubSpot's ``VALIDATION_ERROR`` body naming the property. Batches take at
-most 100 inputs; a batch update naming unknown ids answers 207 with the others applied.
+most 100 inputs; a batch update naming unknown ids answers 207 with the others applied. A ticket needs its
+stage (``hs_pipeline_stage``, of its pipeline, ``0`` by default) and a note its ``hs_timestamp``; moving a
+ticket into a ``CLOSED`` stage stamps ``closed_date``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.hubspot_errors import hs_error, property_errors
 from passerelle_sandbox.hubspot_model import (
     ASSOCIATION_TYPE_IDS,
+    PIPELINE_PROPERTIES,
+    REQUIRED_ON_CREATE,
     FilterValueError,
     PropertyDef,
     comparable,
@@ -83,25 +87,40 @@ class ObjectWrites:
                 problems.append((name, "INVALID_OPTION", f'{text} was not one of the allowed options: [true, false]'))
             else:
                 values[name] = text
-        if object_type == "deals":
-            problems += self._pipeline_problems(values, (current or {}).get("properties", {}))
+        if current is None:
+            problems += [(name, "REQUIRED_PROPERTY", f'"{name}" is required to create a {object_type[:-1]}')
+                         for name in REQUIRED_ON_CREATE.get(object_type, ()) if not values.get(name)]
+        if object_type in PIPELINE_PROPERTIES:
+            problems += self._pipeline_problems(object_type, values, (current or {}).get("properties", {}))
         if problems:
             raise property_errors(problems)
         return values
 
-    def _pipeline_problems(self, values: Record, stored: Record) -> list[tuple[str, str, str]]:
-        """A deal's pipeline must exist and its stage belong to it (the pipeline it is moved to, or its own)."""
-        pipelines = {p["id"]: p for p in self.pipelines.get("deals", []) if not p.get("archived")}
-        pipeline_id = values.get("pipeline") or stored.get("pipeline") or "default"
-        if values.get("pipeline") and pipeline_id not in pipelines:
-            return [("pipeline", "INVALID_OPTION",
+    def _pipeline_problems(self, object_type: str, values: Record, stored: Record) -> list[tuple[str, str, str]]:
+        """A deal's or ticket's pipeline must exist and its stage belong to it (the pipeline it is moved to, or its
+        own); a ticket created without a pipeline goes to the default one (``0``), a deal to ``default``."""
+        pipeline_name, stage_name = PIPELINE_PROPERTIES[object_type]
+        pipelines = {p["id"]: p for p in self.pipelines.get(object_type, []) if not p.get("archived")}
+        default = "default" if object_type == "deals" else "0"
+        pipeline_id = values.get(pipeline_name) or stored.get(pipeline_name) or default
+        if values.get(pipeline_name) and pipeline_id not in pipelines:
+            return [(pipeline_name, "INVALID_OPTION",
                      f"{pipeline_id} was not one of the allowed options: [{', '.join(pipelines)}]")]
-        stage = values.get("dealstage")
+        stage = values.get(stage_name)
         stages = [s["id"] for s in pipelines.get(pipeline_id, {}).get("stages", []) if not s.get("archived")]
         if stage and stages and stage not in stages:
-            return [("dealstage", "INVALID_OPTION",
+            return [(stage_name, "INVALID_OPTION",
                      f"{stage} is not a valid stage of pipeline {pipeline_id}; allowed options: [{', '.join(stages)}]")]
         return []
+
+    def _closed_stage(self, object_type: str, properties: Record) -> bool:
+        """Whether a ticket sits in a stage its pipeline marks ``CLOSED``."""
+        if object_type != "tickets":
+            return False
+        pipeline_id = properties.get("hs_pipeline") or "0"
+        pipeline = next((p for p in self.pipelines.get("tickets", []) if p["id"] == pipeline_id), {})
+        stage = next((s for s in pipeline.get("stages", []) if s["id"] == properties.get("hs_pipeline_stage")), {})
+        return (stage.get("metadata") or {}).get("ticketState") == "CLOSED"
 
     def _links(self, object_type: str, associations: Any) -> list[Link]:
         """``associations`` of a create (``[{to: {id}, types: [{associationCategory, associationTypeId}]}]``)."""
@@ -148,6 +167,10 @@ class ObjectWrites:
             properties["hs_lastmodifieddate"] = now
         if object_type == "deals" and not properties.get("pipeline"):
             properties["pipeline"] = "default"  # HubSpot puts a deal created without one there
+        if object_type == "tickets" and not properties.get("hs_pipeline"):
+            properties["hs_pipeline"] = "0"
+        if self._closed_stage(object_type, properties):
+            properties["closed_date"] = now
         record: Record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": now,
                           "archived": False}
         self.records[object_type][record_id] = record
@@ -156,7 +179,13 @@ class ObjectWrites:
         return record
 
     def _apply(self, object_type: str, record: Record, values: Record, now: str) -> None:
+        was_closed = self._closed_stage(object_type, record["properties"])
         record["properties"].update(values)
+        closed = self._closed_stage(object_type, record["properties"])
+        if closed and not was_closed:
+            record["properties"]["closed_date"] = now  # HubSpot stamps the move into a closed stage
+        elif was_closed and not closed:
+            record["properties"]["closed_date"] = ""
         self._stamp_modified(object_type, record, now)
 
     def _answer(self, object_type: str, record: Record) -> Record:

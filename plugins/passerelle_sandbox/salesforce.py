@@ -48,8 +48,11 @@ from passerelle_sandbox.salesforce_schema import (
     infer_schema,
     normalize_values,
 )
+from passerelle_sandbox.salesforce_cases import PREFIXES as CASE_PREFIXES
+from passerelle_sandbox.salesforce_cases import stamp_case, support_schemas
 from passerelle_sandbox.salesforce_soap import SoapLogin
 from passerelle_sandbox.salesforce_sosl import SoslSearch
+from passerelle_sandbox.salesforce_tooling import ToolingFields
 from passerelle_sandbox.salesforce_writes import SalesforceWrites, etag
 from passerelle_sandbox.soql import CompiledQuery, ObjectSchema, SoqlError, compile_query, execute
 from passerelle_sandbox.soql_aggregate import render_aggregate
@@ -98,7 +101,7 @@ class QueryCursor:
     render: Callable[[Record], Record] | None = None  # relationship or aggregate rows
 
 
-class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, VendorApp):
+class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, SoslSearch, VendorApp):
     vendor = "salesforce"
     public_endpoints = frozenset({"token", "versions", "soap_login"})
     url_map = Map(
@@ -124,6 +127,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, Vendo
             _rule(f"{DATA}/composite/sobjects", "collection_update", ("PATCH",)),
             _rule(f"{DATA}/composite/sobjects", "collection_delete", ("DELETE",)),
             _rule(f"{DATA}/composite/sobjects/<sobject>/<field>", "collection_upsert", ("PATCH",)),
+            _rule(f"{DATA}/tooling/sobjects/CustomField", "tooling_create_field", ("POST",)),
             _rule(f"{DATA}/jobs/query", "bulk_query_create", ("POST",)),
             _rule(f"{DATA}/jobs/query", "bulk_query_list"),
             _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_job"),
@@ -175,6 +179,10 @@ class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, Vendo
             self.schemas[name] = schema
             self.objects[name] = store
             self.ids[name] = SalesforceIdSequence(SALESFORCE_KEY_PREFIXES.get(name, "a0X"), self.objects[name])
+        for name, schema in support_schemas().items():
+            if name not in self.schemas:  # every org has them, with or without records
+                self.schemas[name], self.objects[name] = schema, {}
+                self.ids[name] = SalesforceIdSequence(CASE_PREFIXES[name], self.objects[name])
         users = self.objects.get("User", {})
         self.user_id = next(iter(users), None) or salesforce_id("005", "5g", 62**5)
         self.cursors = OrderedDict()
@@ -609,6 +617,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, Vendo
         record["Id"] = self._unique_id(obj)
         self._apply(obj, record, body.get("fields", {}))
         record.update({"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, "IsDeleted": False})
+        if obj == "Case":
+            stamp_case(record, True, now, len(self.objects[obj]) + 1001)
         self.objects[obj][record["Id"]] = record
         return {"id": record["Id"], "record": dict(record)}
 
@@ -618,6 +628,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, Bulk2Queries, SoslSearch, Vendo
             raise ControlError(404, f"{obj} {record_id} is deleted (ENTITY_IS_DELETED)")
         self._apply(obj, record, body.get("fields", {}))
         now = self.now_text()
+        if obj == "Case":
+            stamp_case(record, False, now, 0)
         record["SystemModstamp"] = now
         if not body.get("system_only"):
             record["LastModifiedDate"] = now

@@ -24,17 +24,22 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.ids import normalize_salesforce_id
+from passerelle_sandbox.salesforce_cases import DERIVED as CASE_DERIVED
+from passerelle_sandbox.salesforce_cases import PICKLIST_VALUES
+from passerelle_sandbox.salesforce_cases import REQUIRED as CASE_REQUIRED
+from passerelle_sandbox.salesforce_cases import stamp_case
 from passerelle_sandbox.salesforce_schema import SYSTEM_MANAGED, field_def
 from passerelle_sandbox.soql import NUMBER_TYPES, FieldDef
 
 Record = dict[str, Any]
 READ_ONLY = SYSTEM_MANAGED | {"CreatedById", "LastModifiedById"}
-DERIVED = {"Opportunity": frozenset({"IsClosed", "IsWon"})}
+DERIVED = {"Opportunity": frozenset({"IsClosed", "IsWon"}), **CASE_DERIVED}
 REQUIRED = {
     "Account": ("Name",),
     "Contact": ("LastName",),
     "Opportunity": ("Name", "StageName", "CloseDate"),
     "Product2": ("Name",),
+    **CASE_REQUIRED,
 }
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
 MAX_COLLECTION = 200
@@ -118,6 +123,10 @@ class SalesforceWrites:
             return value
         if not isinstance(value, str):
             raise wrong
+        allowed = PICKLIST_VALUES.get((obj, definition.name))
+        if allowed is not None and value not in allowed:
+            raise WriteError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                             f"{definition.label}: bad value for restricted picklist field: {value}", [definition.name])
         if ftype == "datetime":
             try:
                 return canonical(parse_instant(value))
@@ -189,6 +198,8 @@ class SalesforceWrites:
                 record["IsClosed"] = stage in CLOSED_STAGES
             if "IsWon" in record:
                 record["IsWon"] = CLOSED_STAGES.get(stage, False)
+        if obj == "Case":
+            stamp_case(record, creating, now, len(self.objects[obj]) + 1001)  # type: ignore[attr-defined]
 
     def _create(self, obj: str, body: Any, user_id: str, commit: bool = True) -> Record:
         changes = self._changes(obj, body, creating=True)

@@ -265,7 +265,8 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
             key = (lambda r: int(r["id"])) if sort_by == "id" else (lambda r: (r[sort_by], int(r["id"])))
             rows.sort(key=key, reverse=sort_order == "desc")
             chunk = rows[offset : offset + per_page]
-            data = [render(r, self.offset, fields) for r in chunk]
+            shown = [*fields, "$se_module"] if "What_Id" in fields else fields  # the lookup names its module
+            data = [render(r, self.offset, shown) for r in chunk]
         if not data:
             return Response(status=204)
         more = offset + per_page < len(rows)

@@ -363,9 +363,16 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
         return {"id": record["id"], "record": copy.deepcopy(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
+        """A change made in the portal's UI: stamped now, by the task's first owner unless ``last_modified_by``
+        is given (never the API user, so the sync can tell it from its own writes)."""
         record = self._record(obj, record_id)
-        self._set(record, body.get("fields", {}))
+        fields = dict(body.get("fields", {}))
+        who = fields.pop("last_modified_by", None)
+        self._set(record, fields)
         record["last_modified_time"] = self._now()
+        owners = record.get("owners") if obj == "tasks" else None
+        if who or owners:
+            record["last_modified_by"] = who or owners[0]
         return {"id": record["id"], "record": copy.deepcopy(record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:

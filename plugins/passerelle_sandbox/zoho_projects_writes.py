@@ -3,6 +3,8 @@
 - ``POST …/projects`` creates a project (``name``; ``start_date``/``end_date`` ``YYYY-MM-DD``; ``is_strict``;
   ``template_id`` copies a template's task lists and tasks, dated from the project start and kept inside
   a strict project's end; ``owner_zpuid``; ``client_company``). A strict project needs both dates.
+- ``POST …/projects/{p}/tasklists`` creates a task list (``name``, ``flag`` internal|external): a project
+  made without a template has none, and a task needs one.
 - ``POST …/projects/{p}/tasks`` and ``…/tasks/{t}/subtasks`` create a task or a subtask; ``PATCH
   …/tasks/{t}`` changes only the fields sent (``name, description, start_date, end_date, priority
   None|Low|Medium|High, status {id|name}, owners [{zpuid}], tasklist {id}``); ``DELETE`` deletes the task
@@ -63,6 +65,7 @@ def write_rules(base: str) -> list[Rule]:
     return [
         Rule(f"{base}/projects", endpoint="create_project", methods=["POST"]),
         Rule(f"{base}/projects/<project>", endpoint="project", methods=["GET"]),
+        Rule(f"{base}/projects/<project>/tasklists", endpoint="create_tasklist", methods=["POST"]),
         Rule(f"{base}/projects/<project>/tasks", endpoint="create_task", methods=["POST"]),
         Rule(task, endpoint="task", methods=["GET"]),
         Rule(task, endpoint="update_task", methods=["PATCH"]),
@@ -285,6 +288,22 @@ class ZohoProjectsWriteRoutes:
     def on_task(self, call: Call, portal: str, project: str, task: str) -> Response:
         with self.lock:
             return self._one("tasks", self._task_in(portal, project, task))
+
+    def on_create_tasklist(self, call: Call, portal: str, project: str) -> Response:
+        body = _body(call)
+        with self.lock:
+            record = self._project(portal, project)
+            name = _text(body, "name", required=True)
+            if body.get("flag", "internal") not in ("internal", "external"):
+                raise _invalid("flag must be internal or external")
+            siblings = [t for t in self.records["tasklists"].values() if t["project"]["id"] == project]
+            tasklist: Record = {"id": self._new_id(), "name": name,
+                                "project": {"id": record["id"], "name": record["name"]}, "milestone": None,
+                                "status": "active", "flag": body.get("flag", "internal"),
+                                "sequence": len(siblings) + 1}
+            self._stamp(tasklist, created=True)
+            self.records["tasklists"][tasklist["id"]] = tasklist
+            return self._one("tasklists", tasklist, 201)
 
     def on_create_task(self, call: Call, portal: str, project: str) -> Response:
         body = _body(call)

@@ -71,3 +71,45 @@ def test_a_new_link_moves_both_records_modification_dates(sandbox: Sandbox) -> N
     assert linked.status_code == 201 and linked.json()["labels"] == []
     assert control.record("deals", deal)["properties"]["hs_lastmodifieddate"] == "2026-07-01T10:00:00.000Z"
     assert control.record("contacts", contact)["properties"]["lastmodifieddate"] == "2026-07-01T10:00:00.000Z"
+
+
+def test_tickets_need_a_stage_of_their_pipeline_and_closing_one_stamps_it(sandbox: Sandbox) -> None:
+    api = HubSpot(sandbox)
+    stages = api.get("/crm/v3/pipelines/tickets").json()["results"][0]["stages"]
+    closed = [s["id"] for s in stages if s["metadata"]["ticketState"] == "CLOSED"]
+    assert closed and len(closed) < len(stages)
+    missing = call(api, "POST", "/crm/v3/objects/tickets", {"properties": {"subject": "Sans étape"}})
+    assert missing.status_code == 400
+    assert [e["code"] for e in missing.json()["errors"]] == ["REQUIRED_PROPERTY"]
+    wrong = call(api, "POST", "/crm/v3/objects/tickets", {"properties": {"subject": "x", "hs_pipeline_stage": "99"}})
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["context"] == {"propertyName": ["hs_pipeline_stage"]}
+    deal = sandbox.hubspot.control.records("deals")[0]["id"]
+    made = call(api, "POST", "/crm/v3/objects/tickets", {"properties": {"subject": "Demande", "hs_pipeline_stage": "1"},
+                                                          "associations": [{"to": {"id": deal}, "types": [
+                                                              {"associationCategory": "HUBSPOT_DEFINED",
+                                                               "associationTypeId": 28}]}]})
+    assert made.status_code == 201 and made.json()["properties"]["hs_pipeline"] == "0"
+    ticket = made.json()
+    assert not ticket["properties"].get("closed_date")
+    sandbox.hubspot.control.advance(60)
+    moved = call(api, "PATCH", f"/crm/v3/objects/tickets/{ticket['id']}",
+                 {"properties": {"hs_pipeline_stage": closed[0]}}).json()
+    assert moved["properties"]["closed_date"] and moved["updatedAt"] > ticket["updatedAt"]
+    assert moved["properties"]["hs_lastmodifieddate"] == moved["updatedAt"]
+    listed = api.get("/crm/v3/objects/tickets", associations="deals").json()["results"]
+    assert [t["associations"]["deals"]["results"][0]["id"] for t in listed if t["id"] == ticket["id"]] == [deal]
+
+
+def test_a_note_needs_its_timestamp_and_is_associated_with_its_ticket(sandbox: Sandbox) -> None:
+    api = HubSpot(sandbox)
+    ticket = call(api, "POST", "/crm/v3/objects/tickets", {"properties": {"subject": "x", "hs_pipeline_stage": "1"}})
+    link = [{"to": {"id": ticket.json()["id"]},
+             "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 228}]}]
+    untimed = call(api, "POST", "/crm/v3/objects/notes", {"properties": {"hs_note_body": "x"}, "associations": link})
+    assert untimed.status_code == 400 and untimed.json()["errors"][0]["context"] == {"propertyName": ["hs_timestamp"]}
+    note = call(api, "POST", "/crm/v3/objects/notes", {"properties": {"hs_note_body": "Fait",
+                                                                      "hs_timestamp": "2026-03-02T10:00:00Z"},
+                                                       "associations": link})
+    assert note.status_code == 201
+    notes = api.get(f"/crm/v4/objects/tickets/{ticket.json()['id']}/associations/notes").json()["results"]
+    assert [str(n["toObjectId"]) for n in notes] == [note.json()["id"]]

@@ -109,3 +109,31 @@ def test_bulk_query_locators_and_api_version(sandbox: Sandbox) -> None:
     bad = session.get(f"{url}/results", params={"locator": "!!"})
     assert bad.status_code == 400
     assert session.delete(url).status_code == 204 and session.get(url).status_code == 404
+
+
+def test_cases_take_only_their_statuses_and_salesforce_stamps_their_closing(sandbox: Sandbox) -> None:
+    session, base = authorized(sandbox)
+    data = f"{base}/services/data/v62.0"
+    account = sandbox.salesforce.control.records("Account")[0]["Id"]
+    made = session.post(f"{data}/sobjects/Case", json={"Subject": "Accès", "Status": "New", "Type": "Request",
+                                                       "AccountId": account})
+    assert made.status_code == 201
+    case_id = made.json()["id"]
+    assert case_id.startswith("500")
+    locked = session.patch(f"{data}/sobjects/Case/{case_id}", json={"IsClosed": True})
+    assert locked.status_code == 400 and locked.json()[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    bad = session.patch(f"{data}/sobjects/Case/{case_id}", json={"Status": "Fermé"})
+    assert bad.status_code == 400
+    assert bad.json() == [{"message": "Status: bad value for restricted picklist field: Fermé",
+                           "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "fields": ["Status"]}]
+    sandbox.salesforce.control.advance(60)
+    assert session.patch(f"{data}/sobjects/Case/{case_id}", json={"Status": "Closed"}).status_code == 204
+    case = session.get(f"{data}/sobjects/Case/{case_id}").json()
+    assert case["IsClosed"] is True and case["ClosedDate"] == case["LastModifiedDate"] > case["CreatedDate"]
+    assert case["CaseNumber"]
+    found = session.get(f"{data}/query", params={"q": "SELECT Id FROM Case WHERE IsClosed = true AND Type = 'Request'"})
+    assert [r["Id"] for r in found.json()["records"]] == [case_id]
+    orphan = session.post(f"{data}/sobjects/CaseComment", json={"CommentBody": "x"})
+    assert orphan.status_code == 400 and orphan.json()[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    comment = session.post(f"{data}/sobjects/CaseComment", json={"ParentId": case_id, "CommentBody": "Fait"})
+    assert comment.status_code == 201 and comment.json()["id"].startswith("00a")

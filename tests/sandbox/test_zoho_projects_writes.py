@@ -258,3 +258,16 @@ def test_writes_spend_the_request_budget_and_unknown_paths_answer_zoho_404(api: 
     api.zp.control.reset()
     missing = api("POST", f"/projects/{project['id']}/milestones/1/tasks", {"name": "x"})
     assert missing.status_code == 404 and missing.json()["error"]["title"] == "INVALID_URL"
+
+
+def test_a_project_without_a_template_gets_its_task_list_before_its_tasks(api: Client) -> None:
+    made = api("POST", "/projects", {"name": "Livraison", "start_date": "2026-03-02"}).json()["projects"][0]
+    refused = api("POST", f"/projects/{made['id']}/tasks", {"name": "Recette"})
+    assert refused.status_code == 400 and "tasklist is mandatory" in refused.text
+    assert api("POST", f"/projects/{made['id']}/tasklists", {"name": ""}).status_code == 400
+    tasklist = api("POST", f"/projects/{made['id']}/tasklists", {"name": "Lignes", "flag": "internal"})
+    assert tasklist.status_code == 201
+    listed = api("GET", f"/projects/{made['id']}/tasklists").json()["tasklists"]
+    assert [t["name"] for t in listed] == ["Lignes"]
+    task = api("POST", f"/projects/{made['id']}/tasks", {"name": "Recette"})
+    assert task.status_code == 201 and task.json()["tasks"][0]["tasklist"]["id"] == listed[0]["id"]

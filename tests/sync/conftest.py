@@ -21,10 +21,11 @@ def quiet(sandbox: Any, vendor: str) -> Any:
     return control
 
 
-def connector_api(sandbox: Any, vendor: str) -> Any:
-    """The connector's API object on the emulator: what the sync writes through, as the extract reads."""
+def connector_api(sandbox: Any, vendor: str, **extra: Any) -> Any:
+    """The connector's API object on the emulator: what the sync writes through, as the extract reads
+    (``extra``: Connection extras, e.g. a request budget no test session exhausts)."""
     source = get_source(vendor)
-    config = source_config(sandbox, vendor)
+    config = source_config(sandbox, vendor, **extra)
     return source.connect(config, retry_settings(source, config))
 
 

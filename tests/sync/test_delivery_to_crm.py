@@ -17,29 +17,14 @@ from passerelle.sync.delivery_to_crm import apply, build_figures, crm_writers, p
 from passerelle.sync.hubspot_deals import FIELDS
 from passerelle_dev.examples import load_example_billing
 from passerelle_dev.samples import example_seller
-from tests.db import rows, tuples
+from tests.db import tuples
+from tests.sync.delivery_checks import expected_hours
 
 
 def run_sync(conn: Any, api: Any, run_id: str) -> Any:
     build_figures(conn)
     plan(conn, ("hubspot",), run_id)
     return apply(conn, run_id, crm_writers(conn, run_id, {"hubspot": api}))
-
-
-def expected_hours(conn: Any) -> dict[str, tuple[Decimal, Decimal]]:
-    """HubSpot deal id → (billable, non-billable) hours, from staging rows summed in Python."""
-    deal_of = {r["project_key"]: r["source_id"] for r in rows(conn, """
-        SELECT pl.project_key, d.source_id FROM staging.project_links pl JOIN staging.deals d USING (deal_key)
-         WHERE d.source_system = 'hubspot' AND d.is_won""")}
-    project_billable = dict(tuples(conn, "SELECT project_key, billable FROM staging.projects"))
-    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for entry in rows(conn, "SELECT project_key, hours, billable FROM staging.time_entries"):
-        deal = deal_of.get(entry["project_key"])
-        if deal is None or entry["hours"] is None:
-            continue
-        billable = entry["billable"] if entry["billable"] is not None else project_billable.get(entry["project_key"])
-        totals[deal][0 if billable else 1] += entry["hours"]
-    return {deal: (b, n) for deal, (b, n) in totals.items()}
 
 
 def stored(hubspot: Any) -> dict[str, dict[str, str]]:
@@ -59,7 +44,7 @@ def test_each_delivered_deal_gets_its_figures_in_one_batch_call_per_100(staged_c
     assert outcome.calls == -(-delivered // 100)
     held = stored(hubspot)
     assert len(held) == delivered
-    hours = expected_hours(staged_conn)
+    hours = expected_hours(staged_conn, "hubspot")
     assert hours  # the dataset logs time on HubSpot deals' projects
     for deal_id, (billable, non_billable) in hours.items():
         assert Decimal(held[deal_id]["passerelle_hours_billable"]) == billable, deal_id

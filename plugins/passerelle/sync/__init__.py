@@ -8,5 +8,10 @@ write the vendor refuses is recorded with the vendor's message and never stops t
 
 Modules: :mod:`.config` (the sync file), :mod:`.links` (links and audit in the warehouse),
 :mod:`.deal_projects` (won deal → project: plan and apply), :mod:`.vendor_calls` (one audited HTTP write),
-:mod:`.trello_projects` (projects as Trello boards).
+:mod:`.delivery_to_crm` (delivery figures → deal fields: plan and apply), :mod:`.deal_fields` (those fields),
+:mod:`.crm_writers` (each CRM's writer: ``salesforce_deals``, ``hubspot_deals``, ``zoho_deals``, ``pipedrive_deals``,
+``dynamics_deals``),
+:mod:`.trello_projects` (projects as Trello boards), :mod:`.requests_to_tasks` (customer request → task and
+back: plan and apply), :mod:`.hubspot_tickets` and :mod:`.salesforce_cases` (requests as HubSpot tickets and
+Salesforce Cases), :mod:`.request_tasks` (a request's task in Trello or Asana).
 """

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from decimal import Decimal
 from typing import Any, Callable, Protocol
 
@@ -28,13 +29,15 @@ from passerelle.crash_points import crash_point
 from passerelle.sync import links
 from passerelle.sync.config import DealToProject
 from passerelle.sync.links import Link
-from passerelle.sync.vendor_calls import Rejected, UnknownOutcome, VendorWriter
+from passerelle.sync.make_once import Tally, make_once
+from passerelle.sync.vendor_calls import VendorWriter
 
 log = logging.getLogger(__name__)
 
 FLOW = "deal_to_project"
 KIND = "deal_project"
-PM_OBJECT = {"trello": "board", "asana": "project"}
+PM_OBJECT = {"trello": "board", "asana": "project", "jira": "epic", "monday": "board", "zoho_projects": "project",
+             "planner": "plan"}
 """What a project is called in each project tool (``sync.links.pm_object``)."""
 NARROW_NBSP = "\u202f"  # French thousands separator
 CRASH_POINTS = ("sync.project_created", "sync.project_furnished")
@@ -137,20 +140,16 @@ def plan(conn: Any, config: DealToProject, run_id: str) -> Counter[str]:
             items.append({**base, "operation": "create", "pm_system": route.pm,
                           "reason": ("won on " + deal["won_date"].isoformat() + ", no project yet" if deal["state"] is None
                                      else "project creation pending since an earlier run: look up, then create"),
-                          "payload": _project(deal, lines.get(deal["deal_key"], []), route.template)})
-    links.store_plan(conn, run_id, FLOW, items)
-    counts.update(item["operation"] for item in items)
-    log.info("deal → project plan: %s", ", ".join(f"{op} {n}" for op, n in sorted(counts.items())) or "nothing")
-    return counts
+                          "payload": {**_project(deal, lines.get(deal["deal_key"], []), route.template),
+                                      "container": route.container,
+                                      "deal_url": route.deal_url and route.deal_url.replace("{deal_id}", deal["source_id"])}})
+    return links.store_counted_plan(conn, run_id, FLOW, items, counts, "deal → project")
 
 
 @dataclass
-class ApplyOutcome:
-    created: int = 0
-    adopted: int = 0
+class ApplyOutcome(Tally):
     linked: int = 0
     rejected: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
     cards: int = 0
 
 
@@ -187,47 +186,24 @@ def apply(conn: Any, run_id: str, makers: Makers, tool: str | None = None) -> Ap
     outcome = ApplyOutcome()
     if tool is None:
         outcome.linked = link_existing(conn, run_id)
-    for item in links.planned(conn, run_id, FLOW, "create"):
-        if tool is not None and item["pm_system"] != tool:
-            continue
+    for item in links.planned(conn, run_id, FLOW, "create", pm_system=tool):
         project = item["payload"]
         label = f"{item['crm_system']} deal {item['crm_id']}"
         link = links.reserve(conn, kind=KIND, crm_system=item["crm_system"], crm_object="deal", crm_id=item["crm_id"],
                              pm_system=item["pm_system"], pm_object=PM_OBJECT[item["pm_system"]],
                              idem_key=item["idem_key"],
                              template_ref=project.get("template"))
-        if link.state == "active":
-            links.mark_outcome(conn, item["plan_item_id"], "done")  # another run finished it meanwhile
-            continue
         maker: ProjectMaker = makers(item["pm_system"])
-        try:
-            found = maker.find(link.idem_key, link.link_id)
-            if len(found) > 1:
-                links.settle(conn, link.link_id, state="unknown")
-                links.mark_outcome(conn, item["plan_item_id"], "unknown")
-                outcome.unknown.append(f"{label}: {len(found)} {PM_OBJECT[item['pm_system']]}s carry its key")
-                continue
-            board = found[0] if found else maker.create(project, link)
+
+        def furnish(board: dict[str, Any]) -> None:
             crash_point("sync.project_created")
             outcome.cards += maker.furnish(board, project, link.link_id)
             crash_point("sync.project_furnished")
-        except Rejected as exc:
-            links.mark_outcome(conn, item["plan_item_id"], "rejected")
-            outcome.rejected.append(f"{label}: {exc}")
-            log.warning("%s: the project tool refused: %s", label, exc)
-            continue
-        except UnknownOutcome as exc:
-            links.mark_outcome(conn, item["plan_item_id"], "unknown")
-            outcome.unknown.append(f"{label}: {exc}")
-            log.warning("%s: outcome unknown, the next run looks its key up first: %s", label, exc)
-            continue
-        links.settle(conn, link.link_id, state="active", pm_id=str(board.get("id") or board["gid"]),
-                     pm_url=maker.url(board))
-        links.mark_outcome(conn, item["plan_item_id"], "adopted" if found else "done")
-        if found:
-            outcome.adopted += 1
-        else:
-            outcome.created += 1
+
+        make_once(conn, item, link, label=label, noun=PM_OBJECT[item["pm_system"]], tally=outcome,
+                  refused=outcome.rejected, find=partial(maker.find, link.idem_key, link.link_id),
+                  create=partial(maker.create, project, link), furnish=furnish,
+                  address=lambda board: (str(board.get("id") or board["gid"]), maker.url(board)))
     log.info("deal → project: %d created, %d adopted, %d linked to an existing project, %d refused, %d unknown, "
              "%d tasks added", outcome.created, outcome.adopted, outcome.linked, len(outcome.rejected),
              len(outcome.unknown), outcome.cards)
@@ -235,14 +211,28 @@ def apply(conn: Any, run_id: str, makers: Makers, tool: str | None = None) -> Ap
 
 
 def project_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> Makers:
-    """Makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``)."""
+    """Makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``; Jira's
+    session, monday's GraphQL client, the Zoho Projects and Graph API objects)."""
     from passerelle.sync.asana_projects import AsanaProjects
+    from passerelle.sync.graphql_writes import GraphQLWriter
+    from passerelle.sync.jira_projects import JiraProjects
+    from passerelle.sync.monday_projects import MondayProjects
+    from passerelle.sync.planner_projects import PlannerProjects
     from passerelle.sync.trello_projects import TrelloProjects
+    from passerelle.sync.zoho_projects_projects import ZohoProjectsProjects
 
     def maker(tool: str) -> ProjectMaker:
         if tool == "trello":
             return TrelloProjects(VendorWriter(apis["trello"], conn, run_id, "trello"))
         if tool == "asana":
             return AsanaProjects(apis["asana"], VendorWriter(apis["asana"].api, conn, run_id, "asana"))
+        if tool == "jira":
+            return JiraProjects(VendorWriter(apis["jira"].api, conn, run_id, "jira"))
+        if tool == "monday":
+            return MondayProjects(GraphQLWriter(apis["monday"], conn, run_id, "monday"))
+        if tool == "zoho_projects":
+            return ZohoProjectsProjects(apis[tool], VendorWriter(apis[tool], conn, run_id, tool))
+        if tool == "planner":
+            return PlannerProjects(apis["planner"], VendorWriter(apis["planner"], conn, run_id, "planner"))
         raise ValueError(f"no project maker for {tool}")
     return maker

@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from passerelle.sync import links
-from passerelle.sync.hubspot_deals import FIELDS, HubSpotDeals
-from passerelle.sync.vendor_calls import VendorWriter
+from passerelle.sync.crm_writers import CrmWriter, writer_for
+from passerelle.sync.deal_fields import DEAL_FIELDS
 from passerelle.warehouse.sql_files import run_sql_file
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def build_figures(conn: Any) -> int:
 
 def plan(conn: Any, crms: tuple[str, ...], run_id: str) -> Counter[str]:
     """Store the run's updates (changed fields only) in ``sync.plan_items``; returns counts."""
-    columns = {name: spec[3] for name, spec in FIELDS.items()}
+    columns = {f.key: f.column for f in DEAL_FIELDS}
     with conn.cursor() as cur:
         cur.execute(f"SELECT crm_system, crm_id, {', '.join(columns.values())} FROM marts.deal_delivery "
                     "WHERE crm_system = ANY(%s) ORDER BY crm_system, crm_id", (list(crms),))
@@ -94,13 +94,14 @@ class ApplyOutcome:
     calls: int = 0
 
 
-def apply(conn: Any, run_id: str, writers: Callable[[str], Any]) -> ApplyOutcome:
-    """Write the run's planned updates, CRM by CRM; record what was written in ``sync.field_state``."""
+def apply(conn: Any, run_id: str, writers: Callable[[str], CrmWriter], crm: str | None = None) -> ApplyOutcome:
+    """Write the run's planned updates, CRM by CRM (only ``crm``'s when given: one task per CRM, in its pool);
+    record what was written in ``sync.field_state``."""
     outcome = ApplyOutcome()
-    items = links.planned(conn, run_id, FLOW, "update")
-    for crm in sorted({item["crm_system"] for item in items}):
-        mine = [item for item in items if item["crm_system"] == crm]
-        writer: HubSpotDeals = writers(crm)
+    items = links.planned(conn, run_id, FLOW, "update", crm_system=crm)
+    for system in sorted({item["crm_system"] for item in items}):
+        mine = [item for item in items if item["crm_system"] == system]
+        writer = writers(system)
         writer.provision()
         before = _calls(conn, run_id)
         result = writer.update([(item["crm_id"], item["payload"]["properties"]) for item in mine])
@@ -115,7 +116,7 @@ def apply(conn: Any, run_id: str, writers: Callable[[str], Any]) -> ApplyOutcome
                                    VALUES (%s, 'deal', %s, %s, %s, %s)
                                    ON CONFLICT (crm_system, crm_object, crm_id, field) DO UPDATE
                                    SET synced_value = EXCLUDED.synced_value, run_id = EXCLUDED.run_id,
-                                       synced_at = now()""", (crm, item["crm_id"], name, value, run_id))
+                                       synced_at = now()""", (system, item["crm_id"], name, value, run_id))
                     outcome.fields += 1
                 cur.execute("UPDATE sync.plan_items SET outcome = 'done' WHERE plan_item_id = %s", (item["plan_item_id"],))
             for item in mine:
@@ -124,7 +125,7 @@ def apply(conn: Any, run_id: str, writers: Callable[[str], Any]) -> ApplyOutcome
                                 (item["plan_item_id"],))
         conn.commit()
         outcome.written += len(written)
-        outcome.refused.update({f"{crm} deal {k}": v for k, v in result.refused.items()})
+        outcome.refused.update({f"{system} deal {k}": v for k, v in result.refused.items()})
     log.info("delivery → CRM: %d deals written (%d fields) in %d calls, %d refused", outcome.written,
              outcome.fields, outcome.calls, len(outcome.refused))
     return outcome
@@ -138,10 +139,10 @@ def _calls(conn: Any, run_id: str) -> int:
     return count
 
 
-def crm_writers(conn: Any, run_id: str, apis: dict[str, Any]) -> Callable[[str], Any]:
-    """Writers for the CRMs whose connector API objects are given (``{"hubspot": JsonApi}``)."""
-    def writer(crm: str) -> Any:
-        if crm == "hubspot":
-            return HubSpotDeals(VendorWriter(apis["hubspot"], conn, run_id, "hubspot"))
-        raise ValueError(f"no delivery writer for {crm}")
+def crm_writers(conn: Any, run_id: str, apis: dict[str, Any]) -> Callable[[str], CrmWriter]:
+    """Writers for the CRMs whose connector API objects are given (``{"hubspot": JsonApi, ...}``)."""
+    def writer(crm: str) -> CrmWriter:
+        if crm not in apis:
+            raise ValueError(f"no connection given for the {crm} delivery writer")
+        return writer_for(crm, apis[crm], conn, run_id)
     return writer

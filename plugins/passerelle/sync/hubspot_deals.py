@@ -12,28 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from passerelle.sync.deal_fields import DEAL_FIELDS, BatchOutcome
 from passerelle.sync.vendor_calls import Rejected, VendorWriter
 
 BATCH = 100
 GROUP = "dealinformation"
+HUBSPOT_TYPES = {"number": ("number", "number"), "amount": ("number", "number"), "text": ("string", "text"),
+                 "date": ("date", "date")}
 FIELDS: dict[str, tuple[str, str, str, str]] = {
-    # property name: (type, fieldType, label, marts.deal_delivery column)
-    "passerelle_percent_done": ("number", "number", "Avancement du projet (%)", "percent_done"),
-    "passerelle_hours_billable": ("number", "number", "Heures facturables", "hours_billable"),
-    "passerelle_hours_non_billable": ("number", "number", "Heures non facturables", "hours_non_billable"),
-    "passerelle_amount_to_invoice": ("number", "number", "Montant à facturer (HT)", "amount_to_invoice"),
-    "passerelle_amount_invoiced": ("number", "number", "Montant facturé (HT)", "amount_invoiced"),
-    "passerelle_amount_paid": ("number", "number", "Montant encaissé (HT)", "amount_paid"),
-    "passerelle_next_milestone": ("string", "text", "Prochain jalon", "next_milestone"),
-    "passerelle_next_milestone_date": ("date", "date", "Date du prochain jalon", "next_milestone_date"),
-    "passerelle_project_url": ("string", "text", "Projet", "project_url"),
-}
-
-
-@dataclass
-class BatchOutcome:
-    written: list[str]
-    refused: dict[str, str]
+    # property name (the field's neutral key): (type, fieldType, label, marts.deal_delivery column)
+    f.key: (*HUBSPOT_TYPES[f.kind], f.label, f.column) for f in DEAL_FIELDS}
 
 
 @dataclass

@@ -7,10 +7,14 @@ what it protects against is a process that dies between a vendor call and the ne
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from passerelle.exact_json import dumps
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,20 @@ def store_plan(conn: Any, run_id: str, flow: str, items: list[dict[str, Any]]) -
     conn.commit()
 
 
-def planned(conn: Any, run_id: str, flow: str, operation: str) -> list[dict[str, Any]]:
-    """The run's plan items of one operation, in a fixed order (oldest deal first)."""
+def store_counted_plan(conn: Any, run_id: str, flow: str, items: list[dict[str, Any]], counts: Counter[str],
+                       title: str) -> Counter[str]:
+    """Store the plan (:func:`store_plan`) and log it, titled ``title``: ``counts`` (what was counted without an
+    item, like projects already linked) plus the items per operation, which it returns."""
+    store_plan(conn, run_id, flow, items)
+    counts.update(item["operation"] for item in items)
+    log.info("%s plan: %s", title, ", ".join(f"{op} {n}" for op, n in sorted(counts.items())) or "nothing")
+    return counts
+
+
+def planned(conn: Any, run_id: str, flow: str, operation: str, *, crm_system: str | None = None,
+            pm_system: str | None = None) -> list[dict[str, Any]]:
+    """The run's plan items of one operation, in a fixed order (oldest deal first); only one CRM's or one
+    project tool's when given (each writes in its own task and pool)."""
     with conn.cursor() as cur:
         cur.execute("""SELECT plan_item_id, crm_system, crm_id, pm_system, idem_key, payload FROM sync.plan_items
                         WHERE run_id = %s AND flow = %s AND operation = %s ORDER BY plan_item_id""",
@@ -99,7 +115,8 @@ def planned(conn: Any, run_id: str, flow: str, operation: str) -> list[dict[str,
         rows = cur.fetchall()
     conn.rollback()
     return [{"plan_item_id": r[0], "crm_system": r[1], "crm_id": r[2], "pm_system": r[3], "idem_key": r[4],
-             "payload": r[5] if isinstance(r[5], dict) else json.loads(r[5])} for r in rows]
+             "payload": r[5] if isinstance(r[5], dict) else json.loads(r[5])} for r in rows
+            if crm_system in (None, r[1]) and pm_system in (None, r[3])]
 
 
 def mark_outcome(conn: Any, plan_item_id: int, outcome: str) -> None:

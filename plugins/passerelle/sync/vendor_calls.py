@@ -54,17 +54,25 @@ class VendorWriter:
     def write(self, method: str, path: str, *, operation: str, link_id: int | None = None,
               params: dict[str, Any] | None = None, json: Any = None,
               object_id: Callable[[Any], str | None] = lambda body: body.get("id") if isinstance(body, dict) else None,
-              ) -> Any:
-        """Send one write; return the vendor's decoded answer. Raises :class:`Rejected` or :class:`UnknownOutcome`."""
+              headers: dict[str, str] | None = None, data: str | None = None) -> Any:
+        """Send one write; return the vendor's decoded answer. Raises :class:`Rejected` or :class:`UnknownOutcome`.
+
+        ``json`` is sent exactly (Decimals digit for digit); ``data`` is a body already encoded (its
+        ``Content-Type`` in ``headers``), kept whole in the audit."""
         what = f"{self.vendor} {method} {path}"
         sent = {"params": params, "json": json} if params and json is not None else (json if json is not None else params)
+        if data is not None:
+            sent = {"params": params, "body": data} if params else data
+        body_text = exact_json.dumps(json) if json is not None else data
         answer: dict[str, Any] = {}
 
         def once() -> Any:
-            headers = {"Authorization": self.api.authorization(), "Accept": "application/json"}
+            sent_headers = {"Authorization": self.api.authorization(), "Accept": "application/json",
+                            **({"Content-Type": "application/json"} if json is not None else {}), **(headers or {})}
             try:
-                response = self.api.http.request(method, f"{self.api.base_url}{path}", headers=headers,
-                                                 params=params, json=json, timeout=self.api.timeout)
+                response = self.api.http.request(method, f"{self.api.base_url}{path}", headers=sent_headers,
+                                                 params=params, data=None if body_text is None else body_text.encode(),
+                                                 timeout=self.api.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise UnknownOutcome(f"{what}: no answer ({type(exc).__name__})") from exc
             answer["status"] = response.status_code
@@ -110,6 +118,8 @@ def _seconds(value: str | None) -> float | None:
 def _decoded(response: requests.Response) -> Any:
     if not response.content:
         return None
+    if response.headers.get("Content-Type", "").lower().startswith("multipart/"):
+        return response.text  # a batch answer: its parts are read by the caller
     try:
         return exact_json.loads(response.content)
     except ValueError:
