@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from passerelle import exact_json
 from passerelle.connectors.graphql_api import GraphQLApi, error_code
 from passerelle.connectors.http import retry_after_header
-from passerelle.connectors.retry import NeedsReauth, Retryable, call_with_retries
-from passerelle.errors import PasserelleError, one_line
+from passerelle.connectors.retry import NeedsReauth, Retryable
+from passerelle.errors import one_line
 from passerelle.sync import links
-from passerelle.sync.vendor_calls import Rejected, UnknownOutcome
+from passerelle.sync.vendor_calls import Rejected, UnknownOutcome, audited, decoded_body
 
 
 @dataclass
@@ -45,9 +44,8 @@ class GraphQLWriter:
               object_id: Callable[[dict[str, Any]], str | None] = lambda data: None) -> dict[str, Any]:
         """Send one mutation; return its ``data``. Raises :class:`Rejected` or :class:`UnknownOutcome`."""
         what = f"{self.vendor} mutation {operation}"
-        answer: dict[str, Any] = {}
 
-        def once() -> dict[str, Any]:
+        def once(answer: dict[str, Any]) -> dict[str, Any]:
             token = self.api.tokens.token().access_token
             headers = {"Authorization": f"{self.api.auth_scheme} {token}".strip(), "Content-Type": "application/json",
                        "Accept": "application/json", **self.api.headers}
@@ -57,10 +55,7 @@ class GraphQLWriter:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise UnknownOutcome(f"{what}: no answer ({type(exc).__name__})") from exc
             answer["status"] = response.status_code
-            try:
-                body = exact_json.loads(response.content)
-            except ValueError:
-                body = response.text[:2000]
+            body = decoded_body(response)
             answer["body"] = body
             errors = body.get("errors") if isinstance(body, dict) else None
             if response.status_code >= 500 or any("internal" in error_code(e).lower() for e in errors or ()):
@@ -83,17 +78,10 @@ class GraphQLWriter:
                 raise UnknownOutcome(f"{what}: HTTP {response.status_code} without a data object")
             return data
 
-        try:
-            data = call_with_retries(once, what=what, settings=self.api.retry, reauthenticate=self.api.tokens.refresh)
-        except Rejected as exc:
-            self._audit(operation, "mutation", link_id, variables, exc.status, "rejected", exc.body, None)
-            raise
-        except (UnknownOutcome, PasserelleError) as exc:
-            self._audit(operation, "mutation", link_id, variables, answer.get("status"), "unknown",
-                        answer.get("body", str(exc)), None)
-            raise UnknownOutcome(str(exc)) from exc
-        self._audit(operation, "mutation", link_id, variables, answer["status"], "succeeded", data, object_id(data))
-        return data
+        def record(status: int | None, outcome: str, response: Any, made: str | None) -> None:
+            self._audit(operation, "mutation", link_id, variables, status, outcome, response, made)
+
+        return audited(once, what=what, api=self.api, record=record, object_id=object_id)
 
     def _audit(self, operation: str, kind: str, link_id: int | None, variables: Any, status: int | None,
                outcome: str, response: Any, object_id: str | None) -> None:

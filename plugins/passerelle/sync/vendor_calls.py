@@ -15,7 +15,7 @@ from typing import Any, Callable
 import requests
 
 from passerelle import exact_json
-from passerelle.connectors.http import JsonApi
+from passerelle.connectors.http import JsonApi, retry_after_header
 from passerelle.connectors.retry import NeedsReauth, Retryable, call_with_retries
 from passerelle.errors import PasserelleError, one_line
 from passerelle.sync import links
@@ -64,9 +64,8 @@ class VendorWriter:
         if data is not None:
             sent = {"params": params, "body": data} if params else data
         body_text = exact_json.dumps(json) if json is not None else data
-        answer: dict[str, Any] = {}
 
-        def once() -> Any:
+        def once(answer: dict[str, Any]) -> Any:
             sent_headers = {"Authorization": self.api.authorization(), "Accept": "application/json",
                             **({"Content-Type": "application/json"} if json is not None else {}), **(headers or {})}
             try:
@@ -77,11 +76,10 @@ class VendorWriter:
                 raise UnknownOutcome(f"{what}: no answer ({type(exc).__name__})") from exc
             answer["status"] = response.status_code
             if response.status_code == 429:
-                raise Retryable(f"{what}: throttled (HTTP 429)",
-                                retry_after=_seconds(response.headers.get("Retry-After")))
+                raise Retryable(f"{what}: throttled (HTTP 429)", retry_after=retry_after_header(response))
             if response.status_code == 401:
                 raise NeedsReauth(f"{what}: HTTP 401")
-            body = _decoded(response)
+            body = decoded_body(response)
             answer["body"] = body
             if response.status_code >= 500:
                 raise UnknownOutcome(f"{what}: HTTP {response.status_code} (the write may have been made)")
@@ -89,33 +87,39 @@ class VendorWriter:
                 raise Rejected(what, response.status_code, body)
             return body
 
-        try:
-            body = call_with_retries(once, what=what, settings=self.api.retry, reauthenticate=self.api.tokens.refresh)
-        except Rejected as exc:
-            self._audit(operation, method, path, link_id, sent, exc.status, "rejected", exc.body, None)
-            raise
-        except (UnknownOutcome, PasserelleError) as exc:
-            self._audit(operation, method, path, link_id, sent, answer.get("status"), "unknown",
-                        answer.get("body", str(exc)), None)
-            raise UnknownOutcome(str(exc)) from exc
-        self._audit(operation, method, path, link_id, sent, answer["status"], "succeeded", body, object_id(body))
-        return body
+        def record(status: int | None, outcome: str, response: Any, made: str | None) -> None:
+            links.audit(self.conn, run_id=self.run_id, link_id=link_id, vendor=self.vendor, operation=operation,
+                        method=method, path=path, request=sent, status=status, outcome=outcome, response=response,
+                        object_id=made)
 
-    def _audit(self, operation: str, method: str, path: str, link_id: int | None, sent: Any, status: int | None,
-               outcome: str, response: Any, object_id: str | None) -> None:
-        links.audit(self.conn, run_id=self.run_id, link_id=link_id, vendor=self.vendor, operation=operation,
-                    method=method, path=path, request=sent, status=status, outcome=outcome, response=response,
-                    object_id=object_id)
+        return audited(once, what=what, api=self.api, record=record, object_id=object_id)
 
 
-def _seconds(value: str | None) -> float | None:
+Record = Callable[[int | None, str, Any, str | None], None]
+"""Keeps one call in the audit: its status, outcome (succeeded, rejected, unknown), answer and object id."""
+
+
+def audited(once: Callable[[dict[str, Any]], Any], *, what: str, api: Any, record: Record,
+            object_id: Callable[[Any], str | None]) -> Any:
+    """Run one write (``once`` notes the status and body it got in the dict it is given) under the write rules:
+    retried only when the vendor did nothing (429, 401 then a token refresh), a refusal kept as
+    :class:`Rejected`, anything else that fails as :class:`UnknownOutcome`; every outcome is recorded."""
+    answer: dict[str, Any] = {}
     try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+        result = call_with_retries(lambda: once(answer), what=what, settings=api.retry,
+                                   reauthenticate=api.tokens.refresh)
+    except Rejected as exc:
+        record(exc.status, "rejected", exc.body, None)
+        raise
+    except (UnknownOutcome, PasserelleError) as exc:
+        record(answer.get("status"), "unknown", answer.get("body", str(exc)), None)
+        raise UnknownOutcome(str(exc)) from exc
+    record(answer["status"], "succeeded", result, object_id(result))
+    return result
 
 
-def _decoded(response: requests.Response) -> Any:
+def decoded_body(response: requests.Response) -> Any:
+    """A write's answer: JSON parsed exactly, a batch (multipart) answer as text, else the text's start."""
     if not response.content:
         return None
     if response.headers.get("Content-Type", "").lower().startswith("multipart/"):
