@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from passerelle.french_numbers import montant
 from passerelle.payments.matching import Unmatched
 
 LISTED = 50  # invoices shown per list (the counts and totals cover every one); unmatched payments are all listed
@@ -91,11 +92,6 @@ def load_payments(cur: Any, params: dict[str, Any]) -> PaymentsSection:
         unmatched=tuple(Unmatched(*row) for row in fetch(UNMATCHED)),
         ledger_customers=fetch(LEDGER_CUSTOMERS)[0],
     )
-
-
-def montant(value: Decimal | None) -> str:
-    """``1 234,56`` (narrow no-break space between thousands, decimal comma)."""
-    return "—" if value is None else f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:

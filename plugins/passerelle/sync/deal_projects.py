@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol
 
 from passerelle.crash_points import crash_point
+from passerelle.french_numbers import montant
 from passerelle.sync import links
 from passerelle.sync.config import DealToProject
 from passerelle.sync.links import Link
@@ -39,7 +40,6 @@ KIND = "deal_project"
 PM_OBJECT = {"trello": "board", "asana": "project", "jira": "epic", "monday": "board", "zoho_projects": "project",
              "planner": "plan"}
 """What a project is called in each project tool (``sync.links.pm_object``)."""
-NARROW_NBSP = "\u202f"  # French thousands separator
 CRASH_POINTS = ("sync.project_created", "sync.project_furnished")
 
 _WON_DEALS = """
@@ -74,8 +74,7 @@ def idem_key(crm: str, deal_id: str) -> str:
 def _money(amount: Decimal | None, currency: str | None) -> str:
     if amount is None:
         return "montant non renseigné"
-    whole, _, cents = f"{amount:,.2f}".partition(".")
-    return f"{whole.replace(',', NARROW_NBSP)},{cents} {currency or ''}".strip()
+    return f"{montant(amount)} {currency or ''}".strip()
 
 
 def _project(row: dict[str, Any], lines: list[dict[str, Any]], template: str | None) -> dict[str, Any]:
