@@ -25,6 +25,22 @@
             CASE WHEN jsonb_typeof(b.payload->'columns') = 'array' THEN b.payload->'columns' END) AS col)
 {%- endmacro %}
 
+{#- Every live Jira issue and the project it is staged under: the deal epic it is, or is under (as a child or
+    a child's sub-task), when raw jira.deal_epics holds that epic, else its Jira project. Columns: issue_id,
+    project_key, is_deal_epic. Tasks and time entries both read it, so they always agree. -#}
+{% macro jira_issue_projects() -%}
+(SELECT i.record_id AS issue_id,
+        CASE WHEN coalesce(own.record_id, up.record_id, top.record_id) IS NOT NULL
+             THEN 'jira:epic:' || coalesce(own.record_id, up.record_id, top.record_id)
+             ELSE 'jira:' || (i.payload#>>'{fields,project,id}') END AS project_key,
+        own.record_id IS NOT NULL AS is_deal_epic
+   FROM {{ current('jira', 'issues') }} AS i
+   LEFT JOIN {{ current('jira', 'deal_epics') }} AS own ON own.record_id = i.record_id
+   LEFT JOIN {{ current('jira', 'deal_epics') }} AS up ON up.record_id = i.payload#>>'{fields,parent,id}'
+   LEFT JOIN {{ current('jira', 'issues') }} AS parent ON parent.record_id = i.payload#>>'{fields,parent,id}'
+   LEFT JOIN {{ current('jira', 'deal_epics') }} AS top ON top.record_id = parent.payload#>>'{fields,parent,id}')
+{%- endmacro %}
+
 {#- The warehouse key of a source record: '<source_system>:<source_id>' (NULL when the id is NULL). -#}
 {% macro key(source, id_expression) -%}
 ('{{ source }}:' || ({{ id_expression }}))

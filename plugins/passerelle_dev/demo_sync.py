@@ -29,7 +29,7 @@ DYNAMICS_DEAL_URL = "https://passerelle-demo.crm4.dynamics.com/main.aspx?etn=opp
 FIRST_RUN = datetime(2026, 3, 4, 6, tzinfo=timezone.utc)
 
 
-def sync_file(planner_group: str) -> str:
+def sync_file(planner_group: str, jira_project: str) -> str:
     return f"""[deal_to_project]
 mode = "apply"
 won_after = 2026-01-01
@@ -49,6 +49,11 @@ pm = "monday"
 [[deal_to_project.routes]]
 crm = "zoho_crm"
 pm = "zoho_projects"
+
+[[deal_to_project.routes]]
+crm = "bigin"
+pm = "jira"
+container = "{jira_project}"
 
 [[deal_to_project.routes]]
 crm = "dynamics"
@@ -157,7 +162,8 @@ def run(dags: dict[str, Any], conn: Any, sandbox: Any) -> bool:
     path = settings().state_dir / "demo-sync.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     group = sandbox.vendors["planner"].control.records("groups")[0]["id"]
-    path.write_text(sync_file(group), encoding="utf-8")
+    jira_project = next(p["key"] for p in sandbox.vendors["jira"].control.records("projects") if not p.get("deleted"))
+    path.write_text(sync_file(group, jira_project), encoding="utf-8")
     os.environ["PASSERELLE_SYNC_FILE"] = str(path)
     clock = FIRST_RUN + timedelta(days=1)
     _advance(sandbox, clock)

@@ -21,9 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import threading
-import time
-from collections import deque
 from copy import deepcopy
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -52,6 +49,8 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_asana import build_asana_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.ids import NumericIdSequence
+from passerelle_sandbox.oauth import TokenRequest
+from passerelle_sandbox.rate_limits import WindowsByKey
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +145,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
     )
 
     def __init__(self, dataset: dict[str, Any]) -> None:
-        self._rate_lock = threading.Lock()
-        self._windows: dict[str, deque[float]] = {}
+        self._windows = WindowsByKey(60.0, lambda: int(self.config["requests_per_minute"]))
         self._bulk_serial = itertools.count(1)
         super().__init__(dataset)
 
@@ -167,8 +165,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
         }
 
     def on_reset(self) -> None:
-        with self._rate_lock:
-            self._windows.clear()
+        self._windows.clear()
 
     def load(self) -> None:
         data = deepcopy(self.dataset["asana"]) if "asana" in self.dataset else build_asana_dataset(self.dataset)
@@ -225,17 +222,9 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
     def enforce_limits(self, call: Call) -> None:
         if not self.config["enforce_rate_limits"]:
             return
-        key = str((call.principal or {}).get("token", ""))
-        with self._rate_lock:
-            now = time.monotonic()
-            window = self._windows.setdefault(key, deque())
-            while window and window[0] <= now - 60.0:
-                window.popleft()
-            if len(window) >= int(self.config["requests_per_minute"]):
-                wait = max(1, int(60.0 - (now - window[0]) + 0.999))
-                window.append(now)  # rejected requests still count against the quota
-                raise self._throttled(wait)
-            window.append(now)
+        window = self._windows[str((call.principal or {}).get("token", ""))]
+        if not window.take(count_rejected=True):  # rejected requests still count against the quota
+            raise self._throttled(window.retry_after())
 
     def _throttled(self, retry_after: int | None) -> VendorError:
         configured = self.config["retry_after_seconds"]
@@ -275,13 +264,13 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
     # ---------------------------------------------------------------------------- OAuth
 
     def on_token(self, call: Call) -> Response:
-        form = call.request.form
-        if form.get("grant_type") != "refresh_token":
+        request = TokenRequest.read(call.request, basic=False)
+        if request.grant_type != "refresh_token":
             raise VendorError(400, {"error": "unsupported_grant_type",
                                     "error_description": "The authorization grant type is not supported."})
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        if not request.client_is(CLIENT_ID, CLIENT_SECRET):
             raise VendorError(401, {"error": "invalid_client", "error_description": "Client authentication failed."})
-        if form.get("refresh_token") != REFRESH_TOKEN:
+        if request.get("refresh_token") != REFRESH_TOKEN:
             raise VendorError(400, {"error": "invalid_grant",
                                     "error_description": "The refresh token is invalid or has been revoked."})
         expires_in = int(self.config["oauth_expires_in"])

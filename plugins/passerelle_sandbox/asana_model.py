@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from passerelle_sandbox.core import VendorError
+from passerelle_sandbox.paging import BadToken, TokenSigner
 
 Record = dict[str, Any]
 
@@ -82,28 +81,21 @@ class OffsetError(ValueError):
 class OffsetCodec:
     """Signed keyset offsets: ``{"k": last key, "q": query hash, "t": issue time}``."""
 
-    secret: bytes
+    signer: TokenSigner
 
     @classmethod
     def fresh(cls) -> "OffsetCodec":
-        return cls(secrets.token_bytes(16))
+        return cls(TokenSigner(secrets.token_bytes(16)))
 
     def encode(self, key: Any, query: str, issued: float) -> str:
-        payload = json.dumps({"k": key, "q": query, "t": issued}, separators=(",", ":")).encode()
-        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        mac = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:16]
-        return f"eyJ{body}.{mac}"
+        return "eyJ" + self.signer.seal({"k": key, "q": query, "t": issued})
 
     def decode(self, token: str, query: str, now: float, ttl: float | None) -> Any:
-        if not token.startswith("eyJ") or "." not in token:
-            raise OffsetError("offset: Invalid offset")
-        body, _, mac = token[3:].rpartition(".")
-        expected = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:16]
-        if not hmac.compare_digest(mac, expected):
+        if not token.startswith("eyJ"):
             raise OffsetError("offset: Invalid offset")
         try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except ValueError:
+            payload = self.signer.open(token[3:])
+        except BadToken:
             raise OffsetError("offset: Invalid offset") from None
         if payload.get("q") != query:
             raise OffsetError("offset: Your pagination token does not match this request")

@@ -1,7 +1,8 @@
-"""Asana project updates: ``PUT /projects/{gid}`` (name, notes, dates, archived, custom field values).
+"""Asana project updates: ``PUT /projects/{gid}`` (name, notes, dates, owner, archived, custom field values).
 
 As Asana documents: the body is ``{"data": {...}}``, only the fields given change, ``custom_fields`` maps a
-field gid to its value (a field the project does not carry is a 400), an unknown project is a 404, and the
+field gid to its value (a field the project does not carry is a 400), ``owner`` is a user gid or null (an
+unknown user is a 400, "Not a recognized ID"), an unknown project is a 404, and the
 answer is the updated project. Every change bumps ``modified_at`` and emits a ``changed`` event, so the next
 incremental read (``modified_since``, the Events API) sees it.
 """
@@ -14,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.asana_fields import FieldSettings, empty_slot
 from passerelle_sandbox.asana_model import Record, bad_request, not_found, render, wanted_fields
-from passerelle_sandbox.asana_writes import day_or_none, request_data
+from passerelle_sandbox.asana_writes import compact, day_or_none, request_data
 from passerelle_sandbox.core import Call, json_response
 
 TEXT_FIELDS = ("name", "notes")
@@ -26,6 +27,7 @@ class AsanaProjectRoutes:
 
     lock: Any
     projects: dict[str, Record]
+    users: dict[str, Record]
     field_settings: FieldSettings
     _emit: Callable[..., None]
     now_text: Callable[[], str]
@@ -45,6 +47,11 @@ class AsanaProjectRoutes:
             for name in DAY_FIELDS:
                 if name in data:
                     changes[name] = day_or_none(name, data[name])
+            if "owner" in data:
+                owner = data["owner"]
+                if owner is not None and str(owner) not in self.users:
+                    raise bad_request(f"owner: Not a recognized ID: {owner}")
+                changes["owner"] = compact(self.users[str(owner)]) if owner is not None else None
             if "archived" in data:
                 if not isinstance(data["archived"], bool):
                     raise bad_request("archived: Value must be a boolean")

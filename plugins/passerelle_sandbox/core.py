@@ -5,6 +5,12 @@ injection → authentication → limits → handler → payload faults) so that 
 headers behave the same way for every vendor; subclasses only supply the vendor's routes, error
 bodies and data. Paths under ``/__sandbox/`` are the control API used by tests and never reach
 the vendor routes (and vice versa).
+
+What a vendor declares rather than writes: its rate limits with :mod:`passerelle_sandbox.rate_limits`
+(sliding windows, weighted or not, and fixed budgets), its paging with :mod:`passerelle_sandbox.paging`
+(offset and page-number slices, signed opaque tokens) and its OAuth token endpoint with
+:mod:`passerelle_sandbox.oauth` (client authentication by HTTP Basic or form, grant dispatch); faults
+come from :mod:`passerelle_sandbox.faults` and time from :mod:`passerelle_sandbox.clock`.
 """
 
 from __future__ import annotations

@@ -28,13 +28,11 @@ Control extras: ``POST /__sandbox/delta_tokens/expire`` expires every delta toke
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import secrets
 import threading
 import time
 import uuid
-from collections import deque
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -85,6 +83,7 @@ from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics
     entra_error,
 )
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 API = "/api/data/v9.2"
 READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value"})
@@ -128,6 +127,8 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         self.dv_credentials = credentials or DynamicsCredentials()
         self.cookies = Cookies(secrets.token_bytes(32))
         self._limits_lock = threading.Lock()
+        # each call's execution time in milliseconds, counted at its start
+        self._executions = SlidingWindow(lambda: float(self.config["window_seconds"]))
         self._bulk_serial = itertools.count(1)
         self._reset_counters()
         super().__init__(dataset)
@@ -140,8 +141,8 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
                 "expire_change_tracking_days": 7, "schedule_delay_seconds": 5}
 
     def _reset_counters(self) -> None:
+        self._executions.clear()
         with self._limits_lock:
-            self._executions: deque[tuple[float, float]] = deque()
             self._in_flight = 0
 
     def on_reset(self) -> None:
@@ -183,7 +184,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         finally:
             with self._limits_lock:
                 self._in_flight -= 1
-                self._executions.append((started, (time.monotonic() - started) * 1000))
+            self._executions.add((time.monotonic() - started) * 1000, at=started)
 
     def authenticate(self, call: Call) -> Any:
         token = bearer_token(call.request)
@@ -195,27 +196,21 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
             challenge += ', error="invalid_token", error_description="The access token expired"'
         raise Unauthorized(401, None, {"WWW-Authenticate": challenge})
 
-    def _prune(self, now: float) -> None:
-        window = float(self.config["window_seconds"])
-        while self._executions and self._executions[0][0] <= now - window:
-            self._executions.popleft()
-
     def enforce_limits(self, call: Call) -> None:
         if not self.config["enforce_service_protection"]:
             return
         with self._limits_lock:
-            now = time.monotonic()
-            self._prune(now)
-            wait = math.ceil(self._executions[0][0] + float(self.config["window_seconds"]) - now) if self._executions else 1
-            if self._in_flight > int(self.config["concurrency_limit"]):
-                refused, wait = "concurrency", 1
-            elif len(self._executions) >= int(self.config["request_limit"]):
-                refused = "requests"
-            elif sum(ms for _, ms in self._executions) >= float(self.config["execution_time_limit_ms"]):
-                refused = "time"
-            else:
-                return
-        raise self._throttled(refused, max(1, wait))
+            in_flight = self._in_flight
+        wait = self._executions.retry_after() or 1
+        if in_flight > int(self.config["concurrency_limit"]):
+            refused, wait = "concurrency", 1
+        elif self._executions.calls() >= int(self.config["request_limit"]):
+            refused = "requests"
+        elif self._executions.used() >= float(self.config["execution_time_limit_ms"]):
+            refused = "time"
+        else:
+            return
+        raise self._throttled(refused, wait)
 
     def _throttled(self, limit: str, retry_after: int, code: str | None = None) -> VendorError:
         window = int(self.config["window_seconds"])
@@ -234,9 +229,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         response.headers.setdefault("OData-Version", "4.0")
         response.headers.setdefault("REQ_ID", str(uuid.uuid4()))
         if call.principal is not None:
-            with self._limits_lock:
-                used = len(self._executions)
-            remaining = max(0, int(self.config["request_limit"]) - used)
+            remaining = max(0, int(self.config["request_limit"]) - self._executions.calls())
             response.headers.setdefault("x-ms-ratelimit-burst-remaining-xrm-requests", str(remaining))
 
     def fault_response(self, call: Call, fault: FaultSpec) -> Response:

@@ -12,10 +12,7 @@ with the page's last one, the pitfall Dataverse documents; adding the primary ke
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -23,6 +20,7 @@ from typing import Any, Callable
 
 from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.dynamics_model import DATETIME_COLUMNS, Record, odata_error, unsupported
+from passerelle_sandbox.paging import TokenSigner, pack, unpack
 
 OPERATORS = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
@@ -148,25 +146,20 @@ class Cookies:
     """Signs and checks ``$skiptoken`` paging cookies (Dataverse's ``<cookie pagenumber=… />`` shape)."""
 
     def __init__(self, secret: bytes) -> None:
-        self.secret = secret
-
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
+        self.signer = TokenSigner(secret, length=64)
 
     def issue(self, page: int, query: str, state: dict[str, Any], tracking: bool) -> str:
-        body = json.dumps({"q": _digest(query), **state}, separators=(",", ":"))
-        payload = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-        signature = self._sign(f"{page}|{payload}|{tracking}")
+        payload = pack({"q": _digest(query), **state})
+        signature = self.signer.sign(f"{page}|{payload}|{tracking}")
         return f'<cookie pagenumber="{page}" pagingcookie="{payload}.{signature}" istracking="{tracking}" />'
 
     def check(self, token: str, query: str) -> tuple[int, dict[str, Any]]:
         """The page number and state of a cookie issued for ``query``; 400 for anything else."""
         match = _COOKIE.match(token)
         signed = f"{match.group(1)}|{match.group(2)}|{match.group(4)}" if match else ""
-        if match is None or not hmac.compare_digest(match.group(3), self._sign(signed)):
+        if match is None or not self.signer.valid(signed, match.group(3)):
             raise invalid_skiptoken()
-        payload = match.group(2)
-        state = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        state = unpack(match.group(2))
         if state.pop("q") != _digest(query):
             raise invalid_skiptoken()
         return int(match.group(1)), state

@@ -19,6 +19,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, TokenStore, VendorError, json_response
+from passerelle_sandbox.oauth import TokenRequest
 
 TENANT_ID = "7c9d2a4e-1b3f-4e6a-9d8c-5f2e1a0b3c4d"
 CLIENT_ID = "3e8a1f5c-9b2d-4c7e-8a6f-1d0e9b8c7a65"
@@ -89,13 +90,11 @@ class EntraEndpoints:
 
     def on_token(self, call: Call, tenant: str) -> Response:
         self._tenant(tenant)
-        form, creds = call.request.form, self.entra_credentials()
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        if call.request.authorization is not None and call.request.authorization.type == "basic":
-            client_id, secret = call.request.authorization.username, call.request.authorization.password
-        if form.get("grant_type") != "client_credentials":
+        request, creds = TokenRequest.read(call.request), self.entra_credentials()
+        client_id, secret = request.client_id, request.client_secret
+        if request.grant_type != "client_credentials":
             raise entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type "
-                              f"'{form.get('grant_type')}'.")
+                              f"'{request.grant_type}'.")
         if client_id != creds.client_id:
             raise entra_error(400, "unauthorized_client", 700016, f"Application with identifier '{client_id}' was "
                               f"not found in the directory '{tenant}'.")
@@ -103,7 +102,7 @@ class EntraEndpoints:
             raise entra_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
                               f"being sent in the request is the client secret value, not the client secret ID, "
                               f"for a secret added to app '{client_id}'.")
-        scopes = (form.get("scope") or "").split()
+        scopes = request.get("scope").split()
         if not scopes:
             raise entra_error(400, "invalid_request", 900144, "The request body must contain the following "
                               "parameter: 'scope'.")

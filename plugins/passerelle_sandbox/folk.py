@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
 import uuid
-from collections import deque
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +35,8 @@ from passerelle_sandbox.dataset_folk import CLIENTS_GROUP, OBJECTS, PREFIX, buil
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.folk_model import decode_cursor, encode_cursor, folk_error
 from passerelle_sandbox.folk_writes import WRITE_RULES, FolkWriteRoutes
+from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 Record = dict[str, Any]
 API_KEY = "folk_live_7c1e2d9a8b6c5d4e3f2a1b0c9d8e7f6a"
@@ -62,8 +62,8 @@ class FolkApp(FolkWriteRoutes, VendorApp):
 
     def __init__(self, dataset: dict[str, Any], api_key: str = API_KEY) -> None:
         self.api_key = api_key
-        self._rate_lock = threading.Lock()
-        self._calls: deque[float] = deque()
+        self._calls = SlidingWindow(lambda: float(self.config["window_seconds"]),
+                                    lambda: int(self.config["requests_per_window"]))
         super().__init__(dataset)
 
     # ----------------------------------------------------------------------------- setup
@@ -73,8 +73,7 @@ class FolkApp(FolkWriteRoutes, VendorApp):
                 "default_limit": 20, "max_limit": 100, "object_types": ["Deals"]}
 
     def on_reset(self) -> None:
-        with self._rate_lock:
-            self._calls.clear()
+        self._calls.clear()
 
     def load(self) -> None:
         section = self.dataset["folk"] if "folk" in self.dataset else build_folk_dataset(self.dataset)
@@ -111,43 +110,20 @@ class FolkApp(FolkWriteRoutes, VendorApp):
     def on_faults_cleared(self) -> None:
         self._key_revoked = False
 
-    def _prune(self, now: float) -> None:
-        window = float(self.config["window_seconds"])
-        while self._calls and self._calls[0] <= now - window:
-            self._calls.popleft()
-
     def enforce_limits(self, call: Call) -> None:
-        with self._rate_lock:
-            now = time.monotonic()
-            self._prune(now)
-            refused = self.config["enforce_rate_limits"] and len(self._calls) >= int(self.config["requests_per_window"])
-            if not refused:
-                self._calls.append(now)
-        if refused:
+        if not self._calls.take(enforce=self.config["enforce_rate_limits"]):
             raise self._throttled()
 
-    def _wait_seconds(self) -> int:
-        window = float(self.config["window_seconds"])
-        with self._rate_lock:
-            now = time.monotonic()
-            self._prune(now)
-            oldest = self._calls[0] if self._calls else None
-        return max(1, math.ceil(oldest + window - now)) if oldest is not None else 1
-
     def _throttled(self, retry_after: int | None = None) -> VendorError:
-        wait = retry_after if retry_after is not None else self._wait_seconds()
+        wait = retry_after if retry_after is not None else self._calls.retry_after() or 1
         headers = self._rate_headers(remaining_zero=True, reset_in=wait)
         headers["Retry-After"] = str(wait)
         return folk_error(429, "Too many requests, please retry later", headers, details={"retryAfter": wait})
 
     def _rate_headers(self, remaining_zero: bool = False, reset_in: int | None = None) -> dict[str, str]:
-        limit = int(self.config["requests_per_window"])
-        with self._rate_lock:
-            self._prune(time.monotonic())
-            used = len(self._calls)
-        reset_in = self._wait_seconds() if reset_in is None else reset_in
-        return {"X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Remaining": "0" if remaining_zero else str(max(0, limit - used)),
+        reset_in = (self._calls.retry_after() or 1) if reset_in is None else reset_in
+        return {"X-RateLimit-Limit": str(int(self.config["requests_per_window"])),
+                "X-RateLimit-Remaining": "0" if remaining_zero else str(self._calls.remaining()),
                 "X-RateLimit-Reset": str(math.ceil(time.time()) + reset_in)}
 
     def decorate(self, call: Call, response: Response) -> None:
@@ -194,13 +170,12 @@ class FolkApp(FolkWriteRoutes, VendorApp):
     def _page(self, call: Call, rows: list[Record]) -> Response:
         limit = self._limit(call)
         cursor = call.request.args.get("cursor")
-        offset = decode_cursor(cursor) if cursor else 0
-        page = rows[offset : offset + limit]
+        page = offset_page(rows, decode_cursor(cursor) if cursor else 0, limit)
         pagination: Record = {}
-        if offset + limit < len(rows):
+        if page.has_more:
             pagination["nextLink"] = (f"{self.base_url}{call.path}?limit={limit}"
-                                      f"&cursor={quote(encode_cursor(offset + limit), safe='')}")
-        return json_response({"data": {"items": page, "pagination": pagination}, "deprecations": []})
+                                      f"&cursor={quote(encode_cursor(page.end), safe='')}")
+        return json_response({"data": {"items": page.items, "pagination": pagination}, "deprecations": []})
 
     def on_list(self, call: Call, obj: str) -> Response:
         with self.lock:

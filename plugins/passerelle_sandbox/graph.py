@@ -9,8 +9,8 @@ Behaviour follows ``vendor-apis-pm.md`` §6 and Graph's documentation:
 - ``/v1.0/users`` and ``/v1.0/groups`` (``$top`` ≤ 999, default 100, ``$select``, the ``$filter``
   ``groupTypes/any(c:c eq 'Unified')``), ``/v1.0/groups/{id}/planner/plans``,
   ``/v1.0/planner/plans/{id}``, ``/planner/plans/{id}/buckets``, ``/planner/plans/{id}/tasks``,
-  ``/planner/tasks/{id}`` and ``/planner/tasks/{id}/details``; the creates and the details PATCH are in
-  :mod:`passerelle_sandbox.graph_writes`. Lists page with ``@odata.nextLink``
+  ``/planner/tasks/{id}`` and ``/planner/tasks/{id}/details`` (a plan's tasks take ``$expand=details``);
+  the creates and the details PATCH are in :mod:`passerelle_sandbox.graph_writes`. Lists page with ``@odata.nextLink``
   (an opaque signed ``$skiptoken``; Planner lists ``planner_page_size`` objects a page);
 - every Planner object carries ``@odata.etag``, new on every write; ``PATCH /planner/tasks/{id}`` and
   ``DELETE`` need ``If-Match`` with the current one (412 ``PreconditionFailed`` otherwise). Planner
@@ -27,13 +27,9 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import random
 import secrets
-import threading
-import time
 import uuid
-from collections import deque
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +43,8 @@ from passerelle_sandbox.entra import EntraCredentials, EntraEndpoints
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.graph_model import SkipTokens, etag, graph_error
 from passerelle_sandbox.graph_writes import PlannerWrites
+from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 Record = dict[str, Any]
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -69,6 +67,7 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         _rule("/<tenant>/v2.0/.well-known/openid-configuration", "openid"),
         _rule("/<tenant>/oauth2/v2.0/token", "token", ("POST",)),
         _rule(f"{V1}/users", "users"),
+        _rule(f"{V1}/users/<user>", "user"),
         _rule(f"{V1}/groups", "groups"),
         _rule(f"{V1}/groups/<group_id>/planner/plans", "group_plans"),
         _rule(f"{V1}/planner/plans/<plan_id>", "plan"),
@@ -84,8 +83,8 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
     def __init__(self, dataset: dict[str, Any], credentials: EntraCredentials | None = None) -> None:
         self.credentials_ = credentials or EntraCredentials()
         self.skiptokens = SkipTokens(secrets.token_bytes(32))
-        self._limits_lock = threading.Lock()
-        self._calls: deque[float] = deque()
+        self._calls = SlidingWindow(lambda: float(self.config["window_seconds"]),
+                                    lambda: int(self.config["request_limit"]))
         super().__init__(dataset)
 
     # ----------------------------------------------------------------------------- setup
@@ -107,8 +106,7 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         self._rng = random.Random(f"{self.dataset.get('seed')}:planner:sandbox")
 
     def on_reset(self) -> None:
-        with self._limits_lock:
-            self._calls.clear()
+        self._calls.clear()
 
     def public_credentials(self) -> dict[str, str]:
         return self.credentials_.as_dict()
@@ -142,14 +140,8 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
     def enforce_limits(self, call: Call) -> None:
         if not self.config["enforce_throttling"]:
             return
-        with self._limits_lock:
-            now, window = time.monotonic(), float(self.config["window_seconds"])
-            while self._calls and self._calls[0] <= now - window:
-                self._calls.popleft()
-            if len(self._calls) >= int(self.config["request_limit"]):
-                wait = max(1, math.ceil(self._calls[0] + window - now))
-                raise self._throttled(wait)
-            self._calls.append(now)
+        if not self._calls.take():
+            raise self._throttled(self._calls.retry_after() or 1)
 
     @staticmethod
     def _throttled(retry_after: int, message: str | None = None) -> VendorError:
@@ -201,16 +193,16 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         query = f"{call.path}|{args.get('$select', '')}|{args.get('$filter', '')}|{size}"
         offset = self.skiptokens.read(query, args["$skiptoken"]) if args.get("$skiptoken") else 0
         select = self._select(call)
-        chunk = rows[offset:offset + size]
+        page = offset_page(rows, offset, size)
         body: Record = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}"}
         if args.get("$count") == "true":
-            body["@odata.count"] = len(rows)
-        if offset + size < len(rows):
+            body["@odata.count"] = page.total
+        if page.has_more:
             params = [(k, v) for k, v in args.items(multi=True) if k != "$skiptoken"]
-            params.append(("$skiptoken", self.skiptokens.issue(query, offset + size)))
+            params.append(("$skiptoken", self.skiptokens.issue(query, page.end)))
             link = "&".join(f"{k}={v if k == '$skiptoken' else quote(v, safe=',()/:=$')}" for k, v in params)
             body["@odata.nextLink"] = f"{self.base_url}{call.path}?{link}"
-        body["value"] = [self._render(name, r, select) for r in chunk]
+        body["value"] = [self._render(name, r, select) for r in page.items]
         return json_response(body, content_type="application/json;odata.metadata=minimal;odata.streaming=true;"
                                                 "IEEE754Compatible=false;charset=utf-8")
 
@@ -227,6 +219,18 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         with self.lock:
             rows = sorted(self.store["users"].values(), key=lambda r: r["id"])
             return self._page(call, "users", rows, "users", self._top(call))
+
+    def on_user(self, call: Call, user: str) -> Response:
+        """``/users/{id | userPrincipalName}`` (Graph compares the name case-insensitively)."""
+        with self.lock:
+            row = self.store["users"].get(user) or next(
+                (u for u in self.store["users"].values()
+                 if (u.get("userPrincipalName") or "").lower() == user.lower()), None)
+            if row is None:
+                raise graph_error(404, "Request_ResourceNotFound", f"Resource '{user}' does not exist or one of its "
+                                  "queried reference-property objects are not present.")
+            return json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+                                  **self._render("users", row, self._select(call))})
 
     def on_groups(self, call: Call) -> Response:
         wanted = call.request.args.get("$filter")
@@ -276,6 +280,13 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         with self.lock:
             self._get("plans", plan_id)
             rows = [t for t in self.store["tasks"].values() if t["planId"] == plan_id]
+            expand = call.request.args.get("$expand")
+            if expand is not None:  # the one navigation property of a plannerTask list Graph expands
+                if expand.strip() != "details":
+                    raise graph_error(400, "BadRequest", f"Could not find a property named '{expand}' on type "
+                                      "'microsoft.graph.plannerTask'.")
+                rows = [{**t, "details": self._render("details", self.store["details"].get(t["id"])
+                                                      or self._new_details(t["id"]))} for t in rows]
             return self._planner_list(call, "tasks", rows, f"planner/plans('{plan_id}')/tasks")
 
     def on_task_details(self, call: Call, task_id: str) -> Response:

@@ -9,14 +9,12 @@ an opaque base64 value that changes with every write): a PATCH or DELETE must se
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
 import time
 import uuid
 from typing import Any
 
 from passerelle_sandbox.core import VendorError
+from passerelle_sandbox.paging import BadToken, TokenSigner
 
 Record = dict[str, Any]
 
@@ -41,21 +39,17 @@ class SkipTokens:
     query, or forged, is refused)."""
 
     def __init__(self, key: bytes) -> None:
-        self.key = key
+        self.signer = TokenSigner(key)
 
     def issue(self, query: str, offset: int) -> str:
-        body = base64.urlsafe_b64encode(json.dumps({"q": query, "o": offset}).encode()).decode().rstrip("=")
-        mac = hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()[:16]
-        return f"X%27{body}.{mac}%27"
+        return f"X%27{self.signer.seal({'q': query, 'o': offset})}%27"
 
     def read(self, query: str, token: str) -> int:
         token = token.removeprefix("X%27").removeprefix("X'").removesuffix("%27").removesuffix("'")
-        body, _, mac = token.rpartition(".")
-        expected = hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()[:16]
         try:
-            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except ValueError:
+            data = self.signer.open(token)
+        except BadToken:
             data = None
-        if not hmac.compare_digest(mac, expected) or not isinstance(data, dict) or data.get("q") != query:
+        if not isinstance(data, dict) or data.get("q") != query:
             raise graph_error(400, "Request_BadRequest", "Invalid $skiptoken value: it does not belong to this query.")
         return int(data["o"])

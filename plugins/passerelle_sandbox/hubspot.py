@@ -1,6 +1,7 @@
 """HubSpot CRM API emulator: objects list/read/search, properties, owners, v4 associations, OAuth.
 
-Object writes live in ``hubspot_writes``, v4 single-record associations in ``hubspot_links``.
+Object writes live in ``hubspot_writes``, unique-value properties and ``idProperty`` upserts in
+``hubspot_unique``, v4 single-record associations in ``hubspot_links``.
 
 Behaviour follows ``vendor-apis-crm.md`` §2: private-app (``pat-…``) or OAuth bearer tokens;
 list pages of at most 100 with ``paging.next.after`` only when more remain; search with OR-ed
@@ -28,9 +29,7 @@ import copy
 import itertools
 import logging
 import random
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -59,9 +58,13 @@ from passerelle_sandbox.hubspot_errors import hs_error
 from passerelle_sandbox.hubspot_index import SearchIndex, plan_search
 from passerelle_sandbox.hubspot_links import RecordLinks
 from passerelle_sandbox.hubspot_search import SearchError, SearchLimits, naive_search, parse_search
+from passerelle_sandbox.hubspot_unique import UniqueWrites
 from passerelle_sandbox.hubspot_writes import ObjectWrites
 from passerelle_sandbox.hubspot_properties import PropertyWrites
 from passerelle_sandbox.ids import NumericIdSequence
+from passerelle_sandbox.oauth import TokenRequest
+from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.rate_limits import Budget, SlidingWindow, take_together
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,11 @@ PRIVATE_APP_TOKEN = "pat-eu1-3f1c2e5a-8b7d-4c9e-a1f0-5d6b7c8e9f01"
 CLIENT_ID = "5a9d1f3c-2b4e-4f6a-8c7d-9e0f1a2b3c4d"
 CLIENT_SECRET = "8e7d6c5b-4a39-4281-9f0e-d1c2b3a4f5e6"
 REFRESH_TOKEN = "eu1-7b2c-4d9e-4f10-a3b5-c6d7e8f90a1b"
+POLICIES = {  # the limit a call does not fit → (policyName, label, groupName prefix)
+    "daily": ("DAILY", "daily", "publicapi:api-calls-daily"),
+    "search": ("SECONDLY", "secondly", "publicapi:crm-search-secondly"),
+    "burst": ("TEN_SECONDLY_ROLLING", "ten_secondly_rolling", "publicapi:private-app-api-calls-ten-secondly"),
+}
 URI_TOO_LONG_PAGE = (b"<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n"
                      b"<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
                      b"</body>\r\n</html>\r\n")
@@ -98,7 +106,7 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule
     return Rule(path, endpoint=endpoint, methods=list(methods))
 
 
-class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
+class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, VendorApp):
     vendor = "hubspot"
     public_endpoints = frozenset({"token"})
     url_map = Map(
@@ -112,6 +120,7 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
             _rule("/crm/v3/objects/<object_type>/batch/create", "batch_create", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/batch/update", "batch_update", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/batch/archive", "batch_archive", ("POST",)),
+            _rule("/crm/v3/objects/<object_type>/batch/upsert", "batch_upsert", ("POST",)),
             _rule("/crm/v3/objects/<object_type>/<record_id>", "read"),
             _rule("/crm/v3/objects/<object_type>/<record_id>", "update", ("PATCH",)),
             _rule("/crm/v3/objects/<object_type>/<record_id>", "archive", ("DELETE",)),
@@ -136,9 +145,11 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
 
     def __init__(self, dataset: dict[str, Any], credentials: HubSpotCredentials | None = None) -> None:
         self.hs_credentials = credentials or HubSpotCredentials()
-        self._rate_lock = threading.Lock()
+        self._burst = SlidingWindow(lambda: self.config["burst_interval_ms"] / 1000.0,
+                                    lambda: self.config["burst_limit"])
+        self._search = SlidingWindow(1.0, lambda: self.config["search_per_second"])
+        self._daily = Budget(lambda: self.config["daily_limit"])
         self._bulk_serial = itertools.count(1)
-        self._reset_counters()
         super().__init__(dataset)
 
     # ----------------------------------------------------------------------------- setup
@@ -162,14 +173,9 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
             "max_url_bytes": 16_384,
         }
 
-    def _reset_counters(self) -> None:
-        with self._rate_lock:
-            self._burst: deque[float] = deque()
-            self._search: deque[float] = deque()
-            self._daily = 0
-
     def on_reset(self) -> None:
-        self._reset_counters()
+        for allowance in (self._burst, self._search, self._daily):
+            allowance.clear()
 
     def load(self) -> None:
         section = self.dataset.get("hubspot", {})
@@ -253,34 +259,13 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
     def on_faults_cleared(self) -> None:
         self._pat_revoked = False
 
-    def _prune(self, now: float) -> None:
-        interval = self.config["burst_interval_ms"] / 1000.0
-        while self._burst and self._burst[0] <= now - interval:
-            self._burst.popleft()
-        while self._search and self._search[0] <= now - 1.0:
-            self._search.popleft()
-
     def enforce_limits(self, call: Call) -> None:
-        is_search = call.endpoint == "search"
-        refused: tuple[str, str, str] | None = None
-        with self._rate_lock:
-            now = time.monotonic()
-            self._prune(now)
-            if self.config["enforce_rate_limits"]:
-                if self._daily >= self.config["daily_limit"]:
-                    refused = ("DAILY", "daily", "publicapi:api-calls-daily")
-                elif is_search and len(self._search) >= self.config["search_per_second"]:
-                    refused = ("SECONDLY", "secondly", "publicapi:crm-search-secondly")
-                elif len(self._burst) >= self.config["burst_limit"]:
-                    refused = ("TEN_SECONDLY_ROLLING", "ten_secondly_rolling",
-                               "publicapi:private-app-api-calls-ten-secondly")
-            if refused is None:
-                self._burst.append(now)
-                if is_search:
-                    self._search.append(now)
-                self._daily += 1
+        charges = [("daily", self._daily, 1), ("burst", self._burst, 1)]
+        if call.endpoint == "search":  # checked after the daily limit, before the burst window
+            charges.insert(1, ("search", self._search, 1))
+        refused = take_together(charges, enforce=self.config["enforce_rate_limits"])
         if refused is not None:
-            raise self._throttled(*refused)
+            raise self._throttled(*POLICIES[refused])
 
     def _throttled(self, policy: str, label: str, group: str, retry_after: int | None = None) -> VendorError:
         headers = self._rate_headers(remaining_zero=True, daily=True)
@@ -298,18 +283,14 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
         return VendorError(429, body, headers)
 
     def _rate_headers(self, remaining_zero: bool = False, daily: bool = True) -> dict[str, str]:
-        with self._rate_lock:
-            self._prune(time.monotonic())
-            used, used_daily = len(self._burst), self._daily
-        limit, daily_limit = int(self.config["burst_limit"]), int(self.config["daily_limit"])
         headers = {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.config["burst_interval_ms"])),
-            "X-HubSpot-RateLimit-Max": str(limit),
-            "X-HubSpot-RateLimit-Remaining": "0" if remaining_zero else str(max(0, limit - used)),
+            "X-HubSpot-RateLimit-Max": str(int(self.config["burst_limit"])),
+            "X-HubSpot-RateLimit-Remaining": "0" if remaining_zero else str(self._burst.remaining()),
         }
         if daily:
-            headers["X-HubSpot-RateLimit-Daily"] = str(daily_limit)
-            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, daily_limit - used_daily))
+            headers["X-HubSpot-RateLimit-Daily"] = str(int(self.config["daily_limit"]))
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(self._daily.remaining())
         return headers
 
     def decorate(self, call: Call, response: Response) -> None:
@@ -322,8 +303,7 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
 
     def fault_response(self, call: Call, fault: FaultSpec) -> Response:
         if fault.kind == "rate_limit":
-            error = self._throttled("TEN_SECONDLY_ROLLING", "ten_secondly_rolling",
-                                    "publicapi:private-app-api-calls-ten-secondly", retry_after=fault.retry_after)
+            error = self._throttled(*POLICIES["burst"], retry_after=fault.retry_after)
             if fault.retry_after is None:
                 error.headers.pop("Retry-After", None)
             if fault.message:
@@ -358,15 +338,14 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
     # ---------------------------------------------------------------------------- OAuth
 
     def on_token(self, call: Call) -> Response:
-        form = call.request.form
-        creds = self.hs_credentials
-        if form.get("grant_type") != "refresh_token":
+        request, creds = TokenRequest.read(call.request, basic=False), self.hs_credentials
+        if request.grant_type != "refresh_token":
             raise _oauth_error("BAD_GRANT_TYPE", "grant_type must be refresh_token")
-        if form.get("client_id") != creds.client_id:
+        if request.client_id != creds.client_id:
             raise _oauth_error("BAD_CLIENT_ID", "missing or invalid client_id")
-        if form.get("client_secret") != creds.client_secret:
+        if request.client_secret != creds.client_secret:
             raise _oauth_error("BAD_CLIENT_SECRET", "missing or invalid client_secret")
-        if form.get("refresh_token") != creds.refresh_token:
+        if request.get("refresh_token") != creds.refresh_token:
             raise _oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
         expires_in = int(self.config["oauth_expires_in"])
         access = self.tokens.issue("CO", ttl=expires_in, nbytes=96)
@@ -487,12 +466,12 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
         args = call.request.args
         archived = args.get("archived", "false").lower() == "true"
         with self.lock:
-            record = self.records[object_type].get(record_id)
+            record = self.record_by(object_type, record_id, args.get("idProperty"))
             if record is None or bool(record.get("archived")) != archived:
                 raise hs_error(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
                                context={"id": [record_id]})
             rendered = self._render(object_type, record, self._names(call, "properties"))
-            block = self._association_block(object_type, record_id, self._names(call, "associations") or [])
+            block = self._association_block(object_type, record["id"], self._names(call, "associations") or [])
             if block:
                 rendered["associations"] = block
         return json_response(rendered)
@@ -510,11 +489,16 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
         started = self.now_text()
         results, missing = [], []
         with self.lock:
+            by_value = None
+            if body.get("idProperty") is not None:
+                name = self.id_property(object_type, body["idProperty"])
+                by_value = self.unique_values(object_type, {name})
             for item in inputs:
-                record_id = str(item.get("id")) if isinstance(item, dict) else ""
-                record = self.records[object_type].get(record_id)
+                given = str(item.get("id")) if isinstance(item, dict) else ""
+                record_id = by_value.holder(name, given) if by_value is not None else given
+                record = self.records[object_type].get(record_id) if record_id is not None else None
                 if record is None or bool(record.get("archived")) != archived:
-                    missing.append(record_id)
+                    missing.append(given)
                     continue
                 results.append(self._render(object_type, record, wanted if isinstance(wanted, list) else None))
         payload: Record = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": started}
@@ -667,17 +651,17 @@ class HubSpotApp(ObjectWrites, PropertyWrites, RecordLinks, VendorApp):
                 if not targets:
                     without.append(from_id)
                     continue
-                chunk = targets[offset : offset + ASSOCIATION_PAGE]
+                page = offset_page(targets, offset, ASSOCIATION_PAGE)
                 result: Record = {
                     "from": {"id": from_id},
                     "to": [
                         {"toObjectId": int(to_id),
                          "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
-                        for to_id, type_id in chunk
+                        for to_id, type_id in page.items
                     ],
                 }
-                if offset + ASSOCIATION_PAGE < len(targets):
-                    result["paging"] = {"next": {"after": str(offset + ASSOCIATION_PAGE)}}
+                if page.has_more:
+                    result["paging"] = {"next": {"after": str(page.end)}}
                 results.append(result)
         payload: Record = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": started}
         if without:

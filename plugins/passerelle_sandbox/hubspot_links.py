@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.hubspot_errors import hs_error
 from passerelle_sandbox.hubspot_model import ASSOCIATION_TYPE_IDS, OBJECT_TYPE_IDS
+from passerelle_sandbox.paging import offset_page
 
 Record = dict[str, Any]
 LINK_PAGE = 500
@@ -48,14 +49,14 @@ class RecordLinks:
             raise hs_error(400, "VALIDATION_ERROR", f"Invalid after value '{after}'")
         with self.lock:
             targets = list(self.associations.get((object_type, to_type), {}).get(record_id, {}).items())
-        offset = int(after)
+        page = offset_page(targets, int(after), limit)
         body: Record = {"results": [
             {"toObjectId": int(to_id),
              "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
-            for to_id, type_id in targets[offset: offset + limit]
+            for to_id, type_id in page.items
         ]}
-        if offset + limit < len(targets):
-            next_after = str(offset + limit)
+        if page.has_more:
+            next_after = str(page.end)
             body["paging"] = {"next": {"after": next_after, "link": self._next_link(call, next_after)}}
         return json_response(body)
 

@@ -94,6 +94,7 @@ class PropertyDef:
     field_type: str
     label: str | None = None  # a property made through the API keeps its label and group
     group: str | None = None
+    unique: bool = False  # ``hasUniqueValue``: no two live records hold the same value
 
     def as_json(self, object_type: str, order: int) -> dict[str, Any]:
         return {
@@ -107,7 +108,7 @@ class PropertyDef:
             "displayOrder": order,
             "calculated": False,
             "externalOptions": False,
-            "hasUniqueValue": self.name == "hs_object_id",
+            "hasUniqueValue": self.unique or self.name == "hs_object_id",
             "hidden": False,
             "hubspotDefined": self.group is None and not self.name.startswith(
                 ("siren", "siret", "vat_", "einvoicing", "customer_type")),

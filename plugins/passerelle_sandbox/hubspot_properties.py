@@ -1,7 +1,8 @@
 """HubSpot property definitions: read one, create one (``/crm/v3/properties/{objectType}``).
 
 What an integration's set-up does to add its own fields (two-way-sync.md §2): ``POST`` with ``name``,
-``label``, ``type``, ``fieldType`` and ``groupName`` answers 201 with the definition; a name already taken
+``label``, ``type``, ``fieldType`` and ``groupName`` (and ``hasUniqueValue``, for a property that identifies
+a record: see ``hubspot_unique``) answers 201 with the definition; a name already taken
 answers 409 ``OBJECT_ALREADY_EXISTS``; a ``type`` and ``fieldType`` that do not go together, or a missing
 field, answer 400 ``VALIDATION_ERROR``. Values of the new property are then accepted by every object write.
 """
@@ -60,11 +61,15 @@ class PropertyWrites:
                                                     "hold only lowercase letters, digits and underscores")
         if field_type not in FIELD_TYPES.get(kind, ()):
             raise hs_error(400, "VALIDATION_ERROR", f"Property type {kind} does not support field type {field_type}")
+        unique = body.get("hasUniqueValue", False)
+        if not isinstance(unique, bool):
+            raise hs_error(400, "VALIDATION_ERROR", f"hasUniqueValue must be a boolean, got {unique!r}")
         with self.lock:
             defs = self.properties[object_type]
             if name in defs:
                 raise hs_error(409, "OBJECT_ALREADY_EXISTS", f"Property named '{name}' already exists.")
-            definition = PropertyDef(name, kind, field_type, label=str(body["label"]), group=str(body["groupName"]))
+            definition = PropertyDef(name, kind, field_type, label=str(body["label"]), group=str(body["groupName"]),
+                                     unique=unique)
             defs[name] = definition
             order = len(defs) - 1
         return json_response(definition.as_json(object_type, order), 201)

@@ -6,7 +6,8 @@ archive 204. Property values are checked like the API does before anything is wr
 fails the whole request with HubSpot's ``VALIDATION_ERROR`` body naming the property. Batches take at
 most 100 inputs; a batch update naming unknown ids answers 207 with the others applied. A ticket needs its
 stage (``hs_pipeline_stage``, of its pipeline, ``0`` by default) and a note its ``hs_timestamp``; moving a
-ticket into a ``CLOSED`` stage stamps ``closed_date``.
+ticket into a ``CLOSED`` stage stamps ``closed_date``. Unique-value properties (a duplicate refused, records
+addressed by ``idProperty``, ``batch/upsert``) are in :mod:`passerelle_sandbox.hubspot_unique`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ObjectWrites:
         def _changed(self, object_type: str) -> None: ...
         def _stamp_modified(self, obj: str, record: Record, now: str) -> None: ...
         def _associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None) -> None: ...
+        def refuse_duplicates(self, object_type: str, writes: list[tuple[str | None, Record]]) -> None: ...
+        def record_by(self, object_type: str, value: str, id_property: str | None) -> Record | None: ...
 
     # ------------------------------------------------------------------------- validation
 
@@ -150,8 +153,8 @@ class ObjectWrites:
                 links.append((to_type, to_id, type_id))
         return links
 
-    def _live(self, object_type: str, record_id: str) -> Record:
-        record = self.records[object_type].get(record_id)
+    def _live(self, object_type: str, record_id: str, id_property: str | None = None) -> Record:
+        record = self.record_by(object_type, record_id, id_property)
         if record is None or record.get("archived"):
             raise hs_error(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
                            context={"id": [record_id]})
@@ -197,6 +200,7 @@ class ObjectWrites:
         with self.lock:
             values = self._property_values(object_type, body.get("properties", {}))
             links = self._links(object_type, body.get("associations"))
+            self.refuse_duplicates(object_type, [(None, values)])
             record = self._insert(object_type, values, links, self.now_text())
             self._changed(object_type)
             return json_response(self._answer(object_type, record), 201)
@@ -205,8 +209,9 @@ class ObjectWrites:
         object_type = self._type(object_type)
         body = self._json(call)
         with self.lock:
-            record = self._live(object_type, record_id)
+            record = self._live(object_type, record_id, call.request.args.get("idProperty"))
             values = self._property_values(object_type, body.get("properties", {}), record)
+            self.refuse_duplicates(object_type, [(record["id"], values)])
             self._apply(object_type, record, values, self.now_text())
             self._changed(object_type)
             return json_response(self._answer(object_type, record))
@@ -246,6 +251,7 @@ class ObjectWrites:
             checked = [(self._property_values(object_type, item.get("properties", {})),
                         self._links(object_type, item.get("associations")), item.get("objectWriteTraceId"))
                        for item in inputs]
+            self.refuse_duplicates(object_type, [(None, values) for values, _, _ in checked])
             results = []
             for values, links, trace in checked:
                 answer = self._answer(object_type, self._insert(object_type, values, links, started))
@@ -260,16 +266,16 @@ class ObjectWrites:
         inputs = self._inputs(call)
         with self.lock:
             started = self.now_text()
-            store = self.records[object_type]
             checked: list[tuple[Record, Record]] = []
             missing: list[str] = []
             for item in inputs:
                 record_id = str(item.get("id", ""))
-                record = store.get(record_id)
+                record = self.record_by(object_type, record_id, item.get("idProperty"))
                 if record is None or record.get("archived"):
                     missing.append(record_id)
                     continue
                 checked.append((record, self._property_values(object_type, item.get("properties", {}), record)))
+            self.refuse_duplicates(object_type, [(record["id"], values) for record, values in checked])
             for record, values in checked:
                 self._apply(object_type, record, values, started)
             self._changed(object_type)

@@ -38,9 +38,7 @@ import hashlib
 import itertools
 import json
 import random
-import threading
-import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -58,6 +56,8 @@ from passerelle_sandbox.jira_jql import JqlError, compile_jql
 from passerelle_sandbox.jira_meta import CATEGORY_IDS, ISSUE_TYPE_IDS, META_RULES, JiraMetaMixin
 from passerelle_sandbox.jira_reads import READ_RULES, JiraReadsMixin
 from passerelle_sandbox.jira_writes import WRITE_RULES, JiraWritesMixin
+from passerelle_sandbox.paging import offset_page, pack, unpack
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 Record = dict[str, Any]
 API_TOKEN = "ATATT3xFfGF0sandbox-passerelle-jira-token-7c1e9a44"
@@ -115,8 +115,8 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
     )
 
     def __init__(self, dataset: dict[str, Any]) -> None:
-        self._rate_lock = threading.Lock()
-        self._calls: deque[float] = deque()
+        self._calls = SlidingWindow(lambda: float(self.config["burst_window_seconds"]),
+                                    lambda: int(self.config["burst_limit"]))
         self._snapshots: OrderedDict[str, list[str]] = OrderedDict()
         self._snapshot_ids = itertools.count(1)
         super().__init__(dataset)
@@ -141,8 +141,7 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
         }
 
     def on_reset(self) -> None:
-        with self._rate_lock:
-            self._calls.clear()
+        self._calls.clear()
         self._snapshots.clear()
 
     def load(self) -> None:
@@ -227,21 +226,11 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
     def on_faults_cleared(self) -> None:
         self._api_token_revoked = False
 
-    def _window_used(self, now: float) -> int:
-        window = float(self.config["burst_window_seconds"])
-        while self._calls and self._calls[0] <= now - window:
-            self._calls.popleft()
-        return len(self._calls)
-
     def enforce_limits(self, call: Call) -> None:
         if not self.config["enforce_rate_limits"]:
             return
-        with self._rate_lock:
-            now = time.monotonic()
-            if self._window_used(now) < int(self.config["burst_limit"]):
-                self._calls.append(now)
-                return
-        raise self._throttled(int(self.config["retry_after_seconds"]))
+        if not self._calls.take():
+            raise self._throttled(int(self.config["retry_after_seconds"]))
 
     def _throttled(self, retry_after: int | None) -> VendorError:
         reset = datetime.now(timezone.utc) + timedelta(seconds=max(60, retry_after or 0))
@@ -260,9 +249,7 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
         response.headers.setdefault("X-AREQUESTID", correlation_id()[:8])
         response.headers.setdefault("ATL-TraceId", correlation_id().replace("-", "")[:16])
         if call.principal is not None and self.config["enforce_rate_limits"]:
-            with self._rate_lock:
-                used = self._window_used(time.monotonic())
-            if used >= 0.8 * int(self.config["burst_limit"]):
+            if self._calls.calls() >= 0.8 * int(self.config["burst_limit"]):
                 response.headers.setdefault("X-RateLimit-NearLimit", "true")
 
     def fault_response(self, call: Call, fault: FaultSpec) -> Response:
@@ -484,6 +471,7 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
             "labels": issue.get("labels") or [], "issuetype": issue["issuetype"],
             "updated": issue["updated"], "created": issue["created"], "resolutiondate": issue.get("resolutiondate"),
             "duedate": issue.get("duedate"), "fixVersions": [x for v in versions for x in (v["id"], v["name"])] or None,
+            "parent": [issue["parent"], self.issues[issue["parent"]]["key"]] if issue.get("parent") in self.issues else None,
         }
 
     def _matching(self, jql: str, reconcile: frozenset[str] = frozenset()) -> list[str]:
@@ -550,15 +538,16 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
                 self._snapshots[snapshot_id] = ids
                 while len(self._snapshots) > 500:
                     self._snapshots.popitem(last=False)
-            chunk = ids[offset: offset + limit]
-            issues = [self.render_issue(self.issues[i], fields) for i in chunk
+            page = offset_page(ids, offset, limit)
+            issues = [self.render_issue(self.issues[i], fields) for i in page.items
                       if i in self.issues and not self.projects[self.issues[i]["projectId"]].get("deleted")]
             if "changelog" in [e.strip() for e in args["expand"]]:
                 for body_issue in issues:
                     body_issue["changelog"] = self.changelog_page(self.issues[body_issue["id"]])
+            self._add_properties(issues, self._property_keys(args["properties"]))
         body: Record = {"issues": issues}
-        if offset + limit < len(ids):
-            body["nextPageToken"] = self._token(snapshot_id, offset + limit, fingerprint)
+        if page.has_more:
+            body["nextPageToken"] = self._token(snapshot_id, page.end, fingerprint)
             body["isLast"] = False
         else:
             body["isLast"] = True
@@ -566,12 +555,11 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
 
     @staticmethod
     def _token(snapshot_id: str, offset: int, fingerprint: str) -> str:
-        raw = json.dumps({"s": snapshot_id, "o": offset, "q": fingerprint}, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return pack({"s": snapshot_id, "o": offset, "q": fingerprint})
 
     def _read_token(self, token: str, fingerprint: str) -> tuple[str, int]:
         try:
-            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            data = unpack(token)
             snapshot_id, offset, query = str(data["s"]), int(data["o"]), data["q"]
         except (ValueError, KeyError, TypeError):
             raise jira_error(400, "The provided next page token is invalid or expired.") from None
@@ -591,7 +579,21 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
             body = self.render_issue(issue, fields)
             if "changelog" in self._csv(call, "expand"):
                 body["changelog"] = self.changelog_page(issue)
+            self._add_properties([body], self._property_keys(call.request.args.getlist("properties")))
             return json_response(body)
+
+    @staticmethod
+    def _property_keys(requested: list[str]) -> list[str]:
+        """``properties`` of a search or issue read: keys, listed or comma-separated (``*all`` is not served)."""
+        return [key.strip() for raw in requested for key in str(raw).split(",") if key.strip()]
+
+    def _add_properties(self, bodies: list[Record], keys: list[str]) -> None:
+        """The requested issue properties that are set, as Jira answers them (an object by key)."""
+        if not keys:
+            return
+        for body in bodies:
+            stored = self.issues[body["id"]].get("properties") or {}
+            body["properties"] = {key: stored[key] for key in keys if key in stored}
 
     def _paging(self, call: Call, default: int | None = None) -> tuple[int, int]:
         args = call.request.args
@@ -603,12 +605,12 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
         return max(0, start), max(1, min(size, int(default or self.config["page_max_results"])))
 
     def _page(self, call: Call, values: list[Record], start: int, size: int) -> Record:
-        chunk = values[start: start + size]
-        body: Record = {"self": call.request.url, "maxResults": size, "startAt": start, "total": len(values),
-                        "isLast": start + size >= len(values), "values": chunk}
-        if not body["isLast"]:
+        page = offset_page(values, start, size)
+        body: Record = {"self": call.request.url, "maxResults": size, "startAt": start, "total": page.total,
+                        "isLast": not page.has_more, "values": page.items}
+        if page.has_more:
             args = dict(call.request.args)
-            args.update({"startAt": str(start + size), "maxResults": str(size)})
+            args.update({"startAt": str(page.end), "maxResults": str(size)})
             body["nextPage"] = f"{self.base_url}{call.path}?{urlencode(args)}"
         return body
 

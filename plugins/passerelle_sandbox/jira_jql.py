@@ -23,7 +23,7 @@ DATE_FIELDS = {"updated": "updated", "updateddate": "updated", "created": "creat
                "duedate": "duedate"}
 TEXT_FIELDS = {"project": "project", "key": "key", "issuekey": "key", "id": "id", "status": "status",
                "statuscategory": "statusCategory", "assignee": "assignee", "labels": "labels",
-               "issuetype": "issuetype", "type": "issuetype", "fixversion": "fixVersions"}
+               "issuetype": "issuetype", "type": "issuetype", "fixversion": "fixVersions", "parent": "parent"}
 _TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|>=|<=|=|>|<|~|\(|\)|,)'
     r'|(?P<word>[^\s"\'=!<>~(),]+))'

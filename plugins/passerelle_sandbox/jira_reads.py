@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_jira import STATUSES
 from passerelle_sandbox.jira_common import Record, jira_error, rich_text, rule
+from passerelle_sandbox.paging import offset_page
 
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "In Review", "41": "Done"}
 ISSUE_MISSING = "Issue does not exist or you do not have permission to see it."
@@ -139,7 +140,7 @@ class JiraReadsMixin:
         size = max(1, min(self._int_arg(call, "maxResults", 100), 100))
         with self.lock:
             issue = self.visible_issue(id_or_key)
-            histories = self.histories.get(issue["id"], [])
-            values = [self.render_history(h) for h in histories[start: start + size]]
-        return json_response({"self": call.request.url, "maxResults": size, "startAt": start, "total": len(histories),
-                              "isLast": start + size >= len(histories), "values": values})
+            page = offset_page(self.histories.get(issue["id"], []), start, size)
+            values = [self.render_history(h) for h in page.items]
+        return json_response({"self": call.request.url, "maxResults": size, "startAt": start, "total": page.total,
+                              "isLast": not page.has_more, "values": values})

@@ -28,12 +28,9 @@ import base64
 import itertools
 import json
 import logging
-import math
 import random
 import re
-import threading
-import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -45,7 +42,7 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_monday import COLUMNS, GROUPS, monday_section
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.monday_errors import MondayError, error_entry
-from passerelle_sandbox.monday_reads import FIELD_READS, ROOT_READS, column_text, load_extras
+from passerelle_sandbox.monday_reads import FIELD_READS, ROOT_READS, column_text, load_extras, page_of, select_users
 from passerelle_sandbox.monday_schema import build_monday_schema, query_complexity
 from passerelle_sandbox.monday_store import (
     Record,
@@ -55,6 +52,8 @@ from passerelle_sandbox.monday_store import (
     stamp_of_iso,
 )
 from passerelle_sandbox.monday_writes import MUTATIONS, count_root_fields
+from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +68,8 @@ class MondayApp(VendorApp):
     url_map = Map([Rule("/v2", endpoint="graphql", methods=["POST"])], strict_slashes=False)
 
     def __init__(self, dataset: dict[str, Any]) -> None:
-        self._rate_lock = threading.Lock()
-        self._spent: deque[tuple[float, int]] = deque()
-        self._board_creations: deque[float] = deque()
+        self._spent = SlidingWindow(60.0, lambda: int(self.config["complexity_budget_per_minute"]))
+        self._board_creations = SlidingWindow(60.0, lambda: int(self.config["create_board_per_minute"]))
         self._queries: OrderedDict[int, Record] = OrderedDict()
         self._serial = itertools.count(1)
         super().__init__(dataset)
@@ -124,9 +122,8 @@ class MondayApp(VendorApp):
         load_extras(self, section)
 
     def on_reset(self) -> None:
-        with self._rate_lock:
-            self._spent.clear()
-            self._board_creations.clear()
+        self._spent.clear()
+        self._board_creations.clear()
 
     def public_credentials(self) -> dict[str, str]:
         return {"api_token": self.token, "api_version": "2025-07"}
@@ -252,16 +249,10 @@ class MondayApp(VendorApp):
         """``create_board`` (like ``duplicate_*``) is capped per minute: past it, HTTP 429."""
         if not count:
             return
-        cap = int(self.config["create_board_per_minute"])
-        with self._rate_lock:
-            now = time.monotonic()
-            while self._board_creations and self._board_creations[0] <= now - 60:
-                self._board_creations.popleft()
-            if len(self._board_creations) + count > cap:
-                wait = max(1, math.ceil(self._board_creations[0] + 60 - now)) if self._board_creations else 60
-                raise self._refuse(429, "RATE_LIMIT_EXCEEDED", "Call limit exceeded for CreateBoard",
-                                   headers={"Retry-After": str(wait)}, retry_in_seconds=wait, status_code=429)
-            self._board_creations.extend([now] * count)
+        if not self._board_creations.take(count):
+            wait = self._board_creations.retry_after() or 60
+            raise self._refuse(429, "RATE_LIMIT_EXCEEDED", "Call limit exceeded for CreateBoard",
+                               headers={"Retry-After": str(wait)}, retry_in_seconds=wait, status_code=429)
 
     def _charge(self, cost: int) -> int:
         """Charge the query's cost to the per-minute budget; refuse it when the budget is spent."""
@@ -271,23 +262,20 @@ class MondayApp(VendorApp):
             raise self._refuse(200, "maxComplexityExceeded",
                                f"Query has complexity of {cost}, which exceeds max complexity of {limit}",
                                complexity=cost, max_complexity=limit)
-        with self._rate_lock:
-            now = time.monotonic()
-            while self._spent and self._spent[0][0] <= now - 60:
-                self._spent.popleft()
-            used = sum(c for _, c in self._spent)
-            if self.config["enforce_complexity"] and used + cost > budget:
-                wait = max(1, math.ceil(self._spent[0][0] + 60 - now)) if self._spent else 60
+        with self._spent.lock:
+            used = int(self._spent.used())
+            if not self._spent.take(cost, enforce=self.config["enforce_complexity"]):
+                wait = self._spent.retry_after() or 60
                 raise self._refuse(200, "COMPLEXITY_BUDGET_EXHAUSTED", "Complexity budget exhausted",
                                    headers={"Retry-After": str(wait)}, retry_in_seconds=wait, status_code=429)
-            self._spent.append((now, cost))
             return budget - used - cost
 
     # ------------------------------------------------------------------- root resolvers
 
     def q_boards(self, info: Any, ids: list[str] | None = None, limit: int | None = None, page: int | None = None,
                state: str = "active", board_kind: str | None = None, order_by: str | None = None,
-               workspace_ids: list[str] | None = None) -> list[Record]:
+               workspace_ids: list[str] | None = None, latest: bool | None = None) -> list[Record]:
+        """``latest`` asks monday to skip its read replicas: the sandbox always answers with the latest data."""
         selected = [b for b in self.boards_by_id(ids) if state == "all" or b["state"] == state]
         if board_kind:
             selected = [b for b in selected if b["board_kind"] == board_kind]
@@ -295,7 +283,7 @@ class MondayApp(VendorApp):
             selected = [b for b in selected if b["workspace_id"] in {str(w) for w in workspace_ids}]
         if order_by == "created_at":
             selected.sort(key=lambda b: (b["created_at"], b["id"]), reverse=True)
-        return _page(selected, limit if limit is not None else (len(selected) if ids else 25), page)
+        return page_of(selected, limit if limit is not None else (len(selected) if ids else 25), page)
 
     def boards_by_id(self, ids: list[str] | None) -> list[Record]:
         if ids is None:
@@ -317,29 +305,18 @@ class MondayApp(VendorApp):
             selected = [i for i in selected if i["state"] == "active"]
         if newest_first:
             selected.sort(key=lambda i: i["created_at"], reverse=True)
-        return _page(selected, size, page)
+        return page_of(selected, size, page)
 
-    def q_users(self, info: Any, ids: list[str] | None = None, limit: int | None = None, page: int | None = None,
-              kind: str | None = None, emails: list[str] | None = None, name: str | None = None) -> list[Record]:
-        selected = sorted(self.users.values(), key=lambda u: int(u["id"]))
-        if ids is not None:
-            selected = [u for u in selected if u["id"] in {str(i) for i in ids}]
-        if emails:
-            selected = [u for u in selected if u["email"].lower() in {e.lower() for e in emails}]
-        if name:
-            selected = [u for u in selected if name.lower() in u["name"].lower()]
-        if kind == "guests":
-            selected = [u for u in selected if u.get("is_guest")]
-        elif kind == "non_guests":
-            selected = [u for u in selected if not u.get("is_guest")]
-        return _page(selected, limit if limit is not None else len(selected), page)
+    def q_users(self, info: Any, **args: Any) -> list[Record]:
+        return select_users(list(self.users.values()), **args)
 
     def q_me(self, info: Any) -> Record:
         return self.users[self.me_id]
 
     def q_account(self, info: Any) -> Record:
         return {"id": str(self.account_id), "name": "Passerelle Conseil", "slug": "passerelle-conseil",
-                "tier": "pro"}
+                "tier": "pro", "first_day_of_the_week": "monday", "show_timeline_weekends": False,
+                "country_code": "FR"}
 
     def q_complexity(self, info: Any) -> Record:
         context = info.context
@@ -348,7 +325,7 @@ class MondayApp(VendorApp):
                 "reset_in_x_seconds": 60}
 
     def q_version(self, info: Any) -> Record:
-        return {"kind": "current", "value": info.context["version"]}
+        return {"kind": "current", "display_name": "Current", "value": info.context["version"]}
 
     def q_next_items_page(self, info: Any, cursor: str, limit: int = 25) -> Record:
         return self._continue(cursor, limit)
@@ -398,11 +375,9 @@ class MondayApp(VendorApp):
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     def _slice(self, serial: int, offset: int, limit: int) -> Record:
-        query = self._queries[serial]
-        chunk = query["ids"][offset:offset + limit]
-        items = [self.items[i] for i in chunk if i in self.items and self.items[i]["state"] == "active"]
-        end = offset + limit
-        return {"cursor": self._cursor(serial, end) if end < len(query["ids"]) else None, "items": items}
+        page = offset_page(self._queries[serial]["ids"], offset, limit)
+        items = [self.items[i] for i in page.items if i in self.items and self.items[i]["state"] == "active"]
+        return {"cursor": self._cursor(serial, page.end) if page.has_more else None, "items": items}
 
     def continue_page(self, cursor: str, limit: int) -> Record:
         return self._continue(cursor, limit)
@@ -725,11 +700,6 @@ class MondayApp(VendorApp):
         return result
 
 
-def _page(records: list[Record], limit: int, page: int | None) -> list[Record]:
-    start = (max(page or 1, 1) - 1) * max(limit, 0)
-    return records[start:start + limit]
-
-
 # ------------------------------------------------------------------- type field resolvers
 
 def _app(info: Any) -> MondayApp:
@@ -760,7 +730,8 @@ def _board_items_page(board: Record, info: Any, **args: Any) -> Record:
 
 
 def _board_activity_logs(board: Record, info: Any, limit: int = 25, page: int = 1, item_ids: list[str] | None = None,
-                         user_ids: list[str] | None = None, **bounds: Any) -> list[Record]:
+                         user_ids: list[str] | None = None, column_ids: list[str] | None = None,
+                         group_ids: list[str] | None = None, **bounds: Any) -> list[Record]:
     low = stamp_of_iso(bounds["from"]) if bounds.get("from") else None
     high = stamp_of_iso(bounds["to"]) if bounds.get("to") else None
     wanted_items = {str(i) for i in item_ids} if item_ids else None
@@ -772,10 +743,15 @@ def _board_activity_logs(board: Record, info: Any, limit: int = 25, page: int = 
             continue
         if wanted_users is not None and entry["user_id"] not in wanted_users:
             continue
-        if wanted_items is not None and str(json.loads(entry["data"]).get("pulse_id")) not in wanted_items:
+        data = json.loads(entry["data"])
+        if wanted_items is not None and str(data.get("pulse_id")) not in wanted_items:
+            continue
+        if column_ids and data.get("column_id") not in column_ids:
+            continue
+        if group_ids and data.get("group_id") not in group_ids:
             continue
         selected.append(entry)
-    return _page(selected, limit, page)
+    return page_of(selected, limit, page)
 
 
 def _item_board(item: Record, info: Any) -> Record:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from html import unescape
 from typing import Any
 
 from passerelle_sandbox.monday_errors import MondayError
 from passerelle_sandbox.monday_store import Record, render_column_value
+from passerelle_sandbox.paging import numbered_page
 
 LINK_TYPES = {"board_relation": "BoardRelationValue", "dependency": "DependencyValue"}
 TAG = re.compile(r"<[^>]+>")
@@ -31,10 +31,9 @@ def _app(info: Any) -> Any:
     return info.context["app"]
 
 
-def _page(records: list[Any], limit: int | None, page: int | None) -> list[Any]:
-    size = len(records) if limit is None else max(limit, 0)
-    start = (max(page or 1, 1) - 1) * size
-    return records[start:start + size]
+def page_of(records: list[Any], limit: int | None, page: int | None) -> list[Any]:
+    """Page ``page`` (from 1) of ``limit`` records; all of them without a limit."""
+    return numbered_page(records, page or 1, len(records) if limit is None else limit).items
 
 
 def text_of_html(body: str) -> str:
@@ -78,7 +77,7 @@ def load_extras(app: Any, section: Record) -> None:
 
 def q_updates(app: Any, info: Any, ids: list[str] | None = None, limit: int = 25, page: int = 1) -> list[Record]:
     selected = [u for u in newest_updates(app) if ids is None or u["id"] in {str(i) for i in ids}]
-    return _page(selected, limit, page)
+    return page_of(selected, limit, page)
 
 
 def q_teams(app: Any, info: Any, ids: list[str] | None = None) -> list[Record]:
@@ -94,7 +93,7 @@ def q_workspaces(app: Any, info: Any, ids: list[str] | None = None, limit: int |
               and (state == "all" or w["state"] == state)]
     if order_by == "created_at":
         spaces.sort(key=lambda w: w["created_at"] or "", reverse=True)
-    return _page(spaces, limit if limit is not None else 25, page)
+    return page_of(spaces, limit if limit is not None else 25, page)
 
 
 def q_tags(app: Any, info: Any, ids: list[str] | None = None) -> list[Record]:
@@ -138,30 +137,19 @@ def newest_updates(app: Any) -> list[Record]:
     return sorted(app.updates.values(), key=lambda u: (u["created_at"], int(u["id"])), reverse=True)
 
 
-def board_updates(board: Record, info: Any, limit: int = 25, page: int = 1, ids: list[str] | None = None,
-                  from_date: str | None = None, to_date: str | None = None) -> list[Record]:
+def board_updates(board: Record, info: Any, limit: int = 25, page: int = 1,
+                  ids: list[str] | None = None) -> list[Record]:
     app = _app(info)
     selected = [u for u in newest_updates(app) if u["board_id"] == board["id"]
-                and (ids is None or u["item_id"] in {str(i) for i in ids})
-                and (not from_date or u["updated_at"] >= _instant(from_date))
-                and (not to_date or u["updated_at"] <= _instant(to_date))]
-    return _page(selected, limit, page)
+                and (ids is None or u["item_id"] in {str(i) for i in ids})]
+    return page_of(selected, limit, page)
 
 
-def _instant(text: str) -> str:
-    """A ``from_date``/``to_date`` bound (ISO 8601, any offset) as the fixed-width UTC text updates hold."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise MondayError("InvalidArgumentException", f"Invalid date {text!r}: use ISO 8601",
-                          error_data={"date": text}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def item_updates(item: Record, info: Any, limit: int = 25, page: int = 1) -> list[Record]:
-    return _page([u for u in newest_updates(_app(info)) if u["item_id"] == item["id"]], limit, page)
+def item_updates(item: Record, info: Any, limit: int = 25, page: int = 1,
+                 ids: list[str] | None = None) -> list[Record]:
+    wanted = {str(i) for i in ids} if ids is not None else None
+    return page_of([u for u in newest_updates(_app(info)) if u["item_id"] == item["id"]
+                    and (wanted is None or u["id"] in wanted)], limit, page)
 
 
 def update_creator(update: Record, info: Any) -> Record | None:
@@ -189,14 +177,96 @@ def user_teams(user: Record, info: Any, ids: list[str] | None = None) -> list[Re
     return [t for t in q_teams(_app(info), info, ids) if user["id"] in t["user_ids"]]
 
 
-def team_users(team: Record, info: Any) -> list[Record]:
-    users = _app(info).users
-    return [users[u] for u in team["user_ids"] if u in users]
+def select_users(users: list[Record], ids: list[str] | None = None, limit: int | None = None,
+                 page: int | None = None, kind: str | None = None, emails: list[str] | None = None,
+                 name: str | None = None, newest_first: bool | None = None,
+                 non_active: bool | None = None) -> list[Record]:
+    """The ``users`` arguments (of the root field and of ``Team.users``) applied to ``users``."""
+    selected = sorted(users, key=lambda u: int(u["id"]))
+    if ids is not None:
+        selected = [u for u in selected if u["id"] in {str(i) for i in ids}]
+    if emails:
+        selected = [u for u in selected if u["email"].lower() in {e.lower() for e in emails}]
+    if name:
+        selected = [u for u in selected if name.lower() in u["name"].lower()]
+    if kind == "guests":
+        selected = [u for u in selected if u.get("is_guest")]
+    elif kind == "non_guests":
+        selected = [u for u in selected if not u.get("is_guest")]
+    if non_active:
+        selected = [u for u in selected if not u.get("enabled", True)]
+    if newest_first:
+        selected.sort(key=lambda u: (u.get("created_at") or "", int(u["id"])), reverse=True)
+    return page_of(selected, limit if limit is not None else len(selected), page)
 
 
-def team_owners(team: Record, info: Any) -> list[Record]:
+def team_users(team: Record, info: Any, **args: Any) -> list[Record]:
     users = _app(info).users
-    return [users[u] for u in team["owner_ids"] if u in users]
+    return select_users([users[u] for u in team["user_ids"] if u in users], **args)
+
+
+def team_owners(team: Record, info: Any, ids: list[str] | None = None) -> list[Record]:
+    users = _app(info).users
+    wanted = {str(i) for i in ids} if ids is not None else None
+    return [users[u] for u in team["owner_ids"] if u in users and (wanted is None or u in wanted)]
+
+
+def _users(app: Any, ids: list[str]) -> list[Record]:
+    return [app.users[u] for u in dict.fromkeys(ids) if u in app.users]
+
+
+def board_creator(board: Record, info: Any) -> Record:
+    app = _app(info)
+    return app.users.get((board.get("owner_ids") or [app.me_id])[0], app.users[app.me_id])
+
+
+def board_subscribers(board: Record, info: Any) -> list[Record]:
+    """Owners are subscribers too, as on monday."""
+    return _users(_app(info), [*board.get("owner_ids", []), *board.get("subscriber_ids", [])])
+
+
+def board_top_group(board: Record, info: Any) -> Record:
+    return next(g for g in board["groups"] if not g.get("deleted"))
+
+
+def board_team_owners(board: Record, info: Any, limit: int = 25, page: int = 1) -> list[Record]:
+    teams = _app(info).teams
+    return page_of([teams[t] for t in board.get("team_owner_ids", []) if t in teams], limit, page)
+
+
+def board_team_subscribers(board: Record, info: Any, limit: int = 25, page: int = 1) -> list[Record]:
+    teams = _app(info).teams
+    return page_of([teams[t] for t in board.get("team_subscriber_ids", []) if t in teams], limit, page)
+
+
+def item_creator(item: Record, info: Any) -> Record | None:
+    return _app(info).users.get(item.get("creator_id") or "")
+
+
+def item_subscribers(item: Record, info: Any) -> list[Record]:
+    return _users(_app(info), [item.get("creator_id") or ""])
+
+
+def item_email(item: Record, info: Any) -> str:
+    """The address that posts an update on the item by e-mail."""
+    return f"passerelle-conseil-pulse-{item['id']}@monday.com"
+
+
+def update_item(update: Record, info: Any) -> Record | None:
+    return _app(info).items.get(update.get("item_id") or "")
+
+
+def no_entries(_parent: Record, _info: Any, **_args: Any) -> list[Record]:
+    """Likes, pins and viewers: the sandbox records none."""
+    return []
+
+
+def user_url(user: Record, info: Any) -> str:
+    return f"https://passerelle-conseil.monday.com/users/{user['id']}"
+
+
+def user_account(user: Record, info: Any) -> Record:
+    return _app(info).q_account(info)
 
 
 def board_tags(board: Record, info: Any) -> list[Record]:
@@ -298,4 +368,11 @@ FIELD_READS = {
     ("Update", "creator"): update_creator, ("Update", "replies"): update_replies,
     ("Reply", "creator"): update_creator,
     ("User", "teams"): user_teams, ("Team", "users"): team_users, ("Team", "owners"): team_owners,
+    ("Board", "creator"): board_creator, ("Board", "subscribers"): board_subscribers,
+    ("Board", "top_group"): board_top_group, ("Board", "team_owners"): board_team_owners,
+    ("Board", "team_subscribers"): board_team_subscribers,
+    ("Item", "creator"): item_creator, ("Item", "subscribers"): item_subscribers, ("Item", "email"): item_email,
+    ("Update", "item"): update_item, ("Update", "likes"): no_entries, ("Update", "pinned_to_top"): no_entries,
+    ("Update", "viewers"): no_entries, ("Reply", "likes"): no_entries, ("Reply", "pinned_to_top"): no_entries,
+    ("Reply", "viewers"): no_entries, ("User", "url"): user_url, ("User", "account"): user_account,
 }

@@ -18,6 +18,19 @@ from typing import Any
 Record = dict[str, Any]
 DONE_INDEX = 2
 STATUS_LABELS = {0: "À faire", 1: "En cours", 2: "Terminé", 5: ""}
+TEXT_VALUE_TYPES = {
+    "text": "TextValue", "long_text": "LongTextValue", "link": "LinkValue", "email": "EmailValue",
+    "phone": "PhoneValue", "dropdown": "DropdownValue", "country": "CountryValue", "hour": "HourValue",
+    "rating": "RatingValue", "tags": "TagsValue", "timeline": "TimelineValue", "week": "WeekValue",
+    "world_clock": "WorldClockValue", "vote": "VoteValue", "location": "LocationValue", "formula": "FormulaValue",
+    "color_picker": "ColorPickerValue", "button": "ButtonValue", "item_id": "ItemIdValue",
+    "creation_log": "CreationLogValue", "last_updated": "LastUpdatedValue", "file": "FileValue", "doc": "DocValue",
+    "direct_doc": "DocValue", "progress": "ProgressValue", "integration": "IntegrationValue", "team": "TeamValue",
+    "person": "PersonValue", "group": "GroupValue",
+}
+"""The published value type of each column type the sandbox keeps as text (the others are rendered
+field by field); a type without one of its own (``auto_number``, ``item_assignees``...) is an
+``UnsupportedValue``. Their required list fields are empty: the sandbox does not model their content."""
 
 
 def monday_time(canonical_text: str) -> str:
@@ -110,10 +123,16 @@ def render_column_value(item: Record, column: Record, users: dict[str, Record]) 
                 ],
             })
     else:
-        out["__typename"] = "TextValue"
+        out["__typename"] = TEXT_VALUE_TYPES.get(ctype, "UnsupportedValue")
+        out.update(values=[], tag_ids=[], tags=[], files=[], voter_ids=[], voters=[], vote_count=0,
+                   item_id=item["id"], display_value="", created_at=item["created_at"], creator_id=item["creator_id"],
+                   creator=users.get(item["creator_id"]))
         if raw not in (None, ""):
-            out["text"] = str(raw)
+            out["text"] = out["display_value"] = str(raw)
             out["value"] = _json(str(raw))
+            if ctype == "link":
+                text, _, url = str(raw).rpartition(" - ")
+                out.update(url=url, url_text=text or url)
     return out
 
 

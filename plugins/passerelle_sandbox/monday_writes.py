@@ -218,8 +218,18 @@ def new_item(app: Any, board: Record, name: str, group_id: str | None, values: A
 
 
 def create_item(app: Any, info: Any, board_id: str, item_name: str, column_values: Any = None,
-                group_id: str | None = None, create_labels_if_missing: bool | None = None) -> Record:
-    return new_item(app, board_of(app, board_id), item_name, group_id, column_values, bool(create_labels_if_missing))
+                group_id: str | None = None, create_labels_if_missing: bool | None = None,
+                position_relative_method: str | None = None, relative_to: str | None = None) -> Record:
+    """A new item, at the end of the board or ``before_at``/``after_at`` (the default) item ``relative_to``."""
+    board = board_of(app, board_id)
+    anchor = item_of(app, relative_to, board) if relative_to is not None else None
+    item = new_item(app, board, item_name, group_id, column_values, bool(create_labels_if_missing))
+    if anchor is not None:
+        order = app.board_items[board["id"]]
+        order.remove(item["id"])
+        after = 0 if position_relative_method == "before_at" else 1
+        order.insert(order.index(anchor["id"]) + after, item["id"])
+    return item
 
 
 def subitems_board(app: Any, parent_board: Record) -> Record:
@@ -330,14 +340,23 @@ def delete_update(app: Any, info: Any, id: str) -> Record:  # noqa: A002 - monda
 def create_board(app: Any, info: Any, board_name: str, board_kind: str, description: str | None = None,
                  folder_id: str | None = None, workspace_id: str | None = None, template_id: str | None = None,
                  board_owner_ids: list[str] | None = None, board_subscriber_ids: list[str] | None = None,
-                 empty: bool | None = None) -> Record:
+                 board_owner_team_ids: list[str] | None = None, board_subscriber_teams_ids: list[str] | None = None,
+                 empty: bool = False) -> Record:
     """A new board; from ``template_id``, a copy of that board's columns, groups and (unless ``empty``) items."""
     if workspace_id is not None and str(workspace_id) not in app.workspaces:
         raise MondayError("InvalidWorkspaceIdException", "Workspace not found",
                           error_data={"workspace_id": str(workspace_id)})
     owners = [str(u) for u in board_owner_ids or [app.me_id]]
-    if any(u not in app.users for u in owners):
-        raise MondayError("InvalidUserIdException", "User not found", error_data={"board_owner_ids": owners})
+    subscribers = [str(u) for u in board_subscriber_ids or []]
+    if any(u not in app.users for u in owners + subscribers):
+        raise MondayError("InvalidUserIdException", "User not found",
+                          error_data={"board_owner_ids": owners, "board_subscriber_ids": subscribers})
+    team_owners = [str(t) for t in board_owner_team_ids or []]
+    team_subscribers = [str(t) for t in board_subscriber_teams_ids or []]
+    if any(t not in app.teams for t in team_owners + team_subscribers):
+        raise MondayError("InvalidTeamIdException", "Team not found",
+                          error_data={"board_owner_team_ids": team_owners,
+                                      "board_subscriber_teams_ids": team_subscribers})
     template = None
     if template_id is not None:
         template = app.boards.get(str(template_id))
@@ -348,7 +367,8 @@ def create_board(app: Any, info: Any, board_name: str, board_kind: str, descript
     groups = [(g["id"], g["title"], g["color"]) for g in template["groups"] if not g.get("deleted")] if template \
         else None
     board = app.new_board(board_name, board_kind, str(workspace_id) if workspace_id else None, columns, groups)
-    board.update(description=description, owner_ids=owners, created_from_board_id=template["id"] if template else None)
+    board.update(description=description, owner_ids=owners, subscriber_ids=subscribers, team_owner_ids=team_owners,
+                 team_subscriber_ids=team_subscribers)
     if template is not None:
         for copy, original in zip(board["columns"], template["columns"]):
             copy["settings_str"] = original.get("settings_str", "{}")

@@ -27,9 +27,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -43,6 +40,8 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_pipedrive import build_pipedrive_dataset, field_key, stamp
 from passerelle_sandbox.dataset_time import parse_iso
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.oauth import TokenRequest
+from passerelle_sandbox.paging import offset_page
 from passerelle_sandbox.pipedrive_model import (
     ENTITY,
     OBJECTS,
@@ -56,6 +55,7 @@ from passerelle_sandbox.pipedrive_model import (
     v1_time,
 )
 from passerelle_sandbox.pipedrive_writes import WRITE_RULES, PipedriveWriteRoutes
+from passerelle_sandbox.rate_limits import Budget, SlidingWindow, take_together
 
 API_TOKEN = "4f7c1e2d9a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 CLIENT_ID = "b1c2d3e4f5a6b7c8"
@@ -114,9 +114,10 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
 
     def __init__(self, dataset: dict[str, Any], credentials: PipedriveCredentials | None = None) -> None:
         self.pd_credentials = credentials or PipedriveCredentials()
-        self._rate_lock = threading.Lock()
+        self._burst = SlidingWindow(lambda: float(self.config["burst_window_seconds"]),
+                                    lambda: int(self.config["burst_limit"]))
+        self._daily_tokens = Budget(lambda: int(self.config["daily_token_budget"]))
         self._bulk_serial = itertools.count(1)
-        self._reset_counters()
         super().__init__(dataset)
 
     # ----------------------------------------------------------------------------- setup
@@ -138,13 +139,9 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
             "recents_max_days": 30,
         }
 
-    def _reset_counters(self) -> None:
-        with self._rate_lock:
-            self._burst: deque[float] = deque()
-            self._tokens_used = 0
-
     def on_reset(self) -> None:
-        self._reset_counters()
+        self._burst.clear()
+        self._daily_tokens.clear()
 
     def load(self) -> None:
         section = self.dataset["pipedrive"] if "pipedrive" in self.dataset else build_pipedrive_dataset(self.dataset)
@@ -197,25 +194,10 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
             return int(self.config["cost_v2_list"])
         return int(self.config["cost_v1_list"])
 
-    def _prune(self, now: float) -> None:
-        window = float(self.config["burst_window_seconds"])
-        while self._burst and self._burst[0] <= now - window:
-            self._burst.popleft()
-
     def enforce_limits(self, call: Call) -> None:
         cost = self._cost(call.endpoint, call.request.method)
-        with self._rate_lock:
-            now = time.monotonic()
-            self._prune(now)
-            refused = None
-            if self.config["enforce_rate_limits"]:
-                if self._tokens_used + cost > int(self.config["daily_token_budget"]):
-                    refused = "daily"
-                elif len(self._burst) >= int(self.config["burst_limit"]):
-                    refused = "burst"
-            if refused is None:
-                self._burst.append(now)
-                self._tokens_used += cost
+        refused = take_together([("daily", self._daily_tokens, cost), ("burst", self._burst, 1)],
+                                enforce=self.config["enforce_rate_limits"])
         if refused is not None:
             raise self._throttled(refused)
 
@@ -227,19 +209,13 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         return pd_error(429, message, headers)
 
     def _rate_headers(self, remaining_zero: bool = False, daily_zero: bool = False) -> dict[str, str]:
-        window = float(self.config["burst_window_seconds"])
-        with self._rate_lock:
-            now = time.monotonic()
-            self._prune(now)
-            used, oldest, tokens = len(self._burst), (self._burst[0] if self._burst else None), self._tokens_used
-        limit, budget = int(self.config["burst_limit"]), int(self.config["daily_token_budget"])
-        reset = max(1, math.ceil(oldest + window - now)) if oldest is not None else math.ceil(window)
+        reset = self._burst.retry_after() or math.ceil(self._burst.seconds)
         return {
-            "x-ratelimit-limit": str(limit),
-            "x-ratelimit-remaining": "0" if remaining_zero else str(max(0, limit - used)),
+            "x-ratelimit-limit": str(int(self.config["burst_limit"])),
+            "x-ratelimit-remaining": "0" if remaining_zero else str(self._burst.remaining()),
             "x-ratelimit-reset": str(reset),
-            "x-daily-ratelimit-token-limit": str(budget),
-            "x-daily-ratelimit-token-remaining": "0" if daily_zero else str(max(0, budget - tokens)),
+            "x-daily-ratelimit-token-limit": str(int(self.config["daily_token_budget"])),
+            "x-daily-ratelimit-token-remaining": "0" if daily_zero else str(self._daily_tokens.remaining()),
         }
 
     def decorate(self, call: Call, response: Response) -> None:
@@ -279,18 +255,14 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
     # ---------------------------------------------------------------------------- OAuth
 
     def on_token(self, call: Call) -> Response:
-        request, creds = call.request, self.pd_credentials
-        form = request.form
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        if request.authorization is not None and request.authorization.type == "basic":
-            client_id, client_secret = request.authorization.username, request.authorization.password
-        if client_id != creds.client_id or client_secret != creds.client_secret:
+        request, creds = TokenRequest.read(call.request), self.pd_credentials
+        if not request.client_is(creds.client_id, creds.client_secret):
             raise VendorError(401, {"success": False, "error": "invalid_client",
                                     "error_description": "Invalid client credentials"})
-        if form.get("grant_type") != "refresh_token":
+        if request.grant_type != "refresh_token":
             raise VendorError(400, {"error": "unsupported_grant_type",
                                     "error_description": "grant_type must be refresh_token"})
-        if form.get("refresh_token") != creds.refresh_token:
+        if request.get("refresh_token") != creds.refresh_token:
             raise VendorError(400, {"error": "invalid_grant", "error_description": "Invalid refresh token"})
         expires_in = int(self.config["oauth_expires_in"])
         access = self.tokens.issue("v1:", ttl=expires_in, nbytes=48)
@@ -431,12 +403,11 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         if not start_text.isdigit():
             raise pd_error(400, "start must be a non-negative integer")
         start, limit = int(start_text), self._limit(call)
-        page = rows[start : start + limit]
-        more = start + limit < len(rows)
-        pagination: Record = {"start": start, "limit": limit, "more_items_in_collection": more}
-        if more:
-            pagination["next_start"] = start + limit
-        return json_response({"success": True, "data": page or None,
+        page = offset_page(rows, start, limit)
+        pagination: Record = {"start": start, "limit": limit, "more_items_in_collection": page.has_more}
+        if page.has_more:
+            pagination["next_start"] = page.end
+        return json_response({"success": True, "data": page.items or None,
                               "additional_data": {**(extra or {}), "pagination": pagination}})
 
     def on_v1_users(self, call: Call) -> Response:

@@ -7,11 +7,10 @@ fields spread at the top level under their hash keys and ``active_flag`` instead
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from passerelle_sandbox.core import VendorError
+from passerelle_sandbox.paging import pack, unpack
 
 Record = dict[str, Any]
 OBJECTS = ("organizations", "persons", "deals", "products", "deal_products", "users")
@@ -77,13 +76,12 @@ def render_v1(obj: str, record: Record) -> Record:
 
 def encode_cursor(sort_value: Any, record_id: int) -> str:
     """An opaque cursor, as Pipedrive's base64 JSON ones: the last (sort value, id) of the page."""
-    return base64.urlsafe_b64encode(json.dumps([sort_value, record_id]).encode()).decode().rstrip("=")
+    return pack([sort_value, record_id])
 
 
 def decode_cursor(cursor: str) -> tuple[Any, int]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, record_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value, record_id = unpack(cursor)
         return value, int(record_id)
     except (ValueError, TypeError) as exc:
         raise pd_error(400, "Invalid cursor") from exc

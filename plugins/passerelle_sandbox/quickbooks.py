@@ -29,9 +29,7 @@ import copy
 import itertools
 import random
 import secrets
-import threading
 import time
-from collections import deque
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,6 +41,7 @@ from passerelle_sandbox.clock import canonical, canonicalize, parse_instant
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, bearer_token, json_response
 from passerelle_sandbox.dataset_quickbooks import EMPLOYEES, build_quickbooks_dataset
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.oauth import TokenRequest
 from passerelle_sandbox.quickbooks_auth import RefreshTokens
 from passerelle_sandbox.quickbooks_model import (
     BY_LOWER,
@@ -63,6 +62,7 @@ from passerelle_sandbox.quickbooks_model import (
 )
 from passerelle_sandbox.quickbooks_query import QueryError, parse_query, run_query
 from passerelle_sandbox.quickbooks_writes import QuickBooksWrites
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 CLIENT_ID = "ABq7Xk2mP9wR4tY8uN3vB6cZ1dF5gH0jL2sA4eQ7rT9yU1iO3p"
 CLIENT_SECRET = "Qw3eR5tY7uI9oP1aS3dF5gH7jK9lZ2xC4vB6nM8q"
@@ -93,10 +93,8 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
     ], strict_slashes=False)
 
     def __init__(self, dataset: dict[str, Any]) -> None:
-        self._rate_lock = threading.Lock()
-        self._requests: deque[float] = deque()
-        self._batch_lock = threading.Lock()
-        self._batches: deque[float] = deque()
+        self._requests = SlidingWindow(60.0, lambda: int(self.config["requests_per_minute"]))
+        self._batches = SlidingWindow(60.0, lambda: int(self.config["batch_requests_per_minute"]))
         self._bulk_serial = itertools.count(1)
         self._drawn: Record | None = None
         super().__init__(dataset)
@@ -111,10 +109,8 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
                 "refresh_token_grace_hours": 24}
 
     def on_reset(self) -> None:
-        with self._rate_lock:
-            self._requests.clear()
-        with self._batch_lock:
-            self._batches.clear()
+        self._requests.clear()
+        self._batches.clear()
         self.refresh_tokens.renew_initial(self.clock.now())
 
     def load(self) -> None:
@@ -159,15 +155,8 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
         return {"kind": "bearer"}
 
     def enforce_limits(self, call: Call) -> None:
-        if not self.config["enforce_rate_limits"]:
-            return
-        with self._rate_lock:
-            now = time.monotonic()
-            while self._requests and self._requests[0] <= now - 60:
-                self._requests.popleft()
-            if len(self._requests) >= int(self.config["requests_per_minute"]):
-                raise throttle_fault()
-            self._requests.append(now)
+        if self.config["enforce_rate_limits"] and not self._requests.take():
+            raise throttle_fault()
 
     def decorate(self, call: Call, response: Response) -> None:
         response.headers.setdefault("intuit_tid", f"1-{int(time.time()):08x}-{secrets.token_hex(12)}")
@@ -222,18 +211,16 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
             "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"]})
 
     def on_token(self, call: Call) -> Response:
-        auth = call.request.authorization
-        if auth is None or auth.type != "basic" or (auth.username, auth.password) != (CLIENT_ID, CLIENT_SECRET):
+        request = TokenRequest.read(call.request)
+        if not request.basic or not request.client_is(CLIENT_ID, CLIENT_SECRET):
             raise VendorError(401, {"error": "invalid_client"})
-        form = call.request.form
-        grant = form.get("grant_type")
-        if grant != "refresh_token":
-            error = "invalid_grant" if grant == "authorization_code" else "unsupported_grant_type"
+        if request.grant_type != "refresh_token":
+            error = "invalid_grant" if request.grant_type == "authorization_code" else "unsupported_grant_type"
             raise VendorError(400, {"error": error})
-        if not form.get("refresh_token"):
+        if not request.get("refresh_token"):
             raise VendorError(400, {"error": "invalid_request"})
         lifetime = int(self.config["refresh_token_expires_in"])
-        successor = self.refresh_tokens.redeem(form["refresh_token"], self.clock.now(),
+        successor = self.refresh_tokens.redeem(request.get("refresh_token"), self.clock.now(),
                                                timedelta(hours=float(self.config["refresh_token_grace_hours"])),
                                                timedelta(seconds=lifetime))
         if successor is None:

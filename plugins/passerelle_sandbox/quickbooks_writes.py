@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import threading
-import time
-from collections import deque
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +30,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, ControlError, VendorError, json_response
 from passerelle_sandbox.quickbooks_model import BY_LOWER, ENTITIES, Record, render, throttle_fault
 from passerelle_sandbox.quickbooks_query import QueryError, parse_query, run_query
+from passerelle_sandbox.rate_limits import SlidingWindow
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -71,8 +70,7 @@ class QuickBooksWrites:
         def _queryable(self, entity: str) -> set[str]: ...
         def _unsupported(self, call: Call) -> Response: ...
 
-    _batch_lock: threading.Lock
-    _batches: deque[float]
+    _batches: SlidingWindow
 
     # ------------------------------------------------------------------------ faults
 
@@ -250,15 +248,8 @@ class QuickBooksWrites:
     # --------------------------------------------------------------------------- batch
 
     def _count_batch(self) -> None:
-        if not self.config["enforce_rate_limits"]:
-            return
-        with self._batch_lock:
-            now = time.monotonic()
-            while self._batches and self._batches[0] <= now - 60:
-                self._batches.popleft()
-            if len(self._batches) >= int(self.config["batch_requests_per_minute"]):
-                raise throttle_fault()
-            self._batches.append(now)
+        if self.config["enforce_rate_limits"] and not self._batches.take():
+            raise throttle_fault()
 
     def on_batch(self, call: Call, realm: str) -> Response:
         self._count_batch()

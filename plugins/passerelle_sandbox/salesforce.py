@@ -13,8 +13,9 @@ so paging through a million rows costs one sort, not one per page.
 Logins take the refresh-token, JWT bearer (audience ``https://login.salesforce.com``,
 ``https://test.salesforce.com`` or this login URL) and client-credentials grants (client id and
 secret in the form or as HTTP Basic), plus the SOAP partner login (``salesforce_soap``). Writes,
-SOSL search and Bulk API 2.0 query jobs live in ``salesforce_writes``, ``salesforce_sosl`` and
-``salesforce_bulk2``; ``/limits`` lists the org limits of ``salesforce_limits``.
+Composite resources, SOSL search, Bulk API 2.0 query and ingest jobs and Bulk API 1.0 live in
+``salesforce_writes``, ``salesforce_composite``, ``salesforce_sosl``, ``salesforce_bulk2``,
+``salesforce_bulk_ingest`` and ``salesforce_bulk1``; ``/limits`` lists the org limits of ``salesforce_limits``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,8 +38,13 @@ from passerelle_sandbox.clock import canonical, parse_instant, salesforce_dateti
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, json_response
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.ids import SALESFORCE_KEY_PREFIXES, SalesforceIdSequence, salesforce_id
+from passerelle_sandbox.oauth import TokenRequest
+from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.rate_limits import Budget
 from passerelle_sandbox.salesforce_auth import JWT_GRANT, SalesforceCredentials, token_signature
+from passerelle_sandbox.salesforce_bulk1 import AsyncJob, BulkV1
 from passerelle_sandbox.salesforce_bulk2 import Bulk2Queries, QueryJob
+from passerelle_sandbox.salesforce_bulk_ingest import BulkIngest, IngestJob
 from passerelle_sandbox.salesforce_limits import org_limits
 from passerelle_sandbox.salesforce_schema import (
     SYSTEM_MANAGED,
@@ -50,6 +55,7 @@ from passerelle_sandbox.salesforce_schema import (
 )
 from passerelle_sandbox.salesforce_cases import PREFIXES as CASE_PREFIXES
 from passerelle_sandbox.salesforce_cases import stamp_case, support_schemas
+from passerelle_sandbox.salesforce_composite import CompositeResources
 from passerelle_sandbox.salesforce_soap import SoapLogin
 from passerelle_sandbox.salesforce_sosl import SoslSearch
 from passerelle_sandbox.salesforce_tooling import ToolingFields
@@ -84,6 +90,8 @@ def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",), **defau
 
 
 DATA = "/services/data/<version:version>"
+ASYNC = "/services/async/<soapversion:version>"
+INGEST_RESULTS = "any(successfulResults, failedResults, unprocessedrecords, unprocessedRecords)"
 
 
 def sf_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> VendorError:
@@ -101,7 +109,8 @@ class QueryCursor:
     render: Callable[[Record], Record] | None = None  # relationship or aggregate rows
 
 
-class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, SoslSearch, VendorApp):
+class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFields, Bulk2Queries, BulkIngest, BulkV1,
+                    SoslSearch, VendorApp):
     vendor = "salesforce"
     public_endpoints = frozenset({"token", "versions", "soap_login"})
     url_map = Map(
@@ -127,6 +136,9 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
             _rule(f"{DATA}/composite/sobjects", "collection_update", ("PATCH",)),
             _rule(f"{DATA}/composite/sobjects", "collection_delete", ("DELETE",)),
             _rule(f"{DATA}/composite/sobjects/<sobject>/<field>", "collection_upsert", ("PATCH",)),
+            _rule(f"{DATA}/composite", "composite", ("POST",)),
+            _rule(f"{DATA}/composite/batch", "composite_batch", ("POST",)),
+            _rule(f"{DATA}/composite/tree/<sobject>", "composite_tree", ("POST",)),
             _rule(f"{DATA}/tooling/sobjects/CustomField", "tooling_create_field", ("POST",)),
             _rule(f"{DATA}/jobs/query", "bulk_query_create", ("POST",)),
             _rule(f"{DATA}/jobs/query", "bulk_query_list"),
@@ -134,6 +146,22 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
             _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_abort", ("PATCH",)),
             _rule(f"{DATA}/jobs/query/<job_id>", "bulk_query_delete", ("DELETE",)),
             _rule(f"{DATA}/jobs/query/<job_id>/results", "bulk_query_results"),
+            _rule(f"{DATA}/jobs/ingest", "ingest_create", ("POST",)),
+            _rule(f"{DATA}/jobs/ingest", "ingest_list"),
+            _rule(f"{DATA}/jobs/ingest/<job_id>", "ingest_job"),
+            _rule(f"{DATA}/jobs/ingest/<job_id>", "ingest_state", ("PATCH",)),
+            _rule(f"{DATA}/jobs/ingest/<job_id>", "ingest_delete", ("DELETE",)),
+            _rule(f"{DATA}/jobs/ingest/<job_id>/batches", "ingest_upload", ("PUT",)),
+            _rule(f"{DATA}/jobs/ingest/<job_id>/<{INGEST_RESULTS}:kind>", "ingest_results"),
+            _rule(f"{ASYNC}/job", "async_job_create", ("POST",)),
+            _rule(f"{ASYNC}/job/<job_id>", "async_job"),
+            _rule(f"{ASYNC}/job/<job_id>", "async_job_state", ("POST",)),
+            _rule(f"{ASYNC}/job/<job_id>/batch", "async_batch_create", ("POST",)),
+            _rule(f"{ASYNC}/job/<job_id>/batch", "async_batch_list"),
+            _rule(f"{ASYNC}/job/<job_id>/batch/<batch_id>", "async_batch"),
+            _rule(f"{ASYNC}/job/<job_id>/batch/<batch_id>/request", "async_batch_request"),
+            _rule(f"{ASYNC}/job/<job_id>/batch/<batch_id>/result", "async_batch_result"),
+            _rule(f"{ASYNC}/job/<job_id>/batch/<batch_id>/result/<result_id>", "async_query_result"),
             _rule(f"{DATA}/query", "query", all_rows=False),
             _rule(f"{DATA}/queryAll", "query", all_rows=True),
             _rule(f"{DATA}/query/<locator>", "query_more"),
@@ -145,8 +173,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
 
     def __init__(self, dataset: dict[str, Any], credentials: SalesforceCredentials) -> None:
         self.sf_credentials = credentials
-        self._api_used = 0
-        self._usage_lock = threading.Lock()
+        self._api_calls = Budget(lambda: int(self.config["daily_api_limit"]))
         self._locators = itertools.count(1)
         self._bulk_serial = itertools.count(1)
         self.cursors: OrderedDict[str, QueryCursor] = OrderedDict()
@@ -164,6 +191,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
             "rotate_refresh_token": False,
             "external_id_fields": {"Account": ["SIREN__c", "SIRET__c"], "Product2": ["ProductCode"]},
             "bulk_query_polls_in_progress": 0,
+            "bulk_query_failure": None,
+            "bulk_ingest_polls_in_progress": 0,
         }
 
     def load(self) -> None:
@@ -187,11 +216,12 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
         self.user_id = next(iter(users), None) or salesforce_id("005", "5g", 62**5)
         self.cursors = OrderedDict()
         self._bulk_jobs: dict[str, QueryJob] = {}
+        self._ingest_jobs: dict[str, IngestJob] = {}
+        self._async_jobs: dict[str, AsyncJob] = {}
         self._rng = random.Random(f"{self.dataset.get('seed')}:salesforce:sandbox")
 
     def on_reset(self) -> None:
-        with self._usage_lock:
-            self._api_used = 0
+        self._api_calls.clear()
 
     @property
     def login_url(self) -> str:
@@ -203,6 +233,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
     # -------------------------------------------------------------------------- pipeline
 
     def authenticate(self, call: Call) -> Any:
+        if call.path.startswith("/services/async/"):
+            return self.async_principal(call)
         header = call.request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() in ("bearer", "oauth") and value.strip():
@@ -211,16 +243,19 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
                 return token.data
         raise sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid", {"WWW-Authenticate": "Token"})
 
+    @property
+    def _api_used(self) -> int:
+        return int(self._api_calls.used())
+
     def limit_info(self, used: int | None = None) -> str:
         limit = int(self.config["daily_api_limit"])
         return f"api-usage={self._api_used if used is None else used}/{limit}"
 
     def enforce_limits(self, call: Call) -> None:
-        with self._usage_lock:
-            self._api_used += 1
+        with self._api_calls.lock:  # every call counts, refused or not
+            admitted = self._api_calls.take(count_rejected=True)
             used = self._api_used
-        limit = int(self.config["daily_api_limit"])
-        if self.config["enforce_api_limit"] and used > limit:
+        if self.config["enforce_api_limit"] and not admitted:
             raise sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
                            {"Sforce-Limit-Info": self.limit_info(used)})
 
@@ -270,36 +305,26 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
     # ---------------------------------------------------------------------------- OAuth
 
     def on_token(self, call: Call) -> Response:
-        form = call.request.form
-        grant = form.get("grant_type", "")
-        if grant == "refresh_token":
-            return self._refresh_grant(form)
-        if grant == JWT_GRANT:
-            return self._jwt_grant(form.get("assertion", ""))
-        if grant == "client_credentials":
-            self._check_client(self._client_form(call), require_secret=True)
-            return self._token_response(refresh=False)
-        raise _oauth_error("unsupported_grant_type", "grant type not supported")
+        grants = {"refresh_token": self._refresh_grant, JWT_GRANT: self._jwt_grant,
+                  "client_credentials": self._client_credentials_grant}
+        return TokenRequest.read(call.request).dispatch(
+            grants, lambda _: _oauth_error("unsupported_grant_type", "grant type not supported"))
 
-    @staticmethod
-    def _client_form(call: Call) -> dict[str, str]:
-        """Client id and secret from HTTP Basic (as the client credentials flow sends them) or the form."""
-        form = dict(call.request.form)
-        auth = call.request.authorization
-        if auth is not None and auth.type == "basic":
-            form["client_id"], form["client_secret"] = auth.username or "", auth.password or ""
-        return form
-
-    def _check_client(self, form: Any, require_secret: bool) -> None:
+    def _check_client(self, client_id: str | None, client_secret: str | None) -> None:
         creds = self.sf_credentials
-        if form.get("client_id") != creds.client_id:
+        if client_id != creds.client_id:
             raise _oauth_error("invalid_client_id", "client identifier invalid")
-        if require_secret and form.get("client_secret") != creds.client_secret:
+        if client_secret != creds.client_secret:
             raise _oauth_error("invalid_client", "invalid client credentials")
 
-    def _refresh_grant(self, form: Any) -> Response:
-        self._check_client(form, require_secret=True)
-        refresh = form.get("refresh_token", "")
+    def _client_credentials_grant(self, request: TokenRequest) -> Response:
+        """The client id and secret from HTTP Basic (as this flow sends them) or the form."""
+        self._check_client(request.client_id, request.client_secret)
+        return self._token_response(refresh=False)
+
+    def _refresh_grant(self, request: TokenRequest) -> Response:
+        self._check_client(request.get("client_id"), request.get("client_secret"))  # the form's
+        refresh = request.get("refresh_token")
         if refresh != self.sf_credentials.refresh_token and not self._rotated_refresh_ok(refresh):
             raise _oauth_error("invalid_grant", "expired access/refresh token")
         return self._token_response(refresh=self.config["rotate_refresh_token"])
@@ -308,8 +333,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
         state, token = self.tokens.check(refresh)
         return state == "valid" and token is not None and token.data.get("kind") == "refresh"
 
-    def _jwt_grant(self, assertion: str) -> Response:
-        creds = self.sf_credentials
+    def _jwt_grant(self, request: TokenRequest) -> Response:
+        assertion, creds = request.get("assertion"), self.sf_credentials
         audiences = sorted({self.login_url, self.login_url.rstrip("/"), *LOGIN_AUDIENCES})
         try:
             claims = jwt.decode(
@@ -555,15 +580,15 @@ class SalesforceApp(SoapLogin, SalesforceWrites, ToolingFields, Bulk2Queries, So
             self.cursors.popitem(last=False)
 
     def _page(self, version: str, cursor: QueryCursor, offset: int) -> Response:
-        end = min(offset + cursor.batch_size, len(cursor.rows))
+        page = offset_page(cursor.rows, offset, cursor.batch_size)
         if cursor.render is not None:
             with self.lock:
-                records = [cursor.render(r) for r in cursor.rows[offset:end]]
+                records = [cursor.render(r) for r in page.items]
         else:
-            records = [self._render(cursor.object, version, r, cursor.fields) for r in cursor.rows[offset:end]]
-        body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": end >= len(cursor.rows)}
-        if not body["done"]:
-            body["nextRecordsUrl"] = f"/services/data/{version}/query/{cursor.locator}-{end}"
+            records = [self._render(cursor.object, version, r, cursor.fields) for r in page.items]
+        body: dict[str, Any] = {"totalSize": page.total, "done": not page.has_more}
+        if page.has_more:
+            body["nextRecordsUrl"] = f"/services/data/{version}/query/{cursor.locator}-{page.end}"
         body["records"] = records
         return json_response(body)
 

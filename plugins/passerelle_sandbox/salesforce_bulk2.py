@@ -2,8 +2,8 @@
 
 A job runs its SOQL when created (the rows are the org as of that instant) and reports
 ``UploadComplete``, then ``InProgress`` for ``bulk_query_polls_in_progress`` polls, then
-``JobComplete``. Results are CSV in the requested column order, with the job's delimiter and line
-ending; ``maxRecords`` pages them, linked by ``Sforce-Locator`` (opaque, the string ``null`` on the
+``JobComplete`` (or ``Failed`` with the ``errorMessage`` of the ``bulk_query_failure`` knob).
+Results are CSV in the requested column order, with the job's delimiter and line ending; ``maxRecords`` pages them, linked by ``Sforce-Locator`` (opaque, the string ``null`` on the
 last page) with ``Sforce-NumberOfRecords``. Reading results before completion is 412
 ``JOB_NOT_COMPLETE``; reading a job with another API version than its own is 409. Bulk queries
 refuse what Bulk API 2.0 refuses: aggregates and parent-to-child subqueries.
@@ -18,7 +18,7 @@ import io
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Response
 
@@ -42,8 +42,28 @@ class QueryJob:
     polls: int = 0
 
 
+def new_job_id() -> str:
+    """A Bulk API job id (``750`` prefix, shared by query and ingest jobs of either API version)."""
+    return salesforce_id("750", "5g", 62**6 + next(_serial))
+
+
 def _job_error(status: int, code: str, message: str) -> VendorError:
     return VendorError(status, [{"errorCode": code, "message": message}])
+
+
+J = TypeVar("J")
+
+
+def versioned_job(jobs: dict[str, J], version: str, job_id: str) -> J:
+    """A Bulk API 2.0 job (query or ingest), read with the API version it was created with."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise _job_error(404, "NOT_FOUND", "The requested resource does not exist")
+    created = job.info["apiVersion"]  # type: ignore[attr-defined]
+    if float(version.lstrip("v")) != created:
+        raise _job_error(409, "INVALIDJOB", f"Job {job_id} was created with API version {created}; "
+                         "use the same version to access it")
+    return job
 
 
 def csv_value(value: Any) -> str:
@@ -122,7 +142,7 @@ class Bulk2Queries:
             now = self.now_text()  # type: ignore[attr-defined]
             stamp = now[:-1] + "+0000"
             info = {
-                "id": salesforce_id("750", "5g", 62**6 + next(_serial)),
+                "id": new_job_id(),
                 "operation": operation,
                 "object": compiled.object,
                 "createdById": call.principal["user_id"],
@@ -139,13 +159,7 @@ class Bulk2Queries:
         return json_response(info)
 
     def _job(self, version: str, job_id: str) -> QueryJob:
-        job = self.bulk_jobs.get(job_id)
-        if job is None:
-            raise _job_error(404, "NOT_FOUND", "The requested resource does not exist")
-        if float(version.lstrip("v")) != job.info["apiVersion"]:
-            raise _job_error(409, "INVALIDJOB", f"Job {job_id} was created with API version "
-                             f"{job.info['apiVersion']}; use the same version to access it")
-        return job
+        return versioned_job(self.bulk_jobs, version, job_id)
 
     def on_bulk_query_job(self, call: Call, version: str, job_id: str) -> Response:
         with self.lock:
@@ -153,7 +167,10 @@ class Bulk2Queries:
             if job.info["state"] in ("UploadComplete", "InProgress"):
                 job.polls += 1
                 waiting = job.polls <= int(self.config["bulk_query_polls_in_progress"])
-                job.info["state"] = "InProgress" if waiting else "JobComplete"
+                failure = self.config.get("bulk_query_failure")
+                job.info["state"] = "InProgress" if waiting else "Failed" if failure else "JobComplete"
+                if job.info["state"] == "Failed":
+                    job.info["errorMessage"] = str(failure)
             complete = job.info["state"] == "JobComplete"
             return json_response({**job.info, "jobType": "V2Query", "numberRecordsProcessed":
                                   len(job.rows) if complete else 0, "retries": 0, "totalProcessingTime": 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from passerelle_sandbox.clock import canonicalize, is_canonical, is_date_text, looks_like_datetime
@@ -52,7 +53,7 @@ def infer_type(name: str, value: Any) -> str:
         return "boolean"
     if isinstance(value, int):
         return "percent" if name == "Probability" else "int"
-    if isinstance(value, float):
+    if isinstance(value, (float, Decimal)):  # exact numbers handed to the store are doubles too
         if any(word in name for word in ("Amount", "Price", "Revenue")):
             return "currency"
         if name in ("Probability", "Discount") or "Rate" in name:

@@ -450,16 +450,21 @@ class SalesforceWrites:
                 value = next((v for k, v in item.items() if k.lower() == name.lower()), None)
                 if value in (None, ""):
                     raise WriteError("MISSING_ARGUMENT", f"{name} not specified", [name])
-                _, matches = self._by_external_id(obj, name, str(value))
-                if len(matches) > 1:
-                    ids = ", ".join(r["Id"] for r in matches)
-                    raise WriteError("DUPLICATE_EXTERNAL_ID",
-                                     f"{name}: more than one record found for external id field: [{ids}]", [name])
-                body = {k: v for k, v in item.items() if k.lower() != name.lower()}
-                if not matches:
-                    record = self._create(obj, {**body, name: value}, user, commit)
-                    return (str(record["Id"]) if commit else None), True
-                self._update(obj, matches[0], body, user, commit)
-                return str(matches[0]["Id"]), False
+                return self.upsert_item(obj, name, value, item, user, commit)
 
             return self._run_collection(items, all_or_none, attempt, created=True)
+
+    def upsert_item(self, obj: str, name: str, value: Any, item: Record, user: str,
+                    commit: bool = True) -> tuple[str | None, bool]:
+        """Upsert one item of a collection or bulk job on external id ``name`` = ``value``: ``(id, created)``."""
+        _, matches = self._by_external_id(obj, name, str(value))
+        if len(matches) > 1:
+            ids = ", ".join(r["Id"] for r in matches)
+            raise WriteError("DUPLICATE_EXTERNAL_ID",
+                             f"{name}: more than one record found for external id field: [{ids}]", [name])
+        body = {k: v for k, v in item.items() if k.lower() != name.lower()}
+        if not matches:
+            record = self._create(obj, {**body, name: value}, user, commit)
+            return (str(record["Id"]) if commit else None), True
+        self._update(obj, matches[0], body, user, commit)
+        return str(matches[0]["Id"]), False

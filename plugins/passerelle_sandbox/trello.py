@@ -31,8 +31,8 @@ from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, json_response
 from passerelle_sandbox.dataset_trello import FIELDS, LISTS, TODO, build_trello_dataset
 from passerelle_sandbox.faults import FaultSpec
-from passerelle_sandbox.trello_auth import (LIMIT_ERRORS, RollingLimits, TrelloCredentials, presented_credentials,
-                                            text_error)
+from passerelle_sandbox.rate_limits import SlidingWindow, take_together
+from passerelle_sandbox.trello_auth import LIMIT_ERRORS, TrelloCredentials, presented_credentials, text_error
 from passerelle_sandbox.trello_reads import TrelloReadRoutes
 from passerelle_sandbox.trello_writes import TrelloWriteRoutes
 from passerelle_sandbox.trello_ids import ObjectIds, boundary_id, is_object_id
@@ -95,7 +95,10 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     )
 
     def __init__(self, dataset: dict[str, Any]) -> None:
-        self.limits = RollingLimits()
+        self.limits = {"token": SlidingWindow(self._interval, lambda: int(self.config["token_limit"])),
+                       "key": SlidingWindow(self._interval, lambda: int(self.config["key_limit"])),
+                       "members": SlidingWindow(lambda: self.config["members_interval_ms"] / 1000.0,
+                                                lambda: int(self.config["members_limit"]))}
         super().__init__(dataset)
 
     # ----------------------------------------------------------------------------- setup
@@ -137,8 +140,12 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         self._bulk = 0
         self._short = max((c.get("idShort") or 0 for c in data["cards"]), default=0) + 100
 
+    def _interval(self) -> float:
+        return self.config["interval_ms"] / 1000.0
+
     def on_reset(self) -> None:
-        self.limits.clear()
+        for window in self.limits.values():
+            window.clear()
 
     def public_credentials(self) -> dict[str, str]:
         return self.trello_credentials.as_dict()
@@ -162,23 +169,18 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     def on_faults_cleared(self) -> None:
         self._token_revoked = False
 
-    def _limit_table(self) -> dict[str, tuple[int, float]]:
-        cfg = self.config
-        interval = cfg["interval_ms"] / 1000.0
-        return {"token": (int(cfg["token_limit"]), interval), "key": (int(cfg["key_limit"]), interval),
-                "members": (int(cfg["members_limit"]), cfg["members_interval_ms"] / 1000.0)}
-
     def enforce_limits(self, call: Call) -> None:
         if not self.config["enforce_rate_limits"]:
             return
-        refused = self.limits.take(self._limit_table(), call.path.startswith("/1/members/"))
+        names = ("members", "token", "key") if call.path.startswith("/1/members/") else ("token", "key")
+        refused = take_together((name, self.limits[name], 1) for name in names)
         if refused is not None:
             raise VendorError(429, dict(LIMIT_ERRORS[refused]))
 
     def decorate(self, call: Call, response: Response) -> None:
         if call.principal is None:
             return
-        cfg, remaining = self.config, self.limits.remaining(self._limit_table())
+        cfg, remaining = self.config, {name: window.remaining() for name, window in self.limits.items()}
         response.headers.setdefault("x-rate-limit-api-token-interval-ms", str(cfg["interval_ms"]))
         response.headers.setdefault("x-rate-limit-api-token-max", str(cfg["token_limit"]))
         response.headers.setdefault("x-rate-limit-api-token-remaining", str(remaining["token"]))

@@ -10,9 +10,6 @@ requested``). Limits are rolling windows: 100 requests / 10 s per token, 300 / 1
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,42 +46,6 @@ def text_error(status: int, message: str, headers: dict[str, str] | None = None)
 class _TextError(VendorError):
     def response(self) -> Response:
         return Response(str(self.body), status=self.status, headers=self.headers, content_type="text/plain; charset=utf-8")
-
-
-class RollingLimits:
-    """Rolling-window counters for the token, the key and the ``/1/members/`` route."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._windows: dict[str, deque[float]] = {"token": deque(), "key": deque(), "members": deque()}
-
-    def take(self, limits: dict[str, tuple[int, float]], members_route: bool) -> str | None:
-        """Count one request; return the name of the exhausted limit instead when one is."""
-        with self._lock:
-            now = time.monotonic()
-            for name, (_, interval) in limits.items():
-                window = self._windows[name]
-                while window and window[0] <= now - interval:
-                    window.popleft()
-            names = [n for n in ("members", "token", "key") if n != "members" or members_route]
-            for name in names:
-                if len(self._windows[name]) >= limits[name][0]:
-                    return name
-            for name in names:
-                self._windows[name].append(now)
-            return None
-
-    def remaining(self, limits: dict[str, tuple[int, float]]) -> dict[str, int]:
-        with self._lock:
-            now = time.monotonic()
-            return {
-                name: max(0, maximum - sum(1 for t in self._windows[name] if t > now - interval))
-                for name, (maximum, interval) in limits.items()
-            }
 
 
 LIMIT_ERRORS: dict[str, dict[str, Any]] = {

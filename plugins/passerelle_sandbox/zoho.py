@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,6 +36,8 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_time import SECOND_MS, iso_ms, parse_iso
 from passerelle_sandbox.dataset_zoho import BIGIN, ZOHO_CRM, ZohoProduct, build_zoho_dataset
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.paging import numbered_page, offset_page
+from passerelle_sandbox.rate_limits import Budget
 from passerelle_sandbox.zoho_accounts import ACCOUNTS_HOST, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_fields import FieldValues
 from passerelle_sandbox.zoho_model import Record, decode_page_token, encode_page_token, render, zoho_error
@@ -75,8 +76,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         self.product = product
         self.vendor = product.name  # type: ignore[misc]
         self.url_map = Map(_rules(product.base_path), strict_slashes=False)  # type: ignore[misc]
-        self._credit_lock = threading.Lock()
-        self._credits_used = 0
+        self._credits = Budget(lambda: int(self.config["credits_per_day"]))
         self._bulk_serial = itertools.count(1)
         super().__init__(dataset)
 
@@ -87,8 +87,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
                 "locked_record_ids": []}
 
     def on_reset(self) -> None:
-        with self._credit_lock:
-            self._credits_used = 0
+        self._credits.clear()
         self.write_log.clear()
 
     def load(self) -> None:
@@ -131,13 +130,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         if call.endpoint in WRITE_ENDPOINTS:
             per_credit = int(self.config["records_per_write_credit"])
             cost = max(1, -(-record_count(call.request.get_data()) // per_credit))
-        with self._credit_lock:
-            if self.config["enforce_rate_limits"] and self._credits_used + cost > int(self.config["credits_per_day"]):
-                refused = True
-            else:
-                refused = False
-                self._credits_used += cost
-        if refused:
+        if not self._credits.take(cost, enforce=self.config["enforce_rate_limits"]):
             raise zoho_error(429, "TOO_MANY_REQUESTS", "You have exceeded the maximum number of API credits "
                              "allowed in 24 hours", {"limit_type": "credits"})
 
@@ -200,9 +193,9 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
                 users = [u for u in users if u.get("status") == "active"]
             data = [render(u, self.offset) for u in users]
         page, per_page = self._page(call)
-        chunk = data[(page - 1) * per_page : page * per_page]
-        return json_response({"users": chunk, "info": {"per_page": per_page, "count": len(chunk), "page": page,
-                                                       "more_records": page * per_page < len(data)}})
+        chunk = numbered_page(data, page, per_page)
+        return json_response({"users": chunk.items, "info": {"per_page": per_page, "count": len(chunk.items),
+                                                             "page": page, "more_records": chunk.has_more}})
 
     # --------------------------------------------------------------------------- lists
 
@@ -264,16 +257,16 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
                     if (since is None or r["Modified_Time"] >= since) and (ids is None or r["id"] in ids)]
             key = (lambda r: int(r["id"])) if sort_by == "id" else (lambda r: (r[sort_by], int(r["id"])))
             rows.sort(key=key, reverse=sort_order == "desc")
-            chunk = rows[offset : offset + per_page]
+            chunk = offset_page(rows, offset, per_page)
             shown = [*fields, "$se_module"] if "What_Id" in fields else fields  # the lookup names its module
-            data = [render(r, self.offset, shown) for r in chunk]
+            data = [render(r, self.offset, shown) for r in chunk.items]
         if not data:
             return Response(status=204)
-        more = offset + per_page < len(rows)
+        more = chunk.has_more
         expiry = now + timedelta(hours=int(self.config["page_token_hours"]))
         info = {"call": False, "per_page": per_page, "count": len(data), "sort_by": sort_by, "sort_order": sort_order,
                 "page": offset // per_page + 1, "email": False, "more_records": more,
-                "next_page_token": encode_page_token(offset + per_page, bound, expiry) if more else None,
+                "next_page_token": encode_page_token(chunk.end, bound, expiry) if more else None,
                 "previous_page_token": None,
                 "page_token_expiry": expiry.astimezone().isoformat(timespec="seconds") if more else None}
         return json_response({"data": data, "info": info})
@@ -297,11 +290,12 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
             rows = [d for d in self.deleted.get(module, [])
                     if (kind == "all" or d["type"] == kind) and (since is None or d["deleted_time"] >= since)]
             rows.sort(key=lambda d: (d["deleted_time"], int(d["id"])), reverse=True)
-            chunk = [render(d, self.offset) for d in rows[(page - 1) * per_page : page * per_page]]
-        if not chunk:
+            chunk = numbered_page(rows, page, per_page)
+            data = [render(d, self.offset) for d in chunk.items]
+        if not data:
             return Response(status=204)
-        return json_response({"data": chunk, "info": {"per_page": per_page, "count": len(chunk), "page": page,
-                                                      "more_records": page * per_page < len(rows)}})
+        return json_response({"data": data, "info": {"per_page": per_page, "count": len(data), "page": page,
+                                                     "more_records": chunk.has_more}})
 
     # ---------------------------------------------------------------------- control hooks
 

@@ -14,15 +14,14 @@ continuously. Please try again after some time."}`` until the window has room ag
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, json_response
+from passerelle_sandbox.oauth import TokenRequest
+from passerelle_sandbox.rate_limits import WindowsByKey
 
 CLIENT_ID = "1000.8Q2ZJ4VKXW7N5P3L6R9T1Y0U2I4O6E"
 CLIENT_SECRET = "5b0e1c9d8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c"
@@ -38,7 +37,6 @@ class ZohoAccounts:
     base_url: str
     tokens: Any
     config: dict[str, Any]
-    _issued_lock = threading.Lock()
 
     def accounts_url(self) -> str:
         """The data centre's accounts server: the API's port on another host name."""
@@ -50,39 +48,36 @@ class ZohoAccounts:
     def host_is_accounts(self, call: Call) -> bool:
         return call.request.host.split(":")[0] == ACCOUNTS_HOST and urlsplit(self.base_url).hostname == "127.0.0.1"
 
+    def _issued(self) -> WindowsByKey:
+        """Access tokens issued per refresh token, made on first use (a mixin has no ``__init__``)."""
+        windows = self.__dict__.get("_issued_windows")
+        if windows is None:
+            windows = self.__dict__.setdefault("_issued_windows", WindowsByKey(
+                lambda: float(self.config.get("refresh_window_seconds", 600)),
+                lambda: int(self.config["tokens_per_refresh_window"])))
+        return windows
+
     def reset_token_counts(self) -> None:
-        with self._issued_lock:
-            self.__dict__["_issued"] = {}
+        self._issued().clear()
 
     def _rate_refused(self, refresh_token: str) -> bool:
         """Count one access token for ``refresh_token``; True when the window is already full."""
-        limit = self.config.get("tokens_per_refresh_window")
-        if not limit:
+        if not self.config.get("tokens_per_refresh_window"):
             return False
-        window = float(self.config.get("refresh_window_seconds", 600))
-        now = time.monotonic()
-        with self._issued_lock:
-            issued: dict[str, deque[float]] = self.__dict__.setdefault("_issued", {})
-            stamps = issued.setdefault(refresh_token, deque())
-            while stamps and now - stamps[0] >= window:
-                stamps.popleft()
-            if len(stamps) >= int(limit):
-                return True
-            stamps.append(now)
-            return False
+        return not self._issued()[refresh_token].take()
 
     def token_answer(self, call: Call, scope: str) -> Response | None:
         """The token endpoint's answer, or None when the request is not for the accounts host."""
         if not self.host_is_accounts(call) and urlsplit(self.base_url).hostname == "127.0.0.1":
             return None
-        params = {**call.request.args.to_dict(), **call.request.form.to_dict()}
-        if params.get("client_id") != CLIENT_ID or params.get("client_secret") != CLIENT_SECRET:
+        request = TokenRequest.read(call.request, basic=False, query=True)
+        if not request.client_is(CLIENT_ID, CLIENT_SECRET):
             return json_response({"error": "invalid_client"})
-        if params.get("grant_type") != "refresh_token":
+        if request.grant_type != "refresh_token":
             return json_response({"error": "unsupported_grant_type"})
-        if params.get("refresh_token") != REFRESH_TOKEN:
+        if request.get("refresh_token") != REFRESH_TOKEN:
             return json_response({"error": "invalid_code"})
-        if self._rate_refused(params["refresh_token"]):
+        if self._rate_refused(REFRESH_TOKEN):
             return json_response(TOO_MANY, 400)
         expires_in = int(self.config["oauth_expires_in"])
         access = self.tokens.issue("1000.", ttl=expires_in, nbytes=32)

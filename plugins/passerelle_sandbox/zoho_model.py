@@ -7,7 +7,6 @@ base64 JSON of the next offset, the parameters they are bound to and their expir
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -15,6 +14,7 @@ from typing import Any
 
 from passerelle_sandbox.clock import parse_instant
 from passerelle_sandbox.core import VendorError
+from passerelle_sandbox.paging import pack, unpack
 
 Record = dict[str, Any]
 TIME_FIELDS = ("Created_Time", "Modified_Time", "created_time", "deleted_time")
@@ -53,14 +53,13 @@ def _signature(bound: dict[str, Any]) -> str:
 
 
 def encode_page_token(offset: int, bound: dict[str, Any], expiry: datetime) -> str:
-    payload = json.dumps([offset, _signature(bound), expiry.isoformat()])
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return pack([offset, _signature(bound), expiry.isoformat()])
 
 
 def decode_page_token(token: str, bound: dict[str, Any], now: datetime) -> int:
     """The offset a page token stands for; Zoho's errors for a malformed, altered or expired one."""
     try:
-        offset, signature, expiry = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset, signature, expiry = unpack(token)
         offset, expires = int(offset), datetime.fromisoformat(expiry)
     except (ValueError, TypeError) as exc:
         raise zoho_error(400, "INVALID_DATA", "invalid data", {"api_name": "page_token",

@@ -35,7 +35,6 @@ import copy
 import random
 import threading
 import time
-from collections import deque
 from datetime import date, datetime
 from typing import Any
 
@@ -46,6 +45,8 @@ from passerelle_sandbox.zoho_projects_errors import projects_error
 from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, bearer_token, json_response
 from passerelle_sandbox.dataset_zoho_projects import build_zoho_projects_dataset
 from passerelle_sandbox.faults import FaultSpec
+from passerelle_sandbox.paging import numbered_page
+from passerelle_sandbox.rate_limits import SlidingWindow
 from passerelle_sandbox.zoho_accounts import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_model import org_time
 from passerelle_sandbox.zoho_projects_writes import ZohoProjectsWriteRoutes, write_rules
@@ -91,7 +92,8 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
 
     def __init__(self, dataset: dict[str, Any]) -> None:
         self._budget_lock = threading.Lock()
-        self._calls: deque[float] = deque()
+        self._calls = SlidingWindow(lambda: float(self.config["request_window_seconds"]),
+                                    lambda: int(self.config["requests_per_window"]))
         self._locked_until = 0.0
         super().__init__(dataset)
 
@@ -143,15 +145,9 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
         now = time.monotonic()
         with self._budget_lock:
             locked = now < self._locked_until
-            if not locked:
-                window = float(self.config["request_window_seconds"])
-                while self._calls and now - self._calls[0] >= window:
-                    self._calls.popleft()
-                if len(self._calls) >= int(self.config["requests_per_window"]):
-                    self._locked_until = now + float(self.config["lock_seconds"])
-                    locked = True
-                else:
-                    self._calls.append(now)
+            if not locked and not self._calls.take():
+                self._locked_until = now + float(self.config["lock_seconds"])
+                locked = True
         if locked:
             raise projects_error(429, "URL_ROLLING_THROTTLES_LIMIT_EXCEEDED", LOCKED_MESSAGE)
 
@@ -212,9 +208,9 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
             raise projects_error(400, "INVALID_INPUT", f"per_page must be between 1 and {self.config['max_per_page']}"
                                  if page >= 1 else "page starts at 1")
         rows = sorted(rows, key=lambda r: int(r["id"]))
-        chunk = [self._render(r) for r in rows[(page - 1) * per_page : page * per_page]]
-        info = {"page": page, "per_page": per_page, "has_next_page": page * per_page < len(rows)}
-        return json_response({key: chunk, "page_info": info})
+        chunk = numbered_page(rows, page, per_page)
+        info = {"page": page, "per_page": per_page, "has_next_page": chunk.has_more}
+        return json_response({key: [self._render(r) for r in chunk.items], "page_info": info})
 
     def _legacy_page(self, call: Call, key: str, rows: list[Record]) -> Response:
         """``index``/``range`` paging of the legacy REST lists; past the last record, 204 No Content."""

@@ -48,8 +48,13 @@ def fails_cleanly(sandbox: Any, conn: Any, source: str, *expected: str) -> str:
     return message
 
 
+REQUESTS_BEFORE_FIRST_PAGE = {"salesforce": 1}
+"""Requests on the fault path before a window's first page (Salesforce counts the window first)."""
+
+
 def fault(sandbox: Any, source: str, kind: str, **spec: Any) -> None:
     spec.setdefault("path", STYLES[source][2])
+    spec["after"] = spec.get("after", 0) + REQUESTS_BEFORE_FIRST_PAGE.get(source, 0)
     sandbox.vendors[source].control.add_fault(kind, **spec)
 
 

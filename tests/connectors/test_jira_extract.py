@@ -41,7 +41,7 @@ def control(sandbox: Sandbox):
 def test_spec_is_registered_the_project_way() -> None:
     assert (JIRA.name, JIRA.conn_id, JIRA.pool, JIRA.schedule, JIRA.tags) == (
         "jira", "passerelle_jira", "jira_api", "0 0 * * *", ("pm",))
-    assert [s.name for s in JIRA.streams] == ["projects", "versions", "issues", "worklogs", "users"]
+    assert [s.name for s in JIRA.streams] == ["projects", "versions", "issues", "deal_epics", "worklogs", "users"]
 
 
 def test_first_window_loads_full_history_of_every_stream(jira, warehouse_conn) -> None:

@@ -69,7 +69,7 @@ def test_equal_timestamps_across_page_boundaries(sandbox, warehouse_conn) -> Non
     [
         {"kind": "rate_limit", "times": 4},
         {"kind": "error", "status": 503, "times": 3},
-        {"kind": "error", "status": 500, "times": 2, "after": 1},
+        {"kind": "error", "status": 500, "times": 2, "after": 2},  # after the COUNT() and page 1
         {"kind": "slow", "delay": 1.5, "times": 2},
     ],
     ids=["REQUEST_LIMIT_EXCEEDED", "503", "500-mid-stream", "slow"],
@@ -102,7 +102,7 @@ def test_refused_credentials_fail_fast(sandbox, warehouse_conn) -> None:
 def test_failure_mid_stream_leaves_no_partial_window(sandbox, warehouse_conn) -> None:
     control = sandbox.vendors["salesforce"].control
     control.bulk("Account", create=500)  # several pages of 200
-    control.add_fault(**{"kind": "error", "status": 500, "times": 50, "after": 2, "path": "/query"})
+    control.add_fault(**{"kind": "error", "status": 500, "times": 50, "after": 3, "path": "/query"})  # COUNT(), 2 pages
     with pytest.raises(SourceUnavailableError):
         extract_day(warehouse_conn, sandbox, "salesforce", "Account", batch_size=200, retry_attempts=3)
     assert raw_count(warehouse_conn, "salesforce", "Account") == 0
@@ -116,7 +116,7 @@ def test_failure_mid_stream_leaves_no_partial_window(sandbox, warehouse_conn) ->
 def test_bad_payloads_fail_clearly_and_load_nothing(sandbox, warehouse_conn, kind, problem) -> None:
     control = sandbox.vendors["salesforce"].control
     control.bulk("Account", create=500)  # the fault hits page 2 of 3: nothing of page 1 may stay
-    control.add_fault(**{"kind": kind, "after": 1, "path": "/query"})
+    control.add_fault(**{"kind": kind, "after": 2, "path": "/query"})  # after the COUNT() and page 1
     with pytest.raises(BadRecordError) as err:
         extract_day(warehouse_conn, sandbox, "salesforce", "Account", batch_size=200)
     assert "salesforce" in str(err.value) and "Account" in str(err.value) and problem in str(err.value)

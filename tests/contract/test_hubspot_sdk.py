@@ -15,7 +15,13 @@ import pytest
 from hubspot import Client
 from hubspot.crm.associations.v4 import AssociationSpec as LinkSpec
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+from hubspot.crm.companies import BatchInputSimplePublicObjectBatchInputUpsert as CompanyUpserts
+from hubspot.crm.companies import BatchReadInputSimplePublicObjectId as CompanyBatchRead
+from hubspot.crm.companies import SimplePublicObjectBatchInputUpsert as CompanyUpsert
+from hubspot.crm.companies import SimplePublicObjectId as CompanyId
+from hubspot.crm.companies import SimplePublicObjectInput as CompanyInput
 from hubspot.crm.companies import SimplePublicObjectInputForCreate as CompanyCreate
+from hubspot.crm.companies.exceptions import ApiException as CompanyApiException
 from hubspot.crm.deals import (
     AssociationSpec,
     BatchInputSimplePublicObjectBatchInput,
@@ -34,6 +40,7 @@ from hubspot.crm.deals import (
 )
 from hubspot.crm.deals.exceptions import ApiException, NotFoundException
 from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from hubspot.crm.properties import PropertyCreate
 
 DEAL_TO_COMPANY = 5
 OBJECTS = ("companies", "contacts", "deals", "line_items", "products")
@@ -50,7 +57,7 @@ def client(sandbox: Any) -> Client:
     return sdk(sandbox, sandbox.vendors["hubspot"].credentials["private_app_token"])
 
 
-def error_body(exc: ApiException | OwnersApiException) -> dict[str, Any]:
+def error_body(exc: ApiException | OwnersApiException | CompanyApiException) -> dict[str, Any]:
     return dict(json.loads(exc.body))
 
 
@@ -188,3 +195,38 @@ def test_sdk_sees_hubspot_validation_not_found_and_rate_limit_errors(client: Cli
     assert throttled.value.status == 429 and throttled.value.headers["Retry-After"] == "2"
     assert error_body(throttled.value)["policyName"] == "TEN_SECONDLY_ROLLING"
     assert error_body(throttled.value)["errorType"] == "RATE_LIMIT"
+
+
+def test_sdk_upserts_reads_and_updates_companies_by_a_unique_property(client: Client, sandbox: Any) -> None:
+    control = sandbox.vendors["hubspot"].control
+    made = client.crm.properties.core_api.create("companies", PropertyCreate(
+        name="passerelle_key", label="Clé Passerelle", type="string", field_type="text",
+        group_name="companyinformation", has_unique_value=True))
+    assert made.has_unique_value is True
+    first, second = (r["id"] for r in control.records("companies")[:2])
+    client.crm.companies.basic_api.update(first, CompanyInput(properties={"passerelle_key": "K-1"}))
+    control.advance(60)
+    upserted = client.crm.companies.batch_api.upsert(CompanyUpserts(inputs=[
+        CompanyUpsert(id_property="passerelle_key", id="K-1", properties={"name": "Mise à jour"}),
+        CompanyUpsert(id_property="passerelle_key", id="K-2", properties={"name": "Nouvelle"})]))
+    assert upserted.status == "COMPLETE"
+    by_key = {r.properties["passerelle_key"]: r for r in upserted.results}
+    assert (by_key["K-1"].new, by_key["K-1"].id, by_key["K-2"].new) == (False, first, True)
+    assert by_key["K-1"].updated_at > by_key["K-1"].created_at
+    read = client.crm.companies.basic_api.get_by_id("K-2", properties=["name"], id_property="passerelle_key")
+    assert (read.id, read.properties["name"]) == (by_key["K-2"].id, "Nouvelle")
+    renamed = client.crm.companies.basic_api.update("K-2", CompanyInput(properties={"name": "Renommée"}),
+                                                    id_property="passerelle_key")
+    assert renamed.id == by_key["K-2"].id and renamed.properties["name"] == "Renommée"
+    batch = client.crm.companies.batch_api.read(CompanyBatchRead(
+        id_property="passerelle_key", inputs=[CompanyId(id="K-1"), CompanyId(id="K-2")], properties=["name"]))
+    assert sorted(r.properties["name"] for r in batch.results) == ["Mise à jour", "Renommée"]
+    with pytest.raises(CompanyApiException) as taken:
+        client.crm.companies.basic_api.update(second, CompanyInput(properties={"passerelle_key": "K-1"}))
+    assert taken.value.status == 409 and error_body(taken.value)["message"] == (
+        f"Company already exists. Existing ID: {first}")
+    with pytest.raises(CompanyApiException) as by_domain:
+        client.crm.companies.batch_api.upsert(CompanyUpserts(inputs=[
+            CompanyUpsert(id_property="domain", id="exemple.fr", properties={"name": "x"})]))
+    assert by_domain.value.status == 400 and error_body(by_domain.value)["category"] == "VALIDATION_ERROR"
+    assert "non-unique 0-2 property domain" in error_body(by_domain.value)["message"]

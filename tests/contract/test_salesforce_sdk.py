@@ -23,11 +23,13 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
+from simple_salesforce.bulk import SFBulkHandler
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
+    SalesforceOperationError,
     SalesforceResourceNotFound,
 )
 
@@ -467,3 +469,195 @@ def test_sdk_bulk2_query_jobs_page_csv_results(sf: Salesforce, sandbox: Any, ses
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.bulk2.Account._client.create_job("query", "SELECT Id, (SELECT Id FROM Contacts) FROM Account")
     assert refused.value.content[0]["message"] == "Aggregate Relationships not supported in Bulk Query"
+
+
+# ------------------------------------------------------------------------------- Composite
+
+
+def subrequest(method: str, path: str, reference: str, body: Any = None) -> dict[str, Any]:
+    item = {"method": method, "url": f"/services/data/v{VERSION}/{path}", "referenceId": reference}
+    return item if body is None else {**item, "body": body}
+
+
+def test_sdk_composite_chains_references_and_rolls_back(sf: Salesforce, sandbox: Any) -> None:
+    held = control(sandbox)
+    chained = sf.restful("composite", method="POST", json={"compositeRequest": [
+        subrequest("POST", "sobjects/Account", "refAccount", {"Name": "Composite SAS"}),
+        subrequest("POST", "sobjects/Contact", "refContact", {"LastName": "Martin", "AccountId": "@{refAccount.id}"}),
+        subrequest("GET", "sobjects/Account/@{refAccount.id}?fields=Name", "refRead"),
+        subrequest("GET", "query/?q=SELECT+Id+FROM+Contact+WHERE+AccountId+=+'@{refAccount.id}'", "refQuery"),
+        subrequest("PATCH", "sobjects/Contact/@{refQuery.records[0].Id}", "refUpdate", {"Title": "DAF"}),
+    ]})["compositeResponse"]
+    assert [r["httpStatusCode"] for r in chained] == [201, 201, 200, 200, 204]
+    assert [r["referenceId"] for r in chained] == ["refAccount", "refContact", "refRead", "refQuery", "refUpdate"]
+    account, contact = chained[0]["body"]["id"], chained[1]["body"]["id"]
+    assert chained[0]["httpHeaders"] == {"Location": f"/services/data/v{VERSION}/sobjects/Account/{account}"}
+    assert chained[2]["body"]["Name"] == "Composite SAS" and chained[3]["body"]["totalSize"] == 1
+    assert held.record("Contact", contact)["AccountId"] == account and held.record("Contact", contact)["Title"] == "DAF"
+    assert chained[4]["body"] is None
+
+    partial = sf.restful("composite", method="POST", json={"allOrNone": False, "compositeRequest": [
+        subrequest("POST", "sobjects/Account", "badAccount", {"Phone": "0"}),
+        subrequest("POST", "sobjects/Contact", "orphan", {"LastName": "Seul", "AccountId": "@{badAccount.id}"}),
+        subrequest("POST", "sobjects/Account", "fine", {"Name": "Indépendante"}),
+    ]})["compositeResponse"]
+    assert [r["httpStatusCode"] for r in partial] == [400, 400, 201]
+    assert partial[0]["body"] == [{"message": "Required fields are missing: [Name]", "errorCode": "REQUIRED_FIELD_MISSING",
+                                   "fields": ["Name"]}]
+    assert partial[1]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+    assert partial[1]["body"][0]["message"].startswith("Invalid reference specified. No value for badAccount.id found")
+
+    accounts, contacts = len(held.records("Account")), len(held.records("Contact"))
+    rolled = sf.restful("composite", method="POST", json={"allOrNone": True, "compositeRequest": [
+        subrequest("POST", "sobjects/Account", "kept", {"Name": "Annulée"}),
+        subrequest("PATCH", f"sobjects/Contact/{contact}", "touch", {"Title": "Changé"}),
+        subrequest("POST", "sobjects/Contact", "broken", {"FirstName": "Sans nom"}),
+        subrequest("POST", "sobjects/Account", "never", {"Name": "Jamais"}),
+    ]})["compositeResponse"]
+    assert [r["httpStatusCode"] for r in rolled] == [400, 400, 400, 400]
+    assert rolled[2]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert {r["body"][0]["message"] for i, r in enumerate(rolled) if i != 2} == {
+        "The transaction was rolled back since another operation in the same transaction failed."}
+    assert (len(held.records("Account")), len(held.records("Contact"))) == (accounts, contacts)
+    assert held.record("Contact", contact)["Title"] == "DAF"
+
+    with pytest.raises(SalesforceMalformedRequest) as too_many:
+        sf.restful("composite", method="POST", json={"compositeRequest": [
+            subrequest("GET", "limits", f"ref{i}") for i in range(26)]})
+    assert too_many.value.content[0]["errorCode"] == "LIMIT_EXCEEDED"
+    with pytest.raises(SalesforceMalformedRequest) as unnamed:
+        sf.restful("composite", method="POST", json={"compositeRequest": [subrequest("GET", "limits", "bad-ref")]})
+    assert "referenceId" in unnamed.value.content[0]["message"]
+
+
+def test_sdk_composite_batch_and_tree(sf: Salesforce, sandbox: Any) -> None:
+    held = control(sandbox)
+    account = held.records("Account")[0]["Id"]
+    batch = sf.restful("composite/batch", method="POST", json={"batchRequests": [
+        {"method": "PATCH", "url": f"v{VERSION}/sobjects/Account/{account}", "richInput": {"Phone": "+33 1 02 03 04 05"}},
+        {"method": "GET", "url": f"v{VERSION}/sobjects/Account/001000000000000AAA"},
+        {"method": "GET", "url": f"v{VERSION}/sobjects/Account/{account}?fields=Phone"},
+    ]})
+    assert batch["hasErrors"] is True
+    assert [r["statusCode"] for r in batch["results"]] == [204, 404, 200]
+    assert batch["results"][2]["result"]["Phone"] == "+33 1 02 03 04 05"
+    halted = sf.restful("composite/batch", method="POST", json={"haltOnError": True, "batchRequests": [
+        {"method": "GET", "url": f"v{VERSION}/sobjects/Account/001000000000000AAA"},
+        {"method": "GET", "url": f"v{VERSION}/sobjects/Account/{account}"}]})
+    assert [r["statusCode"] for r in halted["results"]] == [404, 412]
+    assert halted["results"][1]["result"][0]["errorCode"] == "BATCH_PROCESSING_HALTED"
+
+    tree = sf.restful("composite/tree/Account", method="POST", json={"records": [
+        {"attributes": {"type": "Account", "referenceId": "ref1"}, "Name": "Arbre SA",
+         "Contacts": {"records": [
+             {"attributes": {"type": "Contact", "referenceId": "ref2"}, "LastName": "Chêne"},
+             {"attributes": {"type": "Contact", "referenceId": "ref3"}, "LastName": "Hêtre"}]}},
+        {"attributes": {"type": "Account", "referenceId": "ref4"}, "Name": "Bosquet SARL"}]})
+    assert tree["hasErrors"] is False and [r["referenceId"] for r in tree["results"]] == ["ref1", "ref2", "ref3", "ref4"]
+    ids = {r["referenceId"]: r["id"] for r in tree["results"]}
+    assert held.record("Contact", ids["ref3"])["AccountId"] == ids["ref1"]
+    assert held.record("Account", ids["ref4"])["Name"] == "Bosquet SARL"
+
+    accounts, contacts = len(held.records("Account")), len(held.records("Contact"))
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.restful("composite/tree/Account", method="POST", json={"records": [
+            {"attributes": {"type": "Account", "referenceId": "ok"}, "Name": "Jamais créée",
+             "Contacts": {"records": [{"attributes": {"type": "Contact", "referenceId": "bad"}, "FirstName": "X"}]}}]})
+    assert refused.value.content == {"hasErrors": True, "results": [{"referenceId": "bad", "errors": [
+        {"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]",
+         "fields": ["LastName"]}]}]}
+    assert (len(held.records("Account")), len(held.records("Contact"))) == (accounts, contacts)
+
+
+# ------------------------------------------------------------------ Bulk API 2.0 and 1.0 ingest
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def modified_since(sf: Salesforce, mark: str) -> dict[str, dict[str, Any]]:
+    """What the next incremental read sees: rows whose SystemModstamp moved to ``mark`` or later."""
+    found = sf.query_all(f"SELECT Id, Name, Phone, IsDeleted, SystemModstamp FROM Account WHERE SystemModstamp >= {mark}",
+                         include_deleted=True)
+    return {r["Id"]: r for r in found["records"]}
+
+
+def test_sdk_bulk2_ingest_jobs_write_and_report_per_row(sf: Salesforce, sandbox: Any, session: RoutedSession) -> None:
+    held = control(sandbox)
+    held.set_clock(datetime(2026, 4, 2, 9, 30, tzinfo=timezone.utc))
+    mark = "2026-04-02T09:30:00Z"
+    inserted = sf.bulk2.Account.insert(records=[{"Name": "Vrac Un", "SIRET__c": "99999999900018"},
+                                                {"Name": "", "SIRET__c": ""}], wait=0)
+    assert inserted[0]["numberRecordsProcessed"] == 2 and inserted[0]["numberRecordsFailed"] == 1
+    job = inserted[0]["job_id"]
+    made = csv_rows(sf.bulk2.Account.get_successful_records(job))
+    assert [(r["sf__Created"], r["Name"]) for r in made] == [("true", "Vrac Un")]
+    failed = csv_rows(sf.bulk2.Account.get_failed_records(job))
+    assert [(r["sf__Id"], r["sf__Error"]) for r in failed] == [
+        ("", "REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --")]
+    first = made[0]["sf__Id"]
+
+    existing = next(r for r in held.records("Account") if r["SIRET__c"] and r["Id"] != first)
+    upserted = sf.bulk2.Account.upsert(records=[{"SIRET__c": existing["SIRET__c"], "Phone": "+33 6 11 22 33 44"},
+                                                {"SIRET__c": "99999999900026", "Name": "Vrac Deux"}],
+                                       external_id_field="SIRET__c", wait=0)
+    assert upserted[0]["numberRecordsFailed"] == 0
+    results = csv_rows(sf.bulk2.Account.get_successful_records(upserted[0]["job_id"]))
+    assert [(r["sf__Id"] == existing["Id"], r["sf__Created"]) for r in results] == [(True, "false"), (False, "true")]
+    second = results[1]["sf__Id"]
+
+    updated = sf.bulk2.Account.update(records=[{"Id": first, "Phone": "#N/A", "Name": "Vrac Un bis"},
+                                               {"Id": "001000000000000AAA", "Phone": "1"}], wait=0)
+    assert updated[0]["numberRecordsFailed"] == 1
+    assert held.record("Account", first)["Name"] == "Vrac Un bis" and held.record("Account", first)["Phone"] is None
+    sf.bulk2.Account.delete(records=[{"Id": second}], wait=0)
+    assert held.record("Account", second)["IsDeleted"] is True
+
+    seen = modified_since(sf, mark)
+    assert {first, second, existing["Id"]} <= set(seen)
+    assert seen[second]["IsDeleted"] is True and seen[existing["Id"]]["Phone"] == "+33 6 11 22 33 44"
+    assert {seen[i]["SystemModstamp"] for i in (first, second)} == {"2026-04-02T09:30:00.000+0000"}
+
+    with pytest.raises(SalesforceOperationError, match="Field name not found : Colour__c"):
+        sf.bulk2.Account.insert(records=[{"Name": "Couleur", "Colour__c": "bleu"}], wait=0)
+    client = sf.bulk2.Account._client
+    opened = client.create_job("insert")
+    assert opened["state"] == "Open" and opened["contentUrl"].endswith(f"/jobs/ingest/{opened['id']}/batches")
+    client.upload_job_data(opened["id"], "Name\nAbandonnée\n")
+    assert client.abort_job(opened["id"], False)["state"] == "Aborted"
+    assert csv_rows(sf.bulk2.Account.get_unprocessed_records(opened["id"])) == [{"Name": "Abandonnée"}]
+    gone = session.delete(f"{sf.bulk2_url}ingest/{opened['id']}", headers={"Authorization": f"Bearer {sf.session_id}"})
+    assert gone.status_code == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        client.get_job(opened["id"], False)
+    assert all(r["Name"] != "Abandonnée" for r in held.records("Account"))
+
+
+def test_sdk_bulk1_json_jobs_insert_update_upsert_delete_and_query(sf: Salesforce, sandbox: Any) -> None:
+    held = control(sandbox)
+    held.set_clock(datetime(2026, 4, 3, 8, 0, tzinfo=timezone.utc))
+    inserted = sf.bulk.Account.insert([{"Name": "Lot V1", "SIREN__c": "999999999"}, {"Phone": "0"}])
+    assert inserted[0]["success"] is True and inserted[0]["created"] is True
+    assert inserted[1] == {"success": False, "created": False, "id": None, "errors": [
+        {"fields": ["Name"], "message": "Required fields are missing: [Name]", "statusCode": "REQUIRED_FIELD_MISSING"}]}
+    made = inserted[0]["id"]
+    assert held.record("Account", made)["SIREN__c"] == "999999999"
+
+    assert sf.bulk.Account.update([{"Id": made, "Phone": "+33 4 00 00 00 00"}])[0]["success"] is True
+    upserted = sf.bulk.Account.upsert([{"SIRET__c": "99999999900034", "Name": "Lot V1 bis"}], "SIRET__c")
+    assert upserted[0]["success"] is True and upserted[0]["created"] is True
+    assert sf.bulk.Account.delete([{"Id": upserted[0]["id"]}])[0]["success"] is True
+    assert held.record("Account", upserted[0]["id"])["IsDeleted"] is True
+
+    rows = sf.bulk.Account.query(f"SELECT Id, Name, Phone, CreatedDate FROM Account WHERE Id = '{made}'")
+    assert len(rows) == 1 and rows[0]["Phone"] == "+33 4 00 00 00 00"
+    assert rows[0]["CreatedDate"] == int(datetime(2026, 4, 3, 8, 0, tzinfo=timezone.utc).timestamp() * 1000)
+    assert rows[0]["attributes"] == {"type": "Account", "url": f"/services/data/v{VERSION}/sobjects/Account/{made}"}
+    deleted = sf.bulk.Account.query_all("SELECT Id, IsDeleted FROM Account WHERE IsDeleted = true")
+    assert upserted[0]["id"] in {r["Id"] for r in deleted}
+    assert set(modified_since(sf, "2026-04-03T08:00:00Z")) == {made, upserted[0]["id"]}
+
+    with pytest.raises(SalesforceMalformedRequest) as expired:
+        SFBulkHandler("not-a-session", sf.bulk_url, session=sf.session).Account.insert([{"Name": "X"}])
+    assert expired.value.content == {"exceptionCode": "InvalidSessionId", "exceptionMessage": "Invalid session id"}

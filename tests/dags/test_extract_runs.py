@@ -80,10 +80,11 @@ def test_failed_task_leaves_nothing_and_its_retry_completes(
     dag = fast_retries(dagbag.dags["extract_salesforce"].partial_subset(task_ids=["extract_Account"]), retries=1)
     connections["passerelle_salesforce"]["extra"]["batch_size"] = 200
     airflow_connections({"passerelle_salesforce": connections["passerelle_salesforce"]})
-    # Page 2 onwards fails more often than the connector retries: the first try must fail whole.
+    # Page 2 onwards (after the window's COUNT() and page 1) fails more often than the connector retries:
+    # the first try must fail whole.
     sandbox.vendors["salesforce"].control.bulk("Account", create=500)
     sandbox.vendors["salesforce"].control.add_fault(
-        **{"kind": "error", "status": 500, "times": FAST["retry_attempts"], "after": 1, "path": "/query"}
+        **{"kind": "error", "status": 500, "times": FAST["retry_attempts"], "after": 2, "path": "/query"}
     )
     run = run_day(dag, sandbox, 0)
     assert run.state == "success"

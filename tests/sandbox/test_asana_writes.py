@@ -164,3 +164,15 @@ def test_template_jobs_are_limited_to_five_at_once(api: Api, asana: VendorEndpoi
         "in_progress", "succeeded", "succeeded"]
     assert len({p["gid"] for p in asana.control.records("projects")} - before) == 1
     assert api.send("POST", path, {"name": "Projet 7"}).status_code == 201
+
+
+def test_a_project_update_sets_its_owner_to_a_known_user_only(api: Api, asana: VendorEndpoint) -> None:
+    project = projects(asana)[0]
+    user = sorted(asana.control.records("users"), key=lambda u: u["gid"])[-1]
+    changed = api.send("PUT", f"/projects/{project['gid']}", {"owner": user["gid"]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["owner"] == {"gid": user["gid"], "resource_type": "user", "name": user["name"]}
+    refused = api.send("PUT", f"/projects/{project['gid']}", {"owner": "1"})
+    assert refused.status_code == 400 and message(refused) == "owner: Not a recognized ID: 1"
+    assert next(p for p in projects(asana) if p["gid"] == project["gid"])["owner"]["gid"] == user["gid"]
+    assert api.send("PUT", f"/projects/{project['gid']}", {"owner": None}).json()["data"]["owner"] is None

@@ -149,3 +149,24 @@ def test_control_deletes_cascade_from_plan_to_tasks_and_details(graph: Graph) ->
     assert missing.status_code == 404 and missing.json()["error"]["message"] == "The requested item is not found."
     created = graph.control.create("tasks", {"planId": graph.control.records("plans")[0]["id"], "title": "Nouvelle"})
     assert graph.body(f"/planner/tasks/{created['id']}")["title"] == "Nouvelle"
+
+
+def test_a_plans_tasks_expand_their_details_and_nothing_else(graph: Graph) -> None:
+    plan = graph.control.records("plans")[0]
+    task_id = next(t["id"] for t in graph.control.records("tasks") if t["planId"] == plan["id"])
+    graph.control.update("details", task_id, {"description": "Passerelle: hubspot:ticket:1:task"})
+    tasks = graph.walk(f"/planner/plans/{plan['id']}/tasks", **{"$expand": "details"})
+    assert tasks and all(t["details"]["id"] == t["id"] and "@odata.etag" in t["details"] for t in tasks)
+    assert next(t for t in tasks if t["id"] == task_id)["details"]["description"] == "Passerelle: hubspot:ticket:1:task"
+    refused = graph.call("GET", f"/planner/plans/{plan['id']}/tasks", params={"$expand": "bucket"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "BadRequest"
+
+
+def test_a_user_is_read_by_id_or_by_principal_name_and_an_unknown_one_is_404(graph: Graph) -> None:
+    user = graph.walk("/users")[0]
+    assert graph.body(f"/users/{user['id']}")["userPrincipalName"] == user["userPrincipalName"]
+    assert graph.body(f"/users/{user['userPrincipalName'].upper()}")["id"] == user["id"]
+    missing = graph.call("GET", "/users/personne@example.com")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "Request_ResourceNotFound"
+    assert "'personne@example.com' does not exist" in missing.json()["error"]["message"]

@@ -184,3 +184,16 @@ def test_dataset_is_stable_links_every_kind_and_can_be_supplied(tmp_path) -> Non
     custom = {**crm, "jira": {**built, "projects": built["projects"][:2]}}
     app = jira_factory(custom)
     assert len(app.projects) == 2 and app.now_ms() == ms(crm["clock"])
+
+
+def test_jql_parent_matches_the_children_of_an_issue_by_id_or_key(jira: Sandbox) -> None:
+    api = Jira(jira)
+    control = jira.vendors["jira"].control
+    project = next(p for p in control.records("projects") if not p.get("deleted"))
+    epic = api.post("/issue", {"fields": {"project": {"key": project["key"]}, "issuetype": {"name": "Epic"},
+                                          "summary": "Épopée"}}).json()
+    child = api.post("/issue", {"fields": {"project": {"key": project["key"]}, "issuetype": {"name": "Task"},
+                                           "summary": "Tâche", "parent": {"key": epic["key"]}}}).json()
+    assert api.all_ids(f"parent = {epic['id']}") == [child["id"]]
+    assert api.all_ids(f"parent in ({epic['key']})") == [child["id"]]
+    assert child["id"] not in api.all_ids(f"parent != {epic['id']} AND created >= 0")

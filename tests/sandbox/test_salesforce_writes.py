@@ -1,8 +1,8 @@
 """The Salesforce emulator's write, SOAP login and Bulk 2.0 answers, read over raw HTTPS.
 
 What simple-salesforce hides (it turns bodies into exceptions or never sends the request): the SOAP
-fault envelope, upsert's 204 before API v46, the ETag round trip, collection limits, and the Bulk
-API 2.0 locator and version rules.
+fault envelope, upsert's 204 before API v46, the ETag round trip, collection limits, the Bulk
+API 2.0 locator and version rules, ingest job states and Bulk API 1.0's own error bodies.
 """
 
 from __future__ import annotations
@@ -137,3 +137,61 @@ def test_cases_take_only_their_statuses_and_salesforce_stamps_their_closing(sand
     assert orphan.status_code == 400 and orphan.json()[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
     comment = session.post(f"{data}/sobjects/CaseComment", json={"ParentId": case_id, "CommentBody": "Fait"})
     assert comment.status_code == 201 and comment.json()["id"].startswith("00a")
+
+
+def test_bulk2_ingest_job_states_and_errors(sandbox: Sandbox) -> None:
+    session, base = authorized(sandbox)
+    jobs = f"{base}/services/data/v62.0/jobs/ingest"
+    bad = session.post(jobs, json={"object": "Account", "operation": "merge"})
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALIDJOB"
+    unknown = session.post(jobs, json={"object": "Nope__c", "operation": "insert"})
+    assert unknown.status_code == 400 and "Nope__c" in unknown.json()[0]["message"]
+    no_key = session.post(jobs, json={"object": "Account", "operation": "upsert"})
+    assert no_key.status_code == 400
+
+    sandbox.vendors["salesforce"].control.config(bulk_ingest_polls_in_progress=1)
+    job = session.post(jobs, json={"object": "Account", "operation": "insert", "lineEnding": "CRLF"}).json()
+    assert job["state"] == "Open" and job["externalIdFieldName"] is None
+    early = session.get(f"{jobs}/{job['id']}/successfulResults")
+    assert early.status_code == 409 and early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    upload = session.put(f"{jobs}/{job['id']}/batches", data='Name,Phone\r\n"Virgule, SA",01\r\n'.encode(),
+                         headers={"Content-Type": "text/csv"})
+    assert upload.status_code == 201 and upload.content == b""
+    assert session.get(f"{base}/services/data/v63.0/jobs/ingest/{job['id']}").status_code == 409
+    closed = session.patch(f"{jobs}/{job['id']}", json={"state": "UploadComplete"})
+    assert closed.json()["state"] == "UploadComplete"
+    late = session.put(f"{jobs}/{job['id']}/batches", data=b"Name\nX\n", headers={"Content-Type": "text/csv"})
+    assert late.status_code == 409
+    assert session.get(f"{jobs}/{job['id']}").json()["state"] == "InProgress"
+    done = session.get(f"{jobs}/{job['id']}").json()
+    assert (done["state"], done["numberRecordsProcessed"], done["numberRecordsFailed"]) == ("JobComplete", 1, 0)
+    results = session.get(f"{jobs}/{job['id']}/successfulResults")
+    assert results.headers["Content-Type"].startswith("text/csv")
+    lines = results.text.split("\r\n")
+    assert lines[0] == '"sf__Id","sf__Created","Name","Phone"' and lines[1].endswith('"true","Virgule, SA","01"')
+    assert session.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}).status_code == 409
+    assert job["id"] in {j["id"] for j in session.get(jobs).json()["records"]}
+    assert session.delete(f"{jobs}/{job['id']}").status_code == 204
+
+
+def test_bulk1_refuses_other_content_types_and_closed_jobs(sandbox: Sandbox) -> None:
+    session, base = authorized(sandbox)
+    token = session.headers.pop("Authorization").split(" ", 1)[1]
+    async_jobs = f"{base}/services/async/62.0/job"
+    headers = {"X-SFDC-Session": token, "Content-Type": "application/json"}
+    xml = session.post(async_jobs, json={"operation": "insert", "object": "Account", "contentType": "XML"},
+                       headers=headers)
+    assert xml.status_code == 400 and xml.json()["exceptionCode"] == "InvalidJob"
+    job = session.post(async_jobs, json={"operation": "insert", "object": "Account", "contentType": "JSON"},
+                       headers=headers)
+    assert job.status_code == 201 and job.json()["state"] == "Open"
+    job_id = job.json()["id"]
+    batch = session.post(f"{async_jobs}/{job_id}/batch", json=[{"Name": "Lot", "Colour__c": "bleu"}],
+                         headers=headers).json()
+    failed = session.get(f"{async_jobs}/{job_id}/batch/{batch['id']}", headers=headers).json()
+    assert (failed["state"], failed["stateMessage"]) == ("Failed", "InvalidBatch : Field name not found : Colour__c")
+    assert session.post(f"{async_jobs}/{job_id}", json={"state": "Closed"}, headers=headers).json()["state"] == "Closed"
+    late = session.post(f"{async_jobs}/{job_id}/batch", json=[{"Name": "Trop tard"}], headers=headers)
+    assert late.status_code == 400 and late.json()["exceptionCode"] == "InvalidJobState"
+    no_session = session.get(f"{async_jobs}/{job_id}", headers={"Authorization": f"Bearer {token}"})
+    assert no_session.status_code == 400 and no_session.json()["exceptionCode"] == "InvalidSessionId"

@@ -1,12 +1,14 @@
 """Run one deal → project sync (plan and apply) in a process of its own, as the DAG's tasks do.
 
-``python -m tests.sync.sync_in_child <run id>`` with ``WAREHOUSE_URL``, ``PASSERELLE_SYNC_FILE``, the Trello
-emulator's ``TRELLO_HOST``/``TRELLO_KEY``/``TRELLO_TOKEN``/``TRELLO_CA`` and, to kill it at a step,
-``PASSERELLE_CRASH_AT`` in the environment (kept out of the command line, which any local user can read).
+``python -m tests.sync.sync_in_child <run id>`` with ``WAREHOUSE_URL``, ``PASSERELLE_SYNC_FILE``, the project
+tool's name in ``SYNC_TOOL`` and its connection to the emulator in ``SYNC_CONNECTION`` (JSON: host, login,
+password, extra) and, to kill it at a step, ``PASSERELLE_CRASH_AT`` in the environment (kept out of the
+command line, which any local user can read).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -21,14 +23,14 @@ from passerelle.warehouse.settings import connect
 
 def main(run_id: str) -> None:
     config = load_sync_config(settings().sync_file).deal_to_project
-    source = get_source("trello")
-    trello = SourceConfig(host=os.environ["TRELLO_HOST"], login=os.environ["TRELLO_KEY"],
-                          password=os.environ["TRELLO_TOKEN"], extra={"ca_bundle": os.environ["TRELLO_CA"]})
-    api = source.connect(trello, retry_settings(source, trello))
+    tool = os.environ["SYNC_TOOL"]
+    source = get_source(tool)
+    connection = SourceConfig(**json.loads(os.environ["SYNC_CONNECTION"]))
+    api = source.connect(connection, retry_settings(source, connection))
     conn = connect(os.environ["WAREHOUSE_URL"])
     try:
         plan(conn, config, run_id)
-        outcome = apply(conn, run_id, project_makers(conn, run_id, {"trello": api}))
+        outcome = apply(conn, run_id, project_makers(conn, run_id, {tool: api}))
     finally:
         conn.close()
     print(f"created={outcome.created} adopted={outcome.adopted}")

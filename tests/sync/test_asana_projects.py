@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,17 +12,21 @@ from passerelle.sync import asana_projects
 from passerelle.sync.config import load_sync_config
 from passerelle.sync.deal_projects import apply, plan, project_makers
 from tests.db import tuples
-from tests.sync.test_deal_projects import WON_AFTER, by_deal, expected_deals
+from tests.sync.project_tools import (STRANGER, assert_owner_not_found, deal_owners, give_owner, route_file,
+                                      won_dates)
+from tests.sync.test_deal_projects import by_deal, expected_deals
 
 
 @pytest.fixture
-def config(tmp_path, session) -> Any:
+def template(session) -> str:
+    """The gid of the workspace's first project template."""
     workspace = session.api.request("GET", "/workspaces", stream="test")["data"][0]["gid"]
-    template = session.api.request("GET", "/project_templates", stream="test", params={"workspace": workspace})["data"][0]
-    path = tmp_path / "sync.toml"
-    path.write_text(f'[deal_to_project]\nmode = "apply"\nwon_after = {WON_AFTER}\n\n[[deal_to_project.routes]]\n'
-                    f'crm = "hubspot"\npm = "asana"\ntemplate = "{template["gid"]}"\n')
-    return load_sync_config(path).deal_to_project
+    return session.api.request("GET", "/project_templates", stream="test", params={"workspace": workspace})["data"][0]["gid"]
+
+
+@pytest.fixture
+def config(tmp_path, template) -> Any:
+    return load_sync_config(route_file(tmp_path, "asana", template=template)).deal_to_project
 
 
 def projects_by_deal(asana: Any) -> Counter[str]:
@@ -78,3 +83,29 @@ def test_an_asana_route_without_a_template_is_refused_when_the_file_is_read(tmp_
     path.write_text('[deal_to_project]\nwon_after = 2026-01-01\n[[deal_to_project.routes]]\ncrm = "hubspot"\npm = "asana"\n')
     with pytest.raises(ValueError, match="an Asana route needs template"):
         load_sync_config(path)
+
+
+def test_the_project_is_owned_by_the_deal_owner_and_dated_from_the_won_date(staged_conn, asana, session, template,
+                                                                             tmp_path) -> None:
+    config = load_sync_config(route_file(tmp_path, "asana", template=template, duration_days="45")).deal_to_project
+    stranger = min(expected_deals(staged_conn))
+    give_owner(staged_conn, stranger, STRANGER)
+    owners, won = deal_owners(staged_conn), won_dates(staged_conn)
+    outcome = run_sync(staged_conn, config, session, "owner-1")
+    assert outcome.created == len(expected_deals(staged_conn)) and not outcome.rejected
+    users = {u["gid"]: u["email"].lower() for u in asana.records("users")}
+    assert {email for email, _ in owners.values()} - {STRANGER} <= set(users.values())  # the dataset has them
+    made = {deal_id: project for project in asana.records("projects")
+            for deal_id in by_deal([project], "notes")}
+    assert set(made) == set(expected_deals(staged_conn))
+    for deal_id, project in made.items():
+        assert project["start_on"] == won[deal_id].isoformat()
+        assert project["due_on"] == (won[deal_id] + timedelta(days=45)).isoformat()
+        if deal_id == stranger:
+            assert users.get(project["owner"]["gid"]) != STRANGER
+            assert f"<{STRANGER}>" in project["notes"]
+        else:
+            assert users[project["owner"]["gid"]] == owners[deal_id][0]
+    assert_owner_not_found(staged_conn, "asana", stranger)
+    reads = tuples(staged_conn, "SELECT count(*) FROM sync.writes WHERE vendor = 'asana' AND operation = 'read_users'")
+    assert reads == [(1,)]  # the workspace's users are read once per run

@@ -36,6 +36,8 @@ def test_no_file_syncs_nothing() -> None:
     ("[deal_to_project]\nwon_after = 2026-01-01\n" + "[[deal_to_project.routes]]\ncrm = \"hubspot\"\npm = \"trello\"\n" * 2,
      "routes 1 and 2 both take hubspot deals of every customer"),
     ("[deal_to_project\n", "not TOML"),
+    ("[deal_to_project]\nwon_after = 2026-01-01\n[[deal_to_project.routes]]\ncrm = \"hubspot\"\npm = \"trello\"\n"
+     "duration_days = 0\n", "deal_to_project.routes.0.duration_days: Input should be greater than or equal to 1"),
 ])
 def test_a_bad_file_is_one_error_naming_the_entry(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)

@@ -8,10 +8,12 @@ control API, not through the sync's own tables.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from passerelle.sync.config import load_sync_config
 from passerelle.sync.deal_projects import apply, plan, project_makers
 from passerelle.sync.trello_projects import DEAL_CARD, DEAL_FIELD, LISTS
 from tests.db import rows, tuples
@@ -198,3 +200,42 @@ def test_throttling_waits_and_writes_each_object_once(staged_conn, trello, trell
     board_ids = {b["id"] for b in trello.records("boards") if "Passerelle: " in (b.get("desc") or "")}
     names = Counter((c["idBoard"], c["name"]) for c in trello.records("cards") if c["idBoard"] in board_ids)
     assert max(names.values()) == 1
+
+
+def test_the_deal_card_starts_on_the_won_date_is_due_after_the_route_duration_and_names_its_owner(
+        staged_conn, trello, trello_api, tmp_path) -> None:
+    from tests.sync.project_tools import (STRANGER, assert_owner_not_found, give_owner,  # it imports this module
+                                          route_file, won_dates)
+
+    me = trello_api.request("GET", "/1/members/me", stream="test", params={"fields": "id,email"})
+    mine, stranger, *_ = sorted(expected_deals(staged_conn))
+    give_owner(staged_conn, mine, me["email"], "Passerelle Intégration")
+    give_owner(staged_conn, stranger, STRANGER)
+    config = load_sync_config(route_file(tmp_path, "trello", duration_days="30")).deal_to_project
+    outcome = run_sync(staged_conn, config, trello_api, "dates-1")
+    assert outcome.created == len(expected_deals(staged_conn)) and not outcome.rejected
+    won = won_dates(staged_conn)
+    for board in trello.records("boards"):
+        deal_id = next(iter(by_deal([board], "desc")), None)
+        if deal_id is None:
+            continue
+        card = next(c for c in trello.records("cards") if c["idBoard"] == board["id"] and c["name"] == DEAL_CARD)
+        assert card["start"][:10] == won[deal_id].isoformat()
+        assert card["due"][:10] == (won[deal_id] + timedelta(days=30)).isoformat()
+        assert card["idMembers"] == ([me["id"]] if deal_id == mine else [])
+        if deal_id == stranger:
+            assert f"Responsable commercial : Ancien Commercial <{STRANGER}>" in card["desc"]
+    assert_owner_not_found(staged_conn, "trello", stranger)
+    reason = tuples(staged_conn, "SELECT reason FROM sync.plan_items WHERE crm_id = %s", mine)[0][0]
+    assert "due 30 days later" in reason and "not found" not in reason
+
+
+def test_without_a_duration_the_deal_card_has_no_due_date(staged_conn, trello, trello_api, deal_config) -> None:
+    counts = plan(staged_conn, deal_config(won_after=WON_AFTER), "nodue-1")
+    items = rows(staged_conn, "SELECT reason, payload FROM sync.plan_items WHERE run_id = 'nodue-1' "
+                              "AND operation = 'create'")
+    assert len(items) == counts["create"] > 0
+    assert all(i["payload"]["due_date"] is None and "no due date" in i["reason"] for i in items)
+    apply(staged_conn, "nodue-1", project_makers(staged_conn, "nodue-1", {"trello": trello_api}))
+    cards = [c for c in trello.records("cards") if c["name"] == DEAL_CARD]
+    assert len(cards) == len(items) and all(c["due"] is None and c["start"] for c in cards)

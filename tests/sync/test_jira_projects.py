@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from passerelle.connectors.sources.jira import DEAL_EPIC_LABEL
 from passerelle.sync.config import SyncConfigError, load_sync_config
+from passerelle.sync.delivery_to_crm import build_figures
+from tests.connectors.helpers import extract_day
 from tests.db import rows, tuples
+from tests.fixtures.staged_snapshot import build_staging
 from tests.sync.conftest import connector_api, quiet
-from tests.sync.project_tools import forget_links, line_counts, route_file, run_sync
+from tests.sync.project_tools import extract_and_stage, forget_links, line_counts, route_file, run_sync
+from tests.sync.project_tools import STRANGER, assert_owner_not_found, deal_owners, give_owner, won_dates
 from tests.sync.test_deal_projects import expected_deals
 
 
@@ -56,8 +63,9 @@ def test_each_won_deal_gets_one_epic_with_a_task_per_line(staged_conn, jira, jir
         deal_id = deal["value"]["dealId"]
         assert deal["value"]["crm"] == "hubspot" and epic["fields"]["project"]["key"] == project_key
         assert epic["fields"]["summary"].endswith(wanted[deal_id])
-        assert epic["fields"]["labels"] == [f"hubspot:deal:{deal_id}:project"]
+        assert epic["fields"]["labels"] == [f"hubspot:deal:{deal_id}:project", DEAL_EPIC_LABEL]
         assert f"Passerelle: hubspot:deal:{deal_id}:project" in str(epic["fields"]["description"])
+        assert epic["fields"]["duedate"] is None  # the route gives no duration
         children = [i for i in issues if (i["fields"].get("parent") or {}).get("id") == epic["id"]]
         assert len(children) == lines[deal_id] and all(kind(c) == "Task" for c in children)
     made = rows(staged_conn, "SELECT crm_id, pm_id, pm_url, state FROM sync.links WHERE pm_system = 'jira'")
@@ -113,3 +121,72 @@ def test_a_refused_epic_is_recorded_and_the_other_deals_go_through(staged_conn, 
 def test_a_jira_route_names_its_project(tmp_path: Path, container: str | None, message: str) -> None:
     with pytest.raises(SyncConfigError, match=message):
         load_sync_config(route_file(tmp_path, "jira", container=container))
+
+
+def test_a_deal_epic_is_staged_as_the_deals_project_with_its_tasks_and_hours(staged_conn, sandbox, jira, jira_api,
+                                                                              config) -> None:
+    """The epic the sync made is read back by the ``deal_epics`` stream and staged as a project of its own,
+    linked to its deal explicitly; the line tasks under it and the time logged on them are its, so the
+    deal's delivery figures (marts.deal_delivery) count them."""
+    jira.set_clock("2026-03-02T10:00:00Z")  # the day after the snapshot's extract
+    run_sync(staged_conn, config, "jira", jira_api, "staged-1")
+    made = dict(tuples(staged_conn, "SELECT pm_id, crm_id FROM sync.links WHERE pm_system = 'jira'"))
+    epic_id, deal_id = sorted(made.items())[0]
+    tasks = [i for i in jira.records("issues") if (i["fields"].get("parent") or {}).get("id") == epic_id]
+    assert tasks, "the epic holds the deal's lines as tasks"
+    jira.create("worklogs", {"issueId": tasks[0]["id"], "timeSpentSeconds": 9000, "billable": True})
+    jira.create("worklogs", {"issueId": epic_id, "timeSpentSeconds": 1800, "billable": False})
+
+    linked = extract_and_stage(staged_conn, sandbox, "jira")
+    assert {epic: linked.get(epic) for epic in made} == {epic: (deal, "explicit_link") for epic, deal in made.items()}
+    assert tuples(staged_conn, "SELECT payload#>>'{properties,passerelle.crm,dealId}' FROM raw.records "
+                               "WHERE source = 'jira' AND stream = 'deal_epics' AND record_id = %s", epic_id) == [(deal_id,)]
+    project_key = f"jira:epic:{epic_id}"
+    assert tuples(staged_conn, "SELECT crm_system, crm_deal_id, status FROM staging.projects WHERE project_key = %s",
+                  project_key) == [("hubspot", deal_id, "active")]
+    assert sorted(t for (t,) in tuples(staged_conn, "SELECT source_id FROM staging.tasks WHERE project_key = %s",
+                                         project_key)) == sorted(t["id"] for t in tasks)
+    assert tuples(staged_conn, "SELECT count(*) FROM staging.tasks WHERE source_id = %s", epic_id) == [(0,)]
+    assert sorted(tuples(staged_conn, "SELECT hours, billable, task_key IS NULL FROM staging.time_entries "
+                                      "WHERE project_key = %s", project_key)) == [
+        (Decimal("0.50"), False, True), (Decimal("2.50"), True, False)]
+
+    build_figures(staged_conn)
+    assert tuples(staged_conn, "SELECT hours_billable, hours_non_billable, tasks_total FROM marts.deal_delivery "
+                               "WHERE crm_system = 'hubspot' AND crm_id = %s", deal_id) == [
+        (Decimal("2.50"), Decimal("0.50"), len(tasks))]
+
+
+def test_an_epic_that_loses_its_label_leaves_the_projects(staged_conn, sandbox, jira, jira_api, config) -> None:
+    jira.set_clock("2026-03-02T10:00:00Z")
+    run_sync(staged_conn, config, "jira", jira_api, "label-1")
+    epic_id = sorted(pm_id for (pm_id,) in tuples(staged_conn, "SELECT pm_id FROM sync.links WHERE pm_system = 'jira'"))[0]
+    extract_and_stage(staged_conn, sandbox, "jira")
+    labels = [label for label in jira.record("issues", epic_id)["fields"]["labels"] if label != DEAL_EPIC_LABEL]
+    jira.update("issues", epic_id, {"labels": labels})  # a person removes the label
+    for stream in ("issues", "deal_epics"):
+        extract_day(staged_conn, sandbox, "jira", stream, 2)
+    build_staging(staged_conn, "sync-jira-label")
+    assert tuples(staged_conn, "SELECT count(*) FROM staging.projects WHERE project_key = %s", f"jira:epic:{epic_id}") == [(0,)]
+    assert tuples(staged_conn, "SELECT count(*) FROM staging.tasks WHERE source_id = %s", epic_id) == [(1,)]
+
+
+def test_the_epic_is_assigned_to_the_deal_owner_and_due_after_the_route_duration(staged_conn, jira, jira_api,
+                                                                                 tmp_path: Path, project_key) -> None:
+    stranger = min(expected_deals(staged_conn))
+    give_owner(staged_conn, stranger, STRANGER)
+    owners, won = deal_owners(staged_conn), won_dates(staged_conn)
+    accounts = {jira.create("users", {"emailAddress": email.upper(), "displayName": name})["id"]: email
+                for email, name in set(owners.values()) if email != STRANGER}
+    config = load_sync_config(route_file(tmp_path, "jira", container=project_key, duration_days="60")).deal_to_project
+    outcome = run_sync(staged_conn, config, "jira", jira_api, "owner-1")
+    wanted = expected_deals(staged_conn)
+    assert outcome.created == len(wanted) and not outcome.rejected
+    epics = {label.split(":")[2]: issue for issue in jira.records("issues") if kind(issue) == "Epic"
+             for label in issue["fields"].get("labels") or [] if label.startswith("hubspot:deal:")}
+    assert set(epics) == set(wanted)
+    for deal_id, epic in epics.items():
+        assert epic["fields"]["duedate"] == (won[deal_id] + timedelta(days=60)).isoformat()
+        assignee = (epic["fields"].get("assignee") or {}).get("accountId")
+        assert accounts.get(assignee) == (None if deal_id == stranger else owners[deal_id][0])
+    assert_owner_not_found(staged_conn, "jira", stranger)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from passerelle.sync.monday_projects import DEAL_ITEM
 from tests.db import rows, tuples
 from tests.sync.conftest import connector_api
 from tests.sync.project_tools import extract_and_stage, forget_links, line_counts, route_file, run_sync
+from tests.sync.project_tools import STRANGER, assert_owner_not_found, deal_owners, give_owner, won_dates
 from tests.sync.test_deal_projects import by_deal, expected_deals
 
 
@@ -126,3 +128,30 @@ def test_after_the_next_extract_each_board_is_linked_to_its_deal(staged_conn, sa
         board: (deal_id, "explicit_link") for board, deal_id in made.items()}
     again = run_sync(staged_conn, config, "monday", monday_api, "staged-2")  # delivered and linked: nothing to do
     assert (again.created, again.adopted, again.linked) == (0, 0, 0)
+
+
+def test_the_deal_item_names_the_owner_and_the_start_and_due_dates(staged_conn, monday, monday_api,
+                                                                   tmp_path: Path) -> None:
+    stranger = min(expected_deals(staged_conn))
+    give_owner(staged_conn, stranger, STRANGER)
+    owners, won = deal_owners(staged_conn), won_dates(staged_conn)
+    users = {monday.create("users", {"name": name, "email": email})["id"]: email
+             for email, name in set(owners.values()) if email != STRANGER}
+    config = load_sync_config(route_file(tmp_path, "monday", duration_days="30")).deal_to_project
+    outcome = run_sync(staged_conn, config, "monday", monday_api, "owner-1")
+    wanted = expected_deals(staged_conn)
+    assert outcome.created == len(wanted) and not outcome.rejected
+    items = monday.records("items")
+    boards = {deal_id: board for board in monday.records("boards") for deal_id in by_deal([board], "description")}
+    assert set(boards) == set(wanted)
+    for deal_id, board in boards.items():
+        columns = {c["id"]: c["type"] for c in board["columns"]}
+        assert columns["deal_start"] == columns["deal_due"] == "date"
+        assert columns.get("deal_owner") == (None if deal_id == stranger else "people")  # added when it has a value
+        item = next(i for i in items if i["board_id"] == board["id"] and i["name"] == DEAL_ITEM)
+        values = item["column_values"]
+        assert values["deal_start"]["date"] == won[deal_id].isoformat()
+        assert values["deal_due"]["date"] == (won[deal_id] + timedelta(days=30)).isoformat()
+        people = [users.get(str(p["id"])) for p in (values.get("deal_owner") or {}).get("personsAndTeams") or []]
+        assert people == ([] if deal_id == stranger else [owners[deal_id][0]])
+    assert_owner_not_found(staged_conn, "monday", stranger)

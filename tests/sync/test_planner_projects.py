@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from passerelle.sync.planner_projects import BUCKET, DEAL_TASK, reference_key
 from tests.db import rows, tuples
 from tests.sync.conftest import connector_api
 from tests.sync.project_tools import extract_and_stage, forget_links, line_counts, route_file, run_sync
+from tests.sync.project_tools import STRANGER, assert_owner_not_found, deal_owners, give_owner, won_dates
 from tests.sync.test_deal_projects import expected_deals
 
 DEAL_URL = "https://app.hubspot.com/contacts/4410001/record/0-3/{deal_id}"
@@ -75,6 +77,7 @@ def test_each_won_deal_gets_one_plan_whose_deal_task_references_the_deal(staged_
         url = DEAL_URL.format(deal_id=link["crm_id"])
         assert list(references) == [reference_key(url)] and "%3A" in reference_key(url)  # what planner.sql decodes
         assert deal_task["referenceCount"] == 1 and deal_task["hasDescription"] is True
+        assert deal_task.get("dueDateTime") is None  # the route gives no duration
     again = run_sync(staged_conn, config, "planner", planner_api, "planner-2")
     assert (again.created, again.adopted, again.cards) == (0, 0, 0)
     assert tuples(staged_conn, "SELECT count(*) FROM sync.writes WHERE vendor = 'planner' "
@@ -141,3 +144,27 @@ def test_after_the_next_extract_each_plan_is_linked_to_its_deal(staged_conn, san
     linked = extract_and_stage(staged_conn, sandbox, "planner")
     assert made and {plan_id: linked.get(plan_id) for plan_id in made} == {
         plan_id: (deal_id, "explicit_link") for plan_id, deal_id in made.items()}
+
+
+def test_the_deal_task_is_assigned_to_the_deal_owner_and_due_after_the_route_duration(staged_conn, planner,
+                                                                                     planner_api, tmp_path: Path,
+                                                                                     group: str) -> None:
+    stranger = min(expected_deals(staged_conn))
+    give_owner(staged_conn, stranger, STRANGER)
+    owners, won = deal_owners(staged_conn), won_dates(staged_conn)
+    users = {planner.create("users", {"displayName": name, "mail": email, "userPrincipalName": email,
+                                      "accountEnabled": True})["id"]: email
+             for email, name in set(owners.values()) if email != STRANGER}
+    config = load_sync_config(route_file(tmp_path, "planner", container=group, deal_url=DEAL_URL,
+                                         duration_days="21")).deal_to_project
+    outcome = run_sync(staged_conn, config, "planner", planner_api, "owner-1")
+    wanted = expected_deals(staged_conn)
+    assert outcome.created == len(wanted) and not outcome.rejected
+    for link in rows(staged_conn, "SELECT crm_id, pm_id FROM sync.links WHERE pm_system = 'planner'"):
+        deal_id = link["crm_id"]
+        task = next(t for t in planner.records("tasks") if t["planId"] == link["pm_id"] and t["title"] == DEAL_TASK)
+        assert task["startDateTime"] == f"{won[deal_id].isoformat()}T00:00:00Z"
+        assert task["dueDateTime"] == f"{(won[deal_id] + timedelta(days=21)).isoformat()}T00:00:00Z"
+        assigned = [users.get(user) for user in task.get("assignments") or {}]
+        assert assigned == ([] if deal_id == stranger else [owners[deal_id][0]])
+    assert_owner_not_found(staged_conn, "planner", stranger)

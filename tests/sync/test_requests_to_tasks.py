@@ -318,7 +318,8 @@ def test_the_dag_plans_in_a_dry_run_then_makes_the_task_and_closes_the_request_o
     dag = dagbag.dags["sync_requests_to_tasks"]
     assert type(dag.timetable).__name__ == "CronTriggerTimetable"
     assert {t.task_id: t.pool for t in dag.tasks if t.task_id != "plan_requests"} == {
-        "apply_request_tasks_trello": "trello_api", "apply_request_tasks_asana": "asana_api",
+        **{f"apply_request_tasks_{tool}": f"{tool}_api"
+           for tool in ("trello", "asana", "jira", "monday", "zoho_projects", "planner")},
         "close_requests_hubspot": "hubspot_api", "close_requests_salesforce": "salesforce_api"}
     assert set(run("plan", 1).values()) == {"success"}
     assert cards_with_key(trello, ticket_id) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from passerelle_sandbox.zoho_projects_writes import TEMPLATES
 from tests.db import rows, tuples
 from tests.sync.conftest import connector_api, quiet
 from tests.sync.project_tools import forget_links, line_counts, route_file, run_sync
+from tests.sync.project_tools import STRANGER, assert_owner_not_found, deal_owners, give_owner, won_dates
 from tests.sync.test_deal_projects import WON_AFTER, by_deal, expected_deals
 
 
@@ -50,7 +52,7 @@ def test_each_won_deal_gets_one_project_with_a_task_per_line(staged_conn, zoho, 
             continue
         deal_id = key.split(":")[3]
         assert project["name"].endswith(wanted[deal_id]) and project["start_date"] >= WON_AFTER
-        assert project["is_strict"] is False
+        assert project["is_strict"] is False and project["end_date"] is None  # the route gives no duration
         deal_list = [t for t in lists if t["project"]["id"] == project["id"] and t["name"] == TASK_LIST]
         assert len(deal_list) == 1
         tasks = tasks_of(zoho, project["id"])
@@ -102,3 +104,27 @@ def test_a_refused_project_is_recorded_and_the_other_deals_go_through(staged_con
     later = run_sync(staged_conn, config, "zoho_projects", zoho_api, "refused-2")
     assert (later.created, later.adopted) == (1, 0)
     assert projects_by_deal(zoho) == Counter({deal_id: 1 for deal_id in wanted})
+
+
+def test_the_project_is_owned_by_the_deal_owner_and_ends_after_the_route_duration(staged_conn, zoho, zoho_api,
+                                                                                  tmp_path: Path) -> None:
+    stranger = min(expected_deals(staged_conn))
+    give_owner(staged_conn, stranger, STRANGER)
+    owners, won = deal_owners(staged_conn), won_dates(staged_conn)
+    for number, (email, name) in enumerate(sorted(set(owners.values()) - {(STRANGER, "Ancien Commercial")})):
+        zoho.create("users", {"name": name, "email": email, "zpuid": f"22980000000{90001 + number}",
+                              "role": {"id": "2298000000000012", "name": "Employé"}})
+    config = load_sync_config(route_file(tmp_path, "zoho_projects", duration_days="90")).deal_to_project
+    outcome = run_sync(staged_conn, config, "zoho_projects", zoho_api, "owner-1")
+    wanted = expected_deals(staged_conn)
+    assert outcome.created == len(wanted) and not outcome.rejected
+    made = {deal_id: project for project in zoho.records("projects") for deal_id in by_deal([project], "description")}
+    assert set(made) == set(wanted)
+    for deal_id, project in made.items():
+        assert project["start_date"] == won[deal_id].isoformat()
+        assert project["end_date"] == (won[deal_id] + timedelta(days=90)).isoformat()
+        if deal_id != stranger:  # the stranger's project is the API user's, as Zoho makes it
+            assert project["owner"]["email"] == owners[deal_id][0]
+    assert_owner_not_found(staged_conn, "zoho_projects", stranger)
+    assert tuples(staged_conn, "SELECT count(*) FROM sync.writes WHERE vendor = 'zoho_projects' "
+                               "AND operation = 'read_users'") == [(1,)]  # the portal's users, once per run

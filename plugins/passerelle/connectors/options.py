@@ -99,6 +99,14 @@ class SalesforceOptions(ConnectionOptions):
     )
     batch_size: int = Field(2000, ge=200, le=2000, description="Records per query page (Sforce-Query-Options).")
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for each answer.")
+    bulk_threshold: int = Field(
+        10_000, ge=0, description="A window of more rows than this (deleted ones included) is read by a Bulk API 2.0 "
+        "queryAll job instead of REST paging.",
+    )
+    bulk_page_size: int = Field(
+        10_000, ge=1, le=50_000, description="Records per Bulk API 2.0 result page (maxRecords).",
+    )
+    bulk_timeout: float = Field(3600.0, gt=0, description="Seconds a Bulk API 2.0 job may run before it is aborted.")
 
 
 class HubSpotOptions(OAuthAppOptions):

@@ -78,13 +78,20 @@ class SourceSpec:
         raise KeyError(f"source {self.name} has no stream {name!r}")
 
 
+_PATHS: dict[str, tuple[str, ...]] = {}
+"""Dotted paths split once: a load asks for the same three or four paths of every record."""
+
+
 def dig(item: Mapping[str, Any], path: str) -> Any:
     """Value at a dotted path (``properties.hs_lastmodifieddate``), or None when absent.
 
     Called several times per record: parsed JSON is made of plain dicts, tested first because an
     ``isinstance`` against ``Mapping`` goes through the ABC machinery (a tenth of a Salesforce load)."""
     value: Any = item
-    for part in path.split(".") if "." in path else (path,):
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _PATHS[path] = tuple(path.split("."))
+    for part in parts:
         if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(part)

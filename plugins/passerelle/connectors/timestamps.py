@@ -6,7 +6,13 @@ from datetime import datetime, timezone
 
 
 def parse_timestamp(value: object) -> datetime:
-    """Return an aware UTC datetime from an ISO-8601 string or epoch milliseconds (int or digits)."""
+    """Return an aware UTC datetime from an ISO-8601 string or epoch milliseconds (int or digits).
+
+    Called twice per record of a load (window filter, then the record's cursor): the common case, an
+    ISO string, is tested first."""
+    if type(value) is str and value and not value.isdigit():
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):

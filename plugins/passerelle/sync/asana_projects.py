@@ -6,19 +6,24 @@ stops while the job runs (or between its success and the stamping) polls the sam
 starting a second one. The project is then stamped: its notes get the deal's summary and the key line
 (``Passerelle: <key>``, what the lookup before any create reads) and its ``CRM deal`` field the deal's id, as
 ``staging/projects/asana.sql`` reads it to link the project to its deal. Every date variable of the template
-is set to the day the deal was won. Each deal line becomes a task of the project (checked by name first).
+is set to the day the deal was won; with a due date (the route's ``duration_days``) the project's ``start_on`` and
+``due_on`` are set too, else the template's own schedule stands. The project's ``owner`` is the workspace user
+whose email is the deal owner's (:mod:`passerelle.sync.project_owners`). Each deal line becomes a task of the
+project (checked by name first).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from passerelle.connectors.sources.asana import AsanaSession, list_pages, workspaces
+from passerelle.crash_points import crash_point
 from passerelle.sync import links
 from passerelle.sync.keys import carries_key, stamped
 from passerelle.sync.links import Link
+from passerelle.sync.project_owners import OwnerMatch
 from passerelle.sync.vendor_calls import Rejected, UnknownOutcome, VendorWriter
 
 DEAL_FIELD = "crm deal"
@@ -26,12 +31,30 @@ POLLS = 12
 """Job polls before the run gives up waiting (the next run polls the same job again)."""
 POLL_WAIT = 0.5
 """Seconds before the second poll, doubled each time up to five."""
+JOB_STARTED = "sync.project_job_started"
+"""Crash point: the template's job is started and recorded on the link, its project not yet stamped."""
 
 
 @dataclass
 class AsanaProjects:
     session: AsanaSession
     writer: VendorWriter
+    owners: OwnerMatch = field(init=False)
+    _directory: dict[str, str] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.owners = OwnerMatch(self.writer, "/users", self._user_of)
+
+    def _user_of(self, email: str, link_id: int) -> str | None:
+        """The workspace user of ``email`` (the workspaces' users are read once per run)."""
+        if self._directory is None:
+            self._directory = {}
+            for workspace in workspaces(self.session, "sync users"):
+                for user in self._pages("/users", {"workspace": workspace, "opt_fields": "email"}, "read_users",
+                                        link_id):
+                    if user.get("email"):
+                        self._directory.setdefault(str(user["email"]).lower(), str(user["gid"]))
+        return self._directory.get(email)
 
     def _pages(self, path: str, params: dict[str, Any], what: str, link_id: int) -> Iterator[dict[str, Any]]:
         count = 0
@@ -61,6 +84,11 @@ class AsanaProjects:
         data: dict[str, Any] = {"notes": stamped(project["summary"], project["idem_key"])}
         if deal_field:
             data["custom_fields"] = {deal_field: project["deal_link"].split(":", 1)[1]}
+        if project.get("due_date"):
+            data.update(start_on=project["start_date"], due_on=project["due_date"])
+        owner = self.owners.user(project.get("owner"), link.link_id)
+        if owner:
+            data["owner"] = owner
         answer = self.writer.write("PUT", f"/projects/{made['gid']}", operation="stamp_project", link_id=link.link_id,
                                    json={"data": data}, object_id=lambda body: (body.get("data") or {}).get("gid"))
         return answer["data"]
@@ -75,6 +103,7 @@ class AsanaProjects:
                                 object_id=lambda body: (body.get("data") or {}).get("gid"))
         job_id = str(job["data"]["gid"])
         links.note_pending(self.writer.conn, link.link_id, job_id)
+        crash_point(JOB_STARTED)
         return job_id
 
     def _wait(self, job_id: str, link: Link) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class ProjectRoute(_Strict):
                                                      "group id (required).")
     deal_url: str | None = Field(None, description="The CRM's web address of a deal, with {deal_id} (Planner, "
                                                    "required: a plan's task links to its deal by this reference).")
+    duration_days: int | None = Field(None, ge=1, le=3660, description="Days from the won date to the project's "
+                                                                      "due date; none: the project gets no due date.")
 
     @model_validator(mode="after")
     def _template_where_needed(self) -> "ProjectRoute":
@@ -122,7 +124,7 @@ class DeliveryToCrm(_Strict):
 
 REQUEST_CRMS = ("hubspot", "salesforce")
 """CRMs whose requests become tasks (each has a reader and a closer in this package)."""
-REQUEST_TASK_TOOLS = ("trello", "asana")
+REQUEST_TASK_TOOLS = ("trello", "asana", "jira", "monday", "zoho_projects", "planner")
 """Project tools a request's task can be made in (each has a task maker in this package)."""
 
 

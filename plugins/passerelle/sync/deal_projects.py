@@ -21,14 +21,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, Callable, Protocol
 
 from passerelle.crash_points import crash_point
 from passerelle.french_numbers import montant
 from passerelle.sync import links
-from passerelle.sync.config import DealToProject
+from passerelle.sync.config import DealToProject, ProjectRoute
 from passerelle.sync.links import Link
 from passerelle.sync.make_once import Tally, make_once
 from passerelle.sync.vendor_calls import VendorWriter
@@ -44,7 +45,7 @@ CRASH_POINTS = ("sync.project_created", "sync.project_furnished")
 
 _WON_DEALS = """
 SELECT d.source_system, d.source_id, d.deal_key, d.customer_key, d.name, d.amount, d.currency, d.won_date,
-       d.close_date, c.legal_name, p.full_name,
+       d.close_date, c.legal_name, p.full_name, lower(p.email) AS owner_email,
        l.state, l.pm_system,
        (SELECT jsonb_agg(jsonb_build_object('pm_system', pr.source_system, 'pm_id', pr.source_id, 'name', pr.name)
                          ORDER BY pr.source_system, pr.source_id)
@@ -77,25 +78,42 @@ def _money(amount: Decimal | None, currency: str | None) -> str:
     return f"{montant(amount)} {currency or ''}".strip()
 
 
-def _project(row: dict[str, Any], lines: list[dict[str, Any]], template: str | None) -> dict[str, Any]:
+def _owner(row: dict[str, Any]) -> dict[str, str] | None:
+    """The deal's sales owner, matched by email to a user of the project tool when the project is made."""
+    if not row["full_name"] and not row["owner_email"]:
+        return None
+    return {"name": row["full_name"] or row["owner_email"], "email": row["owner_email"]}
+
+
+def _project(row: dict[str, Any], lines: list[dict[str, Any]], route: ProjectRoute) -> dict[str, Any]:
     customer = row["legal_name"] or "client inconnu"
+    owner = _owner(row)
+    named = owner and (f"{owner['name']} <{owner['email']}>" if owner["email"] and owner["email"] != owner["name"]
+                       else owner["name"])
+    due = row["won_date"] + timedelta(days=route.duration_days) if route.duration_days else None
     summary = "\n".join([
         f"Affaire {row['source_system']} {row['source_id']} : {row['name']}",
         f"Client : {customer}",
-        f"Responsable commercial : {row['full_name'] or 'non renseigné'}",
+        f"Responsable commercial : {named or 'non renseigné'}",
         f"Montant HT : {_money(row['amount'], row['currency'])}",
         f"Gagnée le : {row['won_date'].strftime('%d/%m/%Y')}",
     ])
     return {
         "idem_key": idem_key(row["source_system"], row["source_id"]),
         "name": f"{customer} – {row['name']}" if row["legal_name"] else row["name"],
-        "summary": summary, "deal_link": f"{row['source_system']}:{row['source_id']}", "template": template,
-        "start_date": row["won_date"].isoformat(),
+        "summary": summary, "deal_link": f"{row['source_system']}:{row['source_id']}", "template": route.template,
+        "owner": owner, "start_date": row["won_date"].isoformat(), "due_date": due and due.isoformat(),
         "lines": [{"title": f"{n}. {line['name'] or 'Ligne'}",
                    "detail": f"Quantité : {line['quantity']} · prix unitaire HT : {line['unit_price']} · "
                              f"montant HT : {line['line_amount']}"}
                   for n, line in enumerate(lines, 1)],
     }
+
+
+def _dates_note(route: ProjectRoute) -> str:
+    if route.duration_days:
+        return f"; starts on the won date, due {route.duration_days} days later"
+    return "; starts on the won date, no due date (the route sets no duration_days)"
 
 
 def plan(conn: Any, config: DealToProject, run_id: str) -> Counter[str]:
@@ -138,8 +156,9 @@ def plan(conn: Any, config: DealToProject, run_id: str) -> Counter[str]:
         else:
             items.append({**base, "operation": "create", "pm_system": route.pm,
                           "reason": ("won on " + deal["won_date"].isoformat() + ", no project yet" if deal["state"] is None
-                                     else "project creation pending since an earlier run: look up, then create"),
-                          "payload": {**_project(deal, lines.get(deal["deal_key"], []), route.template),
+                                     else "project creation pending since an earlier run: look up, then create")
+                                    + _dates_note(route),
+                          "payload": {**_project(deal, lines.get(deal["deal_key"], []), route),
                                       "container": route.container,
                                       "deal_url": route.deal_url and route.deal_url.replace("{deal_id}", deal["source_id"])}})
     return links.store_counted_plan(conn, run_id, FLOW, items, counts, "deal → project")
@@ -211,7 +230,8 @@ def apply(conn: Any, run_id: str, makers: Makers, tool: str | None = None) -> Ap
 
 def project_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> Makers:
     """Makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``; Jira's
-    session, monday's GraphQL client, the Zoho Projects and Graph API objects)."""
+    session, monday's GraphQL client, the Zoho Projects and Graph API objects). One maker per tool for the run, so
+    what it looks up once (the deal owners' users) serves every deal of the run."""
     from passerelle.sync.asana_projects import AsanaProjects
     from passerelle.sync.graphql_writes import GraphQLWriter
     from passerelle.sync.jira_projects import JiraProjects
@@ -220,7 +240,14 @@ def project_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> Makers:
     from passerelle.sync.trello_projects import TrelloProjects
     from passerelle.sync.zoho_projects_projects import ZohoProjectsProjects
 
+    made: dict[str, ProjectMaker] = {}
+
     def maker(tool: str) -> ProjectMaker:
+        if tool not in made:
+            made[tool] = new_maker(tool)
+        return made[tool]
+
+    def new_maker(tool: str) -> ProjectMaker:
         if tool == "trello":
             return TrelloProjects(VendorWriter(apis["trello"], conn, run_id, "trello"))
         if tool == "asana":

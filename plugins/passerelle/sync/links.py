@@ -119,6 +119,16 @@ def planned(conn: Any, run_id: str, flow: str, operation: str, *, crm_system: st
             if crm_system in (None, r[1]) and pm_system in (None, r[3])]
 
 
+def note_on_plan(conn: Any, run_id: str, link_id: int, note: str) -> None:
+    """Add ``note`` to the reason of the run's plan items for the link's key (once; committed at once)."""
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE sync.plan_items SET reason = reason || '; ' || %(note)s
+                        WHERE run_id = %(run)s AND strpos(reason, %(note)s) = 0
+                          AND idem_key = (SELECT idem_key FROM sync.links WHERE link_id = %(link)s)""",
+                    {"note": note, "run": run_id, "link": link_id})
+    conn.commit()
+
+
 def mark_outcome(conn: Any, plan_item_id: int, outcome: str) -> None:
     with conn.cursor() as cur:
         cur.execute("UPDATE sync.plan_items SET outcome = %s WHERE plan_item_id = %s", (outcome, plan_item_id))

@@ -11,23 +11,31 @@ that stopped halfway completes the board instead of duplicating its items.
 monday has no idempotency key and no board search: the key line (``Passerelle: <key>``) is stamped in the
 board's description, and the lookup before any create reads the descriptions of every board (archived
 ones included, deleted ones not: a board people deleted is not adopted).
+
+The ``Fiche affaire`` item also carries the project's terms: the deal owner in a ``Responsable commercial``
+people column (the account user of that email, ``users(emails:)``), the won date in ``Début`` and the due date,
+when the route gives one, in ``Échéance`` (date columns), each column added when the board lacks it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from passerelle.sync.graphql_writes import GraphQLWriter
 from passerelle.sync.keys import carries_key, stamped
 from passerelle.sync.links import Link
+from passerelle.sync.project_owners import OwnerMatch
 
 DEAL_COLUMN = "crm_deal"
 DEAL_TITLES = ("affaire crm", "crm deal")
 DEAL_ITEM = "Fiche affaire"
 BOARDS_PAGE = 100
 ITEMS_PAGE = 100
+TERM_COLUMNS = (("deal_owner", "Responsable commercial", "people"), ("deal_start", "Début", "date"),
+                ("deal_due", "Échéance", "date"))
+"""The deal item's owner, start and due columns: id, title, type."""
 
 _BOARDS = """query ($page: Int!) {
   boards(limit: %d, page: $page, state: all) { id name description state url } }""" % BOARDS_PAGE
@@ -42,6 +50,9 @@ _CREATE_BOARD = """mutation ($name: String!, $description: String, $workspace: I
                template_id: $template) { id name description state url } }"""
 _CREATE_COLUMN = """mutation ($board: ID!, $id: String!, $title: String!) {
   create_column(board_id: $board, id: $id, title: $title, column_type: text) { id } }"""
+_CREATE_TYPED_COLUMN = """mutation ($board: ID!, $id: String!, $title: String!, $type: ColumnType!) {
+  create_column(board_id: $board, id: $id, title: $title, column_type: $type) { id } }"""
+_USERS = """query ($email: String!) { users(emails: [$email]) { id email } }"""
 _CREATE_ITEM = """mutation ($board: ID!, $name: String!, $values: JSON) {
   create_item(board_id: $board, item_name: $name, column_values: $values) { id } }"""
 
@@ -55,6 +66,30 @@ class MondayProjects:
     """Find, create and furnish the board of a deal through monday's GraphQL API."""
 
     writer: GraphQLWriter
+    owners: OwnerMatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.owners = OwnerMatch(self.writer, "users(emails:)", self._user_of)
+
+    def _user_of(self, email: str, link_id: int) -> str | None:
+        users = self.writer.read(_USERS, {"email": email}, operation="read_users", link_id=link_id).get("users") or []
+        return next((str(u["id"]) for u in users if (u.get("email") or "").lower() == email), None)
+
+    def _deal_terms(self, board_id: str, project: dict[str, Any], link_id: int) -> dict[str, Any]:
+        """The deal item's owner, start and due values; their columns are added where the board lacks them."""
+        values: dict[str, Any] = {"deal_start": {"date": project["start_date"]}}
+        if project.get("due_date"):
+            values["deal_due"] = {"date": project["due_date"]}
+        owner = self.owners.user(project.get("owner"), link_id)
+        if owner:
+            values["deal_owner"] = {"personsAndTeams": [{"id": int(owner), "kind": "person"}]}
+        boards = self.writer.read(_COLUMNS, {"board": [board_id]}, operation="read_columns", link_id=link_id)["boards"]
+        have = {c["id"] for c in (boards[0] if boards else {}).get("columns") or []}
+        for column_id, title, kind in TERM_COLUMNS:
+            if column_id in values and column_id not in have:
+                self.writer.write(_CREATE_TYPED_COLUMN, {"board": board_id, "id": column_id, "title": title,
+                                                         "type": kind}, operation="create_field", link_id=link_id)
+        return values
 
     def _boards(self, link_id: int) -> Iterator[dict[str, Any]]:
         page = 1
@@ -77,16 +112,20 @@ class MondayProjects:
                                  object_id=lambda d: (d.get("create_board") or {}).get("id"))
         return data["create_board"]
 
-    def _deal_column(self, board_id: str, link_id: int) -> str:
+    def text_column(self, board_id: str, column_id: str, title: str, titles: tuple[str, ...], link_id: int) -> str:
+        """The board's text column ``column_id`` (or one titled as in ``titles``), added when it has none."""
         boards = self.writer.read(_COLUMNS, {"board": [board_id]}, operation="read_columns", link_id=link_id)["boards"]
         columns = (boards[0] if boards else {}).get("columns") or []
-        found = next((c["id"] for c in columns if c["id"] == DEAL_COLUMN), None) or next(
-            (c["id"] for c in columns if c.get("type") == "text" and _normalised(c.get("title")) in DEAL_TITLES), None)
+        found = next((c["id"] for c in columns if c["id"] == column_id), None) or next(
+            (c["id"] for c in columns if c.get("type") == "text" and _normalised(c.get("title")) in titles), None)
         if found:
             return found
-        self.writer.write(_CREATE_COLUMN, {"board": board_id, "id": DEAL_COLUMN, "title": "Affaire CRM"},
+        self.writer.write(_CREATE_COLUMN, {"board": board_id, "id": column_id, "title": title},
                           operation="create_field", link_id=link_id)
-        return DEAL_COLUMN
+        return column_id
+
+    def _deal_column(self, board_id: str, link_id: int) -> str:
+        return self.text_column(board_id, DEAL_COLUMN, "Affaire CRM", DEAL_TITLES, link_id)
 
     def _deal_items(self, board_id: str, column: str, deal_link: str, link_id: int) -> set[str]:
         page = self.writer.read(_DEAL_ITEMS, {"board": board_id, "column": column, "value": deal_link},
@@ -108,7 +147,9 @@ class MondayProjects:
         for name in [DEAL_ITEM, *(line["title"][:255] for line in project["lines"])]:
             if name in have:
                 continue
-            self.writer.write(_CREATE_ITEM, {"board": board_id, "name": name, "values": values},
+            item_values = values if name != DEAL_ITEM else json.dumps(
+                {column: project["deal_link"], **self._deal_terms(board_id, project, link_id)})
+            self.writer.write(_CREATE_ITEM, {"board": board_id, "name": name, "values": item_values},
                               operation="create_task", link_id=link_id,
                               object_id=lambda d: (d.get("create_item") or {}).get("id"))
             have.add(name)

@@ -9,11 +9,14 @@ task's details in every plan of the tenant's groups.
 A plan is made bare (title and group) and stamped afterwards, so the plan's id is recorded on the link as
 soon as Graph answers: a run that stops before the stamp finds the plan by that id and completes it. Each
 details PATCH sends the ETag just read in ``If-Match``, as Planner requires (a stale one is refused, 412).
+
+The deal task starts on the won date, is due on the route's due date when it has one, and is assigned to the
+deal owner: the tenant user ``/users/{email}`` answers (a 404 is no such user).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from passerelle.connectors.http import ApiRequestError
@@ -21,6 +24,7 @@ from passerelle.connectors.sources.planner import V1, GraphApi, listing, plans
 from passerelle.sync import links
 from passerelle.sync.keys import carries_key, stamped
 from passerelle.sync.links import Link
+from passerelle.sync.project_owners import OwnerMatch
 from passerelle.sync.vendor_calls import VendorWriter
 
 DEAL_TASK = "Fiche affaire"
@@ -41,20 +45,33 @@ class PlannerProjects:
 
     api: GraphApi
     writer: VendorWriter
+    owners: OwnerMatch = field(init=False)
 
-    def _list(self, path: str, what: str, link_id: int) -> Iterator[dict[str, Any]]:
+    def __post_init__(self) -> None:
+        self.owners = OwnerMatch(self.writer, f"{V1}/users/{{email}}", self._user_of)
+
+    def _user_of(self, email: str, link_id: int) -> str | None:
+        try:
+            return str(self.writer.read(f"{V1}/users/{email}", operation="read_users", link_id=link_id)["id"])
+        except ApiRequestError as error:
+            if error.status != 404:
+                raise
+            return None
+
+    def _list(self, path: str, what: str, link_id: int | None,
+              params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         count = 0
-        for items, _ in listing(self.api, f"sync {what}", path):
+        for items, _ in listing(self.api, f"sync {what}", path, params):
             count += len(items)
             yield from (item for item in items if isinstance(item, dict))
         self._audit_read(what, path, link_id, {"items": count})
 
-    def _audit_read(self, what: str, path: str, link_id: int, response: Any) -> None:
+    def _audit_read(self, what: str, path: str, link_id: int | None, response: Any) -> None:
         links.audit(self.writer.conn, run_id=self.writer.run_id, link_id=link_id, vendor="planner", operation=what,
                     method="GET", path=path, request=None, status=200, outcome="succeeded", response=response,
                     object_id=None)
 
-    def _recorded(self, link_id: int) -> str | None:
+    def _recorded(self, link_id: int | None) -> str | None:
         with self.writer.conn.cursor() as cur:
             cur.execute("SELECT pending_ref FROM sync.links WHERE link_id = %s", (link_id,))
             row = cur.fetchone()
@@ -93,10 +110,21 @@ class PlannerProjects:
         links.note_pending(self.writer.conn, link.link_id, plan["id"])
         return plan
 
-    def _task(self, plan_id: str, bucket_id: str, title: str, start: str, link_id: int) -> dict[str, Any]:
+    def _task(self, plan_id: str, bucket_id: str, title: str, start: str, link_id: int,
+              **extra: Any) -> dict[str, Any]:
         return self.writer.write("POST", f"{V1}/planner/tasks", operation="create_task", link_id=link_id,
                                  json={"planId": plan_id, "bucketId": bucket_id, "title": title[:255],
-                                       "startDateTime": f"{start}T00:00:00Z"})
+                                       "startDateTime": f"{start}T00:00:00Z", **extra})
+
+    def _deal_task_terms(self, project: dict[str, Any], link_id: int) -> dict[str, Any]:
+        """The deal task's due date and assignment (the deal owner's tenant user), where there are."""
+        terms: dict[str, Any] = {}
+        if project.get("due_date"):
+            terms["dueDateTime"] = f"{project['due_date']}T00:00:00Z"
+        owner = self.owners.user(project.get("owner"), link_id)
+        if owner:
+            terms["assignments"] = {owner: {"@odata.type": "#microsoft.graph.plannerAssignment", "orderHint": " !"}}
+        return terms
 
     def furnish(self, plan: dict[str, Any], project: dict[str, Any], link_id: int) -> int:
         """The bucket, the deal task with its reference and stamp, one task per line; returns tasks made."""
@@ -111,7 +139,8 @@ class PlannerProjects:
         added = 0
         deal_task = tasks.get(DEAL_TASK)
         if deal_task is None:
-            deal_task = self._task(plan_id, buckets[BUCKET], DEAL_TASK, project["start_date"], link_id)
+            deal_task = self._task(plan_id, buckets[BUCKET], DEAL_TASK, project["start_date"], link_id,
+                                   **self._deal_task_terms(project, link_id))
             added += 1
         self._stamp(deal_task["id"], project, link_id)
         for line in project["lines"]:

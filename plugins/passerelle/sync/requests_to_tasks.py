@@ -1,5 +1,9 @@
 """Customer request → task in the deal's project, and the task's closing → the request closed in the CRM.
 
+The task is made in the tool of the deal's project: a Trello card, an Asana task, a Jira issue under the
+deal's epic, a monday item, a Zoho Projects task or a Planner task (:mod:`request_tasks` and the
+``*_request_tasks`` modules).
+
 **Plan** (:func:`plan`): the CRM's requests (what the sync file's rule marks as one) are read with their deals.
 A request still open and without a task is planned ``create`` in the project linked to its deal
 (``sync.links``, kind ``deal_project``, ``active``); one whose deal has no project, or whose deals are in
@@ -25,6 +29,7 @@ from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from passerelle.connectors.timestamps import parse_timestamp
 from passerelle.sync import links
 from passerelle.sync.config import REQUEST_TASK_TOOLS, RequestsToTasks
 from passerelle.sync.crm_requests import CrmRequests, Request
@@ -38,7 +43,8 @@ FLOW = "request_to_task"
 KIND = "request_task"
 CLOSED_FIELD = "passerelle_closed"
 NOTE_FIELD = "passerelle_close_note"
-TOOL_NAMES = {"trello": "Trello", "asana": "Asana"}
+TOOL_NAMES = {"trello": "Trello", "asana": "Asana", "jira": "Jira", "monday": "monday.com",
+              "zoho_projects": "Zoho Projects", "planner": "Planner"}
 
 CrmReaders = Callable[[str], CrmRequests]
 TaskMakers = Callable[[str], TaskMaker]
@@ -132,7 +138,7 @@ def plan(conn: Any, config: RequestsToTasks, run_id: str, crms: CrmReaders, make
                                   "reason": f"its task was closed in {TOOL_NAMES[link['pm_system']]}",
                                   "payload": {"crm_object": request.crm_object, "close_to": request.close_to,
                                               "link_id": link["link_id"],
-                                              "closed_by": task.closed_by, "closed_at": task.closed_at,
+                                              "closed_by": task.closed_by, "closed_at": as_utc(task.closed_at),
                                               "task_url": task.url}})
     return links.store_counted_plan(conn, run_id, FLOW, items, counts, "request → task")
 
@@ -232,7 +238,19 @@ def apply_closes(conn: Any, run_id: str, crms: CrmReaders, crm: str | None = Non
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso(datetime.now(timezone.utc))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def as_utc(value: str | None) -> str | None:
+    """A tool's closing time as UTC ISO 8601 (each tool writes its own offset or epoch ms), as the CRMs take it."""
+    try:
+        return _iso(parse_timestamp(value)) if value else None
+    except (TypeError, ValueError):
+        return value
 
 
 def crm_readers(conn: Any, run_id: str, apis: dict[str, Any]) -> CrmReaders:
@@ -252,10 +270,18 @@ def crm_readers(conn: Any, run_id: str, apis: dict[str, Any]) -> CrmReaders:
 
 
 def task_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> TaskMakers:
-    """Task makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``)."""
+    """Task makers for the project tools whose connector API objects are given (``{"trello": TrelloApi}``; for
+    Jira, monday, Zoho Projects and Planner, on the deal → project flow's makers of the same tool)."""
+    from passerelle.sync.deal_projects import project_makers
+    from passerelle.sync.jira_request_tasks import JiraTasks
+    from passerelle.sync.monday_request_tasks import MondayTasks
+    from passerelle.sync.planner_request_tasks import PlannerTasks
     from passerelle.sync.request_tasks import AsanaTasks, TrelloTasks
+    from passerelle.sync.zoho_projects_request_tasks import ZohoProjectsTasks
 
     made: dict[str, TaskMaker] = {}
+    on_projects = {"jira": JiraTasks, "monday": MondayTasks, "zoho_projects": ZohoProjectsTasks,
+                   "planner": PlannerTasks}
 
     def maker(tool: str) -> TaskMaker:
         if tool not in made:
@@ -263,6 +289,8 @@ def task_makers(conn: Any, run_id: str, apis: dict[str, Any]) -> TaskMakers:
                 made[tool] = TrelloTasks(VendorWriter(apis["trello"], conn, run_id, "trello"))
             elif tool == "asana":
                 made[tool] = AsanaTasks(apis["asana"], VendorWriter(apis["asana"].api, conn, run_id, "asana"))
+            elif tool in on_projects:
+                made[tool] = on_projects[tool](project_makers(conn, run_id, apis)(tool))  # type: ignore[arg-type]
             else:
                 raise ValueError(f"no task maker for {tool}")
         return made[tool]

@@ -10,15 +10,21 @@ Trello has no idempotency key, so the link's key is stamped as a line of the boa
 (``Passerelle: <key>``) and looked up among the member's boards before any create. Furnishing (lists, field,
 cards) checks what the board already has by name, so a run that stopped halfway completes the board on the
 next run instead of duplicating its cards.
+
+The ``Fiche affaire`` card starts on the won date and is due on the route's due date when it has one. Trello's
+API shows a member's email only to that member, so the deal owner can be matched only to the token's own
+member: then the card is assigned to it (the board's creator, already a member); any other owner is named in
+the card's description, as the summary does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from passerelle.sync.keys import carries_key, stamped
 from passerelle.sync.links import Link
+from passerelle.sync.project_owners import OwnerMatch
 from passerelle.sync.vendor_calls import VendorWriter
 
 LISTS = ("À faire", "En cours", "Terminé", "Jalons")
@@ -31,6 +37,24 @@ class TrelloProjects:
     """Find, create and furnish the board of a deal through the Trello REST API."""
 
     writer: VendorWriter
+    owners: OwnerMatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.owners = OwnerMatch(self.writer, "/1/members/me", self._user_of)
+
+    def _user_of(self, email: str, link_id: int) -> str | None:
+        """The token's own member when its email is ``email`` (no other member's email is readable)."""
+        me = self.writer.read("/1/members/me", operation="read_users", link_id=link_id, fields="id,email")
+        return str(me["id"]) if (me.get("email") or "").lower() == email else None
+
+    def _deal_card_terms(self, project: dict[str, Any], link_id: int) -> dict[str, Any]:
+        terms: dict[str, Any] = {"start": project["start_date"]}
+        if project.get("due_date"):
+            terms["due"] = project["due_date"]
+        owner = self.owners.user(project.get("owner"), link_id)
+        if owner:
+            terms["idMembers"] = owner
+        return terms
 
     def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]:
         """Every board of the member (archived ones included) whose description carries the key."""
@@ -67,7 +91,8 @@ class TrelloProjects:
         if deal_card is None:
             deal_card = self.writer.write("POST", "/1/cards", operation="create_task", link_id=link_id,
                                           params={"idList": lists["À faire"], "name": DEAL_CARD,
-                                                  "desc": project["summary"], "pos": "top"})
+                                                  "desc": project["summary"], "pos": "top",
+                                                  **self._deal_card_terms(project, link_id)})
             made_cards += 1
         linked = {i.get("idCustomField"): (i.get("value") or {}).get("text") for i in deal_card.get("customFieldItems") or []}
         if linked.get(fields[DEAL_FIELD]) != project["deal_link"]:

@@ -6,19 +6,23 @@ deal's summary and the key line (``Passerelle: <key>``), which the lookup before
 the portal's projects, Zoho Projects having no idempotency key. The deal lines become tasks of a
 ``Lignes de l'affaire`` task list, made when the project lacks it; a task of the same name is not made twice.
 
+The project ends on the route's due date when it has one (``end_date``) and is owned by the portal user whose
+email is the deal owner's (``owner_zpuid``; the portal's users are read once per run).
+
 Zoho Projects sets a project's CRM deal (what staging links by) only when the project is made from a Zoho
 CRM deal, never through this API: a project made here is linked by its customer's name in the summary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from passerelle.connectors.sources.zoho_projects import V3, ZohoProjectsApi, listing
 from passerelle.sync import links
 from passerelle.sync.keys import carries_key, stamped
 from passerelle.sync.links import Link
+from passerelle.sync.project_owners import OwnerMatch
 from passerelle.sync.vendor_calls import VendorWriter
 
 TASK_LIST = "Lignes de l'affaire"
@@ -32,8 +36,21 @@ class ZohoProjectsProjects:
 
     api: ZohoProjectsApi
     writer: VendorWriter
+    owners: OwnerMatch = field(init=False)
+    _directory: dict[str, str] | None = field(default=None, init=False)
 
-    def _list(self, segment: str, key: str, what: str, link_id: int) -> Iterator[dict[str, Any]]:
+    def __post_init__(self) -> None:
+        self.owners = OwnerMatch(self.writer, f"{V3}/users", self._user_of)
+
+    def _user_of(self, email: str, link_id: int) -> str | None:
+        if self._directory is None:
+            self._directory = {}
+            for user in self._list("users", "users", "read_users", link_id):
+                if user.get("email") and user.get("zpuid"):
+                    self._directory.setdefault(str(user["email"]).lower(), str(user["zpuid"]))
+        return self._directory.get(email)
+
+    def _list(self, segment: str, key: str, what: str, link_id: int | None) -> Iterator[dict[str, Any]]:
         count = 0
         for items, _ in listing(self.api, segment, key, f"sync {what}"):
             count += len(items)
@@ -55,6 +72,11 @@ class ZohoProjectsProjects:
                                 "is_strict": False, "description": stamped(project["summary"], project["idem_key"])}
         if project.get("template"):
             body["template_id"] = project["template"]
+        if project.get("due_date"):
+            body["end_date"] = project["due_date"]
+        owner = self.owners.user(project.get("owner"), link.link_id)
+        if owner:
+            body["owner_zpuid"] = owner
         answer = self.writer.write("POST", self._path("projects"), operation="create_project", link_id=link.link_id,
                                    json=body, object_id=_made_id("projects"))
         return answer["projects"][0]

@@ -130,7 +130,7 @@ MODELS: tuple[Model, ...] = ordered((
         ("dynamics", "opportunityproducts"),
     )),
     Model("projects", "staging.projects", raw_streams=(
-        ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("monday", "boards"),
+        ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("jira", "deal_epics"), ("monday", "boards"),
         ("zoho_projects", "projects"), ("planner", "plans"), ("project_for_the_web", "msdyn_projects"),
     )),
     Model("tasks", "staging.tasks", upstream=("projects", "people"), raw_streams=(

@@ -1,16 +1,14 @@
 {% import 'macros.sql' as m %}
 {% set site_time_zone = 'Europe/Paris' %}
 -- Jira Cloud worklogs: timeSpentSeconds by author on an issue; the project is the issue's (NULL
--- while the issue is not in raw or was deleted). started carries its offset (…+0100); the day
+-- while the issue is not in raw or was deleted): its deal epic's when it is under one, and time logged on
+-- the deal epic itself is the project's, with no task. started carries its offset (…+0100); the day
 -- worked is its date in the site's time zone ({{ site_time_zone }}), not in UTC. Billable is the
 -- worklog property passerelle.billing = {"billable": true|false}; without it the tool does not say
 -- and billable stays NULL. The comment is Atlassian Document Format: its text nodes, one line per
 -- top-level block. Negative or odd durations are kept for validation; a duration of more than 11
 -- digits of seconds (which hours NUMERIC(10,2) cannot hold) is staged NULL instead of failing the model.
-(WITH issue_project AS MATERIALIZED (
-    SELECT i.record_id AS issue_id, i.payload#>>'{fields,project,id}' AS project_id
-      FROM {{ m.current('jira', 'issues') }} AS i
-),
+(WITH issue_project AS MATERIALIZED {{ m.jira_issue_projects() }},
 worklog AS (
     SELECT w.record_id, w.cursor_value, w.payload,
            CASE jsonb_typeof(w.payload->'properties')
@@ -33,8 +31,8 @@ worklog AS (
 SELECT {{ m.key('jira', 'w.record_id') }} AS time_entry_key,
        'jira' AS source_system,
        w.record_id AS source_id,
-       {{ m.key('jira', 'ip.project_id') }} AS project_key,
-       {{ m.key('jira', "w.payload->>'issueId'") }} AS task_key,
+       ip.project_key,
+       CASE WHEN NOT coalesce(ip.is_deal_epic, false) THEN {{ m.key('jira', "w.payload->>'issueId'") }} END AS task_key,
        {{ m.key('jira', "w.payload#>>'{author,accountId}'") }} AS person_key,
        CASE WHEN w.payload->>'started' ~ '^\d{4}-\d{2}-\d{2}T'
             THEN ((w.payload->>'started')::timestamptz AT TIME ZONE '{{ site_time_zone }}')::date

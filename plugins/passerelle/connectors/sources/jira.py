@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 API = "/rest/api/3"
 CRM_PROPERTY = "passerelle.crm"
+DEAL_EPIC_LABEL = "passerelle-affaire"
+"""The label of an epic that delivers a CRM deal (the epic is then a project of its own, see ``deal_epics``)."""
+DEAL_EPICS = f'issuetype = Epic AND labels = "{DEAL_EPIC_LABEL}"'
 MINUTE_MS = 60_000
 ISSUE_PAGE = 100
 CENSUS_PAGE = 5000
@@ -203,20 +206,29 @@ def _save_known(state: dict[str, Any], known: set[str]) -> None:
 
 @dataclass(frozen=True)
 class IssueChangesReader:
-    """Issues updated inside the window, via enhanced JQL search with epoch-millisecond bounds."""
+    """Issues updated inside the window, via enhanced JQL search with epoch-millisecond bounds.
+
+    ``scope`` narrows the search (a JQL condition, e.g. a label); ``properties`` are issue properties read
+    with each issue and kept under ``properties`` in raw."""
+
+    scope: str = ""
+    properties: tuple[str, ...] = ()
 
     def jql(self, window: Window) -> str:
-        upper = f"updated < {epoch_ms(window.end) + MINUTE_MS}"
-        if window.start is None:
-            return f"{upper} ORDER BY updated ASC, id ASC"
-        lower = epoch_ms(window.start) - MINUTE_MS
-        return f"updated >= {lower} AND {upper} ORDER BY updated ASC, id ASC"
+        bounds = [f"updated < {epoch_ms(window.end) + MINUTE_MS}"]
+        if window.start is not None:
+            bounds.insert(0, f"updated >= {epoch_ms(window.start) - MINUTE_MS}")
+        if self.scope:
+            bounds.insert(0, f"({self.scope})")
+        return f"{' AND '.join(bounds)} ORDER BY updated ASC, id ASC"
 
     def pages(self, session: JiraSession, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         known = _known_ids(state)
         jql = self.jql(window)
-        request = PageRequest(f"{API}/search/jql", "POST", json={
-            "jql": jql, "fields": ["*all"], "maxResults": int(session.option("page_size", ISSUE_PAGE))})
+        body: dict[str, Any] = {"jql": jql, "fields": ["*all"], "maxResults": int(session.option("page_size", ISSUE_PAGE))}
+        if self.properties:
+            body["properties"] = list(self.properties)
+        request = PageRequest(f"{API}/search/jql", "POST", json=body)
         for number, page in enumerate(paginate(_sender(session, stream.name), request, SEARCH_PAGES, records="issues",
                                                what="search/jql", base_url=session.api.base_url), 1):
             kept = [i for i in page.items if self._before_end(i, window)]
@@ -237,7 +249,10 @@ class IssueChangesReader:
 
 @dataclass(frozen=True)
 class IssueCensusReader:
-    """Tombstones for issues that vanished: known ids minus every id searchable now."""
+    """Tombstones for issues that vanished: known ids minus every id searchable now (within ``scope``:
+    an issue that leaves the scope, say loses its label, leaves the stream as if deleted)."""
+
+    scope: str = ""
 
     def pages(self, session: JiraSession, stream: StreamSpec, window: Window, state: dict[str, Any]) -> Iterator[RawPage]:
         every = float(session.option("issue_census_every_hours", 0))
@@ -245,7 +260,7 @@ class IssueCensusReader:
         if last and every > 0 and parse_timestamp(last) + timedelta(hours=every) > window.end:
             return
         known = _known_ids(state)
-        present = self.census(session, stream.name)
+        present = self.census(session, stream.name, self.scope)
         missing = sorted(known - present, key=lambda i: (len(i), i))
         log.info("jira.%s: census found %d issues, %d known, %d missing", stream.name, len(present), len(known),
                  len(missing))
@@ -260,13 +275,16 @@ class IssueCensusReader:
         state["census_at"] = _iso(window.end)
 
     @staticmethod
-    def census(session: JiraSession, stream: str) -> set[str]:
-        projects = [str(p["id"]) for p in all_projects(session, stream)]
+    def census(session: JiraSession, stream: str, scope: str = "") -> set[str]:
+        if scope:
+            queries = [f"{scope} ORDER BY id ASC"]
+        else:
+            projects = [str(p["id"]) for p in all_projects(session, stream)]
+            queries = [f"project in ({', '.join(projects[chunk: chunk + CENSUS_PROJECTS_PER_QUERY])}) ORDER BY id ASC"
+                       for chunk in range(0, len(projects), CENSUS_PROJECTS_PER_QUERY)]
         found: set[str] = set()
-        for chunk in range(0, len(projects), CENSUS_PROJECTS_PER_QUERY):
-            ids = ", ".join(projects[chunk: chunk + CENSUS_PROJECTS_PER_QUERY])
-            request = PageRequest(f"{API}/search/jql", "POST",
-                                  json={"jql": f"project in ({ids}) ORDER BY id ASC", "maxResults": CENSUS_PAGE})
+        for jql in queries:
+            request = PageRequest(f"{API}/search/jql", "POST", json={"jql": jql, "maxResults": CENSUS_PAGE})
             for page in paginate(_sender(session, stream), request, SEARCH_PAGES, records="issues",
                                  what="search/jql (census)", base_url=session.api.base_url):
                 for issue in page.items:
@@ -362,6 +380,13 @@ JIRA = SourceSpec(
             name="issues", primary_key="id", cursor_field="fields.updated", deleted_field="deleted",
             deleted_cursor_field="deletedAt", readers=(IssueChangesReader(), IssueCensusReader()),
             description="Issues (status, resolution date, fix versions); deletions from an id census",
+        ),
+        StreamSpec(
+            name="deal_epics", primary_key="id", cursor_field="fields.updated", deleted_field="deleted",
+            deleted_cursor_field="deletedAt",
+            readers=(IssueChangesReader(DEAL_EPICS, (CRM_PROPERTY,)), IssueCensusReader(DEAL_EPICS)),
+            description=f"Epics that deliver a CRM deal (label {DEAL_EPIC_LABEL}), with their {CRM_PROPERTY} property; "
+                        "staged as projects",
         ),
         StreamSpec(
             name="worklogs", primary_key="id", cursor_field="updated", deleted_field="deleted",

@@ -5,6 +5,10 @@ a closed range on the system timestamp (which also moves on automated changes), 
 unique compound key so that records sharing a timestamp across a page boundary are neither
 skipped nor repeated. ``queryAll`` returns soft-deleted rows with ``IsDeleted = true``: they become
 tombstones. Columns come from ``describe``, so custom fields (SIREN__c...) are extracted too.
+
+A window first counts its rows (``SELECT COUNT()`` on ``queryAll``); above ``bulk_threshold`` it is read
+by a Bulk API 2.0 ``queryAll`` job with the same SOQL (:mod:`.salesforce_bulk`), whose records come out
+exactly as REST gives them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from passerelle.connectors.auth import JwtBearerGrant, RefreshTokenGrant, TokenP
 from passerelle.connectors.config import SourceConfig
 from passerelle.connectors.http import PinnedCASession
 from passerelle.connectors.retry import NeedsReauth, Retryable, RetrySettings, call_with_retries
+from passerelle.connectors.sources.salesforce_bulk import BulkQuery
 from passerelle.connectors.spec import RawPage, SourceSpec, StreamSpec
 from passerelle.connectors.timestamps import soql_datetime
 from passerelle.errors import AuthError, BadRecordError, SourceRequestError, one_line
@@ -106,9 +111,12 @@ class SalesforceSession:
     api_version: str = DEFAULT_API_VERSION
     batch_size: int = 2000
     timeout: float = 60.0
+    bulk_threshold: int = 10_000
+    bulk_page_size: int = 10_000
+    bulk_timeout: float = 3600.0
     client: Salesforce | None = None
     _http: requests.Session = field(init=False, repr=False)
-    _fields: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _fields: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._http = PinnedCASession(self.config.verify, self.timeout, max_response_mb(self.config))
@@ -137,11 +145,15 @@ class SalesforceSession:
         return call_with_retries(once, what=f"salesforce {what}", settings=self.retry, reauthenticate=self.reauthenticate)
 
     def fields(self, sobject: str) -> list[str]:
+        return list(self.field_types(sobject))
+
+    def field_types(self, sobject: str) -> dict[str, str]:
+        """Extracted field names (describe order) and their describe types."""
         if sobject not in self._fields:
             described = self.call(f"{sobject} describe", lambda sf: getattr(sf, sobject).describe())
-            self._fields[sobject] = [
-                f["name"] for f in described["fields"] if f.get("type") not in _SKIPPED_FIELD_TYPES
-            ]
+            self._fields[sobject] = {
+                f["name"]: f.get("type", "") for f in described["fields"] if f.get("type") not in _SKIPPED_FIELD_TYPES
+            }
         return self._fields[sobject]
 
 
@@ -153,29 +165,51 @@ def connect(config: SourceConfig, retry: RetrySettings) -> SalesforceSession:
         api_version=str(config.option("api_version", DEFAULT_API_VERSION)),
         batch_size=int(config.option("batch_size", 2000)),
         timeout=float(config.option("timeout", 60)),
+        bulk_threshold=int(config.option("bulk_threshold", 10_000)),
+        bulk_page_size=int(config.option("bulk_page_size", 10_000)),
+        bulk_timeout=float(config.option("bulk_timeout", 3600)),
     )
 
 
 @dataclass(frozen=True)
 class SoqlWindowReader:
-    """Reads one sObject for a window via ``queryAll`` and follows ``nextRecordsUrl``."""
+    """Reads one sObject for a window via ``queryAll`` and follows ``nextRecordsUrl``, or, when the
+    window holds more than ``bulk_threshold`` rows, via a Bulk API 2.0 ``queryAll`` job."""
 
     sobject: str
     cursor_field: str = "SystemModstamp"
 
-    def soql(self, fields: list[str], window: Window) -> str:
+    def where(self, window: Window) -> str:
         conditions = [f"{self.cursor_field} < {soql_datetime(window.end)}"]
         if window.start is not None:
             conditions.insert(0, f"{self.cursor_field} >= {soql_datetime(window.start)}")
+        return " AND ".join(conditions)
+
+    def soql(self, fields: list[str], window: Window) -> str:
         return (
-            f"SELECT {', '.join(fields)} FROM {self.sobject} WHERE {' AND '.join(conditions)} "
+            f"SELECT {', '.join(fields)} FROM {self.sobject} WHERE {self.where(window)} "
             f"ORDER BY {self.cursor_field} ASC, Id ASC"
         )
+
+    def count(self, session: SalesforceSession, stream: StreamSpec, window: Window) -> int:
+        """Rows of the window, soft-deleted ones included (as ``queryAll`` returns them)."""
+        soql = f"SELECT COUNT() FROM {self.sobject} WHERE {self.where(window)}"
+        body = session.call(stream.name, lambda sf: sf.query(soql, include_deleted=True))
+        total = body.get("totalSize") if isinstance(body, dict) else None
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise BadRecordError("salesforce", stream.name, "(count)", f"totalSize is not an integer: {total!r}")
+        return total
 
     def pages(
         self, session: SalesforceSession, stream: StreamSpec, window: Window, state: dict[str, Any]
     ) -> Iterator[RawPage]:
         soql = self.soql(session.fields(self.sobject), window)
+        total = self.count(session, stream, window)
+        if total > session.bulk_threshold:
+            log.info("salesforce.%s: %d rows in the window (bulk_threshold %d): Bulk API 2.0",
+                     stream.name, total, session.bulk_threshold)
+            yield from BulkQuery(session, self.sobject, stream.name).pages(soql)
+            return
         headers = {"Sforce-Query-Options": f"batchSize={session.batch_size}"}
         log.info("salesforce.%s: %s", stream.name, soql if len(soql) < 400 else soql[:200] + " ... " + soql[-160:])
 
@@ -219,11 +253,12 @@ SALESFORCE = SourceSpec(
         _stream("Product2", "Product catalogue"),
         _stream("User", "Sales owners"),
     ),
-    doc="""Extracts Salesforce through the REST API (`queryAll`, SOQL windows on `SystemModstamp`).
+    doc="""Extracts Salesforce through the REST API (`queryAll`, SOQL windows on `SystemModstamp`);
+a window of more than `bulk_threshold` rows (10,000) goes through a Bulk API 2.0 `queryAll` job.
 
 Connection `passerelle_salesforce`: host = login URL (e.g. `https://login.salesforce.com` or your
 My Domain), login = connected app consumer key, password = consumer secret, extra =
-`{"refresh_token": ..., "api_version": "62.0", "batch_size": 2000}` or, for the JWT bearer flow,
+`{"refresh_token": ..., "api_version": "62.0", "batch_size": 2000, "bulk_threshold": 10000}` or, for the JWT bearer flow,
 `{"auth_flow": "jwt_bearer", "username": ..., "private_key_path": ...}`; `ca_bundle` to trust a private CA.
 """,
 )

@@ -1,0 +1,184 @@
+"""Salesforce Bulk API 2.0 ``queryAll`` jobs, for windows too large to page through REST.
+
+A job runs the window's SOQL on the server; its result is CSV read page by page (``maxRecords``, linked
+by ``Sforce-Locator``), so memory holds one page's text whatever the window's size, and its records are
+handed on ``batch_size`` at a time (the REST page size), as record dicts weigh ten times their CSV. CSV carries text only:
+each cell is turned back into the JSON value the REST ``queryAll`` gives for it, typed by the sObject's
+describe (booleans, ``int`` or exact ``Decimal`` numbers, ``null`` for an empty cell, datetimes written
+``+0000``), with the REST ``attributes``, so the raw layer cannot tell which path loaded a record.
+Every call goes through the session's retry and re-authentication policy; polling backs off and is bounded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterator, Protocol, TypeVar
+
+from simple_salesforce import Salesforce
+
+from passerelle.connectors.paging import PageCursor
+from passerelle.connectors.spec import RawPage
+from passerelle.errors import BadRecordError, SourceRequestError, SourceUnavailableError
+
+T = TypeVar("T")
+
+
+class SalesforceSession(Protocol):
+    """What a bulk query needs of the connector's session (``salesforce.SalesforceSession``): its calls go
+    through the session's retry and token refresh."""
+
+    api_version: str
+    batch_size: int
+    bulk_timeout: float
+    bulk_page_size: int
+
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T: ...
+    def field_types(self, sobject: str) -> dict[str, str]: ...
+
+log = logging.getLogger(__name__)
+
+FIRST_POLL_WAIT = 0.5
+MAX_POLL_WAIT = 10.0
+_DONE = {"JobComplete", "Failed", "Aborted"}
+_NUMBER_TYPES = {"int", "long", "double", "currency", "percent"}
+
+
+def _boolean(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {text[:40]!r}")
+    return text == "true"
+
+
+def _number(text: str) -> int | Decimal:
+    """The value ``exact_json`` gives the same digits in a REST body: ``int`` without a fraction, else Decimal."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit():
+        return int(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {text[:40]!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"expected a finite number, got {text[:40]!r}")
+    return value
+
+
+def _datetime(text: str) -> str:
+    """Bulk writes ``2026-03-01T10:00:00.000Z``, REST ``2026-03-01T10:00:00.000+0000``."""
+    return text[:-1] + "+0000" if text.endswith("Z") else text
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "boolean": _boolean,
+    "datetime": _datetime,
+    **dict.fromkeys(_NUMBER_TYPES, _number),
+}
+
+
+def record_maker(sobject: str, api_version: str, types: dict[str, str],
+                 header: list[str]) -> Callable[[list[str]], dict[str, Any]]:
+    """Turns one CSV row (columns in ``header`` order) into the record REST would give."""
+    converters = [(name, _CONVERTERS.get(types.get(name, ""))) for name in header]
+    id_column = header.index("Id") if "Id" in header else None
+    prefix = f"/services/data/v{api_version}/sobjects/{sobject}/"
+
+    def record(row: list[str]) -> dict[str, Any]:
+        if len(row) != len(converters):
+            raise ValueError(f"{len(row)} columns where the header has {len(converters)}")
+        record_id = row[id_column] if id_column is not None else ""
+        out: dict[str, Any] = {"attributes": {"type": sobject, "url": prefix + record_id}}
+        for (name, convert), text in zip(converters, row):
+            try:
+                out[name] = None if text == "" else convert(text) if convert else text
+            except ValueError as exc:
+                raise ValueError(f"column {name}: {exc}") from None
+        return out
+
+    return record
+
+
+class BulkQuery:
+    """One ``queryAll`` job for a window of ``sobject``: create, poll, then read its CSV pages."""
+
+    def __init__(self, session: SalesforceSession, sobject: str, stream: str) -> None:
+        self.session, self.sobject, self.stream = session, sobject, stream
+
+    def _client(self, sf: Salesforce) -> Any:
+        """simple-salesforce's Bulk 2.0 client for the object, built on the live session's token."""
+        return getattr(sf.bulk2, self.sobject)._client
+
+    def pages(self, soql: str) -> Iterator[RawPage]:
+        job = self.session.call(f"{self.stream} bulk job", lambda sf: self._client(sf).create_job("queryAll", soql))
+        job_id = str(job["id"])
+        log.info("salesforce.%s: Bulk API 2.0 queryAll job %s", self.stream, job_id)
+        self._wait(job_id)
+        yield from self._results(job_id)
+
+    def _wait(self, job_id: str) -> None:
+        """Poll with a doubling wait until the job ends or ``bulk_timeout`` seconds have passed."""
+        deadline = time.monotonic() + self.session.bulk_timeout
+        wait = FIRST_POLL_WAIT
+        while True:
+            info = self.session.call(f"{self.stream} bulk job {job_id}",
+                                     lambda sf: self._client(sf).get_job(job_id, True))
+            state = info.get("state")
+            if state == "JobComplete":
+                return
+            if state in _DONE:
+                reason = info.get("errorMessage") or "no error message"
+                raise SourceRequestError(
+                    f"Bulk API 2.0 queryAll job {job_id} on {self.sobject} ended {state}: {reason}",
+                    check="the job in Setup > Bulk Data Load Jobs; the window was rolled back and is read again on retry",
+                )
+            if time.monotonic() + wait > deadline:
+                self._abort(job_id)
+                raise SourceUnavailableError(
+                    f"Bulk API 2.0 queryAll job {job_id} on {self.sobject} still {state} after "
+                    f"{self.session.bulk_timeout:g} s: aborted",
+                    check="the org's Bulk API load, or raise bulk_timeout on the Connection",
+                )
+            time.sleep(wait)
+            wait = min(wait * 2, MAX_POLL_WAIT)
+
+    def _abort(self, job_id: str) -> None:
+        try:
+            self.session.call(f"{self.stream} bulk job {job_id} abort",
+                              lambda sf: self._client(sf).abort_job(job_id, True))
+        except Exception as exc:  # the timeout is the error to report; a failed abort only leaves the job to expire
+            log.warning("salesforce.%s: could not abort Bulk API job %s: %s", self.stream, job_id, exc)
+
+    def _results(self, job_id: str) -> Iterator[RawPage]:
+        types = self.session.field_types(self.sobject)
+        cursor = PageCursor(f"{self.sobject} bulk job {job_id}")
+        locator, number = "", 0
+        while True:
+            number += 1
+            where = f"bulk job {job_id} results page {number}"
+            page = self.session.call(f"{self.stream} {where}", lambda sf: self._client(sf).get_query_results(
+                job_id, locator, self.session.bulk_page_size))
+            rows = csv.reader(io.StringIO(page["records"], newline=""))
+            header = next(rows, None)
+            items: list[dict[str, Any]] = []
+            read = 0
+            if header is not None:
+                make = record_maker(self.sobject, self.session.api_version, types, header)
+                for line, row in enumerate(rows, start=2):
+                    try:
+                        items.append(make(row))
+                    except ValueError as exc:
+                        raise BadRecordError("salesforce", self.stream, f"CSV line {line} of {where}",
+                                             str(exc)) from exc
+                    if len(items) == self.session.batch_size:  # a page's records are handed on in REST-sized parts
+                        read += len(items)
+                        yield RawPage(items=items, location=f"{where}, rows {read - len(items) + 1}-{read}")
+                        items = []
+            if items or not read:
+                read += len(items)
+                yield RawPage(items=items, location=f"{where}, rows {read - len(items) + 1}-{read}" if read else where)
+            if not page["locator"]:
+                return
+            locator = str(cursor.advance(page["locator"], read))
