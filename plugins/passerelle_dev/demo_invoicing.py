@@ -11,20 +11,23 @@ those payments are listed as unmatched with their reason). One invoice is cancel
 
 from __future__ import annotations
 
-import time
+import logging
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from passerelle_dev.console import print_table
+from passerelle_dev.demo_output import Progress, console, say, totals
 from passerelle_dev.examples import load_example_billing, use_example_configuration
 from passerelle.paths import output_dir
 
+log = logging.getLogger(__name__)
 PARIS = ZoneInfo("Europe/Paris")
 PERIOD_ENDS = (datetime(2026, 2, 1, tzinfo=PARIS), datetime(2026, 3, 1, tzinfo=PARIS))
 
 
-def run(dags: dict[str, Any], conn: Any, sandbox: Any) -> bool:
+def run(dags: dict[str, Any], conn: Any, sandbox: Any, progress: Progress) -> bool:
     from passerelle.documents.validation import CiiValidator
     from passerelle.invoicing.credit import credit_invoice
     from passerelle.invoicing.seller import load_seller
@@ -33,31 +36,43 @@ def run(dags: dict[str, Any], conn: Any, sandbox: Any) -> bool:
     use_example_configuration()
     load_example_billing(conn)
     ok = True
-    print("\ninvoicing (monthly billing periods) and compliance")
     for index, end in enumerate(PERIOD_ENDS):
-        t0 = time.monotonic()
-        result = run_interval(dags["invoicing"], end)
-        print(f"  invoicing {end - timedelta(days=1):%Y-%m}: {result.state} in {time.monotonic() - t0:.1f}s")
+        month = end - timedelta(days=1)
+        with progress.stage(f"invoicing {month:%Y-%m}") as counts:
+            result = run_interval(dags["invoicing"], end)
+            counts[""] = result.state
+            counts.update(month_counts(conn, month))
         ok &= str(result.state) == "success"
         if index == 0:
-            paid = pay_in_the_books(dags, conn, sandbox, date(2026, 2, 20))
-            with conn.cursor() as cur:
-                cur.execute("SELECT min(invoice_number) FROM marts.invoices WHERE processing_rule = 'B2B'"
-                            " AND invoice_number NOT IN (SELECT invoice_number FROM billing.payments)")
-                target = cur.fetchone()[0]
-            conn.rollback()
-            with CiiValidator() as validator:
-                credit = credit_invoice(conn, load_seller(), validator, target, "quantité facturée erronée",
-                                        "demo-credit", issue_date=date(2026, 2, 10))
-            print(f"  payments matched from QuickBooks: {paid}; credit note {credit} cancels {target} "
-                  "(its items are billed again)")
+            with progress.stage("payments from QuickBooks") as counts:
+                counts["matched"] = pay_in_the_books(dags, conn, sandbox, date(2026, 2, 20))
+            with progress.stage("credit note") as counts:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT min(invoice_number) FROM marts.invoices WHERE processing_rule = 'B2B'"
+                                " AND invoice_number NOT IN (SELECT invoice_number FROM billing.payments)")
+                    target = cur.fetchone()[0]
+                conn.rollback()
+                with CiiValidator() as validator:
+                    credit = credit_invoice(conn, load_seller(), validator, target, "quantité facturée erronée",
+                                            "demo-credit", issue_date=date(2026, 2, 10))
+                counts[""] = f"{credit} cancels {target} (its items are billed again)"
     for end in PERIOD_ENDS:
-        t0 = time.monotonic()
-        result = run_interval(dags["compliance"], end)
-        print(f"  compliance {end - timedelta(days=1):%Y-%m}: {result.state} in {time.monotonic() - t0:.1f}s")
+        with progress.stage(f"compliance {end - timedelta(days=1):%Y-%m}") as counts:
+            result = run_interval(dags["compliance"], end)
+            counts[""] = result.state
         ok &= str(result.state) == "success"
-    print_outcome(conn)
     return ok
+
+
+def month_counts(conn: Any, month: datetime) -> dict[str, object]:
+    """Invoices issued and held for the billing period of ``month``."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM marts.invoices WHERE billing_period_end = %s", (month.date(),))
+        issued = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM marts.held_invoices WHERE billing_period_end = %s", (month.date(),))
+        held = cur.fetchone()[0]
+    conn.rollback()
+    return {"invoices issued": issued, "held": held}
 
 
 def pay_in_the_books(dags: dict[str, Any], conn: Any, sandbox: Any, paid_on: date) -> int:
@@ -83,13 +98,13 @@ def pay_in_the_books(dags: dict[str, Any], conn: Any, sandbox: Any, paid_on: dat
     run_staging(conn, ledger)  # the ledger models of the transform DAG, alone: nothing else changed
     validate_staging(conn, "demo-books", tables=[f"staging.{name}" for name in ledger])
     outcome = match_payments(conn, "demo-books")
-    print(f"  QuickBooks: {len(chosen)} issued invoices booked and paid; extract_quickbooks {extract.state}; "
-          f"payments matched {outcome.matched}, unmatched {sum(outcome.unmatched.values())} "
-          f"({', '.join(f'{code} {n}' for code, n in sorted(outcome.unmatched.items()))})")
+    log.info("QuickBooks: %d issued invoices booked and paid; extract_quickbooks %s; payments matched %d, "
+             "unmatched %s", len(chosen), extract.state, outcome.matched, dict(sorted(outcome.unmatched.items())))
     return outcome.matched
 
 
 def print_outcome(conn: Any) -> None:
+    """Invoices issued and held, documents and their validation, payments, e-reporting, the files' paths."""
 
     def rows(query: str) -> list[tuple]:
         with conn.cursor() as cur:
@@ -98,30 +113,33 @@ def print_outcome(conn: Any) -> None:
         conn.rollback()
         return result
 
-    print_table("e-invoicing readiness (marts.customer_readiness)", ("classification", "customers", "ready", "not ready"),
-                rows("SELECT classification, count(*), count(*) FILTER (WHERE ready), count(*) FILTER (WHERE NOT ready)"
-                     " FROM marts.customer_readiness GROUP BY 1 ORDER BY 1"))
+    out = console()
     print_table("invoices issued (marts.invoices)", ("type", "rule", "currency", "invoices", "net", "VAT", "VAT in EUR"),
                 rows("SELECT type_code, processing_rule, currency, count(*), sum(tax_basis_total), sum(tax_total),"
-                     " sum(coalesce(tax_total_eur, tax_total)) FROM marts.invoices GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"))
-    print_table("validation pass rate per format (marts.invoice_validations)", ("format", "documents", "passed", "rate"),
-                rows("SELECT format, count(*), count(*) FILTER (WHERE passed),"
-                     " round(100.0 * count(*) FILTER (WHERE passed) / count(*), 1) || ' %'"
-                     " FROM marts.invoice_validations GROUP BY 1 ORDER BY 1"))
-    print_table("held invoices (marts.held_invoices)", ("invoice key", "rules"),
-                rows("SELECT invoice_key, array_to_string(rules, ', ') FROM marts.held_invoices") or [("none", "")])
-    print_table("billing exceptions (marts.billing_exceptions)", ("kind", "count", "example reason"),
-                rows("SELECT kind, count(*), left(min(reason), 90) FROM marts.billing_exceptions GROUP BY 1 ORDER BY 1"))
-    print_table("payments from the books (billing.payments, marts.unmatched_payments)", ("outcome", "payments", "amount"),
-                rows("SELECT 'matched', count(*), sum(amount) FROM billing.payments WHERE source IS NOT NULL"
-                     " UNION ALL SELECT 'unmatched: ' || reason_code, count(*), sum(amount)"
-                     " FROM marts.unmatched_payments GROUP BY reason_code ORDER BY 1"))
+                     " sum(coalesce(tax_total_eur, tax_total)) FROM marts.invoices GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+                numeric_from=3, file=out)
+    say()
+    say("held invoices by rule: " + totals(rows(
+        "SELECT rule, count(*) FROM marts.held_invoices, unnest(rules) AS rule GROUP BY 1 ORDER BY 1")))
+    say("customers ready for e-invoicing: " + totals(rows(
+        "SELECT classification, count(*) FILTER (WHERE ready) || '/' || count(*) FROM marts.customer_readiness"
+        " GROUP BY 1 ORDER BY 1")))
+    say("documents passing validation: " + totals(rows(
+        "SELECT format, count(*) FILTER (WHERE passed) || '/' || count(*) FROM marts.invoice_validations"
+        " GROUP BY 1 ORDER BY 1")))
+    say("billing exceptions: " + totals(rows(
+        "SELECT kind, count(*) FROM marts.billing_exceptions GROUP BY 1 ORDER BY 1")))
+    say("payments from the books: " + totals(rows(
+        "SELECT 'matched', count(*) FROM billing.payments WHERE source IS NOT NULL"
+        " UNION ALL SELECT 'unmatched ' || reason_code, count(*)"
+        " FROM marts.unmatched_payments GROUP BY reason_code ORDER BY 1")))
     print_table("e-reporting (marts.ereporting_transmissions)", ("flux", "period", "due", "records", "valid", "file"),
-                rows("SELECT flux, period_start || '..' || period_end, due_date, records, valid, path"
-                     " FROM marts.ereporting_transmissions ORDER BY period_start, flux"))
-    documents = rows("SELECT format, count(*), min(path) FROM marts.invoice_documents GROUP BY 1 ORDER BY 1")
-    print_table("documents written (marts.invoice_documents)", ("format", "files", "first"), documents)
-    print(f"\ninvoice documents: {output_dir() / 'invoices'}")
-    print(f"e-reporting files: {output_dir() / 'ereporting'}")
+                [(flux, period, due, records, valid, Path(path).name if path else "") for flux, period, due, records,
+                 valid, path in rows("SELECT flux, period_start || '..' || period_end, due_date, records, valid, path"
+                                     " FROM marts.ereporting_transmissions ORDER BY period_start, flux")],
+                file=out)
+    say()
+    say("documents written: " + totals(rows("SELECT format, count(*) FROM marts.invoice_documents GROUP BY 1 ORDER BY 1"))
+        + f" in {output_dir() / 'invoices'}; e-reporting files in {output_dir() / 'ereporting'}")
     for path in sorted((output_dir() / "reports").glob("*.html")):
-        print(f"compliance report: {path}")
+        say(f"compliance report: {path}")

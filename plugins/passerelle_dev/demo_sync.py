@@ -10,19 +10,23 @@
 4. Every DAG runs once more: nothing is written (no echo).
 
 Each step runs the real DAGs (``dag.test()``) against the sandbox; people's edits go through the emulators'
-control API, as data the emulators then serve. The summary counts, per flow and vendor, what was created,
-updated, linked, reported as a conflict and refused (``sync.plan_items``, ``sync.writes``, ``sync.conflicts``).
+control API, as data the emulators then serve. The summary counts, per flow, what was created, updated, linked,
+refused and held, then the writes per vendor, the conflicts and the links (``sync.plan_items``, ``sync.writes``,
+``sync.conflicts``, ``sync.links``); people's edits and each DAG run are in the demo's log file.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from passerelle.settings import settings
 from passerelle_dev.console import print_table
+from passerelle_dev.demo_output import Progress, console, say, totals
+
+log = logging.getLogger(__name__)
 
 DAGS = ("sync_deals_to_projects", "sync_delivery_to_crm", "sync_requests_to_tasks", "sync_zoho_tasks")
 DYNAMICS_DEAL_URL = "https://passerelle-demo.crm4.dynamics.com/main.aspx?etn=opportunity&id={deal_id}&pagetype=entityrecord"
@@ -85,10 +89,10 @@ def _advance(sandbox: Any, moment: datetime) -> None:
 def _run_all(dags: dict[str, Any], logical: datetime, only: tuple[str, ...] = DAGS) -> bool:
     ok = True
     for dag_id in only:
-        t0 = time.monotonic()
         result = dags[dag_id].test(logical_date=logical)
-        print(f"  {dag_id} ({result.run_id}): {result.state} in {time.monotonic() - t0:.1f}s")
-        ok &= str(result.state) == "success"
+        if str(result.state) != "success":
+            say(f"  {dag_id} ({result.run_id}): {result.state}; see the full log")
+            ok = False
     return ok
 
 
@@ -146,19 +150,19 @@ def _people_edit(conn: Any, sandbox: Any, clock: datetime, tickets: list[str], z
         sandbox.vendors["zoho_crm"].control.update("Tasks", zoho_tasks[1], {"Due_Date": "2026-05-06"})
         _advance(sandbox, clock + timedelta(minutes=5))
         sandbox.vendors["zoho_projects"].control.update("tasks", other.rsplit("/", 1)[-1], {"end_date": "2026-05-13"})
-        print(f"  Zoho: task {zoho_tasks[1]} due 06/05/2026 in the CRM, then 13/05/2026 in Zoho Projects")
+        log.info("Zoho: task %s due 06/05/2026 in the CRM, then 13/05/2026 in Zoho Projects", zoho_tasks[1])
     if card:
         trello = sandbox.vendors["trello"].control
         person = trello.create("members", {"fullName": "Camille Durand", "username": "camilledurand"})["id"]
         trello.update("cards", card, {"idList": "Terminé", "idMemberCreator": person})
-        print(f"  Trello: card {card} (ticket {tickets[0]}) moved to Terminé by Camille Durand")
+        log.info("Trello: card %s (ticket %s) moved to Terminé by Camille Durand", card, tickets[0])
     if task:
         task_id = task.rsplit("/", 1)[-1]
         sandbox.vendors["zoho_projects"].control.update("tasks", task_id, {"name": "Recette avec le client (2 jours)"})
-        print(f"  Zoho Projects: task {task_id} retitled")
+        log.info("Zoho Projects: task %s retitled", task_id)
 
 
-def run(dags: dict[str, Any], conn: Any, sandbox: Any) -> bool:
+def run(dags: dict[str, Any], conn: Any, sandbox: Any, progress: Progress) -> bool:
     path = settings().state_dir / "demo-sync.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     group = sandbox.vendors["planner"].control.records("groups")[0]["id"]
@@ -167,25 +171,31 @@ def run(dags: dict[str, Any], conn: Any, sandbox: Any) -> bool:
     os.environ["PASSERELLE_SYNC_FILE"] = str(path)
     clock = FIRST_RUN + timedelta(days=1)
     _advance(sandbox, clock)
-    print("\ntwo-way sync, run 1: won deals → projects, delivery → the six CRMs")
-    ok = _run_all(dags, FIRST_RUN, DAGS[:2])
-    print("  people: three HubSpot feature requests, two Zoho CRM tasks")
-    tickets = _log_requests(conn, sandbox)
-    zoho_tasks = _add_zoho_tasks(sandbox)
-    _advance(sandbox, clock := clock + timedelta(minutes=20))
-    ok &= _run_all(dags, FIRST_RUN + timedelta(minutes=20), DAGS[2:])
-    print("\ntwo-way sync, run 2: people closed a card and retitled a task")
-    _advance(sandbox, clock := clock + timedelta(minutes=20))
-    _people_edit(conn, sandbox, clock, tickets, zoho_tasks)
-    _advance(sandbox, clock := clock + timedelta(minutes=20))
-    ok &= _run_all(dags, FIRST_RUN + timedelta(hours=1))
-    print("\ntwo-way sync, run 3: nothing changed, nothing is written")
-    _advance(sandbox, clock + timedelta(minutes=20))
-    before = _writes(conn)
-    ok &= _run_all(dags, FIRST_RUN + timedelta(hours=2))
-    again = _writes(conn) - before
-    print(f"  writes in run 3: {again}")
-    print_report(conn)
+    with progress.stage("sync 1: deals → projects") as counts:
+        before = _writes(conn)
+        ok = _run_all(dags, FIRST_RUN, DAGS[:2])
+        counts["DAGs"], counts["writes"] = 2, _writes(conn) - before
+    with progress.stage("sync 1: requests, Zoho tasks") as counts:
+        tickets = _log_requests(conn, sandbox)
+        zoho_tasks = _add_zoho_tasks(sandbox)
+        _advance(sandbox, clock := clock + timedelta(minutes=20))
+        before = _writes(conn)
+        ok &= _run_all(dags, FIRST_RUN + timedelta(minutes=20), DAGS[2:])
+        counts["HubSpot requests"], counts["Zoho CRM tasks"] = len(tickets), len(zoho_tasks)
+        counts["writes"] = _writes(conn) - before
+    with progress.stage("sync 2: people's edits") as counts:
+        _advance(sandbox, clock := clock + timedelta(minutes=20))
+        _people_edit(conn, sandbox, clock, tickets, zoho_tasks)
+        _advance(sandbox, clock := clock + timedelta(minutes=20))
+        before = _writes(conn)
+        ok &= _run_all(dags, FIRST_RUN + timedelta(hours=1))
+        counts["DAGs"], counts["writes"] = len(DAGS), _writes(conn) - before
+    with progress.stage("sync 3: nothing changed") as counts:
+        _advance(sandbox, clock + timedelta(minutes=20))
+        before = _writes(conn)
+        ok &= _run_all(dags, FIRST_RUN + timedelta(hours=2))
+        again = _writes(conn) - before
+        counts["DAGs"], counts["writes"] = len(DAGS), again
     return ok and again == 0
 
 
@@ -213,22 +223,26 @@ SELECT flow, vendor,
 
 
 def print_report(conn: Any) -> None:
-    """The sync report: per flow and vendor what was made, updated, linked, refused or held; conflicts; calls."""
+    """The sync report: per flow what was made, updated, linked, refused or held; conflicts; writes; links."""
     with conn.cursor() as cur:
         cur.execute(SUMMARY)
         summary = cur.fetchall()
-        cur.execute("""SELECT c.field, l.crm_system || ' ' || l.crm_id, c.rule, coalesce(c.winner, 'personne'),
+        cur.execute("""SELECT c.field || ' on ' || l.crm_system || ' ' || l.crm_id || ' → ' || coalesce(c.winner, 'personne'),
                               count(*) FROM sync.conflicts AS c LEFT JOIN sync.links AS l USING (link_id)
-                        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2""")
+                        GROUP BY 1 ORDER BY 1""")
         conflicts = cur.fetchall()
-        cur.execute("""SELECT vendor, operation, outcome, count(*) FROM sync.writes
-                        WHERE method <> 'GET' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
+        cur.execute("SELECT vendor, count(*) FROM sync.writes WHERE method <> 'GET' GROUP BY 1 ORDER BY 1")
         writes = cur.fetchall()
-        cur.execute("SELECT link_kind, state, count(*) FROM sync.links GROUP BY 1, 2 ORDER BY 1, 2")
+        cur.execute("SELECT link_kind || ' ' || state, count(*) FROM sync.links GROUP BY 1 ORDER BY 1")
         links = cur.fetchall()
     conn.rollback()
-    print_table("sync summary by flow and vendor (sync.plan_items, all runs)",
-                ("flow", "vendor", "created", "updated", "linked", "refused", "held"), summary, numeric_from=2)
-    print_table("conflicts (sync.conflicts)", ("field", "record", "rule", "winner", "times"), conflicts, numeric_from=4)
-    print_table("vendor writes (sync.writes)", ("vendor", "operation", "outcome", "calls"), writes, numeric_from=3)
-    print_table("links (sync.links)", ("kind", "state", "links"), links, numeric_from=2)
+    by_flow: dict[str, list[int]] = {}
+    for flow, _vendor, *numbers in summary:
+        by_flow[flow] = [a + b for a, b in zip(by_flow.get(flow, [0] * len(numbers)), numbers)]
+    print_table("two-way sync by flow, all runs (sync.plan_items)",
+                ("flow", "created", "updated", "linked", "refused", "held"),
+                [(flow, *numbers) for flow, numbers in by_flow.items()], numeric_from=1, file=console())
+    say()
+    say(f"vendor writes (sync.writes): {totals(writes)}")
+    say(f"conflicts (sync.conflicts): {totals(conflicts)}")
+    say(f"links (sync.links): {totals(links)}")

@@ -30,6 +30,7 @@ DEFAULT_NAME = "default"
 __all__ = [
     "ANOMALIES",
     "DEFAULT_CLOCK",
+    "DatasetError",
     "DEFAULT_SEED",
     "default_dataset_path",
     "dump",
@@ -79,9 +80,26 @@ def dump(dataset: dict[str, Any], path: Path) -> None:
     path.write_text(dumps(dataset), encoding="utf-8", newline="\n")
 
 
+REQUIRED_KEYS = ("clock", "salesforce", "hubspot")
+
+
+class DatasetError(ValueError):
+    """A dataset file that is missing or is not a sandbox dataset; the message names the file."""
+
+
 def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"dataset file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DatasetError(f"dataset file {path}: not readable as JSON ({error})") from None
+    missing = [key for key in REQUIRED_KEYS if key not in data] if isinstance(data, dict) else list(REQUIRED_KEYS)
+    if missing:
+        raise DatasetError(f"dataset file {path}: not a sandbox dataset (missing {', '.join(missing)}); "
+                           "write one with python -m passerelle_sandbox.dataset --out PATH")
+    return dict(data)
 
 
 def default_dataset_path() -> Path:
