@@ -29,16 +29,18 @@
     a child's sub-task), when raw jira.deal_epics holds that epic, else its Jira project. Columns: issue_id,
     project_key, is_deal_epic. Tasks and time entries both read it, so they always agree. -#}
 {% macro jira_issue_projects() -%}
-(SELECT i.record_id AS issue_id,
+(WITH issues AS MATERIALIZED (SELECT record_id, payload FROM {{ current('jira', 'issues') }} AS c),
+      epics AS MATERIALIZED (SELECT record_id FROM {{ current('jira', 'deal_epics') }} AS c)
+ SELECT i.record_id AS issue_id,
         CASE WHEN coalesce(own.record_id, up.record_id, top.record_id) IS NOT NULL
              THEN 'jira:epic:' || coalesce(own.record_id, up.record_id, top.record_id)
              ELSE 'jira:' || (i.payload#>>'{fields,project,id}') END AS project_key,
         own.record_id IS NOT NULL AS is_deal_epic
-   FROM {{ current('jira', 'issues') }} AS i
-   LEFT JOIN {{ current('jira', 'deal_epics') }} AS own ON own.record_id = i.record_id
-   LEFT JOIN {{ current('jira', 'deal_epics') }} AS up ON up.record_id = i.payload#>>'{fields,parent,id}'
-   LEFT JOIN {{ current('jira', 'issues') }} AS parent ON parent.record_id = i.payload#>>'{fields,parent,id}'
-   LEFT JOIN {{ current('jira', 'deal_epics') }} AS top ON top.record_id = parent.payload#>>'{fields,parent,id}')
+   FROM issues AS i
+   LEFT JOIN epics AS own ON own.record_id = i.record_id
+   LEFT JOIN epics AS up ON up.record_id = i.payload#>>'{fields,parent,id}'
+   LEFT JOIN issues AS parent ON parent.record_id = i.payload#>>'{fields,parent,id}'
+   LEFT JOIN epics AS top ON top.record_id = parent.payload#>>'{fields,parent,id}')
 {%- endmacro %}
 
 {#- The warehouse key of a source record: '<source_system>:<source_id>' (NULL when the id is NULL). -#}

@@ -52,6 +52,16 @@ def test_window_at_or_below_the_threshold_reads_rest(sandbox, warehouse_conn) ->
     assert bulk_calls(sandbox) == {"create": 0, "poll": 0, "results": 0}
 
 
+def test_bulk_off_reads_rest_without_counting(sandbox, warehouse_conn) -> None:
+    control = sandbox.vendors["salesforce"].control
+    control.bulk("Account", create=150)
+    stats = extract_day(warehouse_conn, sandbox, "salesforce", "Account", use_bulk=False, bulk_threshold=100)
+    assert stats.inserted == len(live(sandbox, "Account")) > 100
+    assert bulk_calls(sandbox) == {"create": 0, "poll": 0, "results": 0}
+    rest_requests = sum(n for path, n in control.stats()["by_path"].items() if "/queryAll" in path)
+    assert rest_requests == stats.pages  # the pages only: no COUNT() before them
+
+
 def test_window_above_the_threshold_reads_a_bulk_job_page_by_page(sandbox, warehouse_conn) -> None:
     control = sandbox.vendors["salesforce"].control
     control.bulk("Account", create=450)

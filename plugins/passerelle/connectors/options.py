@@ -103,6 +103,10 @@ class SalesforceOptions(ConnectionOptions):
         10_000, ge=0, description="A window of more rows than this (deleted ones included) is read by a Bulk API 2.0 "
         "queryAll job instead of REST paging.",
     )
+    use_bulk: bool = Field(
+        True, description="False reads every window by REST paging and skips the COUNT() query that chooses "
+        "between REST and Bulk API 2.0 on each window.",
+    )
     bulk_page_size: int = Field(
         10_000, ge=1, le=50_000, description="Records per Bulk API 2.0 result page (maxRecords).",
     )

@@ -58,8 +58,9 @@ class PlannerProjects:
                 raise
             return None
 
-    def _list(self, path: str, what: str, link_id: int | None,
-              params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def list_items(self, path: str, what: str, link_id: int | None,
+                   params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a Planner listing, the read audited once (request tasks reuse it)."""
         count = 0
         for items, _ in listing(self.api, f"sync {what}", path, params):
             count += len(items)
@@ -71,7 +72,8 @@ class PlannerProjects:
                     method="GET", path=path, request=None, status=200, outcome="succeeded", response=response,
                     object_id=None)
 
-    def _recorded(self, link_id: int | None) -> str | None:
+    def recorded_plan(self, link_id: int | None) -> str | None:
+        """The plan id recorded on the link before its creation was confirmed (Planner has no idempotency key)."""
         with self.writer.conn.cursor() as cur:
             cur.execute("SELECT pending_ref FROM sync.links WHERE link_id = %s", (link_id,))
             row = cur.fetchone()
@@ -79,12 +81,12 @@ class PlannerProjects:
         return row[0] if row else None
 
     def _deal_task(self, plan_id: str, link_id: int) -> dict[str, Any] | None:
-        return next((t for t in self._list(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks", link_id)
+        return next((t for t in self.list_items(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks", link_id)
                      if t.get("title") == DEAL_TASK), None)
 
     def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]:
         """The plan this link recorded (still there), else every plan whose deal task carries the key."""
-        recorded = self._recorded(link_id)
+        recorded = self.recorded_plan(link_id)
         if recorded:
             try:
                 return [self.writer.read(f"{V1}/planner/plans/{recorded}", link_id=link_id)]
@@ -129,13 +131,13 @@ class PlannerProjects:
     def furnish(self, plan: dict[str, Any], project: dict[str, Any], link_id: int) -> int:
         """The bucket, the deal task with its reference and stamp, one task per line; returns tasks made."""
         plan_id = plan["id"]
-        buckets = {b.get("name"): b["id"] for b in self._list(f"{V1}/planner/plans/{plan_id}/buckets", "read_lists",
+        buckets = {b.get("name"): b["id"] for b in self.list_items(f"{V1}/planner/plans/{plan_id}/buckets", "read_lists",
                                                                link_id)}
         if BUCKET not in buckets:
             made = self.writer.write("POST", f"{V1}/planner/buckets", operation="create_list", link_id=link_id,
                                      json={"name": BUCKET, "planId": plan_id, "orderHint": " !"})
             buckets[BUCKET] = made["id"]
-        tasks = {t.get("title"): t for t in self._list(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks", link_id)}
+        tasks = {t.get("title"): t for t in self.list_items(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks", link_id)}
         added = 0
         deal_task = tasks.get(DEAL_TASK)
         if deal_task is None:

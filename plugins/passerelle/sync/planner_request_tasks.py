@@ -40,11 +40,11 @@ class PlannerTasks:
                     task.get("completedDateTime") if done else None)
 
     def tasks(self, plan_id: str, link_id: int | None) -> list[Task]:
-        return [self._task(t) for t in self.projects._list(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks",
+        return [self._task(t) for t in self.projects.list_items(f"{V1}/planner/plans/{plan_id}/tasks", "read_tasks",
                                                             link_id, {"$expand": "details"})]
 
     def _recorded_task(self, link_id: int) -> dict[str, Any] | None:
-        recorded = self.projects._recorded(link_id)
+        recorded = self.projects.recorded_plan(link_id)
         if not recorded:
             return None
         try:
@@ -58,7 +58,7 @@ class PlannerTasks:
         writer = self.projects.writer
         made = self._recorded_task(link_id)
         if made is None:
-            buckets = {b.get("name"): b["id"] for b in self.projects._list(
+            buckets = {b.get("name"): b["id"] for b in self.projects.list_items(
                 f"{V1}/planner/plans/{plan_id}/buckets", "read_lists", link_id)}
             body: dict[str, Any] = {"planId": plan_id, "title": task["name"][:255]}
             bucket = buckets.get(BUCKET) or next(iter(buckets.values()), None)

@@ -45,12 +45,13 @@ class ZohoProjectsProjects:
     def _user_of(self, email: str, link_id: int) -> str | None:
         if self._directory is None:
             self._directory = {}
-            for user in self._list("users", "users", "read_users", link_id):
+            for user in self.list_items("users", "users", "read_users", link_id):
                 if user.get("email") and user.get("zpuid"):
                     self._directory.setdefault(str(user["email"]).lower(), str(user["zpuid"]))
         return self._directory.get(email)
 
-    def _list(self, segment: str, key: str, what: str, link_id: int | None) -> Iterator[dict[str, Any]]:
+    def list_items(self, segment: str, key: str, what: str, link_id: int | None) -> Iterator[dict[str, Any]]:
+        """Every item of a portal listing, the read audited once (request tasks reuse it)."""
         count = 0
         for items, _ in listing(self.api, segment, key, f"sync {what}"):
             count += len(items)
@@ -59,12 +60,13 @@ class ZohoProjectsProjects:
                     operation=what, method="GET", path=f"{V3}/{segment}", request=None, status=200,
                     outcome="succeeded", response={"items": count}, object_id=None)
 
-    def _path(self, segment: str) -> str:
+    def api_path(self, segment: str) -> str:
+        """The portal's API path of a segment (``{portal}`` filled in)."""
         return f"{V3}/{segment}".replace("{portal}", self.api.portal("sync"))
 
     def find(self, idem_key: str, link_id: int) -> list[dict[str, Any]]:
         """Every project of the portal whose description carries the key."""
-        return [p for p in self._list("projects", "projects", "lookup", link_id)
+        return [p for p in self.list_items("projects", "projects", "lookup", link_id)
                 if carries_key(p.get("description"), idem_key)]
 
     def create(self, project: dict[str, Any], link: Link) -> dict[str, Any]:
@@ -77,25 +79,25 @@ class ZohoProjectsProjects:
         owner = self.owners.user(project.get("owner"), link.link_id)
         if owner:
             body["owner_zpuid"] = owner
-        answer = self.writer.write("POST", self._path("projects"), operation="create_project", link_id=link.link_id,
+        answer = self.writer.write("POST", self.api_path("projects"), operation="create_project", link_id=link.link_id,
                                    json=body, object_id=_made_id("projects"))
         return answer["projects"][0]
 
     def furnish(self, made: dict[str, Any], project: dict[str, Any], link_id: int) -> int:
         project_id = str(made["id"])
-        lists = {t.get("name"): str(t["id"]) for t in self._list(f"projects/{project_id}/tasklists", "tasklists",
+        lists = {t.get("name"): str(t["id"]) for t in self.list_items(f"projects/{project_id}/tasklists", "tasklists",
                                                                    "read_lists", link_id)}
         if TASK_LIST not in lists:
-            answer = self.writer.write("POST", self._path(f"projects/{project_id}/tasklists"), operation="create_list",
+            answer = self.writer.write("POST", self.api_path(f"projects/{project_id}/tasklists"), operation="create_list",
                                        link_id=link_id, json={"name": TASK_LIST, "flag": "internal"},
                                        object_id=_made_id("tasklists"))
             lists[TASK_LIST] = str(answer["tasklists"][0]["id"])
-        tasks = {t.get("name") for t in self._list(f"projects/{project_id}/tasks", "tasks", "read_tasks", link_id)}
+        tasks = {t.get("name") for t in self.list_items(f"projects/{project_id}/tasks", "tasks", "read_tasks", link_id)}
         added = 0
         for line in project["lines"]:
             if line["title"] in tasks:
                 continue
-            self.writer.write("POST", self._path(f"projects/{project_id}/tasks"), operation="create_task",
+            self.writer.write("POST", self.api_path(f"projects/{project_id}/tasks"), operation="create_task",
                               link_id=link_id, json={"name": line["title"], "description": line["detail"],
                                                      "tasklist": {"id": lists[TASK_LIST]}},
                               object_id=_made_id("tasks"))

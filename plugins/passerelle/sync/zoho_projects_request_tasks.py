@@ -32,16 +32,16 @@ class ZohoProjectsTasks:
                     (task.get("completed_time") or task.get("last_modified_time")) if done else None)
 
     def tasks(self, project_id: str, link_id: int | None) -> list[Task]:
-        return [self._task(t) for t in self.projects._list(f"projects/{project_id}/tasks", "tasks", "read_tasks",
+        return [self._task(t) for t in self.projects.list_items(f"projects/{project_id}/tasks", "tasks", "read_tasks",
                                                             link_id)]
 
     def create(self, project_id: str, task: dict[str, Any], link_id: int) -> Task:
-        lists = {t.get("name"): str(t["id"]) for t in self.projects._list(
+        lists = {t.get("name"): str(t["id"]) for t in self.projects.list_items(
             f"projects/{project_id}/tasklists", "tasklists", "read_lists", link_id)}
         body: dict[str, Any] = {"name": task["name"], "description": stamped(task["detail"], task["idem_key"])}
         if TASK_LIST in lists:
             body["tasklist"] = {"id": lists[TASK_LIST]}  # else Zoho's first list of the project
-        answer = self.projects.writer.write("POST", self.projects._path(f"projects/{project_id}/tasks"),
+        answer = self.projects.writer.write("POST", self.projects.api_path(f"projects/{project_id}/tasks"),
                                             operation="create_request_task", link_id=link_id, json=body,
                                             object_id=_made_id("tasks"))
         return self._task(answer["tasks"][0])

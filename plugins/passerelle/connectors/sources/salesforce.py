@@ -112,6 +112,7 @@ class SalesforceSession:
     batch_size: int = 2000
     timeout: float = 60.0
     bulk_threshold: int = 10_000
+    use_bulk: bool = True
     bulk_page_size: int = 10_000
     bulk_timeout: float = 3600.0
     client: Salesforce | None = None
@@ -166,6 +167,7 @@ def connect(config: SourceConfig, retry: RetrySettings) -> SalesforceSession:
         batch_size=int(config.option("batch_size", 2000)),
         timeout=float(config.option("timeout", 60)),
         bulk_threshold=int(config.option("bulk_threshold", 10_000)),
+        use_bulk=bool(config.option("use_bulk", True)),
         bulk_page_size=int(config.option("bulk_page_size", 10_000)),
         bulk_timeout=float(config.option("bulk_timeout", 3600)),
     )
@@ -204,8 +206,8 @@ class SoqlWindowReader:
         self, session: SalesforceSession, stream: StreamSpec, window: Window, state: dict[str, Any]
     ) -> Iterator[RawPage]:
         soql = self.soql(session.fields(self.sobject), window)
-        total = self.count(session, stream, window)
-        if total > session.bulk_threshold:
+        total = self.count(session, stream, window) if session.use_bulk else 0
+        if session.use_bulk and total > session.bulk_threshold:
             log.info("salesforce.%s: %d rows in the window (bulk_threshold %d): Bulk API 2.0",
                      stream.name, total, session.bulk_threshold)
             yield from BulkQuery(session, self.sobject, stream.name).pages(soql)
@@ -254,7 +256,8 @@ SALESFORCE = SourceSpec(
         _stream("User", "Sales owners"),
     ),
     doc="""Extracts Salesforce through the REST API (`queryAll`, SOQL windows on `SystemModstamp`);
-a window of more than `bulk_threshold` rows (10,000) goes through a Bulk API 2.0 `queryAll` job.
+a window of more than `bulk_threshold` rows (10,000) goes through a Bulk API 2.0 `queryAll` job
+(`"use_bulk": false` keeps every window on REST and saves the `COUNT()` that chooses).
 
 Connection `passerelle_salesforce`: host = login URL (e.g. `https://login.salesforce.com` or your
 My Domain), login = connected app consumer key, password = consumer secret, extra =
