@@ -104,7 +104,7 @@ def test_cli_checks_the_environment_and_masks_secrets() -> None:
                                   "WARNING, ERROR, CRITICAL")
 
 
-def test_markdown_reference_lists_every_setting_and_extra_and_is_in_the_readme() -> None:
+def test_markdown_reference_lists_every_setting_and_extra_and_is_in_the_configuration_page() -> None:
     from passerelle.connectors.registry import SOURCES
 
     result = run_cli("--markdown")
@@ -114,5 +114,5 @@ def test_markdown_reference_lists_every_setting_and_extra_and_is_in_the_readme()
     for spec in SOURCES.values():
         for name in spec.options.model_fields:
             assert f"| `{name}` |" in result.stdout
-    assert result.stdout.strip() in (ROOT / "README.md").read_text(encoding="utf-8"), \
-        "README's Configuration section is stale: paste `python -m passerelle.settings --markdown`"
+    assert result.stdout.strip() in (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"), \
+        "docs/configuration.md is stale: paste `python -m passerelle.settings --markdown`"

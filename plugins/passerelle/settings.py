@@ -7,7 +7,7 @@ Airflow workers, the demo and the tests change the environment within one proces
 ignored that would serve stale values.
 
 ``python -m passerelle.settings`` checks the current environment and prints the effective settings;
-``--markdown`` prints the reference of every setting and Connection extra (README, "Configuration").
+``--markdown`` prints the reference of every setting and Connection extra (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def effective() -> dict[str, str]:
 
 
 def markdown() -> str:
-    """The reference of every environment setting and Connection extra (README, "Configuration")."""
+    """The reference of every environment setting and Connection extra (docs/configuration.md)."""
     from passerelle.connectors.options import ConnectionOptions
     from passerelle.connectors.registry import SOURCES
 

@@ -1,6 +1,6 @@
 """The unified staging model, identity resolution, data-quality results, quarantine and the BI role.
 
-Staging tables are rebuilt from raw by the SQL models in ``include/sql/staging`` (see the README for
+Staging tables are rebuilt from raw by the SQL models in ``include/sql/staging`` (see docs/staging.md for
 why a transactional rebuild); their keys carry no UNIQUE constraint on purpose, so a duplicate coming
 out of a source is caught by the Great Expectations suites and quarantined instead of aborting the build.
 
