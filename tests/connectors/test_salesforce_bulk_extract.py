@@ -196,3 +196,19 @@ def test_job_still_running_after_bulk_timeout_is_aborted(sandbox, warehouse_conn
     app = sandbox.vendors["salesforce"].app
     assert [job.info["state"] for job in app.bulk_jobs.values()] == ["Aborted"]
     assert raw_count(warehouse_conn, "salesforce", "Account") == 0
+
+
+@pytest.mark.parametrize("text", [
+    'Id,Name\r\n001,"two\r\nlines"\r\n002,plain\r\n',
+    'Id,Name\n001,"é\u2028 and \u0085 inside"\n002,\n',
+    'Id\n"a\n\nb\n"\n',
+    'Id\nlast line without its ending',
+    '',
+])
+def test_bulk_csv_lines_read_as_a_csv_file_would(text: str) -> None:
+    import csv
+    import io
+
+    from passerelle.connectors.sources.salesforce_bulk import csv_lines
+
+    assert list(csv.reader(csv_lines(text))) == list(csv.reader(io.StringIO(text, newline="")))
