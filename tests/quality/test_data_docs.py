@@ -7,21 +7,27 @@ must show the status of its Airflow task, and every stylesheet, script and font 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote
 
+import psycopg2
 import pytest
 
-from passerelle.quality import offline_docs
+from passerelle.quality import gx_context, offline_docs
 from passerelle.quality.errors import CriticalValidationError
 from passerelle.quality.gx_context import docs_index
 from passerelle.quality.validate import validate_table
+from tests.db import rows
 from tests.quality.helpers import AS_OF, customer, project, seed_raw, stage
 
 # Until a shared browser helper exists: Chromium's DOM after the page's scripts ran, with no network.
@@ -184,3 +190,27 @@ def test_every_cdn_asset_of_gx_templates_is_served_locally() -> None:
         assert (offline_docs.VENDOR_SOURCE / path).is_file(), path
     page = "\n".join(f'<script src="{url}"></script>' for url in sorted(named))
     assert offline_docs.remote_assets(offline_docs.localise_page(page, "../")) == []
+
+
+def test_a_run_is_published_only_while_no_other_process_publishes(warehouse_conn, warehouse_url: str,
+                                                                   gx_dir: Path) -> None:
+    """Parallel tasks rebuild one index: while another publisher holds the site's lock, a run is neither
+    stored nor written into the index; it is as soon as the lock is released."""
+    stage(warehouse_conn, "customers", customer("salesforce:001A"))
+    gx_context.context()  # the GX directory exists before the lock file is taken
+    stored = gx_dir / "gx" / "uncommitted" / "validations" / "staging" / "customers"
+    with open(gx_dir / ".data_docs.lock", "a") as held, closing(psycopg2.connect(warehouse_url)) as watcher:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another open file: flock blocks this process's publisher too
+        worker = threading.Thread(target=validate_table, args=(warehouse_conn, "customers", "run-waiting"),
+                                  kwargs={"as_of": AS_OF})
+        worker.start()
+        deadline = time.monotonic() + 120
+        while not rows(watcher, "SELECT 1 FROM quality.validation_runs WHERE run_id = 'run-waiting'"):
+            assert time.monotonic() < deadline and worker.is_alive()
+            time.sleep(0.2)
+        worker.join(timeout=3)  # committed: only the Data Docs are left to publish
+        assert worker.is_alive() and not (stored / "run-waiting").exists()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    worker.join(timeout=120)
+    assert not worker.is_alive() and (stored / "run-waiting").is_dir()
+    assert "run-waiting" in docs_index().read_text(encoding="utf-8")
