@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import unquote
 
 import psycopg2
 import pytest
@@ -28,25 +23,8 @@ from passerelle.quality.errors import CriticalValidationError
 from passerelle.quality.gx_context import docs_index
 from passerelle.quality.validate import validate_table
 from tests.db import rows
+from tests.quality.docs_browser import index_runs, render_dom, table_rows
 from tests.quality.helpers import AS_OF, customer, project, seed_raw, stage
-
-# Until a shared browser helper exists: Chromium's DOM after the page's scripts ran, with no network.
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def render_dom(path: Path) -> str:
-    assert CHROMIUM, "Chromium is needed: apt-get install chromium (make install), or set CHROMIUM"
-    with tempfile.TemporaryDirectory(prefix="passerelle-chromium-") as profile:
-        result = subprocess.run(
-            [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", f"--user-data-dir={profile}",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-             "--virtual-time-budget=5000", "--dump-dom", path.resolve().as_uri()],
-            capture_output=True, timeout=120, check=False, env={**os.environ, "HOME": profile},
-        )
-    dom = result.stdout.decode("utf-8")
-    assert result.returncode == 0 and "<html" in dom, result.stderr.decode("utf-8", "replace")[-2000:]
-    return dom
-
 
 # Written into a copy of a page (beside it, so its relative links hold): which assets failed to load,
 # whether each library defined itself, what the styles computed to, which fonts loaded.
@@ -88,13 +66,6 @@ def probe(page: Path) -> dict:
     return json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
 
 
-def table_rows(dom: str, table_class: str) -> list[str]:
-    """The rows bootstrap-table drew into the index table of ``table_class`` (none without its scripts)."""
-    table = re.search(rf'<table[^>]*class="[^"]*{table_class}[^"]*"[^>]*>(.*?)</table>', dom, re.S)
-    assert table, table_class
-    return re.findall(r"<tr[^>]*data-href=.*?</tr>", table.group(1), re.S)
-
-
 def text_of(dom: str) -> str:
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
@@ -132,14 +103,8 @@ def test_data_docs_show_every_suite_and_run_with_true_statuses_offline(warehouse
         assert "integrity=" not in html and "crossorigin=" not in html, page
 
     dom = render_dom(index)
-    runs = table_rows(dom, "ge-index-page-validation-results-table")
-    shown = {}
-    for row in runs:
-        href = unquote(re.search(r'data-href="([^"]+)"', row).group(1))
-        assert (site / href).is_file(), href  # the link a click follows leads to the page
-        suite, run = href.split("/")[1:3], href.split("/")[3]
-        status = "success" if "ge-success-icon" in row else "failed" if "ge-failed-icon" in row else "?"
-        shown[(".".join(suite), run)] = (status, site / href)
+    shown = index_runs(dom, site)
+    assert all(page.is_file() for _, page in shown.values()), shown  # the link a click follows leads to the page
     assert {key: value[0] for key, value in shown.items()} == {
         ("staging.customers", "run-green"): "success",
         ("staging.projects", "run-green"): "success",
