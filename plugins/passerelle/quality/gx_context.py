@@ -133,7 +133,8 @@ def publish(result: ExpectationSuiteValidationResult, run_id: str,
     # The data asset Data Docs name (GX leaves "None" for a dataframe batch).
     meta["batch_spec"] = {"data_asset_name": suite_name, "datasource": DATASOURCE}
     stored = ExpectationSuiteValidationResult(
-        success=result.success if passed is None else passed, results=summary, suite_name=suite_name, statistics=result.statistics,
+        success=result.success if passed is None else passed, results=summary, suite_name=suite_name,
+        statistics=result.statistics,
         meta={**jsonable(meta), "run_id": run, "validation_time": run.run_time,
               "great_expectations_version": gx.__version__},
         batch_id=result.batch_id,
