@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from passerelle.orchestration.airflow_env import warehouse_connection
+from passerelle.quality.gx_context import GX_DIR_ENV, docs_index
 from passerelle_sandbox.dataset import default_dataset_path, load
 from passerelle.transform.models import STAGING_MODELS
 from tests.connectors.helpers import extract_day
 from tests.db import tuples
+from tests.quality.docs_browser import index_runs, render_dom
 
 pytestmark = pytest.mark.dag
 BACKFILLED = (("salesforce", "Account"), ("hubspot", "deals"), ("jira", "worklogs"), ("monday", "items"),
@@ -118,6 +120,23 @@ def test_critical_failure_turns_the_task_red_and_stops_downstream(transform, raw
     assert validated == {"staging.customers", "staging.people", "staging.products", "staging.projects",
                          "staging.tasks", "staging.milestones", "staging.time_entries", "staging.ledger_customers",
                          "staging.ledger_invoices", "staging.ledger_payments"}
+
+
+def test_data_docs_show_each_validation_as_its_task_ended(transform, tmp_path, monkeypatch) -> None:
+    """Opened offline in Chromium, the index lists the run of every validation task that ran, with the
+    task's colour: red for the critical failure, green for the others (ledger_customers fails a warning)."""
+    monkeypatch.setenv(GX_DIR_ENV, str(tmp_path))
+    run = run_with_broken_model(transform, "customers",
+                                "DELETE FROM staging.customers WHERE source_system = 'hubspot';")
+    ended = {task_id.removeprefix("validate_"): state for task_id, state in states(run).items()
+             if task_id.startswith("validate_") and state in ("success", "failed")}
+    assert ended["customers"] == "failed" and ended["ledger_customers"] == "success"
+
+    shown = index_runs(render_dom(docs_index()), docs_index().parent)
+
+    assert {suite: status for (suite, name), (status, _) in shown.items() if name == run.run_id} == {
+        f"staging.{table}": state for table, state in ended.items()}
+    assert all(page.is_file() for _, page in shown.values())
 
 
 def test_a_failed_suite_stops_only_what_depends_on_its_table(transform, raw_conn) -> None:

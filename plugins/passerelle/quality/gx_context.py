@@ -7,13 +7,21 @@ pages of those two are rebuilt with the index. Writing the complete result would
 every failing row of a million-row table (GX converts each Decimal with a stack inspection: minutes),
 and the complete list is in the warehouse anyway (``quality.quarantine``).
 
-Data Docs are static HTML under ``uncommitted/data_docs/local_site``; building them needs no network.
-Only the last ``KEEP_RESULTS`` results of each suite are kept, so the index does not grow forever.
+Data Docs are static HTML under ``uncommitted/data_docs/local_site``; building and reading them needs no
+network (:mod:`passerelle.quality.offline_docs` serves GX's CDN assets from the site). A run's status there
+is the one of its Airflow task: failed only when a critical rule failed (or a rule could not be
+evaluated); failed warnings and quarantine rules are marked on their expectations. Only the last
+``KEEP_RESULTS`` results of each suite are kept, so the index does not grow forever.
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -32,7 +40,10 @@ from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.validator.v1_validator import Validator
 
 from passerelle.paths import state_dir
+from passerelle.quality import offline_docs
 from passerelle.settings import settings
+
+logger = logging.getLogger(__name__)
 
 GX_DIR_ENV = "PASSERELLE_GX_DIR"
 DATASOURCE = "passerelle_staging"
@@ -99,11 +110,12 @@ def run_suite(table: str, expectations: list[Any], frame: pd.DataFrame, key: str
 
 
 def publish(result: ExpectationSuiteValidationResult, run_id: str,
-            failing: dict[str, list[str]] | None = None) -> Path:
+            failing: dict[str, list[str]] | None = None, passed: bool | None = None) -> Path:
     """Store a summary of ``result`` and its suite in the context, rebuild their Data Docs pages.
 
     ``failing`` maps a rule id to lines describing its failing rows ("<key>: <reason>"): Data Docs
     list those instead of the bare values (a computed check's values are all just ``False``).
+    ``passed`` is the run's status shown in Data Docs (default: every expectation succeeded).
     """
     ctx = context()
     suite_name = result.suite_name
@@ -118,16 +130,48 @@ def publish(result: ExpectationSuiteValidationResult, run_id: str,
         expectation_suite_identifier=suite_id, run_id=run, batch_identifier=result.batch_id or suite_name,
     )
     meta = {key: value for key, value in result.meta.items() if key in ("active_batch_definition", "batch_markers")}
+    # The data asset Data Docs name (GX leaves "None" for a dataframe batch).
+    meta["batch_spec"] = {"data_asset_name": suite_name, "datasource": DATASOURCE}
     stored = ExpectationSuiteValidationResult(
-        success=result.success, results=summary, suite_name=suite_name, statistics=result.statistics,
+        success=result.success if passed is None else passed, results=summary, suite_name=suite_name,
+        statistics=result.statistics,
         meta={**jsonable(meta), "run_id": run, "validation_time": run.run_time,
               "great_expectations_version": gx.__version__},
         batch_id=result.batch_id,
     )
-    ctx.validation_results_store.set(result_id, stored)
-    _prune(ctx, suite_name)
-    ctx.build_data_docs(resource_identifiers=[suite_id, result_id])
+    with _site_lock():
+        ctx.validation_results_store.set(result_id, stored)
+        _prune(ctx, suite_name)
+        ctx.build_data_docs(resource_identifiers=[suite_id, result_id])
+        site = docs_index().parent
+        pages = [docs_index(), site.joinpath("expectations", *suite_name.split(".")).with_suffix(".html"),
+                 _page(site, result_id)]
+        left = offline_docs.localise(site, pages)
+    if left:
+        logger.warning("Data Docs still load %d asset(s) from the network: %s", len(left), "; ".join(left))
     return docs_index()
+
+
+_THREAD_LOCK = threading.Lock()
+
+
+@contextmanager
+def _site_lock() -> Iterator[None]:
+    """One publisher at a time per GX directory, across processes: the index is rebuilt from the stored
+    results and then rewritten, so two tables validated at once would otherwise each write an index that
+    lacks the other's run."""
+    with _THREAD_LOCK, open(gx_dir() / ".data_docs.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _page(site: Path, key: ValidationResultIdentifier) -> Path:
+    """The Data Docs page of one stored result."""
+    page = site.joinpath("validations", *key.to_tuple())
+    return page.with_name(page.name + ".html")
 
 
 def _summary(item: ExpectationValidationResult, failing: list[str] | None) -> ExpectationValidationResult:
@@ -152,11 +196,11 @@ def _prune(ctx: Any, suite_name: str) -> None:
     store = ctx.validation_results_store
     keys = [key for key in store.list_keys() if key.expectation_suite_identifier.name == suite_name]
     keys.sort(key=lambda key: key.run_id.run_time or datetime.datetime.min.replace(tzinfo=datetime.UTC))
-    site = docs_index().parent / "validations"
+    site = docs_index().parent
     for key in keys[:-KEEP_RESULTS]:
         store.remove_key(key)
-        page = site.joinpath(*key.to_tuple())
-        page.with_name(page.name + ".html").unlink(missing_ok=True)
+        page = _page(site, key)
+        page.unlink(missing_ok=True)
         for folder in (page.parent, page.parent.parent):  # the run time, then the run name
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()

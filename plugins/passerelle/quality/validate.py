@@ -144,7 +144,8 @@ def _publish_docs(conn: Any, outcome: TableOutcome) -> None:
         key = outcome.key
         failing = {o.rule.id: [f"{line[key]}: {line['reason']}" for line in o.sample if "reason" in line]
                    for o in outcome.rules if o.failing}
-        gx_context.publish(outcome.gx_result, outcome.run_id, failing)
+        # The status shown is the task's: red only on a critical failure (warnings and quarantine keep it green).
+        gx_context.publish(outcome.gx_result, outcome.run_id, failing, passed=not outcome.critical_failures)
     except Exception:
         logger.exception("Data Docs for %s could not be built", outcome.table)
         outcome.data_docs = None
