@@ -75,21 +75,26 @@ def render_dom(path_or_url: str | os.PathLike[str]) -> str:
 
 
 class _Text(HTMLParser):
-    """The visible text of a DOM: one line per block, cells of a row separated by a tab."""
+    """The visible text of a DOM: one line per block, cells of a row separated by a tab (an empty cell stays, so
+    columns keep their places)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool]] = []  # open elements, and whether each hides its content
         self.hidden = 0
+        self.cells = 0  # cells opened so far in the current row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         hides = tag in INVISIBLE or "hidden" in values or bool(HIDDEN_STYLE.search(values.get("style") or ""))
         if tag in BLOCKS:
             self.parts.append("\n")
+        if tag == "tr":
+            self.cells = 0
         elif tag in CELLS:
-            self.parts.append("\t")
+            self.parts.append("\t" if self.cells else "\n")  # an empty cell keeps its place in the row
+            self.cells += 1
         if tag in VOID:
             return
         self.stack.append((tag, hides))
@@ -107,16 +112,15 @@ class _Text(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
+        if not self.hidden:  # a tab or line break in the source is a space on the page: only markup separates
+            self.parts.append(re.sub(r"[\t\n]", " ", data))
 
     def text(self) -> str:
         lines = []
         for line in "".join(self.parts).split("\n"):
-            cells = [re.sub(r"[ \t\r\f\v\n]+", " ", cell).strip() for cell in line.split("\t")]
-            line = "\t".join(cell for cell in cells if cell)
-            if line:
-                lines.append(line)
+            cells = [re.sub(r"[ \r\f\v]+", " ", cell).strip() for cell in line.split("\t")]
+            if any(cells):
+                lines.append("\t".join(cells))
         return "\n".join(lines)
 
 

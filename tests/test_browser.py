@@ -29,3 +29,8 @@ def test_render_runs_scripts_and_reads_visible_text(tmp_path: Path) -> None:
 def test_dom_text_leaves_out_what_is_not_shown() -> None:
     assert dom_text("<html><head><title>t</title></head><body><p>a <b>b</b></p><script>x</script>"
                     "<ul><li>c</li><li hidden>d</li></ul></body></html>") == "a b\nc"
+
+
+def test_dom_text_keeps_the_columns_of_a_table() -> None:
+    assert dom_text("<table><tr><th>A</th><th>B\tb</th><th>C</th></tr><tr><td>1</td><td></td><td>3\n</td></tr>"
+                    "</table>") == "A\tB b\tC\n1\t\t3"

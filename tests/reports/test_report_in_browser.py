@@ -152,7 +152,7 @@ def test_french_by_default(warehouse_conn: Any, report_dir: Path, tmp_path: Path
     assert any(line.startswith("mars 2026\tEntreprise hors de France (B2BINT)\tExportation hors UE\t0\u202f%\tDébits")
                and line.endswith(french(figures["base"][(Decimal("0.00"), "invoice")]) + "\t" + french(Decimal(0)))
                for line in vat)
-    assert f"Total\t3\t1\t{french(figures['total_base'])}\t{french(figures['total_vat'])}" in vat
+    assert f"Total\t\t\t\t\t3\t1\t{french(figures['total_base'])}\t{french(figures['total_vat'])}" in vat
     assert "1\u202f050,00\u00a0€" in text and "9\u202f999" not in text  # the CHF export in EUR; April is not
 
     calendar = lines_of(text, "Calendrier des déclarations", "Statuts du cycle de vie")
@@ -183,7 +183,7 @@ def test_english_when_asked(warehouse_conn: Any, report_dir: Path, monkeypatch) 
     assert not [code for code in RAW_CODES if re.search(rf"(?<![\w.-]){re.escape(code)}(?![\w.-])", text)]
     summary = lines_of(text, "Summary", "Customer readiness")
     assert summary[summary.index("VAT invoiced, due on debits or delivery") + 1] == english(figures["vat_debits"])
-    assert f"Total\t3\t1\t{english(figures['total_base'])}\t{english(figures['total_vat'])}" in text
+    assert f"Total\t\t\t\t\t3\t1\t{english(figures['total_base'])}\t{english(figures['total_vat'])}" in text
     assert ("March 2026\tBusiness in France (B2B)\tStandard rate\t20%\tDebits (on invoice)\t1\t1\t"
             f"{english(figures['base'][(Decimal('20.00'), 'invoice')])}") in text
     assert "Standard regime, monthly\tTransactions\t11/03/2026 to 20/03/2026\t31/03/2026\tOverdue" in text

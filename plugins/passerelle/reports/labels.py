@@ -7,6 +7,7 @@ catalogue does not know is shown as stored rather than hidden, so a new value re
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 from passerelle.settings import ReportLanguage as Language
@@ -128,7 +129,7 @@ TEXTS: dict[str, tuple[str, str]] = {
               "Figures as of {day}, from the warehouse marts (marts.customer_readiness and the report views)."),
     "total": ("Total", "Total"),
     "none": ("—", "—"),
-    "colon": ("\u00a0: ", ": "),  # French sets a (no-break) space before a colon
+    "colon": (" : ", ": "),
     # summary
     "summary": ("Synthèse", "Summary"),
     "s_ready": ("Clients prêts à facturer", "Customers ready to invoice"),
@@ -323,10 +324,13 @@ def check_language(language: str) -> Language:
     return language  # type: ignore[return-value]
 
 
+FRENCH_SPACE = re.compile(r" (?=[:;!?])")  # French sets a no-break space before these marks
+
+
 def text(key: str, language: Language, **values: object) -> str:
     """The sentence ``key`` in ``language``, its ``{fields}`` filled with ``values``."""
     french, english = TEXTS[key]
-    chosen = french if language == "fr" else english
+    chosen = FRENCH_SPACE.sub("\u00a0", french) if language == "fr" else english
     return chosen.format(**values) if values else chosen
 
 
