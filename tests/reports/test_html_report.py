@@ -141,8 +141,8 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
     assert row_with(readiness, B2B, "2", "1", "1", "0") and row_with(readiness, B2C, "1", "0", "1", "0")
     assert row_with(readiness, "Total", "3", "1", "2", "0")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Fils" in readiness
-    assert "<li>e-invoicing address (BT-49): missing</li>" in readiness
-    assert "<li>billing street: missing</li>" in readiness
+    assert "<li>adresse de facturation électronique (BT-49)\u00a0: manquante</li>" in readiness
+    assert "<li>rue de facturation\u00a0: manquante</li>" in readiness
     assert "Dupont Conseil SAS" not in readiness  # ready customers are not listed
 
     validation = section_of(page, "validation")

@@ -31,7 +31,7 @@ ENGLISH = ("Summary", "Customer readiness", "Customers ready", "Invoice validati
            "Credit notes", "Filing calendar", "Lifecycle statuses", "Due date", "Pass rate", "Overdue", "overdue",
            "Transmitted", "transmitted", "Nothing to file", "nothing to file", "To do", "No status yet",
            "no status yet", "Debits", "debits", "receipts", "Standard rate", "Payments", "Unmatched", "Outstanding",
-           "Records", "payments", "Kind", "Valid", "Yes", "No", "of", "and", "March", "Month", "Rate", "Status")
+           "Records", "payments", "missing", "Kind", "Valid", "Yes", "No", "of", "and", "March", "Month", "Rate", "Status")
 FRENCH = ("Synthèse", "Préparation des clients", "TVA facturée", "Base imposable", "Avoirs", "Calendrier",
           "Échéance", "En retard", "Transmise", "Rien à déclarer", "Débits", "Encaissements", "Taux normal",
           "Paiements", "Reste dû", "Oui", "Non", "sur", "mars", "Mois", "Taux", "Statut", "Réel normal mensuel")
@@ -135,6 +135,9 @@ def test_french_by_default(warehouse_conn: Any, report_dir: Path, tmp_path: Path
     assert not ABSOLUTE.findall(text) and str(tmp_path) not in render_dom(path)
     assert f"../ereporting/{LONG_ID}.xml" in text  # relative to the report's folder
 
+    readiness = lines_of(text, "Préparation des clients", "Validation des factures")
+    assert {"adresse de facturation électronique (BT-49)\u00a0: manquante", "rue de facturation\u00a0: manquante"} \
+        <= set(readiness)
     summary = lines_of(text, "Synthèse", "Préparation des clients")
     assert summary[summary.index("TVA facturée, exigible aux débits ou à la livraison") + 1] == \
         french(figures["vat_debits"])

@@ -27,7 +27,7 @@ from passerelle.reports import charts
 from passerelle.reports.data import ReportData, check_period, load_report_data
 from passerelle.reports.formats import Formats
 from passerelle.reports.payments import LISTED
-from passerelle.reports.labels import Language, categories, check_language, label, text
+from passerelle.reports.labels import Language, categories, check_language, label, missing_item, text
 from passerelle.settings import settings
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -116,7 +116,8 @@ def render_report(data: ReportData, language: str | None = None, folder: Path | 
     where = folder if folder is not None else settings().output_dir / "reports"
     return environment().get_template("report.html.j2").render(
         data=data, language=chosen, f=formats, t=partial(text, language=chosen),
-        label=partial(label, language=chosen), categories=partial(categories, language=chosen), summary=_summary(data), charts=_charts(data, chosen, formats),
+        label=partial(label, language=chosen), categories=partial(categories, language=chosen),
+        missing_item=partial(missing_item, language=chosen), summary=_summary(data), charts=_charts(data, chosen, formats),
         path=partial(relative_path, folder=where.resolve()), zero=ZERO, limit=LISTED,
     )
 

@@ -347,3 +347,40 @@ def label(kind: str, code: object, language: Language) -> str:
 def categories(codes: str, language: Language) -> str:
     """VAT categories stored comma-separated (several sharing one rate), each by its label."""
     return ", ".join(label("category", code, language) for code in codes.split(","))
+
+
+# What marts.customer_readiness says is missing (include/sql/reports/customer_readiness.sql words it in English):
+# field -> French name and the French for "missing" agreeing with it.
+FIELDS_FR: dict[str, tuple[str, str]] = {
+    "customer type": ("type de client", "manquant"),
+    "SIREN": ("SIREN", "manquant"),
+    "billing street": ("rue de facturation", "manquante"),
+    "billing postcode": ("code postal de facturation", "manquant"),
+    "billing city": ("ville de facturation", "manquante"),
+    "billing country": ("pays de facturation", "manquant"),
+    "e-invoicing address (BT-49)": ("adresse de facturation électronique (BT-49)", "manquante"),
+}
+MISSING = re.compile(r"(?P<field>[^:]+): missing(?P<rest>.*)")
+UNKNOWN_TYPE = re.compile(r"customer type: unknown (?P<value>.+) \((?P<known>.+)\)")
+UNKNOWN_COUNTRY = re.compile(r"billing country: (?P<value>.+) is not a known country")
+QUARANTINED = "quarantined: "
+
+
+def missing_item(item: str, language: Language) -> str:
+    """One item of a customer's ``missing`` list in ``language``; an item worded by issuing's checker
+    (``RULE (location): message``) is shown as stored, its rule naming what to fix."""
+    if language != "fr":
+        return item
+    if item.startswith(QUARANTINED):
+        return f"en quarantaine\u00a0: {item[len(QUARANTINED):]}"
+    kind = UNKNOWN_TYPE.fullmatch(item)
+    if kind:
+        return f"type de client\u00a0: {kind['value']} inconnu ({kind['known'].replace(' or ', ' ou ')})"
+    country = UNKNOWN_COUNTRY.fullmatch(item)
+    if country:
+        return f"pays de facturation\u00a0: {country['value']} n'est pas un pays connu"
+    missing = MISSING.fullmatch(item)
+    if missing and missing["field"] in FIELDS_FR:
+        name, word = FIELDS_FR[missing["field"]]
+        return f"{name}\u00a0: {word}{missing['rest'].replace(' or ', ' ou ')}"
+    return item
