@@ -133,8 +133,9 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
     assert re.search(r"https?:", page) is None
     assert "<script" not in page and "<link" not in page and " src=" not in page
     # One inline SVG per chart, each in its figure.
-    charts = re.findall(r"<figure><svg[^>]*aria-label=\"([^\"]+)\"", page)
-    assert charts == ["readiness", "validation-trend", "vat-by-rate", "lifecycle"]
+    charts = re.findall(r"<figure><svg[^>]*aria-label=\"([^\"]+)\" data-chart=\"([^\"]+)\"", page)
+    assert [name for _, name in charts] == ["readiness", "validation-trend", "vat-by-rate", "lifecycle"]
+    assert charts[0][0] == "Clients prêts et non prêts à facturer, par classification."  # said in French
     assert page.count("<svg") == 4 and page.count("</svg>") == 4
 
     readiness = section_of(page, "readiness")

@@ -10,6 +10,7 @@ several charts can share one page. Matplotlib needs floats: amounts are converte
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Callable, Sequence
@@ -44,8 +45,9 @@ def _figure(height: float = HEIGHT) -> tuple[Figure, Axes]:
     return figure, figure.subplots()
 
 
-def to_svg(figure: Figure, name: str) -> str:
-    """The figure as an ``<svg>`` element ready to inline, its ids prefixed with ``name``."""
+def to_svg(figure: Figure, name: str, spoken: str | None = None) -> str:
+    """The figure as an ``<svg>`` element ready to inline, its ids prefixed with ``name``; ``spoken`` (default:
+    ``name``) is what a screen reader says of it, in the page's language."""
     buffer = io.StringIO()
     with matplotlib.rc_context({**SVG_RC, "svg.hashsalt": name}):
         figure.savefig(buffer, format="svg", metadata=NO_METADATA)
@@ -55,7 +57,8 @@ def to_svg(figure: Figure, name: str) -> str:
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
     svg = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', svg)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1).strip()
+    said = html.escape(spoken or name, quote=True)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{said}" data-chart="{name}" ', 1).strip()
 
 
 def _written(axis: Any, number: NumberText) -> None:
@@ -69,7 +72,7 @@ def _legend(axes: Axes) -> None:
 
 
 def stacked_bars(name: str, categories: Sequence[str], series: dict[str, Sequence[Number]], *, ylabel: str,
-                 number: NumberText = str, colors: Sequence[str] = PALETTE) -> str:
+                 number: NumberText = str, colors: Sequence[str] = PALETTE, spoken: str | None = None) -> str:
     """One bar per category, stacked by series (in the order given), its total written on top."""
     with matplotlib.rc_context(SVG_RC):
         figure, axes = _figure()
@@ -92,11 +95,11 @@ def stacked_bars(name: str, categories: Sequence[str], series: dict[str, Sequenc
         axes.set_ylabel(_plain(ylabel))
         _legend(axes)
         axes.grid(axis="y", alpha=0.3)
-        return to_svg(figure, name)
+        return to_svg(figure, name, spoken)
 
 
 def lines(name: str, x_labels: Sequence[str], series: dict[str, Sequence[Number | None]], *, ylabel: str,
-          number: NumberText = str, ylim: tuple[float, float] | None = None) -> str:
+          number: NumberText = str, ylim: tuple[float, float] | None = None, spoken: str | None = None) -> str:
     """One line with markers per series over the x labels; None leaves a gap."""
     with matplotlib.rc_context(SVG_RC):
         figure, axes = _figure()
@@ -111,10 +114,11 @@ def lines(name: str, x_labels: Sequence[str], series: dict[str, Sequence[Number 
             axes.set_ylim(*ylim)
         _legend(axes)
         axes.grid(axis="y", alpha=0.3)
-        return to_svg(figure, name)
+        return to_svg(figure, name, spoken)
 
 
-def bars(name: str, labels: Sequence[str], values: Sequence[Number], *, xlabel: str, number: NumberText = str) -> str:
+def bars(name: str, labels: Sequence[str], values: Sequence[Number], *, xlabel: str, number: NumberText = str,
+         spoken: str | None = None) -> str:
     """Horizontal bars, one per label, each with its value written at its end."""
     with matplotlib.rc_context(SVG_RC):
         figure, axes = _figure(height=max(1.6, 0.4 * len(labels) + 0.8))
@@ -126,4 +130,4 @@ def bars(name: str, labels: Sequence[str], values: Sequence[Number], *, xlabel: 
         axes.set_xlabel(_plain(xlabel))
         _written(axes.xaxis, number)
         axes.grid(axis="x", alpha=0.3)
-        return to_svg(figure, name)
+        return to_svg(figure, name, spoken)

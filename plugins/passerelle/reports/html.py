@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache, partial
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -72,24 +72,35 @@ def _summary(data: ReportData) -> dict[str, Any]:
     }
 
 
-def _charts(data: ReportData, language: Language, formats: Formats) -> dict[str, Markup]:
-    """The page's SVG charts, by name, labelled in the report's language."""
-    drawn: dict[str, Markup] = {}
+class Chart(NamedTuple):
+    """An inline SVG chart and its caption (also what a screen reader says of it)."""
+
+    svg: Markup
+    caption: str
+
+
+def _charts(data: ReportData, language: Language, formats: Formats) -> dict[str, Chart]:
+    """The page's charts, by name, labelled in the report's language."""
+    drawn: dict[str, Chart] = {}
     t = partial(text, language=language)
+
+    def draw(name: str, caption: str, chart: Any, *args: Any, **kwargs: Any) -> None:
+        drawn[name] = Chart(Markup(chart(name, *args, number=formats.number, spoken=caption, **kwargs)), caption)
+
     counts = data.readiness.counts
     if counts:
-        drawn["readiness"] = Markup(charts.stacked_bars(
-            "readiness", [label("rule", c.classification, language) for c in counts],
-            {t("chart_ready"): [c.ready for c in counts], t("chart_not_ready"): [c.not_ready for c in counts]},
-            ylabel=t("chart_customers"), number=formats.number, colors=(charts.READY, charts.NOT_READY)))
+        draw("readiness", t("readiness_caption"), charts.stacked_bars,
+             [label("rule", c.classification, language) for c in counts],
+             {t("chart_ready"): [c.ready for c in counts], t("chart_not_ready"): [c.not_ready for c in counts]},
+             ylabel=t("chart_customers"), colors=(charts.READY, charts.NOT_READY))
     if data.trend:
         periods = sorted({p.billing_period_end for p in data.trend})
         formats_seen = sorted({p.format for p in data.trend})
         rates = {(p.billing_period_end, p.format): p.pass_rate for p in data.trend}
-        drawn["validation-trend"] = Markup(charts.lines(
-            "validation-trend", [formats.day(p) for p in periods],
-            {label("format", f, language): [rates.get((p, f)) for p in periods] for f in formats_seen},
-            ylabel=t("chart_pass_rate"), number=formats.number, ylim=(0, 105)))
+        draw("validation-trend", t("trend_caption", n=len(periods)) if len(periods) > 1 else t("trend_caption_one"),
+             charts.lines, [formats.day(p) for p in periods],
+             {label("format", f, language): [rates.get((p, f)) for p in periods] for f in formats_seen},
+             ylabel=t("chart_pass_rate"), ylim=(0, 105))
     if data.vat:
         by_rate: dict[Decimal | None, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for line in data.vat:
@@ -98,13 +109,12 @@ def _charts(data: ReportData, language: Language, formats: Formats) -> dict[str,
         series = {formats.rate(rate): [values.get(m, Decimal(0)) for m in months] for rate, values in by_rate.items()
                   if any(values.values())}
         if series:
-            drawn["vat-by-rate"] = Markup(charts.stacked_bars(
-                "vat-by-rate", [formats.month(m) for m in months], series, ylabel=t("chart_vat"),
-                number=formats.number))
+            draw("vat-by-rate", t("vat_caption"), charts.stacked_bars, [formats.month(m) for m in months], series,
+                 ylabel=t("chart_vat"))
     if data.statuses:
-        drawn["lifecycle"] = Markup(charts.bars(
-            "lifecycle", [label("status", s.status_code or "none", language) for s in data.statuses],
-            [s.invoices for s in data.statuses], xlabel=t("chart_documents"), number=formats.number))
+        draw("lifecycle", t("lifecycle_caption"), charts.bars,
+             [label("status", s.status_code or "none", language) for s in data.statuses],
+             [s.invoices for s in data.statuses], xlabel=t("chart_documents"))
     return drawn
 
 

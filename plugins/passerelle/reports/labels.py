@@ -13,7 +13,6 @@ from typing import get_args
 from passerelle.settings import ReportLanguage as Language
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
-DEFAULT_LANGUAGE: Language = "fr"
 
 # Human labels of the codes stored in the warehouse, per kind of code: code -> (French, English).
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
