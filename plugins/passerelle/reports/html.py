@@ -58,11 +58,11 @@ def relative_path(path: str, folder: Path) -> str:
 
 
 def _summary(data: ReportData) -> dict[str, Any]:
-    documents = sum(v.documents for v in data.validation)
+    """The figures of the summary that add up several rows."""
     return {
         "customers": sum(c.customers for c in data.readiness.counts),
         "ready": sum(c.ready for c in data.readiness.counts),
-        "documents": documents,
+        "documents": sum(v.documents for v in data.validation),
         "passed": sum(v.passed for v in data.validation),
         "vat_debits": sum((line.vat_eur for line in data.vat if line.vat_due_on != "receipts"), ZERO),
         "vat_receipts": sum((line.vat_eur for line in data.receipts), ZERO),
