@@ -6,9 +6,23 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install demo test up sandbox bench bench-peer compose-check clean
+.PHONY: install chromium demo test up sandbox bench bench-peer compose-check clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed chromium
+
+# Headless Chromium reads the reports and Data Docs as a reader sees them (tests/browser.py): installed from
+# Debian's `chromium` package when missing and apt-get can run (as root); otherwise named as missing.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
+chromium:  ## Headless Chromium for the browser tests (Debian package chromium; CHROMIUM=path names another)
+	@for name in $${CHROMIUM:-} $(CHROMIUM_NAMES); do command -v "$$name" >/dev/null && exit 0; done; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Chromium (Debian package chromium) for the browser tests"; \
+	  { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } >/dev/null \
+	    && echo "  $$(chromium --version 2>/dev/null)"; \
+	else \
+	  echo "Chromium is missing: the browser tests (tests/browser.py) need it. As root: apt-get install chromium;"; \
+	  echo "  or set CHROMIUM to a Chromium or Chrome executable."; \
+	fi
 
 $(VENV)/.installed: requirements.txt requirements-sandbox.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }

@@ -66,6 +66,7 @@ def test_log_level_applies_to_passerelle_loggers(clean_env) -> None:
     ("PASSERELLE_LOG_LEVEL", "LOUD", "PASSERELLE_LOG_LEVEL='LOUD': expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("PASSERELLE_PA_MATRICULE", "12345", "PASSERELLE_PA_MATRICULE='12345': expected the 4-character PPF matricule "
                                          "of the seller's platform"),
+    ("PASSERELLE_REPORT_LANGUAGE", "de", "PASSERELLE_REPORT_LANGUAGE='de': expected one of fr, en"),
     ("PASSERELLE_CRASH_AT", "draft.numbered:0", "PASSERELLE_CRASH_AT='draft.numbered:0': expected <point>[:<n>], "
                                                 "e.g. draft.numbered:2"),
 ])

@@ -29,6 +29,7 @@ from passerelle.setting_reference import own_fields, table
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "PASSERELLE_"
 InvoiceFormat = Literal["facturx", "cii", "ubl"]
+ReportLanguage = Literal["fr", "en"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
         "sender of the Flux 10 reports; required by e-reporting.",
         json_schema_extra={"expected": "the 4-character PPF matricule of the seller's platform",
                            "type": "4 characters"},
+    )
+    report_language: ReportLanguage = Field(
+        "fr", description="Language of the compliance report: its words, numbers, amounts and dates (French or English).",
     )
     pa_name: str = Field("Plateforme agréée", description="The approved platform's name in the Flux 10 reports.")
     flux10_dir: Path = Field(
@@ -105,6 +109,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown format(s) {', '.join(unknown)}; expected a comma-separated list among "
                              f"{', '.join(allowed)}")
         return tuple(wanted)
+
+    @field_validator("report_language", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from passerelle_dev.examples import EXAMPLE_SELLER, load_example_billing
 from passerelle.invoicing.issue import build_billable_items, issue_period
 from passerelle_dev.samples import example_seller
 from passerelle.orchestration.airflow_env import warehouse_connection
+from tests.browser import render_text
 from tests.db import tuples
 
 pytestmark = pytest.mark.dag
@@ -89,9 +90,23 @@ def test_a_month_of_compliance_outputs(compliance, invoiced, tmp_path) -> None:
     assert len(reports) == 1
     html = reports[0].read_text(encoding="utf-8")
     assert "<svg" in html and "http://" not in html and "https://" not in html
+    # As a reader sees it in Chromium: French, the month's VAT total as the warehouse's invoices sum it, the
+    # regime by its name, the Flux 10 files relative to the report (../ereporting/…), no absolute path.
+    text = render_text(reports[0])
+    (vat,), = tuples(invoiced, "SELECT sum(CASE type_code WHEN '381' THEN -1 ELSE 1 END * coalesce(tax_total_eur, "
+                               "tax_total)) FROM marts.invoices WHERE issue_date BETWEEN '2026-02-01' AND '2026-02-28'")
+    total = next(line for line in text.splitlines() if line.startswith("Total\t") and line.count("€") == 2)
+    assert total.endswith("\t" + f"{vat:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"), (total, vat)
+    assert "Rapport de conformité du 1 février 2026 au 28 février 2026" in text and "Réel normal mensuel" in text
+    assert "reel_normal_mensuel" not in text and str(tmp_path) not in text
+    assert {f"../ereporting/{os.path.basename(path)}" for *_, path in transmissions} <= {cell for line in text.splitlines()
+                                                                                    for cell in line.split("\t")}
 
-    again = compliance.test(logical_date=datetime(2026, 3, 1, tzinfo=PARIS))
+    again = compliance.test(logical_date=datetime(2026, 3, 1, tzinfo=PARIS), run_conf={"report_language": "en"})
     assert str(again.state) == "success", states(again)
+    text = render_text(reports[0])  # the same month, rewritten in English as the run asked
+    assert "Compliance report 1 February 2026 to 28 February 2026" in text and "Standard regime, monthly" in text
+    assert "Réel normal mensuel" not in text
     assert tuples(invoiced, "SELECT count(*) FROM billing.lifecycle_events WHERE status_code = 212") == [(cashed,)]
     assert tuples(invoiced, "SELECT count(*) FROM marts.ereporting_transmissions") == [(len(transmissions),)]
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from passerelle.orchestration.airflow_env import warehouse_connection
-from passerelle.reports.payments import REASONS
+from passerelle.reports.labels import label
 from passerelle_dev.books import Books
 from passerelle_dev.examples import EXAMPLE_SELLER
+from tests.browser import render_text
 from tests.db import tuples
 from tests.payments.scenario import PAID_ON, issue_january, load_books
 
@@ -58,13 +58,17 @@ def test_quickbooks_payments_move_issued_invoices_to_212(dagbag, staged_warehous
     if b2c:  # B2C payments of services reach Flux 10.4
         flux = tuples(staged_conn, "SELECT flux FROM marts.ereporting_transmissions")
         assert any("10.4" in f for f, in flux), flux
-    page = next((tmp_path / "reports").glob("*.html")).read_text(encoding="utf-8")
+    report = next((tmp_path / "reports").glob("*.html"))
+    assert '<section id="paiements">' in report.read_text(encoding="utf-8")
+    text = render_text(report)  # as a reader sees it
     paid = next(iter(domestic))
-    assert '<section id="paiements">' in page and "Payées" in page and paid in page
+    assert "\nPayées\u00a0: " in text and paid in text
     listed = tuples(staged_conn, "SELECT DISTINCT reason_code FROM marts.unmatched_payments"
                                  " WHERE paid_on <= DATE '2026-02-28'")
-    assert listed and "Paiements non rapprochés :" in page  # the drawn books' payments on reused numbers
-    assert all(html.escape(REASONS[code]) in page for code, in listed), listed
+    assert listed and "\nPaiements non rapprochés\u00a0: " in text  # the drawn books' payments on reused numbers
+    reasons = {line.split("\t")[-2] for line in text.splitlines() if line.count("\t") == 6}
+    assert {label("reason", code, "fr") for code, in listed} <= reasons, (listed, reasons)
     [(linked, left)] = tuples(staged_conn, "SELECT (SELECT count(*) FROM staging.ledger_customer_links), "
                                            "(SELECT count(*) FROM staging.ledger_customer_exceptions)")
-    assert linked and f"Clients de la comptabilité : {linked} rapprochés d'un client du CRM, {left} à examiner" in page
+    assert linked and (f"Clients de la comptabilité\u00a0: {linked} rapprochés d'un client du CRM, {left} à examiner"
+                       in text)

@@ -19,6 +19,7 @@ Documented rules recomputed:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -115,15 +116,47 @@ def lifecycle(documents: Iterable[CiiDocument], start: date, end: date,
 
 # --- the HTML page, read back -------------------------------------------------------------------------------
 
+# The page speaks French (the default): its labels read back into the warehouse's codes.
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+CATEGORIES = {"Taux normal": "S", "Taux zéro": "Z", "Exonérée": "E", "Autoliquidation": "AE",
+              "Livraison intracommunautaire": "K", "Exportation hors UE": "G", "Hors champ de la TVA": "O"}
+DUE_ON = {"Débits": "debits", "Livraison": "delivery", "Encaissements": "receipts"}
+NO_STATUS = "Pas encore de statut"
+
+
 def _number(text: str) -> Decimal:
-    return Decimal(text.replace(",", ""))
+    """``-1 234,56 €`` (French: narrow no-break space between thousands, decimal comma) as a Decimal."""
+    assert text.endswith("\u00a0€"), text
+    return Decimal(text[:-2].replace("\u202f", "").replace(",", "."))
 
 
 def _rate(text: str) -> Decimal | None:
     if text == "—":
         return None
-    assert text.endswith(" %"), text
-    return Decimal(text[:-2]).quantize(Decimal("0.01"))
+    assert text.endswith("\u202f%"), text
+    return Decimal(text[:-2].replace(",", ".")).quantize(Decimal("0.01"))
+
+
+def _count(text: str) -> int:
+    return int(text.replace("\u202f", ""))
+
+
+def _read_month(text: str) -> str:
+    """``mars 2026`` → ``2026-03``."""
+    name, year = text.split()
+    return f"{year}-{MONTHS.index(name) + 1:02d}"
+
+
+def _rule(text: str) -> str:
+    """``Entreprise en France (B2B)`` → ``B2B``."""
+    code = re.fullmatch(r".+ \((B2B|B2BINT|B2C)\)", text)
+    assert code, text
+    return code.group(1)
+
+
+def _categories(text: str) -> str:
+    return ",".join(CATEGORIES[name] for name in text.split(", "))
 
 
 def html_tables(page: str) -> dict[str, list[list[str]]]:
@@ -150,26 +183,26 @@ def html_vat_invoiced(rows: list[list[str]]) -> Table:
     body, total = _body_and_total(rows)
     parsed = {}
     for month, rule, category, rate, due_on, invoices, credit_notes, base, vat in body:
-        key = (month, rule, category, _rate(rate), due_on)
+        key = (_read_month(month), _rule(rule), _categories(category), _rate(rate), DUE_ON[due_on])
         assert key not in parsed, key
-        parsed[key] = (int(invoices), int(credit_notes), _number(base), _number(vat))
-    return Table(parsed, (int(total[5]), int(total[6]), _number(total[7]), _number(total[8])))
+        parsed[key] = (_count(invoices), _count(credit_notes), _number(base), _number(vat))
+    return Table(parsed, (_count(total[5]), _count(total[6]), _number(total[7]), _number(total[8])))
 
 
 def html_vat_on_receipts(rows: list[list[str]]) -> Table:
     body, total = _body_and_total(rows)
     parsed = {}
     for month, rule, categories, rate, payments, cashed, base, vat in body:
-        key = (month, rule, categories, _rate(rate))
+        key = (_read_month(month), _rule(rule), _categories(categories), _rate(rate))
         assert key not in parsed, key
-        parsed[key] = (int(payments), _number(cashed), _number(base), _number(vat))
-    return Table(parsed, (int(total[4]), _number(total[5]), _number(total[6]), _number(total[7])))
+        parsed[key] = (_count(payments), _number(cashed), _number(base), _number(vat))
+    return Table(parsed, (_count(total[4]), _number(total[5]), _number(total[6]), _number(total[7])))
 
 
 def html_lifecycle(rows: list[list[str]]) -> Table:
     body, total = _body_and_total(rows)
     parsed = {}
     for label, count in body:
-        code = None if label == "no status yet" else int(label.split()[0])
-        parsed[(code,)] = (int(count),)
-    return Table(parsed, (int(total[1]),))
+        code = None if label == NO_STATUS else int(label.split()[0])
+        parsed[(code,)] = (_count(count),)
+    return Table(parsed, (_count(total[1]),))

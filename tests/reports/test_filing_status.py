@@ -36,8 +36,8 @@ def test_empty_periods_have_nothing_to_file_and_only_missing_data_is_overdue(war
     status = {(f.kind, f.period_start.day, f.period_start.month): (f.has_data, f.overdue) for f in data.filings}
     assert status == {("transactions", 1, 3): (False, False), ("transactions", 11, 3): (True, True),
                       ("payments", 1, 3): (True, True), ("payments", 1, 4): (False, False)}
-    page = render_report(data)
-    cells = re.findall(r"<td>(\d{4}-\d\d-\d\d)</td><td>(?:<span[^>]*>)?([a-z ]+)", page)
-    assert cells == [("2026-03-20", "nothing to file"), ("2026-03-31", "overdue"), ("2026-04-10", "overdue"),
-                     ("2026-05-10", "nothing to file")]
+    page = render_report(data, "en")
+    cells = re.findall(r"<td>(\d\d/\d\d/\d{4})</td><td>(?:<span[^>]*>)?([A-Za-z ]+)", page)
+    assert cells == [("20/03/2026", "Nothing to file"), ("31/03/2026", "Overdue"), ("10/04/2026", "Overdue"),
+                     ("10/05/2026", "Nothing to file")]
     assert "<dt>Filings overdue</dt><dd>2</dd>" in page

@@ -1,5 +1,6 @@
 """The HTML compliance report of a period: one self-contained file with every section, the period's figures
-and one inline SVG per chart, built from a warehouse holding hand-made invoices."""
+and one inline SVG per chart, built from a warehouse holding hand-made invoices; French by default (what a
+browser shows of it: tests/reports/test_report_in_browser.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,21 @@ from tests.reports import add_event, add_invoice, add_payment, add_validation, u
 
 START, END, AS_OF = date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 5)
 EVIL = "<script>alert('x')</script> & Fils"
-SECTIONS = {"summary": "Summary", "readiness": "Customer readiness", "validation": "Invoice validation",
-            "vat": "VAT", "ereporting": "E-reporting transmissions (Flux 10)", "calendar": "Filing calendar",
-            "lifecycle": "Lifecycle statuses", "set-aside": "Source records set aside at load"}
+SECTIONS = {"summary": "Synthèse", "readiness": "Préparation des clients", "validation": "Validation des factures",
+            "vat": "TVA", "ereporting": "Transmissions d&#39;e-reporting (flux 10)",
+            "calendar": "Calendrier des déclarations", "lifecycle": "Statuts du cycle de vie",
+            "set-aside": "Enregistrements sources écartés au chargement"}
+B2B, B2BINT, B2C = "Entreprise en France (B2B)", "Entreprise hors de France (B2BINT)", "Particulier (B2C)"
+REGIME, STANDARD = "Réel normal mensuel", "Taux normal"
+
+
+def euros(text: str) -> str:
+    """``1 050,00 €`` as the page writes it (narrow no-break space, no-break space before the sign)."""
+    return text.replace(" ", "\u202f") + "\u00a0€"
+
+
+def percent(text: str) -> str:
+    return text + "\u202f%"
 
 
 def seed_customers(conn: Any) -> None:
@@ -120,56 +133,62 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
     assert re.search(r"https?:", page) is None
     assert "<script" not in page and "<link" not in page and " src=" not in page
     # One inline SVG per chart, each in its figure.
-    charts = re.findall(r"<figure><svg[^>]*aria-label=\"([^\"]+)\"", page)
-    assert charts == ["readiness", "validation-trend", "vat-by-rate", "lifecycle"]
+    charts = re.findall(r"<figure><svg[^>]*aria-label=\"([^\"]+)\" data-chart=\"([^\"]+)\"", page)
+    assert [name for _, name in charts] == ["readiness", "validation-trend", "vat-by-rate", "lifecycle"]
+    assert charts[0][0] == "Clients prêts et non prêts à facturer, par classification."  # said in French
     assert page.count("<svg") == 4 and page.count("</svg>") == 4
 
     readiness = section_of(page, "readiness")
-    assert row_with(readiness, "B2B", "2", "1", "1", "0") and row_with(readiness, "B2C", "1", "0", "1", "0")
+    assert row_with(readiness, B2B, "2", "1", "1", "0") and row_with(readiness, B2C, "1", "0", "1", "0")
     assert row_with(readiness, "Total", "3", "1", "2", "0")
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Fils" in readiness
-    assert "<li>e-invoicing address (BT-49): missing</li>" in readiness
-    assert "<li>billing street: missing</li>" in readiness
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Fils" in readiness
+    assert "<li>adresse de facturation électronique (BT-49)\u00a0: manquante</li>" in readiness
+    assert "<li>rue de facturation\u00a0: manquante</li>" in readiness
     assert "Dupont Conseil SAS" not in readiness  # ready customers are not listed
 
     validation = section_of(page, "validation")
-    assert row_with(validation, "cii", "3", "2", "1", "66.7 %") and row_with(validation, "facturx", "2", "2", "0",
-                                                                              "100.0 %")
-    assert row_with(validation, "BR-FR-11_BT-47", "fatal", "br-fr", "1", "1",
-                    "BT-47 &lt;SIREN&gt; de l&#x27;acheteur obligatoire")
-    assert "last 3 billing periods" in validation  # January, February, March
+    assert row_with(validation, "CII", "3", "2", "1", percent("66,7"))
+    assert row_with(validation, "Factur-X", "2", "2", "0", percent("100,0"))
+    assert row_with(validation, "BR-FR-11_BT-47", "Bloquante", "Règles françaises (BR-FR)", "1", "1",
+                    "BT-47 &lt;SIREN&gt; de l&#39;acheteur obligatoire")
+    assert "sur les 3 dernières périodes de facturation" in validation  # January, February, March
 
     vat = section_of(page, "vat")
     # 20 %: 1000 − 100 (credit note), one invoice and one credit note; the CHF export at 1.05; April's invoice
     # is another period. The total counts F2026-000001 (two rates) once: 3 invoices, 1 credit note.
-    assert row_with(vat, "2026-03", "B2B", "S", "20 %", "debits", "1", "1", "900.00", "180.00")
-    assert row_with(vat, "2026-03", "B2B", "S", "5.5 %", "debits", "1", "0", "200.00", "11.00")
-    assert row_with(vat, "2026-03", "B2BINT", "G", "0 %", "debits", "1", "0", "1,050.00", "0.00")
-    assert row_with(vat, "2026-03", "B2C", "S", "20 %", "receipts", "1", "0", "500.00", "100.00")
-    assert row_with(vat, "Total", "3", "1", "2,650.00", "291.00")
-    assert row_with(vat, "2026-03", "B2C", "S", "20 %", "1", "300.00", "250.00", "50.00")  # VAT due on receipts
-    assert "9,999.00" not in vat
+    assert row_with(vat, "mars 2026", B2B, STANDARD, percent("20"), "Débits", "1", "1", euros("900,00"),
+                    euros("180,00"))
+    assert row_with(vat, "mars 2026", B2B, STANDARD, percent("5,5"), "Débits", "1", "0", euros("200,00"),
+                    euros("11,00"))
+    assert row_with(vat, "mars 2026", B2BINT, "Exportation hors UE", percent("0"), "Débits", "1", "0",
+                    euros("1 050,00"), euros("0,00"))
+    assert row_with(vat, "mars 2026", B2C, STANDARD, percent("20"), "Encaissements", "1", "0", euros("500,00"),
+                    euros("100,00"))
+    assert row_with(vat, "Total", "3", "1", euros("2 650,00"), euros("291,00"))
+    assert row_with(vat, "mars 2026", B2C, STANDARD, percent("20"), "1", euros("300,00"), euros("250,00"),
+                    euros("50,00"))  # VAT due on receipts
+    assert "9\u202f999,00" not in vat
 
     summary = section_of(page, "summary")
-    assert "<dd>1 of 3</dd>" in summary and "<dd>4 of 5</dd>" in summary
-    assert "<dd>191.00</dd>" in summary and "<dd>50.00</dd>" in summary  # debits 180 + 11 + 0; receipts
-    assert "<dd>1 of 2</dd>" in summary and "<dd>1</dd>" in summary  # transmissions valid; filings overdue
+    assert "<dd>1 sur 3</dd>" in summary and "<dd>4 sur 5</dd>" in summary
+    assert f"<dd>{euros('191,00')}</dd>" in summary and f"<dd>{euros('50,00')}</dd>" in summary  # debits; receipts
+    assert "<dd>1 sur 2</dd>" in summary and "<dt>Déclarations en retard</dt><dd>1</dd>" in summary
 
     ereporting = section_of(page, "ereporting")
-    assert row_with(ereporting, "ER-2026-03-D1-103", "10.1+10.3", "transactions", "reel_normal_mensuel",
-                    "2026-03-01 – 2026-03-10", "2026-03-20", "2")
-    assert row_with(ereporting, "ER-2026-03-P-104", "10.4", "payments")
-    assert re.search(r"ER-2026-03-P-104.*?<span class=\"bad\">no</span>.*?>3<", ereporting, re.S)
+    assert row_with(ereporting, "ER-2026-03-D1-103", "10.1 et 10.3 – transactions", "Transactions", REGIME,
+                    "du 01/03/2026 au 10/03/2026", "20/03/2026", "2")
+    assert row_with(ereporting, "ER-2026-03-P-104", "10.4 – paiements des ventes aux particuliers", "Paiements")
+    assert re.search(r"ER-2026-03-P-104.*?<span class=\"bad\">Non</span>.*?>3<", ereporting, re.S)
 
     calendar = section_of(page, "calendar")
-    assert row_with(calendar, "transactions", "2026-03-01 – 2026-03-10", "2026-03-20")
-    assert re.search(r"2026-03-10</td><td>2026-03-20</td><td><span class=\"good\">transmitted", calendar)
-    assert re.search(r"2026-03-20</td><td>2026-03-31</td><td><span class=\"bad\">overdue", calendar)
-    assert "2026-04-10</td><td>to do</td>" in calendar  # its only transmission failed validation, not yet due
-    assert "2026-06-10" not in calendar
+    assert row_with(calendar, "Transactions", "du 01/03/2026 au 10/03/2026", "20/03/2026")
+    assert re.search(r"au 10/03/2026</td><td>20/03/2026</td><td><span class=\"good\">Transmise", calendar)
+    assert re.search(r"au 20/03/2026</td><td>31/03/2026</td><td><span class=\"bad\">En retard", calendar)
+    assert "10/04/2026</td><td>À faire</td>" in calendar  # its only transmission failed validation, not yet due
+    assert "10/06/2026" not in calendar
 
     lifecycle = section_of(page, "lifecycle")
-    assert row_with(lifecycle, "no status yet", "2") and row_with(lifecycle, "200 Déposée", "1")
+    assert row_with(lifecycle, "Pas encore de statut", "2") and row_with(lifecycle, "200 Déposée", "1")
     assert row_with(lifecycle, "212 Encaissée", "1") and row_with(lifecycle, "Total", "4")
 
     # The reads ran in their own read-only snapshot, ended: the connection is idle again.
@@ -179,9 +198,9 @@ def test_report_of_a_period(warehouse_conn: Any, tmp_path: Path) -> None:
 def test_report_of_an_empty_warehouse_says_what_is_missing(warehouse_conn: Any, tmp_path: Path) -> None:
     page = write_report(warehouse_conn, START, END, tmp_path, as_of=AS_OF).read_text(encoding="utf-8")
     assert "<svg" not in page and re.search(r"https?:", page) is None
-    assert "marts.customer_readiness is empty" in section_of(page, "readiness")
-    assert "No invoice issued and no payment received" in section_of(page, "vat")
-    assert "No transmission covers or falls due in this period." in section_of(page, "ereporting")
+    assert "marts.customer_readiness est vide" in section_of(page, "readiness")
+    assert "Aucune facture émise et aucun paiement reçu" in section_of(page, "vat")
+    assert "Aucune transmission ne couvre cette période ni n&#39;y arrive à échéance." in section_of(page, "ereporting")
 
 
 def test_a_period_ending_before_it_starts_is_refused(warehouse_conn: Any, tmp_path: Path) -> None:
@@ -212,9 +231,9 @@ def test_records_set_aside_at_load_are_counted_in_the_report(warehouse_conn: Any
     assert row_with(part, "salesforce", "Account",
                     "payload is not JSON-serialisable: NaN is not a JSON number (jsonb cannot store it)", "2")
     assert row_with(part, "salesforce", "Account", "payload contains a NUL character, which jsonb cannot store", "1")
-    assert re.search(r"<dt>Source records set aside at load \(unstorable\)</dt><dd>3</dd>", page)
+    assert "<dt>Enregistrements sources écartés au chargement (non stockables)</dt><dd>3</dd>" in page
 
 
 def test_a_report_without_records_set_aside_says_so(warehouse_conn: Any, tmp_path: Path) -> None:
     page = write_report(warehouse_conn, START, END, tmp_path, as_of=AS_OF).read_text(encoding="utf-8")
-    assert "Every record the sources sent could be stored." in section_of(page, "set-aside")
+    assert "Tous les enregistrements envoyés par les sources ont pu être stockés." in section_of(page, "set-aside")

@@ -177,10 +177,11 @@ def test_report_tables_and_payment_fluxes_equal_their_recomputation_from_the_iss
         assert _data_receipts(data) == want_receipts, (start, end)
         assert _data_lifecycle(data) == want_lifecycle, (start, end)
 
-        tables = html_tables(render_report(data))
-        assert html_vat_invoiced(tables["VAT invoiced, par mois d'émission (BT-2)"]) == want_vat
-        assert html_vat_on_receipts(tables["VAT due on receipts, par date d'encaissement"]) == want_receipts
-        assert html_lifecycle(tables["Documents issued, par date d'émission (BT-2)"]) == want_lifecycle
+        tables = html_tables(render_report(data, "fr"))
+        assert html_vat_invoiced(tables["TVA facturée, par mois d'émission (BT-2)"]) == want_vat
+        assert html_vat_on_receipts(tables["TVA exigible sur les encaissements, par date d'encaissement"]) == \
+            want_receipts
+        assert html_lifecycle(tables["Documents émis, par date d'émission (BT-2)"]) == want_lifecycle
 
     # The whole period: a multi-rate document counts once in the total, the credit note on its own day.
     whole = vat_invoiced(documents, JANUARY[0], FEBRUARY[1], eur_per_unit)

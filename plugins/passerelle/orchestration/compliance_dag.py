@@ -7,7 +7,8 @@ e-invoicing readiness; ``filing_calendar`` lists the periods due under the selle
 invoices into ``billing.payments``, listing the rest in ``marts.unmatched_payments``;
 ``cashed_statuses`` then adds the 212 status owed for each payment of a domestic invoice taxed on receipt;
 ``ereporting`` builds, validates and writes the Flux 10 transmissions of every filing period ending in
-the month; ``report`` writes the HTML report with charts under the output folder.
+the month; ``report`` writes the HTML report with charts under the output folder, in the language of the
+run's ``report_language`` parameter (``fr`` or ``en``; unset: ``PASSERELLE_REPORT_LANGUAGE``, French by default).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, chain, get_current_context, task
+from airflow.sdk import DAG, Param, chain, get_current_context, task
 
 from passerelle.orchestration.extract_dags import warehouse_connection
 from passerelle.orchestration.invoicing_dag import INVOICES_ASSET
@@ -99,7 +100,8 @@ def report() -> str:
     from passerelle.reports.html import write_report
 
     start, end = report_month()
-    return str(_with_conn(lambda conn: write_report(conn, start, end, output_dir() / "reports")))
+    language = (get_current_context().get("params") or {}).get("report_language")
+    return str(_with_conn(lambda conn: write_report(conn, start, end, output_dir() / "reports", language=language)))
 
 
 def build_compliance_dag() -> DAG:
@@ -113,6 +115,8 @@ def build_compliance_dag() -> DAG:
         max_active_runs=1,
         dagrun_timeout=timedelta(hours=2),
         tags=["compliance", "ereporting", "marts"],
+        params={"report_language": Param(None, type=["null", "string"], enum=[None, "fr", "en"],
+                                         description="Language of the report; unset: PASSERELLE_REPORT_LANGUAGE.")},
         default_args={"owner": "passerelle", "retries": 2, "retry_delay": timedelta(seconds=30),
                       "execution_timeout": timedelta(hours=1)},
     ) as dag:
