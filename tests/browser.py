@@ -3,7 +3,7 @@
 Tests read reports and other pages through this module rather than through the HTML the code wrote, so
 what they assert on is what a person opening the page would see (scripts run, entities decoded, hidden
 elements left out). Chromium is Debian's ``chromium`` package (``make install`` installs it); the path can be
-given in ``CHROMIUM``. Every host but the loopback resolves to nothing, so a page can never reach the network.
+given in ``CHROMIUM``. Every host but the loopback resolves to nothing, and any proxy is a closed port, so a page can never reach the network.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def render_dom(path_or_url: str | os.PathLike[str]) -> str:
             [chromium(), "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--no-default-browser-check",
              "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage", "--mute-audio",
              f"--user-data-dir={profile}", f"--host-resolver-rules={OFFLINE}",
+             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
              f"--virtual-time-budget={SCRIPT_BUDGET_MS}", "--dump-dom", url],
             capture_output=True, timeout=TIMEOUT, check=False, env={**os.environ, "HOME": profile},
         )

@@ -11,7 +11,8 @@ from passerelle_sandbox.dataset import default_dataset_path, load
 from passerelle.transform.models import STAGING_MODELS
 from tests.connectors.helpers import extract_day
 from tests.db import tuples
-from tests.quality.docs_browser import index_runs, render_dom
+from tests.browser import render_dom
+from tests.quality.docs_browser import index_runs
 
 pytestmark = pytest.mark.dag
 BACKFILLED = (("salesforce", "Account"), ("hubspot", "deals"), ("jira", "worklogs"), ("monday", "items"),

@@ -1,35 +1,11 @@
-"""Data Docs as Chromium shows them, with no network (until the project has one shared browser helper).
-
-Every host resolves to nothing and any proxy is a closed port, so a page that still names a CDN asset
-renders without it, as on an offline server.
-"""
+"""Data Docs as Chromium shows them, with no network (:mod:`tests.browser`): the index tables bootstrap-table
+draws and the runs they list."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def render_dom(path: Path) -> str:
-    """The page's DOM after its scripts ran (Chromium's ``--dump-dom``)."""
-    assert CHROMIUM, "Chromium is needed: apt-get install chromium (make install), or set CHROMIUM"
-    with tempfile.TemporaryDirectory(prefix="passerelle-chromium-") as profile:
-        result = subprocess.run(
-            [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", f"--user-data-dir={profile}",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-             "--virtual-time-budget=5000", "--dump-dom", path.resolve().as_uri()],
-            capture_output=True, timeout=120, check=False, env={**os.environ, "HOME": profile},
-        )
-    dom = result.stdout.decode("utf-8")
-    assert result.returncode == 0 and "<html" in dom, result.stderr.decode("utf-8", "replace")[-2000:]
-    return dom
 
 
 def table_rows(dom: str, table_class: str) -> list[str]:

@@ -23,7 +23,8 @@ from passerelle.quality.errors import CriticalValidationError
 from passerelle.quality.gx_context import docs_index
 from passerelle.quality.validate import validate_table
 from tests.db import rows
-from tests.quality.docs_browser import index_runs, render_dom, table_rows
+from tests.browser import render_dom
+from tests.quality.docs_browser import index_runs, table_rows
 from tests.quality.helpers import AS_OF, customer, project, seed_raw, stage
 
 # Written into a copy of a page (beside it, so its relative links hold): which assets failed to load,
