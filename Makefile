@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install demo test up sandbox bench bench-peer compose-check clean
+.PHONY: install demo test up up-celery sandbox bench bench-peer compose-check clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ test: install  ## The whole test suite against a real Postgres, the sandbox on l
 
 up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbox and the warehouse
 	$(BIN)/python -m passerelle_dev.devserver
+
+up-celery: install  ## Airflow with the CeleryExecutor and two workers on Redis (127.0.0.1:6379) and Postgres (127.0.0.1:5432), with the sandbox and the warehouse (docs/deployment.md)
+	$(BIN)/python -m passerelle_dev.celery_stack
 
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle_sandbox
