@@ -3,7 +3,8 @@
 Secrets (Fernet key, JWT secret, API secret key, database passwords) are generated the first time and
 kept on later runs: a new Fernet key would make every stored Connection password and OAuth token
 unreadable. The ``AIRFLOW_CONN_*`` variables point each source's Connection at the Compose ``sandbox``
-service (its emulators' fixed ports, its CA in the shared state volume) and are rewritten every run.
+service (its emulators' fixed ports, its CA in the shared state volume); those still on the sandbox are
+rewritten every run, one edited to a real vendor is kept.
 The file is git-ignored and never committed.
 """
 
@@ -69,12 +70,14 @@ def compose_connections() -> dict[str, str]:
 
 
 def compose_env(path: Path, uid: int) -> dict[str, str]:
-    """Write ``path``: kept secrets and settings, new ones generated, connections rewritten."""
+    """Write ``path``: kept secrets, settings and real Connections, new secrets generated, sandbox Connections rewritten."""
     kept = {key: value for key, value in dotenv_values(path).items() if value} if path.exists() else {}
     values = {"AIRFLOW_UID": str(uid), **DEFAULTS, **kept}
     for name, generate in SECRETS.items():
         values.setdefault(name, generate())
-    values.update(compose_connections())
+    for key, value in compose_connections().items():
+        if f"https://{SANDBOX_SERVICE}:" in values.get(key, f"https://{SANDBOX_SERVICE}:"):
+            values[key] = value  # a Connection to a real vendor, edited into .env, is kept
     for key, value in values.items():
         if "'" in value or "\n" in value:
             raise ValueError(f"{key} cannot be written to {path}: it holds a quote or a line break")

@@ -120,11 +120,11 @@ class Api:
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         answer = requests.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
         answer.raise_for_status()
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
-        answer = self.session.get(f"{self.url}/api/v2/{path}", params=params, timeout=30)
+        answer = self.http.get(f"{self.url}/api/v2/{path}", params=params, timeout=30)
         answer.raise_for_status()
         return answer.json()
 
@@ -136,7 +136,7 @@ class Api:
 
     def trigger(self, dag_id: str) -> str:
         body = {"logical_date": datetime.now(timezone.utc).isoformat()}
-        answer = self.session.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=30)
+        answer = self.http.post(f"{self.url}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=30)
         answer.raise_for_status()
         return answer.json()["dag_run_id"]
 

@@ -104,10 +104,16 @@ def test_the_env_file_is_private_keeps_its_secrets_and_points_sources_at_the_san
     path = tmp_path / ".env"
     first = compose_env(path, uid=1234)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    real = '{"conn_type": "http", "host": "https://api.hubapi.com", "password": "pat-real"}'
+    path.write_text(path.read_text().replace(
+        next(line for line in path.read_text().splitlines() if line.startswith("AIRFLOW_CONN_PASSERELLE_HUBSPOT=")),
+        f"AIRFLOW_CONN_PASSERELLE_HUBSPOT='{real}'"))
     second = compose_env(path, uid=1234)
+    assert second["AIRFLOW_CONN_PASSERELLE_HUBSPOT"] == real  # a real vendor's Connection is kept
+    del second["AIRFLOW_CONN_PASSERELLE_HUBSPOT"]
     assert all(first[name] == second[name] for name in SECRETS)  # a new Fernet key would lose every secret
-    assert {f"AIRFLOW_CONN_{c}" for c in _connection_ids()} <= set(second)
-    for conn_id in _connection_ids():
+    assert {f"AIRFLOW_CONN_{c}" for c in _connection_ids()} - {"AIRFLOW_CONN_PASSERELLE_HUBSPOT"} <= set(second)
+    for conn_id in set(_connection_ids()) - {"PASSERELLE_HUBSPOT"}:
         conn = json.loads(second[f"AIRFLOW_CONN_{conn_id}"])
         assert conn["host"].startswith("https://sandbox:84") and conn["extra"]["ca_bundle"] == SANDBOX_CA
 
