@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install chromium demo test up sandbox bench bench-peer compose-check clean
+.PHONY: install chromium demo test up up-celery sandbox bench bench-peer compose-env compose-check clean
 
 install: $(VENV)/.installed chromium
 
@@ -45,6 +45,9 @@ test: install  ## The whole test suite against a real Postgres, the sandbox on l
 up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbox and the warehouse
 	$(BIN)/python -m passerelle_dev.devserver
 
+up-celery: install  ## Airflow with the CeleryExecutor and two workers on Redis (127.0.0.1:6379) and Postgres (127.0.0.1:5432), with the sandbox and the warehouse (docs/deployment.md)
+	$(BIN)/python -m passerelle_dev.celery_stack
+
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle_sandbox
 
@@ -64,7 +67,10 @@ $(PEER)/.installed: requirements-peer.txt
 bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on the same emulator data and Postgres: full loads and an incremental run
 	$(BIN)/python -m passerelle_dev.bench_peer $(ARGS)
 
-compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
+compose-env: install  ## Write .env for docker-compose.yml: generated Fernet key, JWT secret and passwords (kept once made), every source's Connection on the sandbox service
+	$(BIN)/python -m passerelle_dev.compose_env
+
+compose-check: compose-env  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
 	@echo "docker-compose.yml is valid"
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     log_level: LogLevel | None = Field(
         None, description="Level of Passerelle's own loggers (unset: inherited from Airflow or the root logger).",
     )
+    worker_name: str | None = Field(
+        None, description="This Airflow worker's name, recorded as its task instances' hostname when Airflow's "
+        "`[core] hostname_callable` is `passerelle.orchestration.worker_name.hostname` (several workers on one machine).",
+        json_schema_extra={"default_text": "the machine's fully qualified name"},
+    )
     crash_at: str | None = Field(
         None, pattern=r"^[\w.]+(:[1-9]\d*)?$",
         description="Crash tests only: SIGKILL the process the n-th time it reaches a crash point.",

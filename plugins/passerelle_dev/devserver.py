@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from passerelle.orchestration.airflow_env import (
     configure_airflow,
@@ -23,6 +25,11 @@ from passerelle.orchestration.airflow_env import (
 )
 from passerelle.paths import PROJECT_ROOT
 
+if TYPE_CHECKING:
+    from passerelle_sandbox.server import Sandbox
+
+AIRFLOW = [sys.executable, "-m", "airflow"]
+
 
 def main() -> int:
     home = configure_airflow()
@@ -30,6 +37,26 @@ def main() -> int:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    sandbox = start_dependencies()
+    standalone = subprocess.Popen([*AIRFLOW, "standalone"], start_new_session=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
+    try:
+        print_access(home, sandbox)
+        return standalone.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_tree(standalone.pid)
+        sandbox.stop()
+
+
+def start_dependencies() -> Sandbox:
+    """What every local Airflow needs before it starts, with Connections exported to this process's environment.
+
+    The warehouse (migrated), the sandbox, the example seller, and Airflow's metadata database migrated with
+    the pools imported.
+    """
     from passerelle_sandbox.server import start_sandbox
     from passerelle.warehouse.migrate import migrate
     from passerelle.warehouse.settings import warehouse_url
@@ -42,20 +69,14 @@ def main() -> int:
     from passerelle_dev.examples import use_example_configuration
 
     use_example_configuration()  # the invoicing and compliance DAGs need a seller; set PASSERELLE_SELLER_FILE for yours
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*airflow, "pools", "import", str(PROJECT_ROOT / "pools.json")], check=True)
-    standalone = subprocess.Popen([*airflow, "standalone"], start_new_session=True)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
-    try:
-        print_access(home, sandbox)
-        return standalone.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stop_tree(standalone.pid)
-        sandbox.stop()
+    migrate_metadata()
+    return sandbox
+
+
+def migrate_metadata(env: Mapping[str, str] | None = None) -> None:
+    """Airflow's metadata database migrated and the vendor pools (pools.json) imported into it."""
+    subprocess.run([*AIRFLOW, "db", "migrate"], check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run([*AIRFLOW, "pools", "import", str(PROJECT_ROOT / "pools.json")], check=True, env=env)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -46,7 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", type=Path, help="dataset JSON (default: the project's default dataset)")
     parser.add_argument("--salesforce-port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--hubspot-port", type=int, default=0, help="port (default: any free port)")
+    parser.add_argument("--port", action="append", default=[], metavar="VENDOR=PORT",
+                        help="any emulator's port, repeatable (e.g. --port folk=8450)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--public-host", help="the name clients use (e.g. a Compose service), in the base URLs "
+                                              "and the certificate (default: the listening address)")
     parser.add_argument("--state-dir", type=Path, help="where sandbox/ files go (default: .passerelle)")
     parser.add_argument("--generate-bulk-salesforce", type=int, metavar="N",
                         help="serve N synthetic Salesforce Accounts instead of the dataset's (benchmarks)")
@@ -81,6 +85,19 @@ def banner(sandbox: Sandbox) -> str:
     return "\n".join(lines)
 
 
+def vendor_ports(pairs: Sequence[str]) -> dict[str, int]:
+    """``--port VENDOR=PORT`` values as a mapping (SystemExit naming a bad one)."""
+    from passerelle_sandbox.server import VENDOR_FACTORIES
+
+    ports = {}
+    for pair in pairs:
+        name, _, port = pair.partition("=")
+        if name not in VENDOR_FACTORIES or not port.isdigit():
+            raise SystemExit(f"--port {pair}: expected VENDOR=PORT, VENDOR among {', '.join(VENDOR_FACTORIES)}")
+        ports[name] = int(port)
+    return ports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -88,11 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = resolve_dataset(args.dataset)
     if args.generate_bulk_salesforce:
         dataset = with_bulk_accounts(dataset, args.generate_bulk_salesforce)
-    ports = {"salesforce": args.salesforce_port, "hubspot": args.hubspot_port}
+    ports = {"salesforce": args.salesforce_port, "hubspot": args.hubspot_port, **vendor_ports(args.port)}
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with start_sandbox(dataset, state_dir=args.state_dir, host=args.host, ports=ports) as sandbox:
+    with start_sandbox(dataset, state_dir=args.state_dir, host=args.host, ports=ports,
+                       public_host=args.public_host) as sandbox:
         if args.ticking_clock:
             for endpoint in sandbox.vendors.values():
                 endpoint.control.set_ticking(True)

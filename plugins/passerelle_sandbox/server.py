@@ -265,10 +265,12 @@ def start_sandbox(
     host: str = "127.0.0.1",
     ports: dict[str, int] | None = None,
     vendors: Mapping[str, VendorFactory] | None = None,
+    public_host: str | None = None,
 ) -> Sandbox:
     """Serve every registered vendor emulator (or only ``vendors``) over HTTPS on ``host``.
 
-    Port 0 (the default) means any free port.
+    Port 0 (the default) means any free port. ``public_host`` is the name clients reach the sandbox by
+    when it is not ``host`` (a Compose service name): base URLs use it and the certificate covers it.
 
     Files (CA, JWT key, descriptor) go to ``<state_dir>/sandbox/``; ``state_dir`` defaults to
     :func:`passerelle.paths.state_dir`.
@@ -276,7 +278,7 @@ def start_sandbox(
     started = time.perf_counter()
     data = resolve_dataset(dataset)
     directory = sandbox_dir(state_dir)
-    tls = server_tls(directory, host)
+    tls = server_tls(directory, host, [public_host] if public_host else [])
     ports = ports or {}
     factories = VENDOR_FACTORIES if vendors is None else vendors
     endpoints: dict[str, VendorEndpoint] = {}
@@ -285,7 +287,7 @@ def start_sandbox(
             app = factory(data, directory)
             server = make_server(host, int(ports.get(name, 0)), app, threaded=True,
                                  request_handler=_RequestHandler, ssl_context=tls.context)
-            url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("localhost" if host == "::" else host)
+            url_host = public_host or ("127.0.0.1" if host in ("0.0.0.0", "") else ("localhost" if host == "::" else host))
             base_url = f"https://{url_host}:{server.server_port}"
             app.base_url = base_url
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +59,11 @@ def load_or_create_ca(directory: Path) -> tuple[trustme.CA, Path]:
     return ca, cert_path
 
 
-def server_tls(directory: Path, host: str) -> ServerTls:
-    """A server context whose certificate covers loopback, ``host`` and this machine's name."""
+def server_tls(directory: Path, host: str, public_names: Sequence[str] = ()) -> ServerTls:
+    """A server context whose certificate covers loopback, ``host`` (else this machine's name) and
+    ``public_names`` (the names clients use, e.g. a Compose service's)."""
     ca, ca_path = load_or_create_ca(directory)
-    names = {"127.0.0.1", "localhost", "::1"}
+    names = {"127.0.0.1", "localhost", "::1", *public_names}
     if host not in ("0.0.0.0", "::", ""):
         names.add(host)
     else:

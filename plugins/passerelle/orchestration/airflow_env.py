@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from passerelle.paths import PROJECT_ROOT, write_private
 
@@ -41,14 +41,18 @@ def local_fernet_key(home: Path) -> str:
     is kept, not regenerated. A deployment sets ``AIRFLOW__CORE__FERNET_KEY`` (or ``PASSERELLE_TOKEN_KEY``)
     itself and this file is never made.
     """
-    path = home / FERNET_KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
     from cryptography.fernet import Fernet
 
-    key = Fernet.generate_key()
-    write_private(path, key)
-    return key.decode()
+    return local_secret(home / FERNET_KEY_FILE, lambda: Fernet.generate_key().decode())
+
+
+def local_secret(path: Path, generate: Callable[[], str]) -> str:
+    """The secret kept in ``path`` (owner-only), made by ``generate`` the first time and reused after."""
+    if path.exists():
+        return path.read_text().strip()
+    secret = generate()
+    write_private(path, secret.encode())
+    return secret
 
 
 def warehouse_connection(url: str) -> dict[str, Any]:

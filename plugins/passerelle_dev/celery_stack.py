@@ -1,0 +1,160 @@
+"""``make up-celery``: Airflow with the CeleryExecutor on this machine, two workers, the sandbox and the warehouse.
+
+Redis is the broker, Postgres the metadata database and the Celery result backend. The API server, the
+scheduler, the DAG processor, the triggerer and the workers start in that order, each once the previous
+one is healthy (the API server's ``/api/v2/monitor/health``; a Celery ping for a worker); Ctrl-C stops
+them all. Each worker records its own name as its task instances' ``hostname``
+(:mod:`passerelle.orchestration.worker_name`), so the UI and the REST API show which worker ran what.
+
+Airflow's own variables override the defaults: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (else the
+``passerelle_airflow`` database on 127.0.0.1:5432, created if missing), ``AIRFLOW__CELERY__BROKER_URL``
+(else Redis on 127.0.0.1:6379), ``AIRFLOW__API__PORT`` (else 8080).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy.engine import make_url
+
+from passerelle.orchestration.airflow_env import configure_airflow, local_secret
+from passerelle_dev.components import Component, ComponentFailed, Running, first_exited, started
+from passerelle_dev.devserver import AIRFLOW, _interrupt, print_access, start_dependencies
+
+METADATA_DATABASE = "passerelle_airflow"
+DEFAULT_METADATA_URL = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{METADATA_DATABASE}"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+WORKERS = (("worker1", 4), ("worker2", 4))  # (name, concurrency)
+HOSTNAME_CALLABLE = "passerelle.orchestration.worker_name.hostname"
+
+
+@dataclass(frozen=True)
+class CeleryStack:
+    """Where the components find each other."""
+
+    home: Path
+    metadata_url: str  # SQLAlchemy URL of the metadata database, also the result backend
+    broker_url: str
+    api_port: int = 8080
+    queue: str = "default"
+    workers: Sequence[tuple[str, int]] = WORKERS
+    triggerer_log_port: int = 8794
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def environment(self) -> dict[str, str]:
+        """The Airflow configuration every component shares (secrets generated once into ``home``, 0600)."""
+        return {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": local_secret(self.home / "jwt.secret", lambda: secrets.token_urlsafe(32)),
+            "AIRFLOW__API__SECRET_KEY": local_secret(self.home / "api.secret", lambda: secrets.token_urlsafe(32)),
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE,
+            "AIRFLOW__LOGGING__TRIGGERER_LOG_SERVER_PORT": str(self.triggerer_log_port),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def components(self) -> list[Component]:
+        """API server, scheduler, DAG processor, triggerer, then the workers, in start-up order."""
+        return [
+            Component("api-server", [*AIRFLOW, "api-server"], lambda: self.health()["metadatabase"] == "healthy"),
+            Component("scheduler", [*AIRFLOW, "scheduler"], lambda: self.health()["scheduler"] == "healthy"),
+            Component("dag-processor", [*AIRFLOW, "dag-processor"], lambda: self.health()["dag_processor"] == "healthy"),
+            Component("triggerer", [*AIRFLOW, "triggerer"], lambda: self.health()["triggerer"] == "healthy"),
+            *(self.worker(name, concurrency) for name, concurrency in self.workers),
+        ]
+
+    def worker(self, name: str, concurrency: int) -> Component:
+        node = f"{name}@{socket.gethostname()}"
+        # Workers on one machine share the log folder, which the API server reads: no log server each.
+        argv = [*AIRFLOW, "celery", "worker", "--celery-hostname", node, "--concurrency", str(concurrency),
+                "--queues", self.queue, "--skip-serve-logs"]
+        return Component(name, argv, lambda: worker_answers(self.broker_url, node), {"PASSERELLE_WORKER_NAME": node})
+
+    def health(self) -> dict[str, str | None]:
+        answer = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
+        return {component: state["status"] for component, state in answer.items()}
+
+
+def worker_answers(broker_url: str, node: str) -> bool:
+    """Whether the Celery worker ``node`` answers a ping through the broker."""
+    from celery import Celery
+
+    app = Celery(broker=broker_url)
+    try:
+        return bool(app.control.ping(destination=[node], timeout=1.0))
+    finally:
+        app.close()
+
+
+def create_database_if_missing(metadata_url: str) -> None:
+    from passerelle.warehouse.scratch import admin_connection
+
+    url = make_url(metadata_url)
+    server = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    conn = admin_connection(server)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{url.database}"')
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    home = configure_airflow()
+    metadata_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or DEFAULT_METADATA_URL
+    if metadata_url == DEFAULT_METADATA_URL:
+        create_database_if_missing(metadata_url)
+    stack = CeleryStack(home=home, metadata_url=metadata_url,
+                        broker_url=os.environ.get("AIRFLOW__CELERY__BROKER_URL") or DEFAULT_BROKER_URL,
+                        api_port=int(os.environ.get("AIRFLOW__API__PORT") or 8080))
+    os.environ.update(stack.environment())
+    sandbox = start_dependencies()
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    log_dir = home / "logs" / "components"
+    print(f"starting Airflow (CeleryExecutor); component logs in {log_dir}", flush=True)
+    try:
+        with started(stack.components(), dict(os.environ), log_dir) as running:
+            print_access(home, sandbox)
+            return watch(running)
+    except KeyboardInterrupt:
+        return 0
+    except ComponentFailed as failure:
+        print(failure, file=sys.stderr)
+        return 1
+    finally:
+        sandbox.stop()
+
+
+def watch(running: Sequence[Running]) -> int:
+    """Wait until a component exits (then everything stops) or Ctrl-C."""
+    while (gone := first_exited(running)) is None:
+        time.sleep(1)
+    print(f"{gone.component.name} exited with {gone.process.returncode}; stopping (log: {gone.log})", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
