@@ -45,9 +45,11 @@ def _same(value: Any) -> Any:
 class Stamps:
     """Where a vendor shows the stamps the store keeps, and how.
 
-    ``render`` turns a canonical stamp into the stored field value and ``parse`` reads a seeded
-    record's field back to canonical text. ``precision_ms`` truncates the clock (Zoho keeps seconds).
-    Fields left ``None`` are not written.
+    Fields are record keys, or dotted paths into nested objects (``MetaData.LastUpdatedTime``); those
+    left ``None`` are not written. ``render`` turns a canonical stamp into the stored field value and
+    ``parse`` reads a seeded record's field back to canonical text. ``precision_ms`` truncates the
+    clock (Zoho keeps seconds). A new record's version is ``first_version`` (QuickBooks' ``SyncToken``
+    starts at 0), shown through ``render_version``.
     """
 
     modified: str | None = None
@@ -58,6 +60,8 @@ class Stamps:
     render: Callable[[str], Any] = _same
     parse: Callable[[Any], str] = canonicalize
     precision_ms: int = 1
+    first_version: int = 1
+    render_version: Callable[[int], Any] = _same
 
 
 @dataclass
@@ -175,10 +179,10 @@ class Collection:
             for record in records:
                 record_id = str(record[self.key])
                 stamp = self._seeded_stamp(record)
-                who = record.get(self.stamps.modified_by) if self.stamps.modified_by else by
-                version = record.get(self.stamps.version) if self.stamps.version else None
+                who = _read(record, self.stamps.modified_by) if self.stamps.modified_by else by
+                version = _read(record, self.stamps.version) if self.stamps.version else None
                 self._records[record_id] = record
-                self._meta[record_id] = _Meta(stamp, who, int(version) if isinstance(version, int) else 1)
+                self._meta[record_id] = _Meta(stamp, who, _version(version, self.stamps.first_version))
                 self._index.add(self._entry(record_id, stamp))
 
     def insert(self, record: Record, *, by: Any = None, at: str | None = None) -> Record:
@@ -189,11 +193,11 @@ class Collection:
                 raise KeyError(f"{record_id} already exists")
             stamp = self._now(at)
             if self.stamps.created:
-                record[self.stamps.created] = self.stamps.render(stamp)
+                _write(record, self.stamps.created, self.stamps.render(stamp))
             if self.stamps.created_by and by is not None:
-                record[self.stamps.created_by] = by
+                _write(record, self.stamps.created_by, by)
             self._records[record_id] = record
-            self._meta[record_id] = _Meta(stamp, by, 0)
+            self._meta[record_id] = _Meta(stamp, by, self.stamps.first_version - 1)
             self._index.add(self._entry(record_id, stamp))
             self._stamp(record_id, stamp, by)
             return record
@@ -313,9 +317,9 @@ class Collection:
         return canonical(moment)
 
     def _seeded_stamp(self, record: Record) -> str:
-        value = record.get(self.stamps.modified) if self.stamps.modified else None
+        value = _read(record, self.stamps.modified) if self.stamps.modified else None
         if value is None and self.stamps.created:
-            value = record.get(self.stamps.created)
+            value = _read(record, self.stamps.created)
         return self.stamps.parse(value) if value is not None else self.clock.now_text()
 
     def _stamp(self, record_id: str, stamp: str, by: Any) -> None:
@@ -329,11 +333,32 @@ class Collection:
         if by is not None:
             meta.modified_by = by
         if self.stamps.modified:
-            record[self.stamps.modified] = self.stamps.render(stamp)
+            _write(record, self.stamps.modified, self.stamps.render(stamp))
         if self.stamps.modified_by and by is not None:
-            record[self.stamps.modified_by] = by
+            _write(record, self.stamps.modified_by, by)
         if self.stamps.version:
-            record[self.stamps.version] = meta.version
+            _write(record, self.stamps.version, self.stamps.render_version(meta.version))
+
+
+def _read(record: Record, path: str) -> Any:
+    value: Any = record
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def _write(record: Record, path: str, value: Any) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        record = record.setdefault(parent, {})
+    record[name] = value
+
+
+def _version(value: Any, default: int) -> int:
+    """A seeded version counter (a number, or its digits as text like ``SyncToken``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else default
 
 
 def _bounds(index: SortedList, low: str | None, high: str | None, low_inclusive: bool,

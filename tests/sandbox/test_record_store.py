@@ -52,6 +52,21 @@ def test_a_vendor_renders_stamps_its_own_way_and_truncates_to_its_precision() ->
     assert cards.modified("a") == "2026-03-02T09:00:01.000Z"
 
 
+def test_nested_stamps_and_a_text_version_counter_starting_at_zero() -> None:
+    qbo = Stamps(modified="MetaData.LastUpdatedTime", modified_by="MetaData.LastModifiedByRef", version="SyncToken",
+                 first_version=0, render_version=str)
+    invoices, clock = store(qbo, key="Id", order=int)
+    invoices.load([{"Id": "7", "SyncToken": "3", "MetaData": {"LastUpdatedTime": "2026-03-01T08:00:00.000Z"}}])
+    created = invoices.insert({"Id": "8", "MetaData": {"CreateTime": "2026-03-02T09:00:00.000Z"}}, by={"value": "u"})
+    assert created == {"Id": "8", "SyncToken": "0", "MetaData": {
+        "CreateTime": "2026-03-02T09:00:00.000Z", "LastUpdatedTime": "2026-03-02T09:00:00.000Z",
+        "LastModifiedByRef": {"value": "u"}}}
+    clock.advance(5)
+    seeded = invoices.update("7", if_version=3)
+    assert seeded["SyncToken"] == "4" and seeded["MetaData"]["LastUpdatedTime"] == "2026-03-02T09:00:05.000Z"
+    assert [r["Id"] for r in invoices.changed_since("2026-03-02T09:00:00.000Z")] == ["8", "7"]
+
+
 def test_changed_since_answers_by_modification_time_then_id_with_the_bounds_asked() -> None:
     deals, clock = store(order=int)
     for n in (10, 9, 100):
