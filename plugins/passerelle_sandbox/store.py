@@ -185,6 +185,14 @@ class Collection:
                 self._meta[record_id] = _Meta(stamp, who, _version(version, self.stamps.first_version))
                 self._index.add(self._entry(record_id, stamp))
 
+    def adopt(self, record: Record) -> Record:
+        """Add a new record that carries its own stamps (a control-API create may set them): none rewritten."""
+        with self.lock:
+            if str(record[self.key]) in self._records:
+                raise KeyError(f"{record[self.key]} already exists")
+            self.load([record])
+            return record
+
     def insert(self, record: Record, *, by: Any = None, at: str | None = None) -> Record:
         """Add a new record stamped created and modified now (``at`` overrides the clock)."""
         with self.lock:
