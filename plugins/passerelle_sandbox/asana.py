@@ -51,7 +51,7 @@ from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.ids import NumericIdSequence
 from passerelle_sandbox.oauth import TokenRequest
 from passerelle_sandbox.rate_limits import WindowsByKey
-from passerelle_sandbox.store import Collection, Stamps
+from passerelle_sandbox.store import NO_STAMPS, Collection, Stamps
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ EVENTS_PER_SYNC = 100
 OBJECTS = ("projects", "sections", "tasks", "users", "time_entries")
 MODIFIED_AT = Stamps(modified="modified_at")
 """Tasks and projects carry ``modified_at``; the other objects keep no modification time."""
-UNSTAMPED = Stamps()
 SYNC_INVALID = ("Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch "
                 "the full dataset for this query now and use the new sync token for the next sync.")
 RATE_MESSAGE = ("You've made too many requests and hit a rate limit. Please retry after the given amount of time.")
@@ -199,7 +198,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
         self._pat_revoked = False
         self._rng = random.Random(f"{self.dataset.get('seed')}:asana:sandbox")
 
-    def _collection(self, records: list[Record], stamps: Stamps = UNSTAMPED) -> Collection:
+    def _collection(self, records: list[Record], stamps: Stamps = NO_STAMPS) -> Collection:
         collection = Collection(stamps, self.clock, key="gid", order=int, lock=self.lock)
         collection.load(records)
         return collection

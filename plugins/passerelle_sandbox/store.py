@@ -64,6 +64,10 @@ class Stamps:
     render_version: Callable[[int], Any] = _same
 
 
+NO_STAMPS = Stamps()
+"""For objects that show no stamps: the store still keeps their versions and tombstones."""
+
+
 @dataclass
 class Tombstone:
     """A deleted record as the deletes feed (or recycle bin) still knows it."""
@@ -97,8 +101,13 @@ class Collection:
     def __init__(
         self, stamps: Stamps, clock: VirtualClock, *, key: str = "id",
         order: Callable[[str], Any] = str, lock: threading.RLock | None = None,
+        sequence: Callable[[], int] | None = None,
     ) -> None:
+        """``order`` sorts ids within one stamp (``int`` for numeric ids); ``sequence``, when given, draws
+        every new version from a counter shared with other collections (Planner's ETags, org-wide row
+        versions) instead of counting per record."""
         self.stamps, self.clock, self.key, self.order = stamps, clock, key, order
+        self.sequence = sequence
         self.lock = lock if lock is not None else threading.RLock()
         self._records: dict[str, Record] = {}
         self._meta: dict[str, _Meta] = {}
@@ -182,7 +191,8 @@ class Collection:
                 who = _read(record, self.stamps.modified_by) if self.stamps.modified_by else by
                 version = _read(record, self.stamps.version) if self.stamps.version else None
                 self._records[record_id] = record
-                self._meta[record_id] = _Meta(stamp, who, _version(version, self.stamps.first_version))
+                seeded = self.sequence() if self.sequence and version is None else version
+                self._meta[record_id] = _Meta(stamp, who, _version(seeded, self.stamps.first_version))
                 self._index.add(self._entry(record_id, stamp))
 
     def adopt(self, record: Record) -> Record:
@@ -337,7 +347,7 @@ class Collection:
             self._index.remove(self._entry(record_id, meta.modified))
             self._index.add(self._entry(record_id, stamp))
             meta.modified = stamp
-        meta.version += 1
+        meta.version = self.sequence() if self.sequence else meta.version + 1
         if by is not None:
             meta.modified_by = by
         if self.stamps.modified:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from passerelle_sandbox.clock import VirtualClock, epoch_ms, parse_instant
-from passerelle_sandbox.store import Collection, Stamps, VersionConflict
+from passerelle_sandbox.store import NO_STAMPS, Collection, Stamps, VersionConflict
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 SF = Stamps(modified="SystemModstamp", modified_by="LastModifiedById", created="CreatedDate",
@@ -205,3 +205,17 @@ def test_a_page_costs_log_n_plus_page_not_a_scan() -> None:
     full_scan = time.perf_counter() - started
     assert len(scan) == big.count_between("2026-03-02T09:20:00.000Z")
     assert per_page * 50 < full_scan, (per_page, full_scan)
+
+
+def test_collections_sharing_a_sequence_never_hand_out_the_same_version_twice() -> None:
+    clock, counter = VirtualClock(T0), iter(range(1, 1000))
+    plans = Collection(NO_STAMPS, clock, sequence=counter.__next__)
+    tasks = Collection(NO_STAMPS, clock, sequence=counter.__next__)
+    plans.load([{"id": "p1"}, {"id": "p2"}])
+    tasks.insert({"id": "t1"})
+    plans.update("p1")
+    assert [plans.version("p1"), plans.version("p2"), tasks.version("t1")] == [4, 2, 3]
+    with pytest.raises(VersionConflict):
+        tasks.update("t1", if_version=1)
+    assert tasks.update("t1", if_version=3) is tasks["t1"] and tasks.version("t1") == 5
+    assert tasks["t1"] == {"id": "t1"}  # no stamps declared: the record itself is left alone
