@@ -49,7 +49,9 @@ class Stamps:
     left ``None`` are not written. ``render`` turns a canonical stamp into the stored field value and
     ``parse`` reads a seeded record's field back to canonical text. ``precision_ms`` truncates the
     clock (Zoho keeps seconds). A new record's version is ``first_version`` (QuickBooks' ``SyncToken``
-    starts at 0), shown through ``render_version``.
+    starts at 0), shown through ``render_version``. ``deleted_flag`` names the field of vendors whose
+    deleted records stay readable in place (Salesforce's ``IsDeleted``): a delete sets it and re-stamps
+    the record, which keeps its place among the records while its tombstone feeds the deletes.
     """
 
     modified: str | None = None
@@ -62,6 +64,7 @@ class Stamps:
     precision_ms: int = 1
     first_version: int = 1
     render_version: Callable[[int], Any] = _same
+    deleted_flag: str | None = None
 
 
 NO_STAMPS = Stamps()
@@ -93,6 +96,15 @@ class _Meta:
     modified: str
     modified_by: Any = None
     version: int = 1
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A :meth:`Collection.snapshot`."""
+
+    records: dict[str, Record]
+    meta: dict[str, _Meta]
+    tombstones: dict[str, Tombstone]
 
 
 class Collection:
@@ -131,6 +143,10 @@ class Collection:
 
     def get(self, record_id: str, default: Record | None = None) -> Record | None:
         return self._records.get(record_id, default)
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return list(self._records)
 
     def values(self) -> list[Record]:
         """Live records in insertion order (a list, so callers may write while iterating)."""
@@ -194,6 +210,8 @@ class Collection:
                 seeded = self.sequence() if self.sequence and version is None else version
                 self._meta[record_id] = _Meta(stamp, who, _version(seeded, self.stamps.first_version))
                 self._index.add(self._entry(record_id, stamp))
+                if self.stamps.deleted_flag and record.get(self.stamps.deleted_flag):
+                    self.bury(Tombstone(record_id, record, stamp, None, {}, self._meta[record_id].version))
 
     def adopt(self, record: Record) -> Record:
         """Add a new record that carries its own stamps (a control-API create may set them): none rewritten."""
@@ -245,9 +263,17 @@ class Collection:
 
     def delete(self, record_id: str, *, by: Any = None, at: str | None = None, if_version: int | None = None,
                **info: Any) -> Tombstone:
-        """Soft delete: the record leaves the live set and joins the tombstones (``info`` = vendor extras)."""
+        """Soft delete: the record leaves the live set and joins the tombstones (``info`` = vendor extras).
+
+        With a ``deleted_flag`` the record stays where it is, flagged and stamped modified at its deletion.
+        """
         with self.lock:
             self.check_version(record_id, if_version)
+            if self.stamps.deleted_flag:
+                record, stamp = self._records[record_id], self._now(at)
+                record[self.stamps.deleted_flag] = True
+                self._stamp(record_id, stamp, None)
+                return self.bury(Tombstone(record_id, record, stamp, by, info, self._meta[record_id].version))
             record = self._records.pop(record_id)
             meta = self._meta.pop(record_id)
             self._index.remove(self._entry(record_id, meta.modified))
@@ -256,6 +282,8 @@ class Collection:
     def purge(self, record_id: str) -> Record:
         """Hard delete: gone without a tombstone (vendors whose deletes leave no trace)."""
         with self.lock:
+            if record_id in self._tombstones:
+                self.forget(record_id)
             record = self._records.pop(record_id)
             meta = self._meta.pop(record_id)
             self._index.remove(self._entry(record_id, meta.modified))
@@ -277,6 +305,10 @@ class Collection:
             tombstone = self.forget(record_id)
             record = tombstone.record
             stamp = self._now(at)
+            if self.stamps.deleted_flag:
+                record[self.stamps.deleted_flag] = False
+                self._stamp(record_id, stamp, by)
+                return record
             self._records[record_id] = record
             self._meta[record_id] = _Meta(stamp, by, tombstone.version)
             self._index.add(self._entry(record_id, stamp))
@@ -289,6 +321,27 @@ class Collection:
             tombstone = self._tombstones.pop(record_id)
             self._deleted_index.remove(self._entry(record_id, tombstone.deleted_at))
             return tombstone
+
+    def snapshot(self) -> Saved:
+        """The collection's state, for an all-or-none request to go back to (rows copied one level)."""
+        with self.lock:
+            return Saved({rid: dict(row) for rid, row in self._records.items()},
+                         {rid: _Meta(m.modified, m.modified_by, m.version) for rid, m in self._meta.items()},
+                         dict(self._tombstones))
+
+    def rollback(self, saved: Saved) -> None:
+        """Go back to ``saved``: rows keep their identity, rows created since disappear."""
+        with self.lock:
+            for record_id in [r for r in self._records if r not in saved.records]:
+                del self._records[record_id]
+            for record_id, row in saved.records.items():
+                current = self._records.setdefault(record_id, {})
+                current.clear()
+                current.update(row)
+            self._meta = {rid: _Meta(m.modified, m.modified_by, m.version) for rid, m in saved.meta.items()}
+            self._index = SortedList(self._entry(rid, m.modified) for rid, m in self._meta.items())
+            self._tombstones = dict(saved.tombstones)
+            self._deleted_index = SortedList(self._entry(t.id, t.deleted_at) for t in self._tombstones.values())
 
     def clear(self) -> None:
         with self.lock:

@@ -219,3 +219,36 @@ def test_collections_sharing_a_sequence_never_hand_out_the_same_version_twice() 
         tasks.update("t1", if_version=1)
     assert tasks.update("t1", if_version=3) is tasks["t1"] and tasks.version("t1") == 5
     assert tasks["t1"] == {"id": "t1"}  # no stamps declared: the record itself is left alone
+
+
+def test_an_in_place_delete_keeps_the_row_readable_and_feeds_the_deletes() -> None:
+    sf = Stamps(modified="SystemModstamp", deleted_flag="IsDeleted")
+    contacts, clock = store(sf)
+    contacts.load([{"id": "003A", "SystemModstamp": "2026-03-01T00:00:00.000Z", "IsDeleted": True},
+                   {"id": "003B", "SystemModstamp": "2026-03-01T00:00:00.000Z", "IsDeleted": False}])
+    assert [t.id for t in contacts.deleted_since(None)] == ["003A"]  # a seeded deleted row is a tombstone too
+    clock.advance(60)
+    gone = contacts.delete("003B")
+    row = contacts["003B"]
+    assert gone.record is row and row["IsDeleted"] is True and row["SystemModstamp"] == "2026-03-02T09:01:00.000Z"
+    assert [r["id"] for r in contacts.values()] == ["003A", "003B"]  # queryAll still reads both
+    assert [t.id for t in contacts.deleted_between("2026-03-02T09:00:00.000Z", "2026-03-02T09:02:00.000Z")] == ["003B"]
+    contacts.restore("003B")
+    assert row["IsDeleted"] is False and contacts.tombstone("003B") is None
+    contacts.purge("003A")
+    assert "003A" not in contacts and contacts.deleted_since(None) == []
+
+
+def test_rollback_puts_rows_stamps_and_tombstones_back_keeping_row_identity() -> None:
+    deals, clock = store()
+    first = deals.insert({"id": "d1", "Amount": 10})
+    deals.insert({"id": "d2"})
+    saved = deals.snapshot()
+    clock.advance(5)
+    deals.update("d1", {"Amount": 99})
+    deals.delete("d2")
+    deals.insert({"id": "d3"})
+    deals.rollback(saved)
+    assert deals["d1"] is first and first["Amount"] == 10 and first["SystemModstamp"] == "2026-03-02T09:00:00.000Z"
+    assert sorted(deals.keys()) == ["d1", "d2"] and deals.tombstones() == [] and deals.version("d1") == 1
+    assert [r["id"] for r in deals.changed_since("2026-03-02T09:00:00.000Z")] == ["d1", "d2"]
