@@ -113,12 +113,12 @@ class Collection:
     def __init__(
         self, stamps: Stamps, clock: VirtualClock, *, key: str = "id",
         order: Callable[[str], Any] = str, lock: threading.RLock | None = None,
-        sequence: Callable[[], int] | None = None,
+        sequence: Callable[[], int] | None = None, id_of: Callable[[Any], Any] = str,
     ) -> None:
         """``order`` sorts ids within one stamp (``int`` for numeric ids); ``sequence``, when given, draws
         every new version from a counter shared with other collections (Planner's ETags, org-wide row
-        versions) instead of counting per record."""
-        self.stamps, self.clock, self.key, self.order = stamps, clock, key, order
+        versions) instead of counting per record; ``id_of`` is how records are keyed (Pipedrive: ``int``)."""
+        self.stamps, self.clock, self.key, self.order, self.id_of = stamps, clock, key, order, id_of
         self.sequence = sequence
         self.lock = lock if lock is not None else threading.RLock()
         self._records: dict[str, Record] = {}
@@ -202,7 +202,7 @@ class Collection:
         """Seed records as they are: their own stamps (read through ``Stamps.parse``) are kept."""
         with self.lock:
             for record in records:
-                record_id = str(record[self.key])
+                record_id = self.id_of(record[self.key])
                 stamp = self._seeded_stamp(record)
                 who = _read(record, self.stamps.modified_by) if self.stamps.modified_by else by
                 version = _read(record, self.stamps.version) if self.stamps.version else None
@@ -216,7 +216,7 @@ class Collection:
     def adopt(self, record: Record) -> Record:
         """Add a new record that carries its own stamps (a control-API create may set them): none rewritten."""
         with self.lock:
-            if str(record[self.key]) in self._records:
+            if self.id_of(record[self.key]) in self._records:
                 raise KeyError(f"{record[self.key]} already exists")
             self.load([record])
             return record
@@ -224,7 +224,7 @@ class Collection:
     def insert(self, record: Record, *, by: Any = None, at: str | None = None) -> Record:
         """Add a new record stamped created and modified now (``at`` overrides the clock)."""
         with self.lock:
-            record_id = str(record[self.key])
+            record_id = self.id_of(record[self.key])
             if record_id in self._records:
                 raise KeyError(f"{record_id} already exists")
             stamp = self._now(at)
