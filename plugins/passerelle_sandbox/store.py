@@ -11,9 +11,11 @@ holds one object type as plain dicts (the vendor's own field names) plus metadat
   read or a page costs O(log n + page) rather than a scan; a keyset ``after`` resumes a page exactly
   between records that share a stamp;
 - a delete moves the record to a tombstone (deletion time, who deleted, vendor extras) indexed by
-  (deleted, id) for the deletes feed; ``restore`` brings it back for vendors with a recycle bin;
-- an optional version counter serves optimistic concurrency (``If-Match`` → 412) through
-  :class:`VersionConflict`.
+  (deleted, id) for the deletes feed, or flags it in place where the vendor keeps deleted records
+  readable; ``restore`` brings it back for vendors with a recycle bin, ``purge`` deletes for good;
+- a version counter, per record or drawn from a shared sequence, serves optimistic concurrency
+  (``If-Match`` → 412) through :class:`VersionConflict`; ``snapshot``/``rollback`` serve all-or-none
+  requests.
 
 Stamps are canonical UTC text (see :mod:`passerelle_sandbox.clock`), so the index compares strings.
 A collection is safe to use from the server's threads; emulators that change several collections in
@@ -25,12 +27,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sortedcontainers import SortedList
 
-from passerelle_sandbox.clock import VirtualClock, canonical, canonicalize, epoch_ms, from_epoch_ms, parse_instant
+from passerelle_sandbox.clock import VirtualClock, canonical, canonicalize, epoch_ms, from_epoch_ms
 
 Record = dict[str, Any]
 ABOVE = "\uffff"
@@ -471,7 +472,3 @@ def _window(index: SortedList, low: str | None, high: str | None, low_inclusive:
     entries = index.islice(start, end, reverse=reverse)
     return [entry[2] for entry in entries]
 
-
-def stamp_after(stamp: str, precision_ms: int) -> str:
-    """The next stamp ``precision_ms`` later: a write that must move a record's stamp forward."""
-    return canonical(parse_instant(stamp) + timedelta(milliseconds=precision_ms))
