@@ -51,6 +51,7 @@ from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.ids import NumericIdSequence
 from passerelle_sandbox.oauth import TokenRequest
 from passerelle_sandbox.rate_limits import WindowsByKey
+from passerelle_sandbox.store import NO_STAMPS, Collection, Stamps
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ REFRESH_TOKEN = "2/1209000000000003/1209555500000042:e1d2c3b4a5f60718293a4b5c6d7
 MAX_LIMIT = 100
 EVENTS_PER_SYNC = 100
 OBJECTS = ("projects", "sections", "tasks", "users", "time_entries")
+MODIFIED_AT = Stamps(modified="modified_at")
+"""Tasks and projects carry ``modified_at``; the other objects keep no modification time."""
 SYNC_INVALID = ("Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch "
                 "the full dataset for this query now and use the new sync token for the next sync.")
 RATE_MESSAGE = ("You've made too many requests and hit a rate limit. Please retry after the given amount of time.")
@@ -171,14 +174,13 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
         data = deepcopy(self.dataset["asana"]) if "asana" in self.dataset else build_asana_dataset(self.dataset)
         self.workspace: Record = data["workspace"]
         self.teams = {t["gid"]: t for t in data.get("teams", [])}
-        self.users: dict[str, Record] = {u["gid"]: u for u in data["users"]}
+        self.users = self._collection(data["users"])
         self.custom_fields = data.get("custom_fields", [])
-        self.projects: dict[str, Record] = {p["gid"]: p for p in data["projects"]}
-        self.sections: dict[str, Record] = {s["gid"]: s for s in data["sections"]}
-        self.tasks: dict[str, Record] = {t["gid"]: t for t in data["tasks"]}
-        self.entries: dict[str, Record] = {e["gid"]: e for e in data["time_entries"]}
+        self.projects = self._collection(data["projects"], MODIFIED_AT)
+        self.sections = self._collection(data["sections"])
+        self.tasks = self._collection(data["tasks"], MODIFIED_AT)
+        self.entries = self._collection(data["time_entries"])  # Asana keeps no modification time on these
         self.links = data.get("links", [])
-        self.deleted: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
         everything = itertools.chain(self.users, self.projects, self.sections, self.tasks, self.entries,
                                      [self.workspace["gid"]], self.teams)
         self._next_gid = NumericIdSequence(list(everything))
@@ -195,6 +197,11 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
         self.offsets = OffsetCodec.fresh()
         self._pat_revoked = False
         self._rng = random.Random(f"{self.dataset.get('seed')}:asana:sandbox")
+
+    def _collection(self, records: list[Record], stamps: Stamps = NO_STAMPS) -> Collection:
+        collection = Collection(stamps, self.clock, key="gid", order=int, lock=self.lock)
+        collection.load(records)
+        return collection
 
     def public_credentials(self) -> dict[str, str]:
         return {"personal_access_token": PERSONAL_ACCESS_TOKEN, "client_id": CLIENT_ID,
@@ -538,20 +545,20 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
     def control_objects(self) -> list[str]:
         return list(OBJECTS)
 
-    def _store(self, obj: str) -> dict[str, Record]:
+    def _store(self, obj: str) -> Collection:
         return {"projects": self.projects, "sections": self.sections, "tasks": self.tasks, "users": self.users,
                 "time_entries": self.entries}[obj]
 
     def _control_record(self, obj: str, gid: str) -> Record:
         record = self._store(obj).get(gid)
         if record is None:
-            raise ControlError(404, f"no {obj} with gid {gid}" + (" (deleted)" if gid in self.deleted[obj] else ""))
+            raise ControlError(404, f"no {obj} with gid {gid}" + (" (deleted)" if self._store(obj).tombstone(gid) else ""))
         return record
 
     def control_list(self, obj: str, include_deleted: bool) -> list[Record]:
         records = [deepcopy(r) for r in self._store(obj).values()]
         if include_deleted:
-            records += [{**deepcopy(r), "_deleted": True} for r in self.deleted[obj].values()]
+            records += [{**deepcopy(t.record), "_deleted": True} for t in self._store(obj).tombstones()]
         return records
 
     def control_get(self, obj: str, record_id: str) -> Record:
@@ -612,7 +619,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
             record = {"gid": gid, "resource_type": "user", "name": fields.pop("name", f"User {gid}"),
                       "email": fields.pop("email", f"user{gid}@example.com"), "workspaces": []}
             record.update(fields)
-        self._store(obj)[gid] = record
+        self._store(obj).adopt(record)
         if obj == "tasks":
             for project in self._task_projects(record):
                 self._emit("added", record, [project], parent={"gid": project, "resource_type": "project"})
@@ -656,8 +663,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
             if "assignee" in fields:
                 fields["assignee"] = self._user(fields["assignee"])
             changes = [{"field": name, "action": "changed", "new_value": value} for name, value in fields.items()]
-            record.update(fields)
-            record["modified_at"] = now
+            self.tasks.update(record_id, fields, at=now)
             for change in changes or [{"field": "modified_at", "action": "changed"}]:
                 for project in self._task_projects(record):
                     self._emit("changed", record, [project], change,
@@ -667,8 +673,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
                 if field.get("name") in fields:
                     value = fields.pop(field["name"])
                     field.update({"text_value": value, "display_value": value})
-            record.update(fields)
-            record["modified_at"] = now
+            self.projects.update(record_id, fields, at=now)
             self._emit("changed", record, [])
         elif obj == "time_entries":
             if "created_by" in fields:
@@ -680,8 +685,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
 
     def control_delete(self, obj: str, record_id: str) -> Record:
         record = self._control_record(obj, record_id)
-        del self._store(obj)[record_id]
-        self.deleted[obj][record_id] = record
+        self._store(obj).delete(record_id)
         if obj == "tasks":
             for project in self._task_projects(record):
                 self._emit("deleted", record, [project], parent=None)

@@ -17,6 +17,7 @@ from passerelle_sandbox.asana_fields import FieldSettings, empty_slot
 from passerelle_sandbox.asana_model import Record, bad_request, not_found, render, wanted_fields
 from passerelle_sandbox.asana_writes import compact, day_or_none, request_data
 from passerelle_sandbox.core import Call, json_response
+from passerelle_sandbox.store import Collection
 
 TEXT_FIELDS = ("name", "notes")
 DAY_FIELDS = ("due_on", "start_on")
@@ -26,8 +27,8 @@ class AsanaProjectRoutes:
     """``on_update_project``; the app supplies stores and helpers."""
 
     lock: Any
-    projects: dict[str, Record]
-    users: dict[str, Record]
+    projects: Collection
+    users: Collection
     field_settings: FieldSettings
     _emit: Callable[..., None]
     now_text: Callable[[], str]
@@ -59,8 +60,7 @@ class AsanaProjectRoutes:
             if "custom_fields" in data:
                 self._project_slots(project)
                 self.field_settings.apply(project, data["custom_fields"])  # a bad field fails before any change
-            project.update(changes)
-            project["modified_at"] = self.now_text()
+            self.projects.update(project["gid"], changes)
             self._emit("changed", project, [])
             return json_response({"data": render(project, wanted_fields(call.request.args.get("opt_fields")), True)})
 

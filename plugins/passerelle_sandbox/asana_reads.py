@@ -18,6 +18,7 @@ from passerelle_sandbox.asana_fields import FieldSettings
 from passerelle_sandbox.asana_model import Record, bad_request, not_found, render, wanted_fields
 from passerelle_sandbox.clock import canonicalize
 from passerelle_sandbox.core import Call, json_response
+from passerelle_sandbox.store import Collection
 
 SEARCH_DEFAULT_LIMIT = 20
 SEARCH_SORTS = {"modified_at": "modified_at", "created_at": "created_at", "completed_at": "completed_at",
@@ -32,8 +33,8 @@ class AsanaReadRoutes:
     lock: Any
     workspace: Record
     teams: dict[str, Record]
-    projects: dict[str, Record]
-    tasks: dict[str, Record]
+    projects: Collection
+    tasks: Collection
     stories: dict[str, Record]
     field_settings: FieldSettings
     _page: Callable[..., Response]

@@ -19,6 +19,7 @@ from passerelle_sandbox.asana_fields import FieldSettings
 from passerelle_sandbox.asana_model import Record, bad_request, error_body, not_found, render, wanted_fields
 from passerelle_sandbox.asana_writes import compact, created_at_url, request_data
 from passerelle_sandbox.core import Call, VendorError, json_response
+from passerelle_sandbox.store import Collection
 
 MAX_RUNNING_JOBS = 5
 TEMPLATE_NAME = "Modèle — Projet client"
@@ -46,10 +47,10 @@ class AsanaTemplateRoutes:
     config: dict[str, Any]
     workspace: Record
     teams: dict[str, Record]
-    users: dict[str, Record]
-    projects: dict[str, Record]
-    sections: dict[str, Record]
-    tasks: dict[str, Record]
+    users: Collection
+    projects: Collection
+    sections: Collection
+    tasks: Collection
     templates: dict[str, Record]
     jobs: dict[str, Record]
     field_settings: FieldSettings
@@ -156,7 +157,7 @@ class AsanaTemplateRoutes:
             "workspace": {"gid": self.workspace["gid"], "resource_type": "workspace", "name": self.workspace["name"]},
             "public": spec["public"], "custom_fields": [],
         }
-        self.projects[project["gid"]] = project
+        self.projects.insert(project, at=now)
         self.field_settings.attach(project, [])
         project["custom_fields"] = [dict(s["custom_field"], text_value=None, display_value=None)
                                     if s["custom_field"].get("type") == "text"
@@ -168,7 +169,7 @@ class AsanaTemplateRoutes:
         for offset, name in enumerate(TEMPLATE_SECTIONS):
             section = {"gid": self._next_gid(), "resource_type": "section", "name": name, "created_at": now,
                        "project": dict(link)}
-            self.sections[section["gid"]] = section
+            self.sections.insert(section, at=now)
             sections.append(section)
         for name, days in TEMPLATE_TASKS:
             task: Record = {
@@ -182,7 +183,7 @@ class AsanaTemplateRoutes:
                 "workspace": dict(project["workspace"]), "custom_fields": [],
             }
             self.field_settings.attach(task, [project])
-            self.tasks[task["gid"]] = task
+            self.tasks.insert(task, at=now)
             self._emit("added", task, [project["gid"]], parent={"gid": project["gid"], "resource_type": "project"})
         return project
 

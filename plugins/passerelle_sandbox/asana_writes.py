@@ -26,6 +26,7 @@ from passerelle_sandbox.asana_fields import FieldSettings
 from passerelle_sandbox.asana_model import Record, bad_request, error_body, not_found, render, wanted_fields
 from passerelle_sandbox.clock import canonicalize
 from passerelle_sandbox.core import Call, VendorError, json_response
+from passerelle_sandbox.store import Collection
 
 MAX_DEPENDENCIES = 30
 READ_ONLY = ("gid", "resource_type", "created_at", "modified_at", "completed_at", "completed_by", "num_subtasks",
@@ -75,12 +76,11 @@ class AsanaWriteRoutes:
     lock: Any
     config: dict[str, Any]
     workspace: Record
-    users: dict[str, Record]
-    projects: dict[str, Record]
-    sections: dict[str, Record]
-    tasks: dict[str, Record]
+    users: Collection
+    projects: Collection
+    sections: Collection
+    tasks: Collection
     stories: dict[str, Record]
-    deleted: dict[str, dict[str, Record]]
     field_settings: FieldSettings
     _next_gid: Callable[[], str]
     _emit: Callable[..., None]
@@ -103,7 +103,7 @@ class AsanaWriteRoutes:
         return compact(user)
 
     def _write_task(self, task: Record) -> None:
-        task["modified_at"] = self.now_text()
+        self.tasks.touch(task["gid"])
 
     def _task_response(self, call: Call, task: Record, status: int = 200) -> Response:
         fields = wanted_fields(call.request.args.get("opt_fields"))
@@ -143,7 +143,7 @@ class AsanaWriteRoutes:
         if comment:
             story["html_text"] = f"<body>{text}</body>"
         self.stories[story["gid"]] = story
-        task["modified_at"] = now
+        self.tasks.touch(task["gid"], at=now)
         self._emit("added", story, [task["gid"], *self._watchers(task)], parent=compact(task))
         return story
 
@@ -238,7 +238,7 @@ class AsanaWriteRoutes:
             return self._task_response(call, task, 201)
 
     def _insert(self, task: Record, parent: Record | None) -> None:
-        self.tasks[task["gid"]] = task
+        self.tasks.insert(task, at=task["modified_at"])
         if parent is not None:
             parent["num_subtasks"] = parent.get("num_subtasks", 0) + 1
         for membership in task["memberships"]:
@@ -329,8 +329,7 @@ class AsanaWriteRoutes:
             self._check_editable(task)
             doomed = [task] + [t for t in self.tasks.values() if (t.get("parent") or {}).get("gid") == gid]
             for record in doomed:
-                del self.tasks[record["gid"]]
-                self.deleted["tasks"][record["gid"]] = record
+                self.tasks.delete(record["gid"])
                 self._emit("deleted", record, self._watchers(record))
             if task.get("parent") and task["parent"]["gid"] in self.tasks:
                 parent = self.tasks[task["parent"]["gid"]]

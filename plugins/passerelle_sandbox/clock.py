@@ -78,6 +78,11 @@ def from_epoch_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
+def canonical_ms(ms: int) -> str:
+    """Epoch milliseconds → canonical text (Jira and Trello keep their stamps as epoch milliseconds)."""
+    return canonical(from_epoch_ms(ms))
+
+
 def is_date_text(value: object) -> bool:
     if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
         return False

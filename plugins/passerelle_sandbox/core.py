@@ -9,8 +9,9 @@ the vendor routes (and vice versa).
 What a vendor declares rather than writes: its rate limits with :mod:`passerelle_sandbox.rate_limits`
 (sliding windows, weighted or not, and fixed budgets), its paging with :mod:`passerelle_sandbox.paging`
 (offset and page-number slices, signed opaque tokens) and its OAuth token endpoint with
-:mod:`passerelle_sandbox.oauth` (client authentication by HTTP Basic or form, grant dispatch); faults
-come from :mod:`passerelle_sandbox.faults` and time from :mod:`passerelle_sandbox.clock`.
+:mod:`passerelle_sandbox.oauth` (client authentication by HTTP Basic or form, grant dispatch) and its
+records with :mod:`passerelle_sandbox.store` (stamps, tombstones, changed-since index); faults come from
+:mod:`passerelle_sandbox.faults` and time from :mod:`passerelle_sandbox.clock`.
 """
 
 from __future__ import annotations

@@ -83,9 +83,9 @@ class FolkApp(FolkWriteRoutes, VendorApp):
             group: {kind: [dict(f) for f in fields] for kind, fields in by_kind.items()}
             for group, by_kind in section["custom_fields"].items()
         }
-        self.records: dict[str, dict[str, Record]] = {
-            obj: {r["id"]: _copy(r) for r in section["objects"].get(obj, [])} for obj in OBJECTS
-        }
+        self.records: dict[str, Collection] = {obj: self.collection() for obj in OBJECTS}
+        for obj in OBJECTS:
+            self.records[obj].load(_copy(r) for r in section["objects"].get(obj, []))
         self._key_revoked = False
         self._rng = random.Random(f"{self.seed}:folk:sandbox")
         self.load_writes()
@@ -246,7 +246,7 @@ class FolkApp(FolkWriteRoutes, VendorApp):
             record.update({"createdAt": self.now_text(), "groups": [], "customFieldValues": {}, "emails": [],
                            "phones": [], "urls": [], "addresses": [], "description": ""})
         self._set_fields(record, body.get("fields", {}))
-        self.records[obj][record_id] = record
+        self.records[obj].insert(record)
         return {"id": record_id, "record": _copy(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
@@ -256,7 +256,7 @@ class FolkApp(FolkWriteRoutes, VendorApp):
 
     def control_delete(self, obj: str, record_id: str) -> Record:
         """folk deletes for good: the record disappears from every listing and read."""
-        record = self.records[obj].pop(self._record(obj, record_id)["id"])
+        record = self.records[obj].purge(self._record(obj, record_id)["id"])
         return {"id": record_id, "record": _copy(record)}
 
     def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:
@@ -273,7 +273,7 @@ class FolkApp(FolkWriteRoutes, VendorApp):
                     template[name] = f"Sandbox Bulk {obj} {len(self.records[obj]) + 1:07d}"
             if "createdAt" in template:
                 template["createdAt"] = self.now_text()
-            self.records[obj][template["id"]] = template
+            self.records[obj].insert(template)
             created.append(template["id"])
         now = self.now_text()
         for record in touched:  # without a modification time, a touch must change content to be seen

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.folk_model import folk_error
+from passerelle_sandbox.store import NO_STAMPS, Collection
 
 Record = dict[str, Any]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -58,7 +59,7 @@ def _invalid(message: str, **details: Any) -> Exception:
 class FolkWriteRoutes:
     """``on_*`` write handlers over the app's ``records``, ``groups`` and ``field_definitions``."""
 
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     groups: list[Record]
     field_definitions: dict[str, dict[str, list[Record]]]
     config: dict[str, Any]
@@ -66,7 +67,11 @@ class FolkWriteRoutes:
     _rng: Any
 
     def load_writes(self) -> None:
-        self.group_objects: dict[tuple[str, str], dict[str, Record]] = {}
+        self.group_objects: dict[tuple[str, str], Collection] = {}
+
+    def collection(self) -> Collection:
+        """folk keeps no modification time and deletes for good: the store only holds the records."""
+        return Collection(NO_STAMPS, self.clock, lock=self.lock)  # type: ignore[attr-defined]
 
     # ----------------------------------------------------------------------- helpers
 
@@ -121,7 +126,7 @@ class FolkWriteRoutes:
             return str(found["id"])
         company = self._blank("companies")
         company["name"] = name
-        self.records["companies"][company["id"]] = company
+        self.records["companies"].insert(company)
         return str(company["id"])
 
     def _blank(self, obj: str) -> Record:
@@ -223,7 +228,7 @@ class FolkWriteRoutes:
         with self.lock:
             record = self._blank(obj)
             self._write(obj, record, body)
-            self.records[obj][record["id"]] = record
+            self.records[obj].insert(record)
             return json_response({"data": _copy(record), "deprecations": []})
 
     def _found(self, obj: str, record_id: str) -> Record:
@@ -242,19 +247,22 @@ class FolkWriteRoutes:
     def on_delete(self, call: Call, obj: str, record_id: str) -> Response:
         with self.lock:
             self._found(obj, record_id)
-            del self.records[obj][record_id]
+            self.records[obj].purge(record_id)
         return json_response({"data": {"id": record_id}, "deprecations": []})
 
     # ------------------------------------------------------------------ group objects
 
-    def _object_store(self, group_id: str, object_type: str) -> dict[str, Record]:
+    def _object_store(self, group_id: str, object_type: str) -> Collection:
         if not any(g["id"] == group_id for g in self.groups):
             raise folk_error(404, f"group {group_id} not found")
         if object_type not in self.config.get("object_types", ("Deals",)):
             raise folk_error(404, f"object type {object_type} not found in group {group_id}")
-        return self.group_objects.setdefault((group_id, object_type), {})
+        key = (group_id, object_type)
+        if key not in self.group_objects:
+            self.group_objects[key] = self.collection()
+        return self.group_objects[key]
 
-    def _group_object(self, group_id: str, object_type: str, object_id: str) -> tuple[dict[str, Record], Record]:
+    def _group_object(self, group_id: str, object_type: str, object_id: str) -> tuple[Collection, Record]:
         store = self._object_store(group_id, object_type)
         record = store.get(object_id)
         if record is None:
@@ -292,7 +300,7 @@ class FolkWriteRoutes:
                               "customFieldValues": {}, "createdAt": self.now_text(),  # type: ignore[attr-defined]
                               "createdBy": self._api_user()}
             self._write_object(record, body)
-            store[record["id"]] = record
+            store.insert(record)
             return json_response({"data": _copy(record), "deprecations": []})
 
     def on_object_get(self, call: Call, group_id: str, object_type: str, object_id: str) -> Response:
@@ -310,7 +318,7 @@ class FolkWriteRoutes:
     def on_object_delete(self, call: Call, group_id: str, object_type: str, object_id: str) -> Response:
         with self.lock:
             store, _ = self._group_object(group_id, object_type, object_id)
-            del store[object_id]
+            store.purge(object_id)
         return json_response({"data": {"id": object_id}, "deprecations": []})
 
 

@@ -26,6 +26,7 @@ delete; deleting a group deletes its plans, a plan its buckets and tasks, a task
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 import secrets
@@ -45,6 +46,7 @@ from passerelle_sandbox.graph_model import SkipTokens, etag, graph_error
 from passerelle_sandbox.graph_writes import PlannerWrites
 from passerelle_sandbox.paging import offset_page
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import NO_STAMPS, Collection
 
 Record = dict[str, Any]
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -95,14 +97,13 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
 
     def load(self) -> None:
         section = self.dataset["planner"] if "planner" in self.dataset else build_planner_dataset(self.dataset)
-        self.store: dict[str, dict[str, Record]] = {
-            name: {r["id"]: copy.deepcopy(r) for r in section.get(name, [])} for name in OBJECTS}
+        serial = itertools.count(1)  # one version sequence for every Planner object: each ETag is new
+        self.store: dict[str, Collection] = {
+            name: Collection(NO_STAMPS, self.clock, lock=self.lock, sequence=serial.__next__ if name in KINDS else None)
+            for name in OBJECTS}
+        for name in (*KINDS, *(o for o in OBJECTS if o not in KINDS)):
+            self.store[name].load(copy.deepcopy(r) for r in section.get(name, []))
         self.links = list(section.get("links", []))
-        self.versions: dict[str, int] = {}
-        self.serial = 0
-        for name in KINDS:
-            for record_id in self.store[name]:
-                self._bump(name, record_id)
         self._rng = random.Random(f"{self.dataset.get('seed')}:planner:sandbox")
 
     def on_reset(self) -> None:
@@ -118,11 +119,10 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
         return (GRAPH_SCOPE, "https://graph.microsoft.com//.default")
 
     def _bump(self, name: str, record_id: str) -> None:
-        self.serial += 1
-        self.versions[f"{name}:{record_id}"] = self.serial
+        self.store[name].touch(record_id)
 
     def _etag(self, name: str, record_id: str) -> str:
-        return etag(KINDS[name], self.versions[f"{name}:{record_id}"])
+        return etag(KINDS[name], self.store[name].version(record_id))
 
     # -------------------------------------------------------------------------- pipeline
 
@@ -301,8 +301,7 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
 
     def _new_details(self, task_id: str) -> Record:
         row = new_details(task_id)
-        self.store["details"][task_id] = row
-        self._bump("details", task_id)
+        self.store["details"].insert(row)
         return row
 
     def on_task(self, call: Call, task_id: str) -> Response:
@@ -364,8 +363,8 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
 
     def _forget(self, name: str, record_id: str) -> None:
         """Delete for good, with what hangs off it (a group's plans, a plan's buckets and tasks, a task's details)."""
-        self.store[name].pop(record_id, None)
-        self.versions.pop(f"{name}:{record_id}", None)
+        if record_id in self.store[name]:
+            self.store[name].purge(record_id)
         if name == "groups":
             for plan in [p["id"] for p in self.store["plans"].values() if p["owner"] == record_id]:
                 self._forget("plans", plan)
@@ -424,9 +423,7 @@ class GraphApp(PlannerWrites, EntraEndpoints, VendorApp):
             if obj == "groups":
                 row.setdefault("groupTypes", ["Unified"])
                 row.setdefault("createdDateTime", ts(now))
-        self.store[obj][record_id] = row
-        if obj in KINDS:
-            self._bump(obj, record_id)
+        self.store[obj].insert(row)
         if obj == "tasks":
             self._new_details(record_id)
         return {"id": record_id, "record": self._render(obj, row)}

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_planner import new_task, ts
 from passerelle_sandbox.graph_model import graph_error
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 GROUP_URL = re.compile(r"^https://graph\.microsoft\.com/(?:v1\.0|beta)/groups/([0-9a-fA-F-]{36})/?$")
@@ -41,7 +42,7 @@ def _bad(message: str) -> Any:
 class PlannerWrites:
     """``on_*`` write handlers; the host app provides ``store``, ``lock``, ``_get``, ``_bump``, ``_render``..."""
 
-    store: dict[str, dict[str, Record]]
+    store: dict[str, Collection]
     lock: Any
     credentials_: Any
     _rng: Any
@@ -60,8 +61,7 @@ class PlannerWrites:
                 "application": {"displayName": None, "id": self.credentials_.client_id}}
 
     def _created(self, name: str, row: Record) -> Response:
-        self.store[name][row["id"]] = row
-        self._bump(name, row["id"])  # type: ignore[attr-defined]
+        self.store[name].insert(row)
         return json_response({"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#planner/{name}/$entity",
                               **self._render(name, row)}, status=201)  # type: ignore[attr-defined]
 

@@ -40,13 +40,13 @@ import json
 import random
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
-from passerelle_sandbox.clock import epoch_ms
+from passerelle_sandbox.clock import canonical_ms, epoch_ms, from_canonical
 from passerelle_sandbox.core import Call, VendorApp, VendorError, correlation_id, json_response
 from passerelle_sandbox.dataset_jira import STATUSES, build_jira_dataset, jira_time
 from passerelle_sandbox.faults import FaultSpec
@@ -58,6 +58,7 @@ from passerelle_sandbox.jira_reads import READ_RULES, JiraReadsMixin
 from passerelle_sandbox.jira_writes import WRITE_RULES, JiraWritesMixin
 from passerelle_sandbox.paging import offset_page, pack, unpack
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Stamps, Tombstone
 
 Record = dict[str, Any]
 API_TOKEN = "ATATT3xFfGF0sandbox-passerelle-jira-token-7c1e9a44"
@@ -71,6 +72,9 @@ NAVIGABLE = ("summary", "status", "statusCategory", "issuetype", "project", "ass
 EVERY_FIELD = ("comment", "worklog", "subtasks")
 STATUS = {s[1]: s for s in STATUSES}
 MAX_WORKLOG_IDS = 1000
+WORKLOG_STAMPS = Stamps(modified="updated", render=lambda stamp: epoch_ms(from_canonical(stamp)), parse=canonical_ms)
+"""A worklog's ``updated`` is kept in epoch milliseconds, as the feeds answer it."""
+FeedReader = Callable[[dict[str, Any]], list[tuple[int, str, list[Record]]]]
 
 
 def parse_jira_time(text: str) -> int:
@@ -157,16 +161,16 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
             for name in ("created", "updated", "resolutiondate"):
                 copy[name] = parse_jira_time(copy[name]) if copy.get(name) else None
             self.issues[copy["id"]] = copy
-        self.worklogs: dict[str, Record] = {}
+        self.worklogs = Collection(WORKLOG_STAMPS, self.clock, order=int, lock=self.lock)
         for worklog in section["worklogs"]:
             copy = json.loads(json.dumps(worklog))
             for name in ("created", "updated", "started"):
                 copy[name] = parse_jira_time(copy[name])
-            self.worklogs[copy["id"]] = copy
-        self.deleted_worklogs: dict[str, Record] = {
-            str(d["worklogId"]): {"id": str(d["worklogId"]), "issueId": None, "deletedAt": int(d["updatedTime"])}
-            for d in section.get("deleted_worklogs", [])
-        }
+            self.worklogs.load([copy])
+        for gone in section.get("deleted_worklogs", []):
+            worklog_id = str(gone["worklogId"])
+            self.worklogs.bury(Tombstone(worklog_id, {"id": worklog_id, "issueId": None},
+                                         canonical_ms(int(gone["updatedTime"]))))
         self.deleted_issues: dict[str, Record] = {}
         self._api_token_revoked = False
         self._rng = random.Random(f"{self.dataset.get('seed')}:jira:sandbox")
@@ -663,15 +667,18 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
             users = sorted(self.users.values(), key=lambda u: u["accountId"])
             return json_response([self.user_ref(u["accountId"]) for u in users[start: start + size]])
 
-    def _feed(self, call: Call, entries: list[tuple[int, str, list[Record]]], path: str) -> Response:
-        """One page of ``/worklog/updated`` or ``/worklog/deleted`` from (time, id, properties) entries."""
+    def _feed(self, call: Call, read: FeedReader, path: str) -> Response:
+        """One page of ``/worklog/updated`` or ``/worklog/deleted``: ``read`` answers (time, id, properties)
+        entries with ``since < time ≤ horizon`` from the store's index, at most ``limit`` of them."""
         try:
             since = int(call.request.args.get("since", 0))
         except ValueError:
             raise jira_error(400, "since must be a UNIX timestamp in milliseconds") from None
         horizon = self.now_ms() - int(float(self.config["worklog_feed_lag_seconds"]) * 1000)
-        visible = sorted((e for e in entries if since < e[0] <= horizon), key=lambda e: (e[0], int(e[1])))
         size = int(self.config["worklog_page_size"])
+        window = {"low": canonical_ms(since) if since >= 0 else None, "high": canonical_ms(horizon),
+                  "low_inclusive": False, "high_inclusive": True, "limit": size + 1}
+        visible = read(window) if since < horizon else []
         page, last = visible[:size], len(visible) <= size
         until = max(since, horizon, page[-1][0] if page else since) if last else page[-1][0]
         expand = "properties" in self._csv(call, "expand")
@@ -687,13 +694,15 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
 
     def on_worklogs_updated(self, call: Call) -> Response:
         with self.lock:
-            entries = [(w["updated"], w["id"], [dict(p) for p in w.get("properties", [])]) for w in self.worklogs.values()]
-            return self._feed(call, entries, "/rest/api/3/worklog/updated")
+            return self._feed(call, lambda window: [
+                (w["updated"], w["id"], [dict(p) for p in w.get("properties", [])])
+                for w in self.worklogs.changed_between(**window)], "/rest/api/3/worklog/updated")
 
     def on_worklogs_deleted(self, call: Call) -> Response:
         with self.lock:
-            entries = [(d["deletedAt"], d["id"], []) for d in self.deleted_worklogs.values()]
-            return self._feed(call, entries, "/rest/api/3/worklog/deleted")
+            return self._feed(call, lambda window: [
+                (epoch_ms(from_canonical(t.deleted_at)), t.id, []) for t in self.worklogs.deleted_between(**window)],
+                "/rest/api/3/worklog/deleted")
 
     def on_worklog_list(self, call: Call) -> Response:
         body = call.request.get_json(silent=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from passerelle_sandbox.clock import canonical_ms, epoch_ms, from_canonical
 from passerelle_sandbox.core import ControlError
 from passerelle_sandbox.dataset_jira import BILLING_PROPERTY, STATUSES
 from passerelle_sandbox.jira_common import Record
+from passerelle_sandbox.store import Collection
 
 OBJECTS = ("projects", "versions", "issues", "worklogs", "users")
 STATUS = {s[1]: s for s in STATUSES}
@@ -23,9 +25,8 @@ class JiraControlMixin:
     projects: dict[str, Record]
     versions: dict[str, Record]
     issues: dict[str, Record]
-    worklogs: dict[str, Record]
+    worklogs: Collection
     users: dict[str, Record]
-    deleted_worklogs: dict[str, Record]
     deleted_issues: dict[str, Record]
     account: Record
     _last_ids: dict[str, int]
@@ -70,8 +71,8 @@ class JiraControlMixin:
         live = [self._control_view(obj, r) for r in self._store(obj).values() if not r.get("deleted")]
         if include_deleted:
             if obj == "worklogs":
-                live += [{"id": d["id"], "issueId": d["issueId"], "deleted": True, "deletedAt": d["deletedAt"]}
-                         for d in self.deleted_worklogs.values()]
+                live += [{"id": t.id, "issueId": t.record["issueId"], "deleted": True,
+                          "deletedAt": epoch_ms(from_canonical(t.deleted_at))} for t in self.worklogs.tombstones()]
             elif obj == "issues":
                 live += [{"id": d["id"], "key": d["key"], "deleted": True, "deletedAt": d["deletedAt"]}
                          for d in self.deleted_issues.values()]
@@ -86,7 +87,8 @@ class JiraControlMixin:
     def _next_id(self, obj: str) -> str:
         if obj not in self._last_ids:
             existing = [int(k) for k in self._store(obj) if str(k).isdigit()]
-            existing += [int(k) for k in {"worklogs": self.deleted_worklogs, "issues": self.deleted_issues}.get(obj, {})]
+            gone = {"worklogs": [t.id for t in self.worklogs.tombstones()], "issues": list(self.deleted_issues)}
+            existing += [int(k) for k in gone.get(obj, [])]
             self._last_ids[obj] = max(existing, default=10_000)
         self._last_ids[obj] += 1
         return str(self._last_ids[obj])
@@ -131,7 +133,6 @@ class JiraControlMixin:
             for name in ("timeSpentSeconds", "comment", "author"):
                 if name in fields:
                     record[name] = fields.pop(name)
-            record["updated"] = now
             record["updateAuthor"] = record.get("author")
             self._touch_issue(record["issueId"], now)
         elif obj == "projects":
@@ -184,12 +185,18 @@ class JiraControlMixin:
                       "emailAddress": None, "active": True, "timeZone": self.zone, "locale": "fr_FR"}
         self._apply(obj, record, fields, now)
         record_id = record.get("id", record.get("accountId"))
-        self._store(obj)[record_id] = record
+        if obj == "worklogs":
+            self.worklogs.insert(record, at=canonical_ms(now))
+        else:
+            self._store(obj)[record_id] = record
         return {"id": record_id, "record": self._control_view(obj, record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
         record = self._get(obj, record_id)
-        self._apply(obj, record, dict(body.get("fields") or {}), self.now_ms())
+        now = self.now_ms()
+        self._apply(obj, record, dict(body.get("fields") or {}), now)
+        if obj == "worklogs":
+            self.worklogs.touch(record["id"], at=canonical_ms(now))
         return {"id": record.get("id", record.get("accountId")), "record": self._control_view(obj, record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -212,8 +219,7 @@ class JiraControlMixin:
         return {"id": record.get("id", record.get("accountId")), "deleted": True, "deletedAt": self.stamp(now)}
 
     def _delete_worklog(self, worklog: Record, now: int) -> None:
-        del self.worklogs[worklog["id"]]
-        self.deleted_worklogs[worklog["id"]] = {"id": worklog["id"], "issueId": worklog["issueId"], "deletedAt": now}
+        self.worklogs.delete(worklog["id"], at=canonical_ms(now))
 
     def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:
         live = [k for k, r in self._store(obj).items() if not r.get("deleted")]

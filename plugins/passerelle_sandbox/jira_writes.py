@@ -18,12 +18,14 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from passerelle_sandbox.clock import canonical_ms
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_jira import STATUSES
 from passerelle_sandbox.jira_common import Record, jira_error, read_rich_text, rule
 from passerelle_sandbox.jira_fields import CREATABLE, EDITABLE, FieldErrors, JiraFieldsMixin, parse_duration
 from passerelle_sandbox.jira_meta import ISSUE_TYPE_IDS
 from passerelle_sandbox.jira_reads import TRANSITIONS
+from passerelle_sandbox.store import Collection
 
 MAX_BULK = 50
 STATUS_BY_NAME = {s[1]: s for s in STATUSES}
@@ -51,7 +53,7 @@ class JiraWritesMixin(JiraFieldsMixin):
     projects: dict[str, Record]
     versions: dict[str, Record]
     users: dict[str, Record]
-    worklogs: dict[str, Record]
+    worklogs: Collection
     comments: dict[str, list[Record]]
     histories: dict[str, list[Record]]
     components: dict[str, Record]
@@ -287,7 +289,7 @@ class JiraWritesMixin(JiraFieldsMixin):
                        "author": self.account["accountId"], "updateAuthor": self.account["accountId"],
                        "comment": text or "", "started": started, "timeSpentSeconds": seconds, "created": now,
                        "updated": now, "properties": [dict(p) for p in body.get("properties") or [] if isinstance(p, dict)]}
-            self.worklogs[worklog["id"]] = worklog
+            self.worklogs.insert(worklog, at=canonical_ms(now))
             spent = spent_before + int(seconds or 0)
             self._record_history(issue, [
                 {"field": "timespent", "fieldtype": "jira", "fieldId": "timespent", "from": str(spent_before or "") or None,

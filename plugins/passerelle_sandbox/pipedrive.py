@@ -56,6 +56,7 @@ from passerelle_sandbox.pipedrive_model import (
 )
 from passerelle_sandbox.pipedrive_writes import WRITE_RULES, PipedriveWriteRoutes
 from passerelle_sandbox.rate_limits import Budget, SlidingWindow, take_together
+from passerelle_sandbox.store import Collection, Stamps
 
 API_TOKEN = "4f7c1e2d9a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 CLIENT_ID = "b1c2d3e4f5a6b7c8"
@@ -65,6 +66,9 @@ V2_LISTS = ("organizations", "persons", "deals", "products")
 RECENT_ITEMS = {"organization": "organizations", "person": "persons", "deal": "deals", "product": "products",
                 "user": "users"}
 DEAL_STATUSES = ("open", "won", "lost", "deleted")
+RECORD_STAMPS = Stamps(modified="update_time", deleted_flag="is_deleted", precision_ms=1000)
+"""A deleted record stays readable (``is_deleted``, deals listed under ``status=deleted``) for a while."""
+USER_STAMPS = Stamps(modified="modified", precision_ms=1000)
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,11 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         self.section = section
         self.seed = int(self.dataset.get("seed") or 1)
         self.fields: dict[str, list[Record]] = {e: [dict(f) for f in rows] for e, rows in section["fields"].items()}
-        self.records: dict[str, dict[int, Record]] = {
-            obj: {int(r["id"]): _copy(r) for r in section["objects"].get(obj, [])} for obj in OBJECTS
-        }
+        self.records: dict[str, Collection] = {}
+        for obj in OBJECTS:
+            stamps = USER_STAMPS if obj == "users" else RECORD_STAMPS
+            self.records[obj] = Collection(stamps, self.clock, order=int, id_of=int, lock=self.lock)
+            self.records[obj].load(_copy(r) for r in section["objects"].get(obj, []))
         self._next_id = {obj: max(store, default=0) for obj, store in self.records.items()}
         self._token_revoked = False
         self._rng = random.Random(f"{self.seed}:pipedrive:sandbox")
@@ -329,9 +335,8 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         after = decode_cursor(args["cursor"]) if args.get("cursor") else None
         with self.lock:
             rows = [
-                r for r in self.records[obj].values()
+                r for r in self.records[obj].changed_between(since, until)
                 if self._visible(obj, r, statuses)
-                and (since is None or r["update_time"] >= since) and (until is None or r["update_time"] < until)
                 and (ids is None or r["id"] in ids)
                 and all(r.get(name) == value for name, value in filters.items())
             ]
@@ -467,7 +472,7 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
             changes = []
             for item in items:
                 obj = RECENT_ITEMS[item]
-                for record in self.records[obj].values():
+                for record in self.records[obj].changed_since(since):
                     moment = record.get("modified" if obj == "users" else "update_time")
                     if moment and moment >= since:
                         changes.append((moment, item, record["id"], record))
@@ -525,7 +530,7 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         return key
 
     def _stamp(self, obj: str, record: Record, now: str) -> None:
-        record[self._modified_key(obj)] = now
+        self.records[obj].touch(record["id"], at=now)
         if obj == "deal_products":
             self._restamp_deal(record["deal_id"], now)
 
@@ -534,8 +539,8 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         deal = self.records["deals"].get(deal_id)
         if deal is None or deal.get("is_deleted"):
             return
-        deal["value"] = sum((Decimal(str(p["sum"])) for p in self._deal_products([deal_id])), Decimal("0.00"))
-        deal["update_time"] = now
+        value = sum((Decimal(str(p["sum"])) for p in self._deal_products([deal_id])), Decimal("0.00"))
+        self.records["deals"].update(deal_id, {"value": value}, at=now)
 
     def control_create(self, obj: str, body: dict[str, Any]) -> Record:
         now = self._now()
@@ -557,7 +562,7 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         self._set_fields(obj, record, body.get("fields", {}))
         if obj == "deal_products" and record.get("deal_id") not in self.records["deals"]:
             raise ControlError(400, f"deal_products needs the id of an existing deal, got {record.get('deal_id')!r}")
-        self.records[obj][record_id] = record
+        self.records[obj].insert(record, at=now)
         if obj == "deal_products":
             self._restamp_deal(record["deal_id"], now)
         return {"id": record_id, "record": render_v2(record)}
@@ -576,15 +581,15 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
         record = self._control_record(obj, record_id)
         now = self._now()
         if obj == "users":
-            record["active_flag"] = False
-            record["modified"] = now
+            self.records[obj].update(record["id"], {"active_flag": False}, at=now)
         elif obj == "deal_products":
-            del self.records[obj][record["id"]]
+            self.records[obj].purge(record["id"])
             self._restamp_deal(record["deal_id"], now)
         else:
             if record.get("is_deleted"):
                 raise ControlError(404, f"{obj} {record_id} is already deleted")
-            record.update({"is_deleted": True, "update_time": now, "delete_time": now})
+            self.records[obj].delete(record["id"], at=now)
+            record["delete_time"] = now
             if obj == "deals":
                 record["status"] = "deleted"
         return {"id": record["id"], "record": render_v2(record)}
@@ -606,7 +611,7 @@ class PipedriveApp(PipedriveWriteRoutes, VendorApp):
             for name in ("name", "title"):
                 if name in template:
                     template[name] = f"Sandbox Bulk {obj} {serial:07d}"
-            self.records[obj][template["id"]] = _copy(template)
+            self.records[obj].insert(_copy(template), at=now)
             created.append(template["id"])
         for record in touched:
             self._set_fields(obj, record, fields)

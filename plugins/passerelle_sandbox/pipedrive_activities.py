@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.pipedrive_model import Record, pd_error, v1_time, v2_time
+from passerelle_sandbox.store import Collection
 
 ACTIVITY_WRITABLE = ("subject", "type", "owner_id", "deal_id", "person_id", "org_id", "due_date", "due_time",
                      "duration", "done", "note", "busy")
@@ -67,7 +68,7 @@ class PipedriveActivityRoutes:
 
     notes: dict[int, Record]
     activities: dict[int, Record]
-    records: dict[str, dict[int, Record]]
+    records: dict[str, Collection]
     lock: Any
 
     def _sub_store(self, kind: str) -> dict[int, Record]:

@@ -32,6 +32,7 @@ from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_pipedrive import STAGE_IDS
 from passerelle_sandbox.pipedrive_activities import ACTIVITY_RULES, PipedriveActivityRoutes, date_value, number_value
 from passerelle_sandbox.pipedrive_model import ENTITY, Record, pd_error, render_v1, render_v2, v1_time, v2_time
+from passerelle_sandbox.store import Collection
 
 OBJ_RE = "any(organizations,persons,deals,products)"
 FIELD_TYPES = ("varchar", "varchar_auto", "text", "double", "monetary", "date", "set", "enum", "user", "org",
@@ -84,7 +85,7 @@ WRITE_RULES = [
 class PipedriveWriteRoutes(PipedriveActivityRoutes):
     """``on_*`` write handlers; they reuse the app's stores, stamping and deal re-valuation."""
 
-    records: dict[str, dict[int, Record]]
+    records: dict[str, Collection]
     fields: dict[str, list[Record]]
     _next_id: dict[str, int]
     seed: int
@@ -119,13 +120,24 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
         self._write_serial += 1
         return self._write_serial
 
-    def _write_stamp(self, record: Record, key: str = "update_time") -> str:
+    def _later_stamp(self, record: Record, key: str = "update_time") -> str:
         """Now, but strictly after the record's previous stamp, so writes stay ordered."""
         now = self._now()  # type: ignore[attr-defined]
         previous = record.get(key)
         if isinstance(previous, str) and previous >= now:
             now = canonical(parse_instant(previous) + timedelta(seconds=1))
+        return now
+
+    def _write_stamp(self, record: Record, key: str = "update_time") -> str:
+        """Stamp an activity or a note (kept apart from the record store) strictly after its last write."""
+        now = self._later_stamp(record, key)
         record[key] = now
+        return now
+
+    def _restamp(self, obj: str, record: Record) -> str:
+        """Stamp a stored record strictly after its last write."""
+        now = self._later_stamp(record)
+        self.records[obj].touch(record["id"], at=now)
         return now
 
     def _live(self, obj: str, record_id: int) -> Record:
@@ -290,7 +302,7 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
             now = self._now()  # type: ignore[attr-defined]
             record = self._new_record(obj, now)
             changes = self._apply(obj, record, standard, custom, now)
-            self.records[obj][record["id"]] = record
+            self.records[obj].insert(record, at=now)
             self._log(obj, record, [{"field_key": "add_time", "old_value": None, "new_value": now}, *changes],
                       now, call)
             return record
@@ -302,7 +314,7 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
         with self.lock:
             record = self._live(obj, record_id)
             standard, custom = self._validated(obj, body, creating=False, v1=v1)
-            now = self._write_stamp(record)
+            now = self._restamp(obj, record)
             changes = self._apply(obj, record, standard, custom, now)
             self._log(obj, record, changes, now, call)
             return record
@@ -310,8 +322,9 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
     def _delete(self, obj: str, record_id: int) -> None:
         with self.lock:
             record = self._live(obj, record_id)
-            now = self._write_stamp(record)
-            record.update({"is_deleted": True, "delete_time": now})
+            now = self._later_stamp(record)
+            self.records[obj].delete(record["id"], at=now)
+            record["delete_time"] = now
             if obj == "deals":
                 record["status"] = "deleted"
 
@@ -383,7 +396,7 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
         with self.lock:
             deal = self._live("deals", deal_id)
             rows = [self._deal_product(deal, item if isinstance(item, dict) else {}, None) for item in items]
-            now = self._write_stamp(deal)
+            now = self._restamp("deals", deal)
             store = self.records["deal_products"]
             order = len(self._deal_products([deal_id]))  # type: ignore[attr-defined]
             for row in rows:
@@ -391,7 +404,7 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
                 order += 1
                 row.update({"id": self._next_id["deal_products"], "add_time": now, "update_time": now,
                             "order_nr": order})
-                store[row["id"]] = row
+                store.insert(row, at=now)
             self._restamp_deal(deal_id, now)  # type: ignore[attr-defined]
             return rows
 
@@ -424,17 +437,17 @@ class PipedriveWriteRoutes(PipedriveActivityRoutes):
         with self.lock:
             deal, row = self._attachment(deal_id, attachment_id)
             updated = self._deal_product(deal, body, row)
-            now = self._write_stamp(deal)
-            updated["update_time"] = max(now, row["update_time"])
-            self.records["deal_products"][attachment_id] = updated
+            now = self._restamp("deals", deal)
+            self.records["deal_products"].update(attachment_id, updated, at=max(now, row["update_time"]))
+            updated = row
             self._restamp_deal(deal_id, now)  # type: ignore[attr-defined]
             return json_response({"success": True, "data": render_v2(updated)})
 
     def on_v2_delete_deal_product(self, call: Call, deal_id: int, attachment_id: int) -> Response:
         with self.lock:
             deal, row = self._attachment(deal_id, attachment_id)
-            del self.records["deal_products"][attachment_id]
-            self._restamp_deal(deal_id, self._write_stamp(deal))  # type: ignore[attr-defined]
+            self.records["deal_products"].purge(attachment_id)
+            self._restamp_deal(deal_id, self._restamp("deals", deal))  # type: ignore[attr-defined]
         return json_response({"success": True, "data": {"id": attachment_id}})
 
     # -------------------------------------------------------------------------- fields

@@ -61,8 +61,9 @@ from passerelle_sandbox.quickbooks_model import (
     validation_fault,
 )
 from passerelle_sandbox.quickbooks_query import QueryError, parse_query, run_query
-from passerelle_sandbox.quickbooks_writes import QuickBooksWrites
+from passerelle_sandbox.quickbooks_writes import STAMPS, QuickBooksWrites
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Tombstone
 
 CLIENT_ID = "ABq7Xk2mP9wR4tY8uN3vB6cZ1dF5gH0jL2sA4eQ7rT9yU1iO3p"
 CLIENT_SECRET = "Qw3eR5tY7uI9oP1aS3dF5gH7jK9lZ2xC4vB6nM8q"
@@ -123,11 +124,14 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
         sign, hours, minutes = section["time_zone_offset"][0], *section["time_zone_offset"][1:].split(":")
         self.offset = timedelta(hours=int(hours), minutes=int(minutes)) * (1 if sign == "+" else -1)
         self.company: Record = _exact(_copy(section["company"]))
-        self.store: dict[str, dict[str, Record]] = {
-            name: {str(r["Id"]): _exact(_copy(r)) for r in section["entities"].get(name, [])} for name in ENTITIES}
-        self.deleted: list[Record] = [dict(d, deleted=canonicalize(d["deleted"])) for d in section.get("deleted", [])]
-        used = [(d["entity"], int(d["Id"])) for d in self.deleted] + [
-            (name, int(i)) for name, records in self.store.items() for i in records]
+        self.store: dict[str, Collection] = {}
+        for name in ENTITIES:
+            self.store[name] = Collection(STAMPS, self.clock, key="Id", order=int, lock=self.lock)
+            self.store[name].load(_exact(_copy(r)) for r in section["entities"].get(name, []))
+        for gone in section.get("deleted", []):
+            self.store[gone["entity"]].bury(Tombstone(str(gone["Id"]), {"Id": gone["Id"]}, canonicalize(gone["deleted"])))
+        used = [(name, int(i)) for name, records in self.store.items()
+                for i in [*records, *(t.id for t in records.tombstones())]]
         self._last_id = {name: max((i for e, i in used if e == name), default=0) for name in ENTITIES}
         self._last_id["Transaction"] = max((i for e, i in used if e in TRANSACTIONS), default=0)
         self._rng = random.Random(f"{self.dataset.get('seed') or 1}:quickbooks:sandbox")
@@ -305,16 +309,15 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
         with self.lock:
             answers: dict[str, list[Record]] = {name: [] for name in names}
             for name in names:  # active objects first, for every entity, then the deleted ones
-                changed = sorted((r for r in self.store[name].values() if r["MetaData"]["LastUpdatedTime"] >= floor),
-                                 key=lambda r: (r["MetaData"]["LastUpdatedTime"], int(r["Id"])))
-                answers[name] += [render(r, self.offset) for r in changed[:max(0, budget)]]
-                budget -= len(changed)
+                changed = self.store[name].changed_since(floor, limit=max(0, budget))
+                answers[name] += [render(r, self.offset) for r in changed]
+                budget -= self.store[name].count_between(floor)
             for name in names:
-                gone = [d for d in self.deleted if d["entity"] == name and d["deleted"] >= floor]
-                answers[name] += [{"status": "Deleted", "domain": "QBO", "Id": d["Id"],
-                                   "MetaData": {"LastUpdatedTime": render_time(d["deleted"], self.offset)}}
-                                  for d in gone[:max(0, budget)]]
-                budget -= len(gone)
+                gone = self.store[name].deleted_since(floor, limit=max(0, budget))
+                answers[name] += [{"status": "Deleted", "domain": "QBO", "Id": t.record["Id"],
+                                   "MetaData": {"LastUpdatedTime": render_time(t.deleted_at, self.offset)}}
+                                  for t in gone]
+                budget -= len(self.store[name].deleted_since(floor))
         responses = [{name: rows, "startPosition": 1, "maxResults": len(rows)} if rows else {}
                      for name, rows in answers.items()]
         return self._answer({"CDCResponse": [{"QueryResponse": responses}]})
@@ -333,8 +336,8 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
     def control_list(self, obj: str, include_deleted: bool) -> list[Record]:
         records = [render(r, self.offset) for r in sorted(self.store[obj].values(), key=lambda r: int(r["Id"]))]
         if include_deleted:
-            records += [{"Id": d["Id"], "status": "Deleted", "deleted": d["deleted"]}
-                        for d in self.deleted if d["entity"] == obj]
+            records += [{"Id": t.record["Id"], "status": "Deleted", "deleted": t.deleted_at}
+                        for t in self.store[obj].tombstones()]
         return records
 
     def control_get(self, obj: str, record_id: str) -> Record:
@@ -342,10 +345,6 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
 
     def _now(self) -> str:
         return canonical(self.clock.now().replace(microsecond=0))
-
-    def _stamp(self, record: Record, now: str) -> None:
-        record["MetaData"]["LastUpdatedTime"] = now
-        record["SyncToken"] = str(int(record["SyncToken"]) + 1)
 
     def _next_id(self, obj: str) -> str:
         key = "Transaction" if obj in TRANSACTIONS else obj
@@ -395,10 +394,14 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
                 raise ControlError(400, f"Duplicate Name Exists Error: {record[key]!r}")
             record["FullyQualifiedName"] = record[key]
 
-    def _settle(self, now: str) -> None:
-        """Payments moved balances: the invoices and credit memos they touch are modified now too."""
+    def _settle(self, now: str, written: tuple[str, str] | None = None) -> None:
+        """Payments moved balances: the invoices and credit memos they touch are modified now too.
+
+        The ``written`` object, stamped once by its own write, is left out.
+        """
         for entity, record_id in settle(self.store):
-            self._stamp(self.store[entity][record_id], now)
+            if (entity, record_id) != written:
+                self.store[entity].touch(record_id, at=now)
 
     def _defaults(self, obj: str, now: str) -> Record:
         today = (self.clock.now() + self.offset).date()
@@ -437,8 +440,7 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
         if obj == "Payment" and "TotalAmt" not in fields:
             fields["TotalAmt"] = sum((Decimal(str(line["Amount"])) for line in fields.get("Line", [])), Decimal("0"))
         self._set(obj, record, fields)
-        self._stamp(record, now)
-        self.store[obj][record["Id"]] = record
+        self.store[obj].insert(record, at=now)
         self._settle(now)
         return {"id": record["Id"], "record": render(record, self.offset)}
 
@@ -447,7 +449,7 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
         self._set(obj, record, body.get("fields", {}))
         if obj == "Customer" and record["Active"] is False and not record["DisplayName"].endswith(" (deleted)"):
             record["DisplayName"] = record["FullyQualifiedName"] = f"{record['DisplayName']} (deleted)"
-        self._stamp(record, now)
+        self.store[obj].touch(record["Id"], at=now)
         self._settle(now)
         return {"id": record["Id"], "record": render(record, self.offset)}
 
@@ -460,8 +462,7 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
                 for payment in self.store["Payment"].values() for line in payment["Line"]
                 for linked in line.get("LinkedTxn", [])):
             raise ControlError(400, f"{obj} {record_id} has payments linked to it: delete them first")
-        del self.store[obj][record["Id"]]
-        self.deleted.append({"entity": obj, "Id": record["Id"], "deleted": now})
+        self.store[obj].delete(record["Id"], at=now)
         self._settle(now)
         return {"id": record["Id"], "record": render(record, self.offset)}
 
@@ -486,11 +487,11 @@ class QuickBooksApp(QuickBooksWrites, VendorApp):
                 record["DocNumber"] = f"BULK-{serial:07d}"
             elif obj == "Payment":  # a copy must not pay the same invoices twice
                 record["Line"] = []
-            self.store[obj][record["Id"]] = record
+            self.store[obj].insert(record, at=now)
             created.append(record["Id"])
         for record in touched:
             self._set(obj, record, fields)
-            self._stamp(record, now)
+            self.store[obj].touch(record["Id"], at=now)
         self._settle(now)
         return {"object": obj, "stamp": now, "created": create, "touched": touch, "created_ids": created,
                 "touched_ids": [r["Id"] for r in touched]}

@@ -31,6 +31,7 @@ from passerelle_sandbox.core import Call, ControlError, VendorError, json_respon
 from passerelle_sandbox.quickbooks_model import BY_LOWER, ENTITIES, Record, render, throttle_fault
 from passerelle_sandbox.quickbooks_query import QueryError, parse_query, run_query
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Stamps
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 BATCH_ITEMS = 30
 API_USER = "9130357992222136"
 """The QuickBooks user the app's OAuth grant acts as: ``MetaData.LastModifiedByRef`` of its writes."""
+STAMPS = Stamps(modified="MetaData.LastUpdatedTime", modified_by="MetaData.LastModifiedByRef", version="SyncToken",
+                first_version=0, render_version=str)
+"""``SyncToken`` is the version counter: "0" when created, one more per write, stale ones refused."""
 IGNORED = frozenset({"Id", "SyncToken", "MetaData", "Balance", "RemainingCredit", "UnappliedAmt", "LinkedTxn",
                      "TxnTaxDetail", "domain", "sparse", "TotalAmt", "FullyQualifiedName", "BalanceWithJobs"})
 """What QuickBooks computes or keeps itself: ignored in a write body."""
@@ -55,16 +59,15 @@ class QuickBooksWrites:
 
     lock: threading.RLock
     config: dict[str, Any]
-    store: dict[str, dict[str, Record]]
+    store: dict[str, Collection]
     company: Record
-    deleted: list[Record]
     offset: timedelta
     _last_id: dict[str, int]
 
     if TYPE_CHECKING:
         def _time(self) -> str: ...
         def _now(self) -> str: ...
-        def _settle(self, now: str) -> None: ...
+        def _settle(self, now: str, written: tuple[str, str] | None = None) -> None: ...
         def _set(self, obj: str, record: Record, fields: dict[str, Any]) -> None: ...
         def _defaults(self, obj: str, now: str) -> Record: ...
         def _queryable(self, entity: str) -> set[str]: ...
@@ -129,13 +132,10 @@ class QuickBooksWrites:
             return self._void(name, record)
         raise self._write_fault("500", "Unsupported Operation", f"Operation {operation} is not supported.")
 
-    def _commit(self, record: Record, now: str) -> None:
+    def _commit(self, name: str, record: Record, now: str) -> None:
         """Stamp the written object once (balances it moved are re-derived, their objects stamped too)."""
-        token = int(record["SyncToken"])
-        self._settle(now)
-        record["MetaData"]["LastUpdatedTime"] = now
-        record["SyncToken"] = str(token + 1)
-        record["MetaData"]["LastModifiedByRef"] = {"value": API_USER}
+        self._settle(now, written=(name, record["Id"]))
+        self.store[name].update(record["Id"], by={"value": API_USER}, at=now)
 
     def _body_fields(self, body: Record) -> dict[str, Any]:
         fields = {k: v for k, v in body.items() if k not in IGNORED and v is not None}
@@ -176,8 +176,8 @@ class QuickBooksWrites:
         except WriteFault:
             self._last_id = saved
             raise
-        self.store[name][record["Id"]] = record
-        self._commit(record, now)
+        self.store[name].insert(record, by={"value": API_USER}, at=now)
+        self._settle(now, written=(name, record["Id"]))
         return render(record, self.offset)
 
     def _current(self, name: str, body: Record) -> Record:
@@ -217,7 +217,7 @@ class QuickBooksWrites:
             draft["DisplayName"] = draft["FullyQualifiedName"] = f"{draft['DisplayName']} (deleted)"
         record.clear()
         record.update(draft)
-        self._commit(record, now)
+        self._commit(name, record, now)
         return render(record, self.offset)
 
     def _delete(self, name: str, record: Record) -> Record:
@@ -225,8 +225,7 @@ class QuickBooksWrites:
             raise self._write_fault("500", "Unsupported Operation", f"Operation Delete is not supported for {name}: "
                                     "make it inactive (Active false) instead.")
         now = self._now()
-        del self.store[name][record["Id"]]
-        self.deleted.append({"entity": name, "Id": record["Id"], "deleted": now})
+        self.store[name].delete(record["Id"], at=now)
         self._settle(now)
         return {"domain": "QBO", "status": "Deleted", "Id": record["Id"]}
 
@@ -242,7 +241,7 @@ class QuickBooksWrites:
         if "TxnTaxDetail" in record:
             record["TxnTaxDetail"] = {"TotalTax": Decimal("0.00"), "TaxLine": []}
         record["PrivateNote"] = "Voided"
-        self._commit(record, now)
+        self._commit(name, record, now)
         return render(record, self.offset)
 
     # --------------------------------------------------------------------------- batch

@@ -63,6 +63,7 @@ from passerelle_sandbox.salesforce_writes import SalesforceWrites, etag
 from passerelle_sandbox.soql import CompiledQuery, ObjectSchema, SoqlError, compile_query, execute
 from passerelle_sandbox.soql_aggregate import render_aggregate
 from passerelle_sandbox.soql_relations import child_relationships, column_renderer, describe_child
+from passerelle_sandbox.store import Collection, Stamps
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ MIN_BATCH = 200
 MAX_CURSORS = 200
 MAX_CURSOR_ROWS = 20_000_000
 ID_LIMIT = 600_000
+STAMPS = Stamps(modified="SystemModstamp", modified_by="LastModifiedById", deleted_flag="IsDeleted")
+"""A delete keeps the row in place with ``IsDeleted`` (``queryAll`` sees it) and stamps ``SystemModstamp``."""
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 RELEASES = {62.0: "Winter '25", 63.0: "Spring '25", 64.0: "Summer '25", 65.0: "Winter '26", 66.0: "Spring '26"}
 
@@ -198,7 +201,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
     def load(self) -> None:
         section = self.dataset.get("salesforce", {})
         self.org_id: str = section.get("org_id") or salesforce_id("00D", "5g", 62**5)
-        self.objects: dict[str, dict[str, Record]] = {}
+        self.objects: dict[str, Collection] = {}
         self.schemas: dict[str, ObjectSchema] = {}
         self.ids: dict[str, SalesforceIdSequence] = {}
         for name, records in section.get("objects", {}).items():
@@ -206,11 +209,13 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
             schema = infer_schema(name, store.values())
             normalize_values(schema, store.values())
             self.schemas[name] = schema
-            self.objects[name] = store
+            self.objects[name] = Collection(STAMPS, self.clock, key="Id", lock=self.lock)
+            self.objects[name].load(store.values())
             self.ids[name] = SalesforceIdSequence(SALESFORCE_KEY_PREFIXES.get(name, "a0X"), self.objects[name])
         for name, schema in support_schemas().items():
             if name not in self.schemas:  # every org has them, with or without records
-                self.schemas[name], self.objects[name] = schema, {}
+                self.schemas[name] = schema
+                self.objects[name] = Collection(STAMPS, self.clock, key="Id", lock=self.lock)
                 self.ids[name] = SalesforceIdSequence(CASE_PREFIXES[name], self.objects[name])
         users = self.objects.get("User", {})
         self.user_id = next(iter(users), None) or salesforce_id("005", "5g", 62**5)
@@ -473,10 +478,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         low, high = canonical(start), canonical(latest)
         with self.lock:
             schema = self._schema(sobject)
-            ids = [
-                r["Id"] for r in self.objects[schema.name].values()
-                if not r.get("IsDeleted") and low <= (r.get("SystemModstamp") or "") < high
-            ]
+            ids = [r["Id"] for r in self.objects[schema.name].changed_between(low, high) if not r.get("IsDeleted")]
         if len(ids) > ID_LIMIT:
             raise sf_error(400, "EXCEEDED_ID_LIMIT", "record limit reached. narrow the time window")
         return json_response({"ids": ids, "latestDateCovered": salesforce_datetime(high)})
@@ -491,10 +493,8 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         with self.lock:
             schema = self._schema(sobject)
             deleted = [
-                {"id": r["Id"], "deletedDate": salesforce_datetime(r["SystemModstamp"])}
-                for r in self.objects[schema.name].values()
-                if r.get("IsDeleted") and low <= r["SystemModstamp"] < high
-                and (earliest is None or r["SystemModstamp"] >= earliest)
+                {"id": t.id, "deletedDate": salesforce_datetime(t.deleted_at)}
+                for t in self.objects[schema.name].deleted_between(max(low, earliest or low), high)
             ]
         if len(deleted) > ID_LIMIT:
             raise sf_error(400, "EXCEEDED_ID_LIMIT", "record limit reached. narrow the time window")
@@ -644,7 +644,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         record.update({"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, "IsDeleted": False})
         if obj == "Case":
             stamp_case(record, True, now, len(self.objects[obj]) + 1001)
-        self.objects[obj][record["Id"]] = record
+        self.objects[obj].insert(record, at=now)
         return {"id": record["Id"], "record": dict(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
@@ -655,7 +655,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         now = self.now_text()
         if obj == "Case":
             stamp_case(record, False, now, 0)
-        record["SystemModstamp"] = now
+        self.objects[obj].touch(record["Id"], at=now)
         if not body.get("system_only"):
             record["LastModifiedDate"] = now
         return {"id": record_id, "record": dict(record)}
@@ -664,8 +664,7 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         record = self._control_record(obj, record_id)
         if record.get("IsDeleted"):
             raise ControlError(404, f"{obj} {record_id} is already deleted (ENTITY_IS_DELETED)")
-        record["IsDeleted"] = True
-        record["SystemModstamp"] = self.now_text()
+        self.objects[obj].delete(record["Id"])
         return {"id": record_id, "record": dict(record)}
 
     def _unique_id(self, obj: str) -> str:
@@ -685,13 +684,14 @@ class SalesforceApp(SoapLogin, SalesforceWrites, CompositeResources, ToolingFiel
         created_ids: list[str] = []
         for _ in range(create):
             record = self._synthetic(obj, template, next(self._bulk_serial), now)
-            store[record["Id"]] = record
+            store.insert(record, at=now)
             created_ids.append(record["Id"])
         if fields:
             for record in touched:
                 self._apply(obj, record, fields)
         for record in touched:
-            record["LastModifiedDate"] = record["SystemModstamp"] = now
+            record["LastModifiedDate"] = now
+            store.touch(record["Id"], at=now)
         touched_ids = [r["Id"] for r in touched]
         result: dict[str, Any] = {"object": obj, "stamp": now, "created": create, "touched": touch}
         if create + touch <= 10_000:

@@ -26,6 +26,7 @@ from passerelle_sandbox.salesforce_bulk2 import new_job_id
 from passerelle_sandbox.salesforce_writes import WriteError
 from passerelle_sandbox.soql import SoqlError, compile_query, execute
 from passerelle_sandbox.soql_relations import PathColumn, follow
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 DML = ("insert", "update", "upsert", "delete", "hardDelete")
@@ -60,7 +61,7 @@ class AsyncJob:
 class BulkV1:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`."""
 
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     lock: Any
     clock: Any

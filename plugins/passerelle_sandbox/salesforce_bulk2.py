@@ -26,6 +26,7 @@ from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.ids import salesforce_id
 from passerelle_sandbox.soql import CompiledQuery, SoqlError, compile_query, execute
 from passerelle_sandbox.soql_relations import PathColumn, follow
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "PIPE": "|", "CARET": "^", "BACKQUOTE": "`"}
@@ -92,7 +93,7 @@ class Bulk2Queries:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`."""
 
     config: dict[str, Any]
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     lock: Any
     clock: Any

@@ -25,6 +25,7 @@ from passerelle_sandbox.ids import normalize_salesforce_id
 from passerelle_sandbox.salesforce_bulk2 import DELIMITERS, LINE_ENDINGS, new_job_id, versioned_job
 from passerelle_sandbox.salesforce_writes import WriteError, _json_body
 from passerelle_sandbox.soql import NUMBER_TYPES, FieldDef
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
@@ -77,7 +78,7 @@ class BulkIngest:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`; ``bulk_write`` also serves Bulk API 1.0."""
 
     config: dict[str, Any]
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     lock: Any
 
@@ -101,10 +102,9 @@ class BulkIngest:
                 raise WriteError("INVALID_FIELD", f"The '{operation}' batch must contain only 'Id'", sorted(body))
             record = self._live(obj, record_id)  # type: ignore[attr-defined]
             if operation == "hardDelete":
-                del self.objects[obj][record["Id"]]
+                self.objects[obj].purge(record["Id"])
             else:
-                record["IsDeleted"] = True
-                record["SystemModstamp"] = self.now_text()  # type: ignore[attr-defined]
+                self.objects[obj].delete(record["Id"])
             return str(record["Id"]), False
         if operation == "update" or (operation == "upsert" and (external_id or "").lower() == "id"):
             if record_id is None:

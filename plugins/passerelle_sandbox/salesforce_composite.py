@@ -27,6 +27,7 @@ from passerelle import exact_json
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.salesforce_writes import WriteError, _json_body
 from passerelle_sandbox.soql_relations import child_relationships
+from passerelle_sandbox.store import Collection, Saved
 
 Record = dict[str, Any]
 MAX_SUBREQUESTS = 25
@@ -99,27 +100,22 @@ class CompositeResources:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`."""
 
     url_map: Map
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     lock: Any
     base_url: str
 
     # -- transactions
 
-    def snapshot(self) -> dict[str, dict[str, Record]]:
-        """A copy of every stored row, for an all-or-none request to go back to."""
-        return {obj: {rid: dict(row) for rid, row in store.items()} for obj, store in self.objects.items()}
+    def snapshot(self) -> dict[str, Saved]:
+        """Every collection's state, for an all-or-none request to go back to."""
+        return {obj: store.snapshot() for obj, store in self.objects.items()}
 
-    def restore(self, saved: dict[str, dict[str, Record]]) -> None:
+    def restore(self, saved: dict[str, Saved]) -> None:
         """Put the rows back as saved; rows keep their identity, rows created since disappear."""
         for obj, store in self.objects.items():
-            before = saved.get(obj, {})
-            for rid in [rid for rid in store if rid not in before]:
-                del store[rid]
-            for rid, row in before.items():
-                current = store.setdefault(rid, {})
-                current.clear()
-                current.update(row)
+            if obj in saved:
+                store.rollback(saved[obj])
 
     # -- one subrequest through the REST handlers
 

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.soql import STRING_TYPES, ObjectSchema, SoqlError, compile_query, execute
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 SCOPES = {
@@ -152,7 +153,7 @@ def searchable_text(schema: ObjectSchema, record: Record, scope: str) -> str:
 class SoslSearch:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`: the ``search`` endpoint."""
 
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, ObjectSchema]
     lock: Any
     clock: Any

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.ids import salesforce_id
 from passerelle_sandbox.soql import FieldDef
+from passerelle_sandbox.store import Collection
 
 TOOLING_TYPES = {"Number": "double", "Currency": "currency", "Percent": "percent", "Text": "string", "Date": "date",
                  "DateTime": "datetime", "Checkbox": "boolean", "Url": "url", "Email": "email", "Phone": "phone",
@@ -35,7 +36,7 @@ def _refused(code: str, message: str, fields: list[str] | None = None) -> Vendor
 class ToolingFields:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`."""
 
-    objects: dict[str, dict[str, Any]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     lock: Any
 

@@ -30,6 +30,7 @@ from passerelle_sandbox.salesforce_cases import REQUIRED as CASE_REQUIRED
 from passerelle_sandbox.salesforce_cases import stamp_case
 from passerelle_sandbox.salesforce_schema import SYSTEM_MANAGED, field_def
 from passerelle_sandbox.soql import NUMBER_TYPES, FieldDef
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 READ_ONLY = SYSTEM_MANAGED | {"CreatedById", "LastModifiedById"}
@@ -95,7 +96,7 @@ def _version_number(version: str) -> float:
 class SalesforceWrites:
     """Mixin for :class:`~passerelle_sandbox.salesforce.SalesforceApp`."""
 
-    objects: dict[str, dict[str, Record]]
+    objects: dict[str, Collection]
     schemas: dict[str, Any]
     config: dict[str, Any]
     lock: Any
@@ -191,7 +192,7 @@ class SalesforceWrites:
         if creating:
             record["CreatedDate"] = now
             record["IsDeleted"] = False
-        record["LastModifiedDate"] = record["SystemModstamp"] = now
+        record["LastModifiedDate"] = now
         if obj == "Opportunity" and "StageName" in record:
             stage = record.get("StageName")
             if "IsClosed" in record:
@@ -200,6 +201,10 @@ class SalesforceWrites:
                 record["IsWon"] = CLOSED_STAGES.get(stage, False)
         if obj == "Case":
             stamp_case(record, creating, now, len(self.objects[obj]) + 1001)  # type: ignore[attr-defined]
+        if creating:
+            self.objects[obj].insert(record, by=user_id, at=now)
+        else:
+            self.objects[obj].touch(record["Id"], by=user_id, at=now)
 
     def _create(self, obj: str, body: Any, user_id: str, commit: bool = True) -> Record:
         changes = self._changes(obj, body, creating=True)
@@ -209,7 +214,6 @@ class SalesforceWrites:
         record["Id"] = self._unique_id(obj)  # type: ignore[attr-defined]
         if commit:
             self._stamp(obj, record, user_id, creating=True)
-            self.objects[obj][record["Id"]] = record
         return record
 
     def _live(self, obj: str, record_id: str) -> Record:
@@ -282,8 +286,7 @@ class SalesforceWrites:
                 record = self._live(obj, record_id)
             except WriteError as exc:
                 raise exc.rest() from None
-            record["IsDeleted"] = True
-            record["SystemModstamp"] = self.now_text()  # type: ignore[attr-defined]
+            self.objects[obj].delete(record["Id"])
         return Response(status=204)
 
     def _by_external_id(self, obj: str, field: str, value: str) -> tuple[str, list[Record]]:
@@ -426,8 +429,7 @@ class SalesforceWrites:
                 if (normalize_salesforce_id(record_id) or "") in store:
                     record = self._live(obj, record_id)
                     if commit:
-                        record["IsDeleted"] = True
-                        record["SystemModstamp"] = self.now_text()  # type: ignore[attr-defined]
+                        store.delete(record["Id"])
                     return str(record["Id"])
             raise WriteError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 

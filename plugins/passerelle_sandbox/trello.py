@@ -32,6 +32,7 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_trello import FIELDS, LISTS, TODO, build_trello_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.rate_limits import SlidingWindow, take_together
+from passerelle_sandbox.store import Collection, Stamps
 from passerelle_sandbox.trello_auth import LIMIT_ERRORS, TrelloCredentials, presented_credentials, text_error
 from passerelle_sandbox.trello_reads import TrelloReadRoutes
 from passerelle_sandbox.trello_writes import TrelloWriteRoutes
@@ -45,6 +46,8 @@ ACTIONS_DEFAULT_LIMIT = 50
 CARD_FILTERS = ("all", "closed", "complete", "incomplete", "none", "open", "visible")
 OBJECTS = ("boards", "lists", "cards", "checklists", "customFields", "members", "actions")
 MEMBER_KEYS = ("id", "fullName", "username", "initials")
+CARD_STAMPS = Stamps(modified="dateLastActivity")
+"""A card's ``dateLastActivity`` moves with every action on it; deleted cards stay as tombstones."""
 
 
 def _rule(path: str, endpoint: str, method: str = "GET") -> Rule:
@@ -124,9 +127,9 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         self.lists = {item["id"]: item for item in data["lists"]}
         self.custom_fields = {f["id"]: f for f in data["customFields"]}
         self.labels = {label["id"]: label for label in data.get("labels", [])}
-        self.cards = {c["id"]: c for c in data["cards"]}
+        self.cards = Collection(CARD_STAMPS, self.clock, lock=self.lock)
+        self.cards.load(data["cards"])
         self.checklists = {c["id"]: c for c in data["checklists"]}
-        self.deleted_cards: dict[str, Record] = {}
         self.comment_counts: dict[str, int] = {}
         for action in data["actions"]:
             if action["type"] == "commentCard":
@@ -441,7 +444,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         board["dateLastActivity"] = max(board.get("dateLastActivity") or now, now)
         card = data.get("card")
         if card and card.get("id") in self.cards:
-            self.cards[card["id"]]["dateLastActivity"] = now
+            self.cards.touch(card["id"], at=now)
         return action
 
     @staticmethod
@@ -525,7 +528,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         }
         if fields.get("due"):
             card["due"] = self._date_text(fields["due"])
-        self.cards[card["id"]] = card
+        self.cards.insert(card)
         self._record_action("createCard", board, creator, card=self._card_ref(card),
                             list={"id": lst["id"], "name": lst["name"]})
         for member_id in fields.get("idMembers") or []:
@@ -573,8 +576,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         lst = self.lists[card["idList"]]
         self._record_action("deleteCard", board, None, card={"id": card["id"], "idShort": card.get("idShort")},
                             list={"id": lst["id"], "name": lst["name"]})
-        del self.cards[card["id"]]
-        self.deleted_cards[card["id"]] = card
+        self.cards.delete(card["id"])
 
     def _create_board(self, fields: dict[str, Any]) -> Record:
         short = f"b{len(self.boards) + 1:07d}"
@@ -653,7 +655,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     def control_list(self, obj: str, include_deleted: bool) -> list[Record]:
         records = [copy.deepcopy(r) for r in self._store(obj).values()]
         if obj == "cards" and include_deleted:
-            records += [{**copy.deepcopy(c), "deleted": True} for c in self.deleted_cards.values()]
+            records += [{**copy.deepcopy(t.record), "deleted": True} for t in self.cards.tombstones()]
         return records
 
     def control_get(self, obj: str, record_id: str) -> Record:

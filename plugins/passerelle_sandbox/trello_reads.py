@@ -15,6 +15,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from passerelle_sandbox.core import Call, json_response
+from passerelle_sandbox.store import Collection
 from passerelle_sandbox.trello_auth import text_error
 
 Record = dict[str, Any]
@@ -31,7 +32,7 @@ class TrelloReadRoutes:
     """``on_*`` handlers for list and card sub-resources and search; state lives on the app."""
 
     lists: dict[str, Record]
-    cards: dict[str, Record]
+    cards: Collection
     boards: dict[str, Record]
     members: dict[str, Record]
     checklists: dict[str, Record]

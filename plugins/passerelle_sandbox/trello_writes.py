@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.core import Call, ControlError, VendorError, json_response
+from passerelle_sandbox.store import Collection
 from passerelle_sandbox.trello_auth import text_error
 from passerelle_sandbox.trello_ids import is_object_id
 
@@ -89,7 +90,7 @@ class TrelloWriteRoutes:
     """``on_*`` write handlers; validation here, state changes through the app's own mutators."""
 
     lists: dict[str, Record]
-    cards: dict[str, Record]
+    cards: Collection
     boards: dict[str, Record]
     members: dict[str, Record]
     labels: dict[str, Record]

@@ -38,10 +38,11 @@ from passerelle_sandbox.dataset_zoho import BIGIN, ZOHO_CRM, ZohoProduct, build_
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.paging import numbered_page, offset_page
 from passerelle_sandbox.rate_limits import Budget
+from passerelle_sandbox.store import Collection, Tombstone
 from passerelle_sandbox.zoho_accounts import ACCOUNTS_HOST, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_fields import FieldValues
 from passerelle_sandbox.zoho_model import Record, decode_page_token, encode_page_token, render, zoho_error
-from passerelle_sandbox.zoho_writes import RecordWrites, record_count
+from passerelle_sandbox.zoho_writes import RECORD_STAMPS, USER_STAMPS, RecordWrites, deleted_entry, record_count
 
 SORT_KEYS = ("id", "Created_Time", "Modified_Time")
 
@@ -96,10 +97,17 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         self.offset = str(section.get("time_zone_offset", "+00:00"))
         self.seed = int(self.dataset.get("seed") or 1)
         self.field_meta: dict[str, list[Record]] = {m: [dict(f) for f in rows] for m, rows in section["fields"].items()}
-        self.records: dict[str, dict[str, Record]] = {
-            m: {str(r["id"]): _copy(r) for r in section["objects"].get(m, [])} for m in self.control_objects()}
-        self.deleted: dict[str, list[Record]] = {m: [dict(d) for d in rows]
-                                                 for m, rows in section.get("deleted", {}).items()}
+        self.records: dict[str, Collection] = {}
+        for module in self.control_objects():
+            stamps = USER_STAMPS if module == "users" else RECORD_STAMPS
+            self.records[module] = Collection(stamps, self.clock, order=int, lock=self.lock)
+            self.records[module].load(_copy(r) for r in section["objects"].get(module, []))
+        for module, rows in section.get("deleted", {}).items():
+            for entry in rows:
+                self.records[module].bury(Tombstone(
+                    str(entry["id"]), {"id": entry["id"]}, canonicalize(entry["deleted_time"]), entry.get("deleted_by"),
+                    {"display_name": entry.get("display_name"), "type": entry.get("type", "recycle"),
+                     "created_by": entry.get("created_by")}))
         self._next_id = max((int(i) for store in self.records.values() for i in store), default=5_725_767_000_000_200_000)
         self._rng = random.Random(f"{self.seed}:{name}:sandbox")
 
@@ -253,8 +261,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
             raise zoho_error(400, "PAGINATION_LIMIT_EXCEEDED", f"You can only get upto "
                              f"{self.config['page_token_limit']} records using page_token param", {})
         with self.lock:
-            rows = [r for r in self.records[module].values()
-                    if (since is None or r["Modified_Time"] >= since) and (ids is None or r["id"] in ids)]
+            rows = [r for r in self.records[module].changed_since(since) if ids is None or r["id"] in ids]
             key = (lambda r: int(r["id"])) if sort_by == "id" else (lambda r: (r[sort_by], int(r["id"])))
             rows.sort(key=key, reverse=sort_order == "desc")
             chunk = offset_page(rows, offset, per_page)
@@ -287,9 +294,8 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         page, per_page = self._page(call)
         since = self._since(call)
         with self.lock:
-            rows = [d for d in self.deleted.get(module, [])
-                    if (kind == "all" or d["type"] == kind) and (since is None or d["deleted_time"] >= since)]
-            rows.sort(key=lambda d: (d["deleted_time"], int(d["id"])), reverse=True)
+            rows = [deleted_entry(t) for t in self.records[module].deleted_since(since, reverse=True)
+                    if kind == "all" or t.info["type"] == kind]
             chunk = numbered_page(rows, page, per_page)
             data = [render(d, self.offset) for d in chunk.items]
         if not data:
@@ -338,7 +344,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         now = self._now()
         record: Record = {"id": self._new_id(), "Created_Time": now, "Modified_Time": now}
         self._set(record, body.get("fields", {}))
-        self.records[obj][record["id"]] = record
+        self.records[obj].insert(record, at=now)
         return {"id": record["id"], "record": dict(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
@@ -347,11 +353,11 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         fields = dict(body.get("fields", {}))
         who = fields.pop("Modified_By", None)
         self._set(record, fields)
-        record["Modified_Time"] = self._now()
         if obj != "users":
             owner = record.get("Owner")
             record["Modified_By"] = who or ({"name": owner.get("name"), "id": owner.get("id")}
                                             if isinstance(owner, dict) else record.get("Modified_By"))
+        self.records[obj].touch(record["id"], by=record.get("Modified_By"))
         return {"id": record["id"], "record": dict(record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -359,7 +365,7 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
         record = self._record(obj, record_id)
         now = self._now()
         if obj == "users":
-            record.update({"status": "disabled", "Modified_Time": now})
+            self.records[obj].update(record["id"], {"status": "disabled"}, at=now)
             return {"id": record["id"], "record": dict(record)}
         user = next(iter(self.records["users"].values()), {"full_name": None, "id": None})
         who = {"name": user["full_name"], "id": user["id"]}
@@ -380,11 +386,11 @@ class ZohoApp(RecordWrites, FieldValues, ZohoAccounts, VendorApp):
             for name in ("Account_Name", "Deal_Name", "Product_Name", "Last_Name", "Subject"):
                 if isinstance(record.get(name), str):
                     record[name] = f"Sandbox Bulk {obj} {serial:07d}"
-            self.records[obj][record["id"]] = record
+            self.records[obj].insert(record, at=now)
             created.append(record["id"])
         for record in touched:
             self._set(record, fields)
-            record["Modified_Time"] = now
+            self.records[obj].touch(record["id"], at=now)
         return {"object": obj, "stamp": now, "created": create, "touched": touch, "created_ids": created,
                 "touched_ids": [r["id"] for r in touched]}
 

@@ -49,7 +49,8 @@ from passerelle_sandbox.paging import numbered_page
 from passerelle_sandbox.rate_limits import SlidingWindow
 from passerelle_sandbox.zoho_accounts import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ZohoAccounts
 from passerelle_sandbox.zoho_model import org_time
-from passerelle_sandbox.zoho_projects_writes import ZohoProjectsWriteRoutes, write_rules
+from passerelle_sandbox.store import Collection
+from passerelle_sandbox.zoho_projects_writes import STAMPS, ZohoProjectsWriteRoutes, write_rules
 
 Record = dict[str, Any]
 BASE = "/api/v3/portal/<portal>"
@@ -115,8 +116,10 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
                                 else build_zoho_projects_dataset(self.dataset))
         self.portal: Record = section["portal"]
         self.offset = str(self.portal.get("time_zone_offset", "+01:00"))
-        self.records: dict[str, dict[str, Record]] = {
-            name: {r["id"]: r for r in section["objects"].get(name, [])} for name in OBJECTS}
+        self.records: dict[str, Collection] = {}
+        for name in OBJECTS:
+            self.records[name] = Collection(STAMPS, self.clock, order=int, lock=self.lock)
+            self.records[name].load(section["objects"].get(name, []))
         self.links = section.get("links", [])
         self._next_id = max((int(i) for store in self.records.values() for i in store), default=2_298_000_000_000_100_000)
         self._rng = random.Random(f"{self.dataset.get('seed')}:zoho_projects:sandbox")
@@ -352,10 +355,10 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
         parent = (record.get("parent_task") or {}).get("id") if obj == "tasks" else None
         if parent is not None:
             above = self._record("tasks", parent)
-            above.update({"has_subtasks": True, "last_modified_time": now})
+            self.records["tasks"].update(above["id"], {"has_subtasks": True}, at=now)
             record.setdefault("depth", int(above.get("depth") or 0) + 1)
             record.setdefault("project", above["project"])
-        self.records[obj][record["id"]] = record
+        self.records[obj].insert(record, at=now)
         return {"id": record["id"], "record": copy.deepcopy(record)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
@@ -365,16 +368,14 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
         fields = dict(body.get("fields", {}))
         who = fields.pop("last_modified_by", None)
         self._set(record, fields)
-        record["last_modified_time"] = self._now()
         owners = record.get("owners") if obj == "tasks" else None
-        if who or owners:
-            record["last_modified_by"] = who or owners[0]
+        self.records[obj].touch(record["id"], by=(who or owners[0]) if (who or owners) else None)
         return {"id": record["id"], "record": copy.deepcopy(record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
         """Delete for good (Zoho Projects lists no deleted records); a task takes its subtasks with it."""
         record = self._record(obj, record_id)
-        del self.records[obj][record["id"]]
+        self.records[obj].purge(record["id"])
         if obj == "tasks":
             for child in [t for t in self.records["tasks"].values() if (t.get("parent_task") or {}).get("id") == record["id"]]:
                 self.control_delete("tasks", child["id"])
@@ -394,10 +395,10 @@ class ZohoProjectsApp(ZohoProjectsWriteRoutes, ZohoAccounts, VendorApp):
                 record.update({"parent_task": None, "depth": 0, "has_subtasks": False})
             if isinstance(record.get("name"), str):
                 record["name"] = f"Sandbox Bulk {obj} {serial + 1:07d}"
-            self.records[obj][record["id"]] = record
+            self.records[obj].insert(record, at=now)
             created.append(record["id"])
         for record in touched:
             self._set(record, fields)
-            record["last_modified_time"] = now
+            self.records[obj].touch(record["id"], at=now)
         return {"object": obj, "stamp": now, "created": create, "touched": touch, "created_ids": created,
                 "touched_ids": [r["id"] for r in touched]}

@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.zoho_projects_errors import projects_error
 from passerelle_sandbox.clock import parse_instant
 from passerelle_sandbox.core import Call, VendorError, json_response
+from passerelle_sandbox.store import Collection, Stamps
 
 Record = dict[str, Any]
 PRIORITIES = ("None", "Low", "Medium", "High")
@@ -57,6 +58,8 @@ TEMPLATES: dict[str, Record] = {
     },
 }
 """The portal's project templates, by id (``GET`` of templates is not emulated)."""
+STAMPS = Stamps(modified="last_modified_time", modified_by="last_modified_by", precision_ms=1000)
+"""Zoho Projects keeps seconds; ``created_time``/``created_by`` are written with the record."""
 
 
 def write_rules(base: str) -> list[Rule]:
@@ -132,7 +135,7 @@ def _minutes(value: Any) -> int:
 class ZohoProjectsWriteRoutes:
     """``on_*`` write handlers; the host app provides ``records``, ``lock``, ``_project`` and the id/clock helpers."""
 
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     lock: Any
     config: dict[str, Any]
     portal: Record
@@ -150,17 +153,21 @@ class ZohoProjectsWriteRoutes:
         first = min(self.records["users"].values(), key=lambda u: int(u["id"]))
         return {"zpuid": first["zpuid"], "name": first["name"], "email": first["email"]}
 
-    def _stamp(self, record: Record, created: bool = False) -> None:
-        """A new ``last_modified_time``, later than the record's previous one, and the API user as modifier."""
+    def _stamp(self, obj: str, record: Record, created: bool = False) -> None:
+        """A new ``last_modified_time``, later than the record's previous one, and the API user as modifier;
+        a created record joins the store with those stamps."""
         now = self._now()
         previous = record.get("last_modified_time")
         if previous and parse_instant(now) <= parse_instant(previous):
             now = (parse_instant(previous) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if not created:
+            self.records[obj].update(record["id"], by=self.api_user(), at=now)
+            return
         record["last_modified_time"] = now
         record["last_modified_by"] = self.api_user()
-        if created:
-            record["created_time"] = now
-            record["created_by"] = self.api_user()
+        record["created_time"] = now
+        record["created_by"] = self.api_user()
+        self.records[obj].adopt(record)
 
     def _one(self, key: str, record: Record, status: int = 200) -> Response:
         return json_response({key: [self._render(record)]}, status)
@@ -272,11 +279,10 @@ class ZohoProjectsWriteRoutes:
             if parent is not None and parent["status"]["is_closed"] and not status["is_closed"]:
                 raise _invalid(REOPEN_MESSAGE)
             self._apply_status(task, status)
-        self._stamp(task, created=True)
+        self._stamp("tasks", task, created=True)
         if parent is not None and not parent.get("has_subtasks"):
             parent["has_subtasks"] = True
-            self._stamp(parent)
-        self.records["tasks"][task["id"]] = task
+            self._stamp("tasks", parent)
         return task
 
     # ------------------------------------------------------------------------- handlers: tasks
@@ -301,8 +307,7 @@ class ZohoProjectsWriteRoutes:
                                 "project": {"id": record["id"], "name": record["name"]}, "milestone": None,
                                 "status": "active", "flag": body.get("flag", "internal"),
                                 "sequence": len(siblings) + 1}
-            self._stamp(tasklist, created=True)
-            self.records["tasklists"][tasklist["id"]] = tasklist
+            self._stamp("tasklists", tasklist, created=True)
             return self._one("tasklists", tasklist, 201)
 
     def on_create_task(self, call: Call, portal: str, project: str) -> Response:
@@ -327,7 +332,7 @@ class ZohoProjectsWriteRoutes:
             if status is not None:
                 self._apply_status(record, status)
             record.update(changes)
-            self._stamp(record)
+            self._stamp("tasks", record)
             for child in self.records["tasks"].values():
                 if (child.get("parent_task") or {}).get("id") == record["id"] and "name" in changes:
                     child["parent_task"] = {"id": record["id"], "name": record["name"]}
@@ -342,7 +347,7 @@ class ZohoProjectsWriteRoutes:
                             if (t.get("parent_task") or {}).get("id") in frontier]
                 doomed += frontier
             for task_id in doomed:
-                del self.records["tasks"][task_id]
+                self.records["tasks"].purge(task_id)
             return Response(status=204)
 
     # ------------------------------------------------------------------------- handlers: projects
@@ -381,8 +386,7 @@ class ZohoProjectsWriteRoutes:
                 "crm": None, "is_strict": strict,
                 "template": {"id": str(body["template_id"]), "name": template["name"]} if template else None,
             }
-            self._stamp(project, created=True)
-            self.records["projects"][project["id"]] = project
+            self._stamp("projects", project, created=True)
             if template is not None:
                 self._from_template(project, template)
             return self._one("projects", project, 201)
@@ -395,8 +399,7 @@ class ZohoProjectsWriteRoutes:
         for sequence, name in enumerate(template["tasklists"], start=1):
             tasklist: Record = {"id": self._new_id(), "name": name, "project": ref, "milestone": None,
                                 "status": "active", "sequence": sequence}
-            self._stamp(tasklist, created=True)
-            self.records["tasklists"][tasklist["id"]] = tasklist
+            self._stamp("tasklists", tasklist, created=True)
             lists.append(tasklist)
         last = date.fromisoformat(project["end_date"]) if project["is_strict"] else None
         for name, index, offset, length, priority in template["tasks"]:
@@ -436,8 +439,7 @@ class ZohoProjectsWriteRoutes:
                 "bill_status": bill_status, "approval_status": "Pending",
                 "notes": _text(body, "notes") or "", "log_name": _text(body, "log_name"),
             }
-            self._stamp(log, created=True)
-            self.records["timelogs"][log["id"]] = log
+            self._stamp("timelogs", log, created=True)
             return self._one("timelogs", log, 201)
 
     def on_delete_timelog(self, call: Call, portal: str, project: str, log: str) -> Response:
@@ -446,5 +448,5 @@ class ZohoProjectsWriteRoutes:
             record = self.records["timelogs"].get(log)
             if record is None or record["project"]["id"] != project:
                 raise _not_found("time log", log)
-            del self.records["timelogs"][log]
+            self.records["timelogs"].purge(log)
             return Response(status=204)

@@ -29,6 +29,7 @@ from passerelle import exact_json
 from passerelle_sandbox.clock import canonical, parse_instant
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_time import SECOND_MS, iso_ms, parse_iso
+from passerelle_sandbox.store import Collection, Stamps, Tombstone
 from passerelle_sandbox.zoho_fields import FieldProblem, invalid
 from passerelle_sandbox.zoho_model import Record, org_time, zoho_error
 
@@ -40,6 +41,16 @@ SYSTEM_KEYS = {"Contacts": ("Email",), "Accounts": ("Account_Name",), "Deals": (
                "Cases": ("Subject",), "Tasks": ("Subject",)}
 """Upsert's default duplicate check per module (custom modules: ``Name``)."""
 NAME_KEYS = ("Account_Name", "Deal_Name", "Full_Name", "Product_Name", "Subject")
+RECORD_STAMPS = Stamps(modified="Modified_Time", modified_by="Modified_By", precision_ms=SECOND_MS)
+"""Zoho keeps seconds; ``Created_Time``/``Created_By`` are set by the writes themselves."""
+USER_STAMPS = Stamps(modified="Modified_Time", precision_ms=SECOND_MS)
+
+
+def deleted_entry(tombstone: Tombstone) -> Record:
+    """One row of ``{module}/deleted`` from a recycle-bin tombstone."""
+    info = tombstone.info
+    return {"id": tombstone.record["id"], "display_name": info["display_name"], "type": info["type"],
+            "deleted_by": tombstone.deleted_by, "created_by": info["created_by"], "deleted_time": tombstone.deleted_at}
 
 
 class RecordWrites:
@@ -48,9 +59,8 @@ class RecordWrites:
     lock: threading.RLock
     config: dict[str, Any]
     offset: str
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     field_meta: dict[str, list[Record]]
-    deleted: dict[str, list[Record]]
 
     if TYPE_CHECKING:
         def _module(self, module: str) -> str: ...
@@ -188,7 +198,7 @@ class RecordWrites:
             record["Owner"] = {**who, "email": owner.get("email")}
         if module == "Contacts" and ("First_Name" in values or "Last_Name" in values):
             record["Full_Name"] = " ".join(str(v) for v in (values.get("First_Name"), values.get("Last_Name")) if v)
-        self.records[module][record["id"]] = record
+        self.records[module].insert(record, by=who, at=now)
         return record
 
     def _update(self, module: str, record: Record, data: Record, index: int, since: str | None) -> Record:
@@ -202,8 +212,8 @@ class RecordWrites:
         record.update(values)
         if module == "Contacts" and ("First_Name" in values or "Last_Name" in values):
             record["Full_Name"] = " ".join(str(v) for v in (record.get("First_Name"), record.get("Last_Name")) if v)
-        record["Modified_Time"], record["Modified_By"] = self._later(record["Modified_Time"]), self.api_user()
-        return record
+        stamp = self._later(record["Modified_Time"])
+        return self.records[module].update(record["id"], by=self.api_user(), at=stamp)
 
     def on_insert(self, call: Call, module: str) -> Response:
         module = self._module(module)
@@ -284,12 +294,9 @@ class RecordWrites:
 
     def trash(self, module: str, record: Record, who: Record) -> None:
         """Move ``record`` to the recycle bin, deleted by ``who`` now."""
-        now = self._now()
-        del self.records[module][record["id"]]
         name = next((record[k] for k in NAME_KEYS if isinstance(record.get(k), str)), None)
-        self.deleted.setdefault(module, []).append({"id": record["id"], "display_name": name, "type": "recycle",
-                                                    "deleted_by": who, "created_by": record.get("Created_By", who),
-                                                    "deleted_time": now})
+        self.records[module].delete(record["id"], by=who, at=self._now(), display_name=name, type="recycle",
+                                    created_by=record.get("Created_By", who))
 
     def _delete_entries(self, module: str, ids: list[str]) -> list[Record]:
         entries: list[Record] = []
