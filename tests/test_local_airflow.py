@@ -1,15 +1,23 @@
-"""The local Airflow (demo, ``make up``) gets a Fernet key of its own, kept owner-only and reused."""
+"""The local Airflow (demo, ``make up``): a Fernet key of its own, kept owner-only and reused; ``make up``
+starting its components in order, on Paris time, with every DAG active and no failed first run."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from cryptography.fernet import Fernet
 
 from passerelle.orchestration.airflow_env import FERNET_KEY_FILE, configure_airflow, local_fernet_key
+from passerelle.paths import PROJECT_ROOT
+from passerelle_dev.airflow_api import SCHEDULING, AirflowApi, admin_password, healthy, wait_for
 
 
 def test_the_key_is_generated_once_owner_only_and_reused(tmp_path: Path) -> None:
@@ -33,3 +41,68 @@ def test_without_one_the_local_key_is_used(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     configure_airflow()
     assert os.environ["AIRFLOW__CORE__FERNET_KEY"] == (tmp_path / FERNET_KEY_FILE).read_text().strip()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def devserver_environment(tmp_path: Path, warehouse_url: str, port: int) -> dict[str, str]:
+    """``make up``'s environment in a temporary home and state folder, on the test's warehouse."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AIRFLOW", "WAREHOUSE_URL", "TEST_WAREHOUSE_URL", "PASSERELLE_"))}
+    env.update({"AIRFLOW_HOME": str(tmp_path / "airflow"), "PASSERELLE_STATE_DIR": str(tmp_path / "state"),
+                "PASSERELLE_OUTPUT_DIR": str(tmp_path / "output"), "WAREHOUSE_URL": warehouse_url,
+                "AIRFLOW__API__PORT": str(port), "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}"})
+    return env
+
+
+def task_instances(api: AirflowApi, **params: object) -> list[dict]:
+    return api.get("dags/~/dagRuns/~/taskInstances", limit=1000, **params)["task_instances"]
+
+
+@pytest.mark.dag
+@pytest.mark.timeout(240)
+def test_make_up_starts_in_order_and_its_first_runs_do_not_fail(tmp_path: Path, warehouse_url: str) -> None:
+    """The dev server as ``make up`` runs it: healthy, Paris time, every DAG active, and the first scheduled
+    runs' tasks start on the first try (none queued before the API server that runs them was up)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    out = (tmp_path / "devserver.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "passerelle_dev.devserver"], cwd=tmp_path, stdout=out,
+                              stderr=subprocess.STDOUT, env=devserver_environment(tmp_path, warehouse_url, port))
+    try:
+        wait_for("the dev server's banner", lambda: "Airflow UI:" in (tmp_path / "devserver.log").read_text() or None,
+                 timeout=150, interval=0.5)
+        printed = (tmp_path / "devserver.log").read_text()
+        assert printed.index("warehouse: ready") < printed.index("sandbox:") < printed.index("api-server: started")
+        assert printed.index("the API server") < printed.index("scheduler: started")
+        assert healthy(url, SCHEDULING)
+        api = AirflowApi(url, admin_password(tmp_path / "airflow"))
+
+        components = {p.cmdline()[-1]: p for p in psutil.Process(server.pid).children()}
+        assert set(components) >= {"dag-processor", "scheduler", "triggerer"}  # the API server retitles itself
+        assert {name: components[name].environ()["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
+                for name in ("dag-processor", "scheduler", "triggerer")} == dict.fromkeys(
+            ("dag-processor", "scheduler", "triggerer"), "Europe/Paris")
+
+        dags = wait_for("the invoicing DAG", lambda: (lambda d: d if any(x["dag_id"] == "invoicing" for x in d)
+                                                      else None)(api.dags()), timeout=60)
+        assert [dag["dag_id"] for dag in dags if dag["is_paused"]] == []
+
+        def check_seller_done() -> dict | None:
+            found = [ti for ti in task_instances(api, task_id="check_seller") if ti["dag_id"] == "invoicing"]
+            return found[0] if found and found[0]["state"] in ("success", "failed") else None
+
+        check_seller = wait_for("invoicing's first check_seller", check_seller_done, timeout=90)
+        assert (check_seller["state"], check_seller["try_number"]) == ("success", 1)
+        assert [(ti["dag_id"], ti["task_id"]) for ti in task_instances(api, state=["failed", "up_for_retry"])] == []
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=90)
+        finally:
+            out.close()
+    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
