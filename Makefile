@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install demo test up sandbox bench bench-peer compose-check clean
+.PHONY: install demo test up backfill sandbox bench bench-peer compose-check clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ test: install  ## The whole test suite against a real Postgres, the sandbox on l
 up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbox and the warehouse
 	$(BIN)/python -m passerelle_dev.devserver
 
+backfill: install  ## Re-extract SOURCE's daily windows from START to END (YYYY-MM-DD): by make up's scheduler if it runs, else here (SANDBOX=1: from the sandbox)
+	@$(BIN)/python -m passerelle_dev.backfill "$(SOURCE)" "$(START)" "$(END)" $(if $(SANDBOX),--sandbox)
+
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle_sandbox
 
@@ -51,9 +54,14 @@ bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on t
 	$(BIN)/python -m passerelle_dev.bench_peer $(ARGS)
 
 compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
-	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
+	@if docker compose version >/dev/null 2>&1; then docker compose config -q; \
+	elif command -v docker-compose >/dev/null; then docker-compose config -q; \
+	else echo "make compose-check needs the Docker Compose client, which is not installed (neither 'docker compose'"; \
+	  echo "nor 'docker-compose' found): install the Compose plugin, https://docs.docker.com/compose/install/"; \
+	  echo "(Debian/Ubuntu with Docker's apt repository: sudo apt-get install docker-compose-plugin)"; exit 1; fi
 	@echo "docker-compose.yml is valid"
 
-clean:
-	$(BIN)/python -m passerelle.warehouse stop || true
+clean:  ## Stop the dev server and every embedded Postgres under .passerelle/, then delete .airflow/, .passerelle/, output/
+	@if test -x $(BIN)/python; then $(BIN)/python -m passerelle_dev.stop; \
+	else echo "no $(VENV): nothing make started can be running"; fi
 	rm -rf .airflow .passerelle output

@@ -4,8 +4,8 @@ starting its components in order, on Paris time, with every DAG active and no fa
 from __future__ import annotations
 
 import os
-import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from passerelle.orchestration.airflow_env import FERNET_KEY_FILE, configure_airflow, local_fernet_key
 from passerelle.paths import PROJECT_ROOT
 from passerelle_dev.airflow_api import SCHEDULING, AirflowApi, admin_password, healthy, wait_for
+from passerelle_dev.stop import stop_dev_server
 
 
 def test_the_key_is_generated_once_owner_only_and_reused(tmp_path: Path) -> None:
@@ -71,8 +72,9 @@ def test_make_up_starts_in_order_and_its_first_runs_do_not_fail(tmp_path: Path, 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     out = (tmp_path / "devserver.log").open("w")
+    env = devserver_environment(tmp_path, warehouse_url, port)
     server = subprocess.Popen([sys.executable, "-m", "passerelle_dev.devserver"], cwd=tmp_path, stdout=out,
-                              stderr=subprocess.STDOUT, env=devserver_environment(tmp_path, warehouse_url, port))
+                              stderr=subprocess.STDOUT, env=env)
     try:
         wait_for("the dev server's banner", lambda: "Airflow UI:" in (tmp_path / "devserver.log").read_text() or None,
                  timeout=150, interval=0.5)
@@ -99,10 +101,65 @@ def test_make_up_starts_in_order_and_its_first_runs_do_not_fail(tmp_path: Path, 
         check_seller = wait_for("invoicing's first check_seller", check_seller_done, timeout=90)
         assert (check_seller["state"], check_seller["try_number"]) == ("success", 1)
         assert [(ti["dag_id"], ti["task_id"]) for ti in task_instances(api, state=["failed", "up_for_retry"])] == []
+
+        # make backfill hands the windows to this scheduler
+        backfill = subprocess.run([sys.executable, "-m", "passerelle_dev.backfill", "folk", "2026-03-01", "2026-03-02"],
+                                  env=env, capture_output=True, text=True, timeout=120)
+        assert backfill.returncode == 0, backfill.stderr[-2000:]
+        assert f"the scheduler at {url} runs the backfill of extract_folk (backfill " in backfill.stdout
+        [created] = api.get("backfills", dag_id="extract_folk")["backfills"]
+        assert (created["from_date"][:10], created["to_date"][:10]) == ("2026-03-01", "2026-03-02")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=90)
-        finally:
-            out.close()
-    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+        root = psutil.Process(server.pid)
+        processes = [root, *root.children(recursive=True)] if server.poll() is None else []
+        assert stop_dev_server(tmp_path / "airflow")  # as make clean does
+        server.wait(timeout=10)
+        out.close()
+    assert not (tmp_path / "airflow" / "devserver.pid").exists()
+    assert [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+PROBE_DAG = """
+from datetime import datetime, timezone
+from airflow.sdk import DAG, task
+with DAG("demo_probe", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)) as dag:
+    task(lambda: 1, task_id="probe")()
+"""
+DEMO_RUN = """
+import os
+from datetime import datetime, timezone
+from passerelle.orchestration.airflow_env import configure_demo_airflow
+configure_demo_airflow()
+from airflow.models import DagBag
+from airflow.utils import db
+db.initdb()
+from passerelle.orchestration.runner import run_interval
+dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["demo_probe"]
+print(run_interval(dag, datetime(2026, 3, 4, tzinfo=timezone.utc)).state)
+"""
+
+
+@pytest.mark.dag
+def test_demo_runs_stay_out_of_the_ui_database_and_keep_its_key(tmp_path: Path) -> None:
+    """A run of the demo for a past date (``run_interval``, ``dag.test()``) lands in ``<state>/demo-airflow``, not in the home
+    ``make up`` serves, with its true duration; the Fernet key is the UI home's."""
+    ui_home, state = tmp_path / "airflow", tmp_path / "state"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PASSERELLE_"))}
+    env.update({"AIRFLOW_HOME": str(ui_home), "PASSERELLE_STATE_DIR": str(state),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),
+                "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}"})
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "probe.py").write_text(PROBE_DAG)
+    (state / "demo-airflow").mkdir(parents=True)
+    (state / "demo-airflow" / "stale.txt").write_text("from an earlier demo")
+    for _ in range(2):  # the second run starts from a fresh home again
+        done = subprocess.run([sys.executable, "-c", DEMO_RUN], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and done.stdout.strip().endswith("success"), done.stderr[-3000:]
+    assert not (ui_home / "airflow.db").exists()
+    assert not (state / "demo-airflow" / "stale.txt").exists()
+    with sqlite3.connect(state / "demo-airflow" / "airflow.db") as db:
+        runs = db.execute("SELECT dag_id, logical_date, julianday(end_date) - julianday(start_date)"
+                          " FROM dag_run").fetchall()
+    assert [(dag_id, logical[:10]) for dag_id, logical, _ in runs] == [("demo_probe", "2026-03-04")]
+    assert 0 <= runs[0][2] * 86400 < 300  # seconds, not months
+    assert (ui_home / FERNET_KEY_FILE).read_text().strip() == local_fernet_key(ui_home)

@@ -99,3 +99,38 @@ class AirflowApi:
                                         params={"update_mask": "is_paused"}, timeout=30)
             answer.raise_for_status()
         return paused
+
+    def create_backfill(self, dag_id: str, first: str, last: str, patience: float = 120,
+                        say: Callable[[str], None] = print) -> dict[str, Any]:
+        """A backfill of ``dag_id`` for the runs whose logical dates fall from ``first`` to ``last`` (ISO days),
+        re-running completed ones too; the scheduler runs it.
+
+        On a SQLite metadata database the API server refuses (503, or 500 from its audit log) while the
+        scheduler holds the database's lock; the request is repeated, saying so, for up to ``patience`` seconds.
+        """
+        body = {"dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+                "reprocess_behavior": "completed", "max_active_runs": 1}
+
+        def attempt() -> dict[str, Any] | None:
+            answer = self.session.post(f"{self.url}/api/v2/backfills", json=body, timeout=60)
+            if (answer.status_code, "locked" in answer.text) == (503, True) or (
+                    answer.status_code == 500 and "Database error" in answer.text):
+                return None  # SQLite busy; a request cut short after its backfill was stored ends in 409 below
+            if answer.status_code == 409 and "already a running backfill" in answer.text:
+                running = [backfill for backfill in self.get("backfills", dag_id=dag_id)["backfills"]
+                           if backfill["completed_at"] is None]
+                if running and (running[-1]["from_date"][:10], running[-1]["to_date"][:10]) == (first, last):
+                    return running[-1]
+            if answer.status_code >= 400:
+                raise RuntimeError(f"the API server refused the backfill of {dag_id}: {answer.status_code} "
+                                   f"{answer.text[:500]}")
+            return answer.json()
+
+        try:
+            return wait_for(f"the metadata database to be free to create the backfill of {dag_id}", attempt,
+                            patience, say=say, interval=3)
+        except TimeoutError:
+            raise RuntimeError(
+                f"the backfill of {dag_id} could not be created: the scheduler kept the SQLite metadata database "
+                "locked. Retry when it is idle, or stop make up and run make backfill again (the windows then run "
+                "here), or give Airflow a Postgres metadata database (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)") from None

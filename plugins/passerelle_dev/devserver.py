@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from passerelle.orchestration.airflow_env import (
@@ -23,6 +24,7 @@ from passerelle.orchestration.airflow_env import (
 )
 from passerelle.paths import PROJECT_ROOT
 from passerelle_dev.airflow_api import SCHEDULING, AirflowApi, admin_password, base_url, healthy, wait_for
+from passerelle_dev.stop import DEV_SERVER_PID
 
 TIMEZONE = "Europe/Paris"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -45,6 +47,8 @@ def local_settings() -> None:
 def main() -> int:
     home = configure_airflow()
     local_settings()
+    pid_file = home / DEV_SERVER_PID  # how make clean finds what to stop
+    pid_file.write_text(f"{os.getpid()}\n")
     from passerelle_sandbox.server import start_sandbox
     from passerelle.warehouse.migrate import migrate
     from passerelle.warehouse.settings import warehouse_url
@@ -85,6 +89,7 @@ def main() -> int:
     finally:
         stop_tree(*(process.pid for process in components.values()))
         sandbox.stop()
+        pid_file.unlink(missing_ok=True)
 
 
 def start_component(home: Path, name: str) -> subprocess.Popen:
@@ -100,8 +105,6 @@ def start_component(home: Path, name: str) -> subprocess.Popen:
 
 def wait_any(components: dict[str, subprocess.Popen]) -> int:
     """Block until a component exits; its exit status (the others are then stopped by the caller)."""
-    import time
-
     while True:
         for name, process in components.items():
             if process.poll() is not None:
