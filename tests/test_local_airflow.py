@@ -163,3 +163,16 @@ def test_demo_runs_stay_out_of_the_ui_database_and_keep_its_key(tmp_path: Path) 
     assert [(dag_id, logical[:10]) for dag_id, logical, _ in runs] == [("demo_probe", "2026-03-04")]
     assert 0 <= runs[0][2] * 86400 < 300  # seconds, not months
     assert (ui_home / FERNET_KEY_FILE).read_text().strip() == local_fernet_key(ui_home)
+
+
+def test_make_up_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = devserver_environment(tmp_path, "postgresql://nobody@127.0.0.1:1/none", port)
+        done = subprocess.run([sys.executable, "-m", "passerelle_dev.devserver"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"http://127.0.0.1:{port} is already in use (another make up?)" in done.stderr
+    assert not (tmp_path / "airflow" / "devserver.pid").exists() and not (tmp_path / "state").exists()

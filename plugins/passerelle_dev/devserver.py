@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,10 +36,9 @@ def local_settings() -> None:
     """The environment every component shares (a deployment's own values win)."""
     # The components run as `airflow ...`: the venv's bin must be on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    host = os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
-    port = os.environ.setdefault("AIRFLOW__API__PORT", "8080")
-    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-                          f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/execution/")
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{base_url()}/execution/")
     os.environ.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", TIMEZONE)
     os.environ.setdefault("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
     os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
@@ -47,6 +47,9 @@ def local_settings() -> None:
 def main() -> int:
     home = configure_airflow()
     local_settings()
+    if port_in_use(base_url()):
+        print(f"{base_url()} is already in use (another make up?): stop it, or set AIRFLOW__API__PORT", file=sys.stderr)
+        return 1
     pid_file = home / DEV_SERVER_PID  # how make clean finds what to stop
     pid_file.write_text(f"{os.getpid()}\n")
     from passerelle_sandbox.server import start_sandbox
@@ -73,11 +76,12 @@ def main() -> int:
     try:
         api = base_url()
         components["api-server"] = start_component(home, "api-server")
-        wait_for(f"the API server ({api}/api/v2/monitor/health)", lambda: healthy(api) or None, STARTUP_TIMEOUT)
+        wait_for(f"the API server ({api}/api/v2/monitor/health)", lambda: alive(components) and healthy(api) or None,
+                 STARTUP_TIMEOUT)
         for name in ("dag-processor", "scheduler", "triggerer"):
             components[name] = start_component(home, name)
         wait_for("the DAG processor, scheduler and triggerer to report healthy",
-                 lambda: healthy(api, SCHEDULING) or None, STARTUP_TIMEOUT)
+                 lambda: alive(components) and healthy(api, SCHEDULING) or None, STARTUP_TIMEOUT)
         password = wait_for("the admin password", lambda: admin_password(home), STARTUP_TIMEOUT)
         unpaused = AirflowApi(api, password).unpause_all()
         if unpaused:
@@ -101,6 +105,23 @@ def start_component(home: Path, name: str) -> subprocess.Popen:
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     print(f"{name}: started (log: {logs / f'{name}.log'})", flush=True)
     return process
+
+
+def port_in_use(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((parts.hostname, parts.port)) == 0
+
+
+def alive(components: dict[str, subprocess.Popen]) -> bool:
+    """True while every component runs; a component that exited during start-up stops it with its log named."""
+    for name, process in components.items():
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with status {process.returncode} while starting: see its log")
+    return True
 
 
 def wait_any(components: dict[str, subprocess.Popen]) -> int:
