@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 from cryptography.fernet import Fernet
 
 from passerelle.orchestration.airflow_env import FERNET_KEY_FILE, configure_airflow, local_fernet_key
@@ -89,6 +90,10 @@ def test_make_up_starts_in_order_and_its_first_runs_do_not_fail(tmp_path: Path, 
         assert {name: components[name].environ()["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
                 for name in ("dag-processor", "scheduler", "triggerer")} == dict.fromkeys(
             ("dag-processor", "scheduler", "triggerer"), "Europe/Paris")
+
+        page = requests.get(f"{url}/dags", timeout=30, headers={"Accept": "text/html", "Accept-Encoding": "gzip"})
+        assert page.status_code == 200 and page.text.count('localStorage.setItem("timezone","\\"Europe/Paris\\"")') == 1
+        assert requests.get(f"{url}/api/v2/monitor/health", timeout=30).json()["metadatabase"]["status"] == "healthy"
 
         dags = wait_for("the invoicing DAG", lambda: (lambda d: d if any(x["dag_id"] == "invoicing" for x in d)
                                                       else None)(api.dags()), timeout=60)
@@ -176,3 +181,15 @@ def test_make_up_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> 
     assert done.returncode == 1
     assert f"http://127.0.0.1:{port} is already in use (another make up?)" in done.stderr
     assert not (tmp_path / "airflow" / "devserver.pid").exists() and not (tmp_path / "state").exists()
+
+
+def test_the_ui_page_gets_the_default_zone_only_when_it_is_not_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from passerelle.orchestration.ui_timezone import inject
+
+    page = b"<html><head><title>Airflow</title></head><body></body></html>"
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", "utc")
+    assert inject(page) == page
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", "Europe/Paris")
+    assert inject(page) == (b'<html><head><title>Airflow</title><script>try{if(!localStorage.getItem("timezone"))'
+                            b'localStorage.setItem("timezone","\\"Europe/Paris\\"")}catch(e){}</script></head>'
+                            b"<body></body></html>")

@@ -3,7 +3,7 @@
 The warehouse (migrated) and the sandbox (listening) come first; then the API server, and only once
 ``/api/v2/monitor/health`` answers do the DAG processor, scheduler and triggerer start, so no task is
 ever queued before the Execution API that runs it is up. Once they all report healthy, the project's
-DAGs are unpaused. Airflow's default time zone is Europe/Paris. Each component logs to
+DAGs are unpaused. Airflow's default time zone, and the UI's, is Europe/Paris. Each component logs to
 ``$AIRFLOW_HOME/logs/<component>.log``; the admin password is printed once it exists. Ctrl-C stops all.
 """
 
@@ -162,8 +162,8 @@ def stop_tree(*pids: int, timeout: float = 60) -> None:
 def print_access(home: Path, sandbox, password: str) -> None:
     print("\n" + "=" * 72)
     print(f"Airflow UI: http://localhost:{os.environ['AIRFLOW__API__PORT']}  user: admin  password: {password}")
-    print(f"Airflow's default time zone: {os.environ['AIRFLOW__CORE__DEFAULT_TIMEZONE']} (the UI shows the browser's"
-          " time zone; another one can be picked in its user menu). The project's DAGs are active.")
+    print(f"Times in {os.environ['AIRFLOW__CORE__DEFAULT_TIMEZONE']} (the UI's user menu picks another zone)."
+          " The project's DAGs are active.")
     for name, vendor in sandbox.vendors.items():
         print(f"sandbox {name}: {vendor.base_url}")
     print(f"component logs: {home / 'logs'}")
