@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: install chromium demo test up up-celery sandbox bench bench-peer compose-env compose-check clean
+.PHONY: install chromium demo test up up-celery backfill sandbox bench bench-peer compose-env compose-check clean
 
 install: $(VENV)/.installed chromium
 
@@ -48,6 +48,9 @@ up: install  ## Airflow standalone (UI on http://localhost:8080) with the sandbo
 up-celery: install  ## Airflow with the CeleryExecutor and two workers on Redis (127.0.0.1:6379) and Postgres (127.0.0.1:5432), with the sandbox and the warehouse (docs/deployment.md)
 	$(BIN)/python -m passerelle_dev.celery_stack
 
+backfill: install  ## Re-extract SOURCE's daily windows from START to END (YYYY-MM-DD): by make up's scheduler if it runs, else here (SANDBOX=1: from the sandbox)
+	@$(BIN)/python -m passerelle_dev.backfill "$(SOURCE)" "$(START)" "$(END)" $(if $(SANDBOX),--sandbox)
+
 sandbox: install  ## The vendor API emulators alone, printing base URLs and credentials
 	$(BIN)/python -m passerelle_sandbox
 
@@ -70,10 +73,16 @@ bench-peer: install $(PEER)/.installed  ## Passerelle beside dlt (own venv) on t
 compose-env: install  ## Write .env for docker-compose.yml: generated Fernet key, JWT secret and passwords (kept once made), every source's Connection on the sandbox service
 	$(BIN)/python -m passerelle_dev.compose_env
 
-compose-check: compose-env  ## Parse docker-compose.yml with the Compose client (no Docker engine needed)
+compose-check:  ## Parse docker-compose.yml with the Compose client (no Docker engine needed), after make compose-env
+	@if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then \
+	  echo "make compose-check needs the Docker Compose client, which is not installed (neither 'docker compose'"; \
+	  echo "nor 'docker-compose' found): install the Compose plugin, https://docs.docker.com/compose/install/"; \
+	  echo "(Debian/Ubuntu with Docker's apt repository: sudo apt-get install docker-compose-plugin)"; exit 1; fi
+	@$(MAKE) -s compose-env
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
 	@echo "docker-compose.yml is valid"
 
-clean:
-	$(BIN)/python -m passerelle.warehouse stop || true
+clean:  ## Stop the dev server and every embedded Postgres under .passerelle/, then delete .airflow/, .passerelle/, output/
+	@if test -x $(BIN)/python; then $(BIN)/python -m passerelle_dev.stop; \
+	else echo "no $(VENV): nothing make started can be running"; fi
 	rm -rf .airflow .passerelle output

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from passerelle.orchestration.airflow_env import configure_airflow, local_secret
 from passerelle_dev.components import Component, ComponentFailed, Running, first_exited, started
-from passerelle_dev.devserver import AIRFLOW, _interrupt, print_access, start_dependencies
+from passerelle_dev.devserver import AIRFLOW, _interrupt, local_settings, print_access, start_dependencies
 
 METADATA_DATABASE = "passerelle_airflow"
 DEFAULT_METADATA_URL = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{METADATA_DATABASE}"
@@ -129,6 +129,7 @@ def main() -> int:
     stack = CeleryStack(home=home, metadata_url=metadata_url,
                         broker_url=os.environ.get("AIRFLOW__CELERY__BROKER_URL") or DEFAULT_BROKER_URL,
                         api_port=int(os.environ.get("AIRFLOW__API__PORT") or 8080))
+    local_settings()  # Europe/Paris, the auth manager, PATH; the stack's own values then win
     os.environ.update(stack.environment())
     sandbox = start_dependencies()
     signal.signal(signal.SIGTERM, _interrupt)

@@ -9,7 +9,8 @@ identity resolution) runs once; two monthly billing periods are invoiced and the
 delivery figures back (:mod:`passerelle_dev.demo_sync`).
 
 The terminal gets one line per stage and a summary from the warehouse; every log line goes to a file under the
-state folder (:mod:`passerelle_dev.demo_output`), streamed as well when ``VERBOSE=1``.
+state folder (:mod:`passerelle_dev.demo_output`), streamed as well when ``VERBOSE=1``. Airflow runs in a
+throwaway home of its own (``<state>/demo-airflow``), so the runs never appear in the UI of ``make up``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from passerelle_dev.console import print_table
 from passerelle_dev.demo_output import Progress, console, new_log_path, routed_output, say, totals, verbose_requested
 from passerelle.orchestration.airflow_env import (
-    configure_airflow,
+    configure_demo_airflow,
     export_connections,
     sandbox_connections,
     warehouse_connection,
@@ -74,7 +75,7 @@ def change_count(changes: Any) -> int:
 
 
 def run(dataset: dict[str, Any], dataset_file: Path | None) -> int:
-    configure_airflow()
+    configure_demo_airflow()  # its dag.test() runs stay out of make up's UI
     from passerelle_sandbox.dynamics_scenario import apply_dynamics_day_changes, compare_dynamics_raw_with_source
     from passerelle_sandbox.folk_scenario import apply_folk_day_changes, compare_folk_raw_with_source
     from passerelle_sandbox.pipedrive_scenario import apply_pipedrive_day_changes, compare_pipedrive_raw_with_source

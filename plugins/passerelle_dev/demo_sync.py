@@ -22,6 +22,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from passerelle.orchestration.runner import run_dag_test
 from passerelle.settings import settings
 from passerelle_dev.console import print_table
 from passerelle_dev.demo_output import Progress, console, say, totals
@@ -89,7 +90,7 @@ def _advance(sandbox: Any, moment: datetime) -> None:
 def _run_all(dags: dict[str, Any], logical: datetime, only: tuple[str, ...] = DAGS) -> bool:
     ok = True
     for dag_id in only:
-        result = dags[dag_id].test(logical_date=logical)
+        result = run_dag_test(dags[dag_id], logical)
         if str(result.state) != "success":
             say(f"  {dag_id} ({result.run_id}): {result.state}; see the full log")
             ok = False

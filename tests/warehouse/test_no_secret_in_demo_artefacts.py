@@ -78,6 +78,7 @@ def test_demo_run_leaves_no_secret_in_any_artefact() -> None:
         assert warehouse.credentials_file.stat().st_mode & 0o077 == 0
         assert [secret[:4] + "…" for secret in secrets if secret in printed] == []
         assert leaks([state, output, airflow_home], secrets) == []
+        assert (state / "demo-airflow" / "airflow.db").exists() and not (airflow_home / "airflow.db").exists()
     finally:
         EmbeddedWarehouse(state / "warehouse").stop()
         shutil.rmtree(scratch, ignore_errors=True)

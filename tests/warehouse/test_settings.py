@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,16 +304,24 @@ def test_inside_a_task_without_any_configuration_nothing_is_started(monkeypatch:
     assert not (tmp_path / "never").exists()
 
 
-def test_an_unreachable_connection_fails_a_task_with_one_masked_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_connection_is_waited_for_then_fails_a_task_with_one_masked_line(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    from passerelle.warehouse import task_connection
     from passerelle.warehouse.connection_errors import WarehouseUnreachable
-    from passerelle.warehouse.task_connection import connect_warehouse
 
     port = _closed_port()
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
     monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(
         f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle"))
+    monkeypatch.setattr(task_connection, "WAIT_SECONDS", 3.0)
+    started = time.monotonic()
     with pytest.raises(WarehouseUnreachable) as failure:
-        connect_warehouse()
+        task_connection.connect_warehouse()
+    assert 3.0 <= time.monotonic() - started < 10
+    printed = capfd.readouterr()
+    waits = [line for line in (printed.out + printed.err).splitlines() if "waiting for the warehouse" in line]
+    assert len(waits) == 2 and "waiting for the warehouse (attempt 1, next in 2s): warehouse " in waits[0]
+    assert all("Pa55-secret" not in line and "connection refused" in line for line in waits)
     message = str(failure.value)
     assert "\n" not in message and "Pa55-secret" not in message
     assert message.startswith(f"warehouse postgresql://loader:***@127.0.0.1:{port}/passerelle?")

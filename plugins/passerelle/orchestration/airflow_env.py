@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from passerelle.paths import PROJECT_ROOT, write_private
+from passerelle.paths import PROJECT_ROOT, state_dir, write_private
 
 FERNET_KEY_FILE = "fernet.key"
 
@@ -31,6 +32,25 @@ def configure_airflow(home: Path | None = None) -> Path:
     if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
         os.environ["AIRFLOW__CORE__FERNET_KEY"] = local_fernet_key(home)
     return home
+
+
+def configure_demo_airflow() -> Path:
+    """The demo's own Airflow: a fresh home and SQLite metadata database in ``<state>/demo-airflow``.
+
+    ``make demo`` runs DAGs with ``dag.test()`` for past data intervals; kept out of the metadata database of
+    ``make up`` (``AIRFLOW_HOME``), they never show in its UI as runs started months before they ended. The
+    Fernet key stays that of ``AIRFLOW_HOME``, since the refresh tokens it encrypts live in the shared warehouse.
+    """
+    ui_home = Path(os.environ.get("AIRFLOW_HOME") or PROJECT_ROOT / ".airflow")
+    if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
+        ui_home.mkdir(parents=True, exist_ok=True)
+        os.environ["AIRFLOW__CORE__FERNET_KEY"] = local_fernet_key(ui_home)
+    home = state_dir() / "demo-airflow"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    return configure_airflow()
 
 
 def local_fernet_key(home: Path) -> str:

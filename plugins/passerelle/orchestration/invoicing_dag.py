@@ -1,7 +1,7 @@
 """The invoicing DAG: one run per monthly billing period, backfillable from the Airflow UI or CLI.
 
-The data interval is the billing period (Europe/Paris months). ``check_seller`` fails fast on an
-invalid seller configuration; ``build_billable_items`` computes what is due by the period's end and
+The data interval is the billing period (Europe/Paris months). ``check_seller`` fails fast (no retry) on
+an invalid seller configuration; ``build_billable_items`` computes what is due by the period's end and
 the exceptions, under the seller's issuing lock (never while another run is issuing); ``issue_invoices``
 first writes the documents still missing of invoices issued earlier (a retry after a crash, a format
 added since), then checks, numbers, validates and records each invoice with its Factur-X PDF (and
@@ -14,6 +14,7 @@ numbers are tied to their invoice key.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from passerelle.orchestration.extract_dags import warehouse_connection
 
+log = logging.getLogger("airflow.task")
 DAG_ID = "invoicing"
 PARIS = ZoneInfo("Europe/Paris")
 START_DATE = datetime(2026, 1, 1, tzinfo=PARIS)
@@ -38,9 +40,18 @@ def billing_period() -> tuple[Any, Any]:
 
 
 def check_seller() -> dict[str, Any]:
-    from passerelle.invoicing.seller import load_seller
+    """The seller configuration, validated; an invalid one fails at once (retrying cannot fix it), while a
+    failure to start the task at all (Airflow not ready yet) is retried like any other task."""
+    from airflow.sdk.exceptions import AirflowFailException
 
-    seller = load_seller()
+    from passerelle.invoicing.seller import SellerConfigError, load_seller
+
+    log.info("checking the seller configuration (PASSERELLE_SELLER_FILE or PASSERELLE_SELLER)")
+    try:
+        seller = load_seller()
+    except SellerConfigError as error:
+        raise AirflowFailException(str(error)) from None
+    log.info("seller %s (SIREN %s, VAT regime %s): valid", seller.legal_name, seller.siren, seller.vat_regime.value)
     return {"seller": seller.legal_name, "siren": seller.siren, "regime": seller.vat_regime.value}
 
 
@@ -112,7 +123,7 @@ def build_invoicing_dag() -> DAG:
                       "execution_timeout": timedelta(hours=2)},
     ) as dag:
         chain(
-            task(check_seller, task_id="check_seller", retries=0,
+            task(check_seller, task_id="check_seller",
                  doc_md="Load and validate the seller configuration (every problem at once).")(),
             task(build_items, task_id="build_billable_items",
                  doc_md="`include/sql/billing/billable_items.sql`: marts.billable_items and marts.billing_exceptions;"
