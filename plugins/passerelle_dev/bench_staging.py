@@ -133,6 +133,7 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
     from passerelle.transform.models import ANALYZE_RAW, IDENTITY_FILES, STAGING_MODELS, run_model
     from passerelle.warehouse.sql_files import run_sql_file
     from passerelle.warehouse.settings import connect
+    from passerelle_dev.peak_memory import peak_rss_mb, reset_peak
 
     conn = connect(url)
     steps: list[tuple[str, float, str]] = []
@@ -148,11 +149,13 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
             rows = cur.fetchone()[0]
         conn.rollback()
         steps.append((f"build {model.table}", seconds, f"{rows:,} rows"))
+        measured = reset_peak()
         t0 = time.perf_counter()
         outcome = validate_table(conn, model.table, run_id="bench")
         seconds = time.perf_counter() - t0
         transform_total += seconds
-        steps.append((f"validate {model.table}", seconds, f"{outcome.quarantined:,} quarantined"))
+        peak = f", peak RSS {peak_rss_mb():,.0f} MB" if measured else ""
+        steps.append((f"validate {model.table}", seconds, f"{outcome.quarantined:,} quarantined{peak}"))
     for path in IDENTITY_FILES:
         seconds = run_sql_file(conn, path)
         transform_total += seconds
