@@ -104,15 +104,39 @@ INSERT INTO audit.staging_watermarks (model, source, stream)
 VALUES {% for s in sources %}{% for stream in ([s.driver] if s.driver else []) + s.reads -%}
 ('{{ model }}', '{{ s.source }}', '{{ stream }}'){{ ", " if not loop.last }}{% endfor %}{{ ", " if not loop.last }}{% endfor %}
 ON CONFLICT DO NOTHING;
+-- The versions loads after a stream's watermark brought. One scan from the oldest watermark, with that
+-- load id as a literal so the planner reads only the newest block ranges (BRIN on raw.records.load_id).
+CREATE TEMP TABLE staging_new (source text, stream text, record_id text, load_id bigint) ON COMMIT DROP;
+{% if not full -%}
+DO $incremental$
+DECLARE
+    oldest bigint;
+BEGIN
+    SELECT min(last_load_id) INTO oldest
+      FROM audit.staging_watermarks WHERE model = '{{ model }}' AND last_load_id > 0;
+    IF oldest IS NOT NULL THEN
+        EXECUTE format($new$
+            INSERT INTO staging_new
+            SELECT r.source, r.stream, r.record_id, r.load_id
+              FROM raw.records AS r
+              JOIN audit.staging_watermarks AS w ON w.source = r.source AND w.stream = r.stream
+             WHERE w.model = '{{ model }}' AND w.last_load_id > 0 AND r.load_id > w.last_load_id
+               AND r.load_id > %s$new$, oldest);
+    END IF;
+END
+$incremental$;
+{%- endif %}
 INSERT INTO staging_changes
-SELECT w.source, w.stream, w.stream IS NOT DISTINCT FROM d.driver, w.last_load_id, n.newest_load_id
+SELECT w.source, w.stream, w.stream IS NOT DISTINCT FROM d.driver, w.last_load_id,
+       CASE WHEN w.last_load_id > 0 AND {{ "false" if full else "true" }}
+            THEN (SELECT max(n.load_id) FROM staging_new AS n WHERE n.source = w.source AND n.stream = w.stream)
+            -- a full refresh, or a stream never processed: its newest load, by the version key's range
+            ELSE (SELECT max(r.load_id) FROM raw.records AS r WHERE r.source = w.source AND r.stream = w.stream)
+       END
   FROM audit.staging_watermarks AS w
   JOIN (VALUES {% for s in sources %}('{{ s.source }}', {{ "'" ~ s.driver ~ "'" if s.driver else "NULL" }}::text)
                {{- ", " if not loop.last }}{% endfor %}) AS d(source, driver)
     ON d.source = w.source
- CROSS JOIN LATERAL (SELECT max(r.load_id) AS newest_load_id FROM raw.records AS r
-                      WHERE r.source = w.source AND r.stream = w.stream
-                        AND r.load_id > {{ "0" if full else "w.last_load_id" }}) AS n
  WHERE w.model = '{{ model }}';
 {% if full -%}
 DELETE FROM {{ table }};
@@ -130,10 +154,10 @@ SELECT source FROM staging_changes
 SELECT h.source FROM staging_held AS h
  WHERE h.source IN ({% for s in sources if not s.driver %}'{{ s.source }}', {% endfor %}NULL);
 CREATE TEMP TABLE staging_scope ON COMMIT DROP AS
-SELECT c.source, r.record_id
-  FROM staging_changes AS c
-  JOIN raw.records AS r ON r.source = c.source AND r.stream = c.stream AND r.load_id > c.last_load_id
- WHERE c.driver AND c.newest_load_id IS NOT NULL AND c.source NOT IN (SELECT source FROM staging_whole)
+SELECT n.source, n.record_id
+  FROM staging_new AS n
+  JOIN staging_changes AS c ON c.source = n.source AND c.stream = n.stream
+ WHERE c.driver AND c.source NOT IN (SELECT source FROM staging_whole)
  UNION
 SELECT h.source, h.record_id FROM staging_held AS h
  WHERE h.source IN ({% for s in sources if s.driver %}'{{ s.source }}', {% endfor %}NULL)

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         json_schema_extra={"default_text": "`<state dir>/gx`"},
     )
     chunk_rows: int = Field(
-        100_000, ge=1, description="Rows of a staging table validated per chunk (server-side cursor); bounds the "
+        25_000, ge=1, description="Rows of a staging table validated per chunk (server-side cursor); bounds the "
         "validation's memory whatever the table's size.",
     )
     full_refresh: bool = Field(

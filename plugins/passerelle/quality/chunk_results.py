@@ -31,10 +31,17 @@ class _Sum:
 
 
 class ChunkedResult:
-    """Adds chunk results up, rule by rule (``meta["rule"]`` identifies an expectation)."""
+    """Adds chunk results up, rule by rule (``meta["rule"]`` identifies an expectation).
 
-    def __init__(self, result_format: dict[str, Any]) -> None:
+    Every failing row is kept for the rules in ``keep_all`` (quarantine rules: each row is filed);
+    the other rules keep their first ``sample`` failing rows beside their counts, so a warning that
+    fails on most rows of a large table costs no more memory than one chunk's worth.
+    """
+
+    def __init__(self, result_format: dict[str, Any], keep_all: set[str], sample: int) -> None:
         self.result_format = parse_result_format(result_format)
+        self.keep_all = keep_all
+        self.sample = sample
         self.sums: dict[str, _Sum] = {}
         self.template: ExpectationSuiteValidationResult | None = None
 
@@ -51,8 +58,9 @@ class ChunkedResult:
             total.element_count += elements
             total.nonnull_count += elements - (found.get("missing_count") or 0)
             total.unexpected_count += found.get("unexpected_count") or 0
-            total.unexpected_list += found.get("unexpected_list") or []
-            total.unexpected_index_list += found.get("unexpected_index_list") or []
+            room = None if rule in self.keep_all else max(self.sample - len(total.unexpected_index_list), 0)
+            total.unexpected_list += (found.get("unexpected_list") or [])[:room]
+            total.unexpected_index_list += (found.get("unexpected_index_list") or [])[:room]
 
     def result(self, table_level: ExpectationSuiteValidationResult | None = None) -> ExpectationSuiteValidationResult:
         """The merged result: the row-level expectations in their order, then the table-level ones."""

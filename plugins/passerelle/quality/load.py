@@ -162,8 +162,10 @@ def chunks(conn: Any, suite: Suite, rows: int | None) -> Iterator[pd.DataFrame]:
             while cut and pending[cut - 1][position] == pending[-1][position]:
                 cut -= 1  # the rows of the last key read may continue in the next fetch: keep them
             if cut:
-                yield pd.DataFrame(pending[:cut], columns=names, dtype=object)
-                pending = pending[cut:]
+                batch, pending = pending[:cut], pending[cut:]
+                frame = pd.DataFrame(batch, columns=names, dtype=object)
+                del batch  # the row tuples go; the frame holds their values
+                yield frame
         if pending:
             yield pd.DataFrame(pending, columns=[column.name for column in cur.description], dtype=object)
 

@@ -88,7 +88,8 @@ def _validate(conn: Any, suite: Suite, run_id: str, chunk_rows: int | None) -> T
     table_rules = [rule for rule in suite.rules if not rule.row_level]
     # GX copies its whole frame for every expectation's NULL filter: give it only the columns checked.
     checked = list(dict.fromkeys([suite.key, *(rule.column for rule in row_rules if rule.column)]))
-    merged = ChunkedResult(gx_context.result_format(suite.key))
+    merged = ChunkedResult(gx_context.result_format(suite.key),
+                           keep_all={rule.id for rule in row_rules if rule.severity == QUARANTINE}, sample=SAMPLE_SIZE)
     failing_rows = FailingRows(row_rules, suite.key)
     row_count = 0
     for frame in load.chunks(conn, suite, chunk_rows):
