@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         None, description="The Great Expectations project (suites, results, Data Docs).",
         json_schema_extra={"default_text": "`<state dir>/gx`"},
     )
+    chunk_rows: int = Field(
+        25_000, ge=1, description="Rows of a staging table validated per chunk (server-side cursor); bounds the "
+        "validation's memory whatever the table's size.",
+    )
+    full_refresh: bool = Field(
+        False, description="Rebuild the incremental staging models (tasks, time entries) from all of raw on every "
+        "run instead of only the records of the loads they have not processed yet.",
+    )
     seller_file: Path | None = Field(
         None, description="The seller configuration, a JSON file (wins over PASSERELLE_SELLER); see Seller below.",
     )

@@ -3,23 +3,28 @@
 A raw layer of 100,000 Salesforce Accounts and an Asana workspace with 1,000,000 time entries
 (2,000 projects, 40,000 tasks) is loaded with the real loader (COPY), then every step the
 ``transform_staging`` DAG runs is timed on it: each SQL model, each Great Expectations suite with its
-quarantine, and identity resolution. A few bad rows are planted (invalid SIRENs, negative and
+quarantine (in a fresh process, as its Airflow task, with the peak RSS of the validation), and identity
+resolution. Then a load touching 0.1 % of the time entries (updates, deletions, creations) is applied
+by the incremental staging.time_entries run, timed beside a full rebuild of the same table. A few bad rows are planted (invalid SIRENs, negative and
 over-long durations, orphan time entries) so the quarantine path is part of the measure.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import resource
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from passerelle.records import Page, Record, Window
+from passerelle.settings import settings
 
 WINDOW = Window(None, datetime(2026, 3, 1, tzinfo=timezone.utc))
 VERSION_AT = "2026-02-28T12:00:00.000Z"
@@ -128,8 +133,44 @@ def load_raw(conn: Any, customers: int, time_entries: int, bad_every: int) -> di
     return seconds
 
 
-def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
+def changed_time_entries(time_entries: int, tasks: int, projects: int) -> list[Record]:
+    """0.1 % of the time entries touched by one later load: updates, deletions (tombstones) and creations."""
+    touched = max(10, time_entries // 1000)
+    at = asana_stamp() + timedelta(days=1)
+    changed = [record for record in asana_time_entries(touched, tasks, projects, bad_every=10**9)]
+    records = []
+    for number, record in enumerate(changed):
+        step = max(1, time_entries // touched)
+        record_id = gid(4, number * step)
+        if number % 10 == 0:  # a deletion
+            records.append(Record(record_id, at, {"gid": record_id}, deleted=True))
+        elif number % 10 == 1:  # a new entry
+            new_id = gid(4, time_entries + number)
+            records.append(Record(new_id, at, {**record.payload, "gid": new_id}))
+        else:  # an update: the duration corrected
+            records.append(Record(record_id, at, {**record.payload, "gid": record_id, "duration_minutes": 50}))
+    return records
+
+
+def validate_in_worker(url: str, table: str) -> tuple[float, int, float]:
+    """Validate ``table`` in this (fresh) process, as an Airflow task does: seconds, rows quarantined, and
+    the peak RSS of the validation itself (MB; measured from after the imports)."""
     from passerelle.quality.validate import validate_table
+    from passerelle.warehouse.settings import connect
+    from passerelle_dev.peak_memory import peak_rss_mb, reset_peak
+
+    conn = connect(url)
+    try:
+        reset_peak()
+        t0 = time.perf_counter()
+        outcome = validate_table(conn, table, run_id="bench")
+        return time.perf_counter() - t0, outcome.quarantined, peak_rss_mb()
+    finally:
+        conn.close()
+
+
+def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
+    from passerelle.load.raw_loader import load_window
     from passerelle.transform.models import ANALYZE_RAW, IDENTITY_FILES, STAGING_MODELS, run_model
     from passerelle.warehouse.sql_files import run_sql_file
     from passerelle.warehouse.settings import connect
@@ -140,6 +181,9 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
         steps.append((step, seconds, "setup"))
     transform_total = run_sql_file(conn, ANALYZE_RAW)
     steps.append(("analyze raw.records", transform_total, ""))
+    peaks: dict[str, float] = {}
+    # Each validation runs in a fresh process, as each is its own Airflow task.
+    workers = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
     for model in STAGING_MODELS:
         seconds = run_model(conn, model.name)
         transform_total += seconds
@@ -148,15 +192,20 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
             rows = cur.fetchone()[0]
         conn.rollback()
         steps.append((f"build {model.table}", seconds, f"{rows:,} rows"))
-        t0 = time.perf_counter()
-        outcome = validate_table(conn, model.table, run_id="bench")
-        seconds = time.perf_counter() - t0
+        seconds, quarantined, peaks[model.table] = workers.submit(validate_in_worker, url, model.table).result()
         transform_total += seconds
-        steps.append((f"validate {model.table}", seconds, f"{outcome.quarantined:,} quarantined"))
+        steps.append((f"validate {model.table}", seconds,
+                      f"{quarantined:,} quarantined, peak RSS {peaks[model.table]:,.0f} MB"))
+    workers.shutdown()
     for path in IDENTITY_FILES:
         seconds = run_sql_file(conn, path)
         transform_total += seconds
         steps.append((f"identity {path}", seconds, ""))
+    projects, tasks = max(1, time_entries // 500), max(1, time_entries // 25)
+    changes = changed_time_entries(time_entries, tasks, projects)
+    load_window(conn, source="asana", stream="time_entries", window=WINDOW, pages=pages(iter(changes)), run_id="bench")
+    incremental = run_model(conn, "time_entries", full_refresh=False)
+    full = run_model(conn, "time_entries", full_refresh=True)
     from passerelle_dev.bench_invoicing import time_entry_lines
 
     invoicing_steps = time_entry_lines(conn, date(2026, 2, 28))
@@ -165,9 +214,15 @@ def run(url: str, customers: int, time_entries: int, bad_every: int) -> None:
     for step, seconds, note in steps:
         print(f"{step:<44} {seconds:>9.2f}  {note}")
     print(f"{'transform + validation total':<44} {transform_total:>9.2f}")
+    print(f"{'staging.time_entries incremental':<44} {incremental:>9.2f}  "
+          f"a load touching {len(changes):,} records ({len(changes) / time_entries:.1%})")
+    print(f"{'staging.time_entries full rebuild':<44} {full:>9.2f}  ({full / incremental:.0f}x the incremental run)")
     for step, seconds, note in invoicing_steps:
         print(f"{step:<44} {seconds:>9.2f}  {note}")
     print(f"{'invoice lines from time entries total':<44} {sum(s for _, s, _ in invoicing_steps):>9.2f}")
+    table, peak = max(peaks.items(), key=lambda item: item[1])
+    print(f"peak RSS of a validation task: {peak:,.0f} MB ({table}, "
+          f"{settings().chunk_rows:,} rows a chunk)")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -170,3 +170,16 @@ def test_sql_tasks_run_on_warehouse_url_when_it_is_set(dagbag, raw_warehouse_url
     run = dag.test()
     assert states(run) == {"analyze_raw": "success", "build_customers": "success"}
     assert tuples(raw_conn, "SELECT count(*) > 0 FROM staging.customers") == [(True,)]
+
+
+def test_full_refresh_param_rebuilds_the_incremental_models(transform, raw_conn) -> None:
+    run = transform.test()
+    assert str(run.state) == "success", states(run)
+    assert tuples(raw_conn, "SELECT DISTINCT model, mode FROM audit.staging_watermarks WHERE last_load_id > 0 "
+                            "ORDER BY 1") == [("tasks", "incremental"), ("time_entries", "incremental")]
+    first = contents(raw_conn)
+    refreshed = transform.test(run_conf={"full_refresh": True})
+    assert str(refreshed.state) == "success", states(refreshed)
+    assert tuples(raw_conn, "SELECT DISTINCT model, mode FROM audit.staging_watermarks WHERE last_load_id > 0 "
+                            "ORDER BY 1") == [("tasks", "full"), ("time_entries", "full")]
+    assert contents(raw_conn) == first  # the full rebuild finds what the incremental run built

@@ -205,7 +205,7 @@ def test_unreadable_and_negative_values_still_reach_staging(built: Any) -> None:
         for source, stream, record_id, at, payload in (("trello", "cards", card_id, card_at, card),
                                                        ("monday", "time_tracking", session_id, session_at, session)):
             cur.execute("INSERT INTO raw.records (load_id, source, stream, record_id, cursor_value, payload, run_id, "
-                        "window_end) VALUES (0, %s, %s, %s, %s, %s, 'test', now())",
+                        "window_end) VALUES (nextval('audit.load_id_seq'), %s, %s, %s, %s, %s, 'test', now())",
                         (source, stream, record_id, at + timedelta(seconds=1), json.dumps(payload)))
     built.commit()
     run_staging(built, MODELS)

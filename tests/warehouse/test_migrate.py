@@ -15,7 +15,7 @@ from passerelle.warehouse.settings import connect, sqlalchemy_url
 
 
 ALL_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013",
-                 "0014", "0015", "0016", "0017"]
+                 "0014", "0015", "0016", "0017", "0018"]
 
 
 def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -56,9 +56,11 @@ def test_schema_objects_exist_and_are_documented(warehouse_url: str) -> None:
          WHERE conrelid = 'raw.records'::regclass AND contype = 'u'
     """)
     assert unique == [("UNIQUE (source, stream, record_id, cursor_value, is_deleted)",)]
-    # One index, the version key: every other index would be paid for on each row a load writes.
-    assert fetch(warehouse_url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'raw' AND tablename = 'records'") \
-        == [("records_version_key",)]
+    # One B-tree, the version key: every other would be paid for on each row a load writes; and a BRIN on
+    # load_id (a few pages, next to free on load) for the incremental staging models' scan of new loads.
+    assert sorted(fetch(warehouse_url, "SELECT indexname, strpos(indexdef, 'USING brin (load_id)') > 0 FROM pg_indexes "
+                                       "WHERE schemaname = 'raw' AND tablename = 'records'")) \
+        == [("records_load_id_brin", True), ("records_version_key", False)]
     assert fetch(warehouse_url, "SELECT nextval('audit.load_id_seq') > 0") == [(True,)]
 
 

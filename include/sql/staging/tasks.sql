@@ -1,25 +1,40 @@
+{% import 'macros.sql' as m %}
 -- staging.tasks: Tasks/issues/cards/items of the projects, with status and completion.
--- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
--- system in staging/tasks/<source>.sql, each returning exactly these columns in this order.
+-- Incremental, in one transaction (readers see the old rows until commit): only the rows of the records
+-- that loads after the model's watermarks touched are deleted and rebuilt (see the macros in macros.sql;
+-- params.full_refresh rebuilds everything). ``sources`` names each source's driver stream (a row per
+-- record of it) and the other streams its SQL reads. One SELECT per source system in
+-- staging/tasks/<source>.sql, each returning exactly these columns in this order.
+{% set sources = [
+    {'source': 'trello', 'driver': 'cards', 'reads': ['lists', 'actions']},
+    {'source': 'asana', 'driver': 'tasks', 'reads': []},
+    {'source': 'jira', 'driver': none, 'reads': ['issues', 'deal_epics']},
+    {'source': 'monday', 'driver': none, 'reads': ['items', 'groups', 'boards']},
+    {'source': 'zoho_projects', 'driver': 'tasks', 'reads': []},
+    {'source': 'planner', 'driver': 'tasks', 'reads': ['buckets']},
+    {'source': 'project_for_the_web', 'driver': 'msdyn_projecttasks', 'reads': []},
+] %}
+{% set full = m.is_full_refresh(params) == 'full' %}
 SET LOCAL work_mem = '128MB';  -- the latest-version sorts stay in memory
-DELETE FROM staging.tasks;
+{{ m.incremental_start('tasks', 'staging.tasks', sources, full) }}
 
 INSERT INTO staging.tasks (
     task_key, source_system, source_id, project_key, name, status, completed_at,
     assignee_person_key, due_date, source_updated_at
 )
-{% include 'staging/tasks/trello.sql' %}
+SELECT * FROM ({% include 'staging/tasks/trello.sql' %}) AS trello WHERE {{ m.runs(sources[0], full) }}
 UNION ALL
-{% include 'staging/tasks/asana.sql' %}
+SELECT * FROM ({% include 'staging/tasks/asana.sql' %}) AS asana WHERE {{ m.runs(sources[1], full) }}
 UNION ALL
-{% include 'staging/tasks/jira.sql' %}
+SELECT * FROM ({% include 'staging/tasks/jira.sql' %}) AS jira WHERE {{ m.runs(sources[2], full) }}
 UNION ALL
-{% include 'staging/tasks/monday.sql' %}
+SELECT * FROM ({% include 'staging/tasks/monday.sql' %}) AS monday WHERE {{ m.runs(sources[3], full) }}
 UNION ALL
-{% include 'staging/tasks/zoho_projects.sql' %}
+SELECT * FROM ({% include 'staging/tasks/zoho_projects.sql' %}) AS zoho_projects WHERE {{ m.runs(sources[4], full) }}
 UNION ALL
-{% include 'staging/tasks/planner.sql' %}
+SELECT * FROM ({% include 'staging/tasks/planner.sql' %}) AS planner WHERE {{ m.runs(sources[5], full) }}
 UNION ALL
-{% include 'staging/tasks/project_for_the_web.sql' %};
+SELECT * FROM ({% include 'staging/tasks/project_for_the_web.sql' %}) AS project_for_the_web WHERE {{ m.runs(sources[6], full) }};
 
-ANALYZE staging.tasks;
+{{ m.incremental_finish('tasks', full) }}
+{% if full %}ANALYZE staging.tasks;{% endif %}

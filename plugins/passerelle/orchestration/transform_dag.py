@@ -7,7 +7,9 @@ transaction; each table is then validated by its own task. Task groups follow th
 staging build, staging validation, identity) and every dependency comes from the upstreams the models
 declare (``passerelle.transform.models``): the staging builds run in parallel, a table is validated
 once the tables it refers to are, and a critical failure shows as a red task that stops what depends
-on it (its Asset is not published) while unrelated validations carry on.
+on it (its Asset is not published) while unrelated validations carry on. The incremental models (tasks,
+time entries) rebuild only the records of new loads; trigger with ``{"full_refresh": true}`` (or set
+``PASSERELLE_FULL_REFRESH``) to rebuild them from all of raw.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from airflow.sdk import (
     Asset,
     AssetAny,
     ExceptionRetryPolicy,
+    Param,
     RetryAction,
     RetryRule,
     TaskGroup,
@@ -31,6 +34,7 @@ from airflow.sdk import (
 from passerelle.connectors.registry import SOURCES
 from passerelle.orchestration.extract_dags import WAREHOUSE_CONN_ID, raw_asset, warehouse_connection
 from passerelle.paths import SQL_DIR
+from passerelle.settings import settings
 from passerelle.transform.models import ANALYZE_RAW, MODELS, Model
 
 DAG_ID = "transform_staging"
@@ -150,6 +154,10 @@ def build_transform_dag() -> DAG:
         max_active_runs=1,
         dagrun_timeout=timedelta(hours=2),
         template_searchpath=[str(SQL_DIR)],
+        params={"full_refresh": Param(
+            settings().full_refresh, type="boolean", title="Full refresh",
+            description="Rebuild the incremental staging models (tasks, time entries) from all of raw instead of "
+                        "only the records of the loads they have not processed (default: PASSERELLE_FULL_REFRESH).")},
         tags=["transform", "staging", "quality"],
         default_args={
             "owner": "passerelle",

@@ -92,6 +92,16 @@ def _validation_context() -> Any:
     return ctx
 
 
+def result_format(key: str) -> dict[str, Any]:
+    """Every failing row, named by ``key``; samples of ``SAMPLE_SIZE`` rows."""
+    return {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [key],
+        "return_unexpected_index_query": False,
+        "partial_unexpected_count": SAMPLE_SIZE,
+    }
+
+
 def run_suite(table: str, expectations: list[Any], frame: pd.DataFrame, key: str) -> ExpectationSuiteValidationResult:
     """Validate ``frame`` against ``expectations``; failing rows are reported by ``key`` (all of them)."""
     ctx = _validation_context()
@@ -100,12 +110,8 @@ def run_suite(table: str, expectations: list[Any], frame: pd.DataFrame, key: str
     definition = next((d for d in asset.batch_definitions if d.name == BATCH_DEFINITION), None)
     definition = definition or asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
     # What ValidationDefinition.run does, without storing the complete result (see the module doc).
-    validator = Validator(batch_definition=definition, batch_parameters={"dataframe": frame}, result_format={
-        "result_format": "COMPLETE",
-        "unexpected_index_column_names": [key],
-        "return_unexpected_index_query": False,
-        "partial_unexpected_count": SAMPLE_SIZE,
-    })
+    validator = Validator(batch_definition=definition, batch_parameters={"dataframe": frame},
+                          result_format=result_format(key))
     return validator.validate_expectation_suite(gx.ExpectationSuite(name=table, expectations=expectations))
 
 

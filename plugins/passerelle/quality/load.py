@@ -12,6 +12,7 @@ distinct keys: a hash join that spills to disk if it must, rather than a per-row
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -59,12 +60,6 @@ def live_raw_count(conn: Any, streams: tuple[tuple[str, str], ...]) -> int:
 # was not rebuilt since (a retried validation) and the record is still live in raw, so its rows count as
 # staged for the row-count sanity check; or the record was deleted at the source, so nothing will ever
 # bring it back to be fixed and its entries can be released.
-OPEN_ENTRIES_SQL = """
-SELECT quarantine_id, record_key, source_system, source_id,
-       CASE jsonb_typeof(row_data) WHEN 'array' THEN jsonb_array_length(row_data) ELSE 1 END AS rows
-  FROM quality.quarantine
- WHERE table_name = %(table)s AND released_at IS NULL
-"""
 # Whether each (source, record id) is live: its latest raw version under the suite's streams is not a
 # tombstone (or is one the staging model keeps); a record raw never had is not live.
 LIVENESS_SQL = """
@@ -80,6 +75,17 @@ SELECT h.source, h.record_id,
 """
 
 
+# Open entries whose record is absent from the staging table just validated (an anti-join, so the
+# table's keys never travel to Python), with whether the record is live in raw.
+ABSENT_SQL = """
+SELECT q.quarantine_id, q.record_key, q.source_system, q.source_id,
+       CASE jsonb_typeof(q.row_data) WHEN 'array' THEN jsonb_array_length(q.row_data) ELSE 1 END AS rows
+  FROM quality.quarantine AS q
+ WHERE q.table_name = %(table)s AND q.released_at IS NULL
+   AND NOT EXISTS (SELECT FROM {staged} AS t WHERE t.{key} = q.record_key)
+"""
+
+
 @dataclass(frozen=True)
 class AbsentEntries:
     """Open quarantine entries of records not in the staging table just read."""
@@ -88,14 +94,15 @@ class AbsentEntries:
     gone_ids: list[int]  # entries of records deleted at the source
 
 
-def absent_entries(conn: Any, suite: Suite, present: pd.Series) -> AbsentEntries:
-    """Sort the open entries of ``suite.table`` whose record is not among the ``present`` keys (the rows
-    just read from staging) into held (still live in raw) and gone (deleted at the source)."""
+def absent_entries(conn: Any, suite: Suite) -> AbsentEntries:
+    """Sort the open entries of ``suite.table`` whose record is not in the staging table (as it stands
+    in the caller's transaction) into held (still live in raw) and gone (deleted at the source)."""
+    schema, _, name = suite.table.partition(".")
     with conn.cursor() as cur:
-        cur.execute(OPEN_ENTRIES_SQL, {"table": suite.table})
-        entries = pd.DataFrame(cur.fetchall(),
-                               columns=["quarantine_id", "record_key", "source_system", "source_id", "rows"])
-        absent = entries[~entries["record_key"].isin(present)]
+        cur.execute(sql.SQL(ABSENT_SQL).format(staged=sql.Identifier(schema, name), key=sql.Identifier(suite.key)),
+                    {"table": suite.table})
+        absent = pd.DataFrame(cur.fetchall(),
+                              columns=["quarantine_id", "record_key", "source_system", "source_id", "rows"])
         if absent.empty:
             return AbsentEntries(0, [])
         records = absent[["source_system", "source_id"]].drop_duplicates()
@@ -131,9 +138,40 @@ def select_statement(suite: Suite) -> sql.Composed:
         columns=sql.SQL(", ").join(columns), table=sql.Identifier(schema, name), joins=sql.SQL(" ").join(joins))
 
 
-def load_frame(conn: Any, suite: Suite) -> pd.DataFrame:
+def chunks(conn: Any, suite: Suite, rows: int | None) -> Iterator[pd.DataFrame]:
+    """The rows :func:`select_statement` reads, ordered by key, as frames of about ``rows`` rows (all in
+    one frame when ``rows`` is None), read through a server-side cursor of the caller's transaction.
+
+    A chunk is only ever cut between two keys: the rows sharing a key are in the same chunk, so a
+    uniqueness rule evaluated chunk by chunk finds exactly the duplicates it finds on the whole table.
+    """
+    statement = sql.SQL("{} ORDER BY t.{}").format(select_statement(suite), sql.Identifier(suite.key))
+    with conn.cursor(name=f"validate_{suite.short}") as cur:
+        cur.execute(statement)
+        if rows is None:
+            found = cur.fetchall()
+            if found:
+                yield pd.DataFrame(found, columns=[column.name for column in cur.description], dtype=object)
+            return
+        pending: list[tuple[Any, ...]] = []
+        while fetched := cur.fetchmany(rows):
+            names = [column.name for column in cur.description]
+            position = names.index(suite.key)
+            pending.extend(fetched)
+            cut = len(pending)
+            while cut and pending[cut - 1][position] == pending[-1][position]:
+                cut -= 1  # the rows of the last key read may continue in the next fetch: keep them
+            if cut:
+                batch, pending = pending[:cut], pending[cut:]
+                frame = pd.DataFrame(batch, columns=names, dtype=object)
+                del batch  # the row tuples go; the frame holds their values
+                yield frame
+        if pending:
+            yield pd.DataFrame(pending, columns=[column.name for column in cur.description], dtype=object)
+
+
+def columns(conn: Any, suite: Suite) -> list[str]:
+    """The column names :func:`select_statement` returns (for the frame of an empty table)."""
     with conn.cursor() as cur:
-        cur.execute(select_statement(suite))
-        names = [column.name for column in cur.description]
-        rows = cur.fetchall()
-    return pd.DataFrame(rows, columns=names, dtype=object)
+        cur.execute(sql.SQL("{} LIMIT 0").format(select_statement(suite)))
+        return [column.name for column in cur.description]

@@ -21,7 +21,6 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from psycopg2 import sql
 
 BATCH_TABLE = "quarantine_batch"
@@ -36,9 +35,9 @@ class QuarantineCounts:
 
 
 def apply(conn: Any, table: str, key: str, run_id: str, failing: list[tuple[str, str, str]],
-          evaluated_rules: list[str], present: pd.Series) -> QuarantineCounts:
+          evaluated_rules: list[str]) -> QuarantineCounts:
     """File ``failing`` (record key, rule id, reason), release entries of ``evaluated_rules`` whose
-    record is ``present`` (the keys validated) and passes, delete the failing rows from ``table``.
+    record is in ``table`` (the rows validated) and passes, delete the failing rows from ``table``.
     Runs in the caller's transaction."""
     schema, _, name = table.partition(".")
     names = {"staged": sql.Identifier(schema, name), "key": sql.Identifier(key), "batch": sql.Identifier(BATCH_TABLE)}
@@ -51,7 +50,7 @@ def apply(conn: Any, table: str, key: str, run_id: str, failing: list[tuple[str,
         buffer.seek(0)
         cur.copy_expert(sql.SQL("COPY {batch} FROM STDIN WITH (FORMAT csv)").format(**names).as_string(cur), buffer)
         cur.execute(sql.SQL("ANALYZE {batch}").format(**names))
-        released = _release(cur, table, run_id, present, evaluated_rules)
+        released = _release(cur, table, key, run_id, evaluated_rules)
 
         params = {"table": table, "run_id": run_id}
         cur.execute(sql.SQL("""
@@ -82,25 +81,22 @@ def apply(conn: Any, table: str, key: str, run_id: str, failing: list[tuple[str,
     return QuarantineCounts(rows_removed, new_entries, still_failing, released)
 
 
-def _release(cur: Any, table: str, run_id: str, present: pd.Series, evaluated_rules: list[str]) -> int:
+def _release(cur: Any, table: str, key: str, run_id: str, evaluated_rules: list[str]) -> int:
     """Release the open entries of ``evaluated_rules`` whose record was validated and passed the rule.
 
     Runs before this run's entries are filed, so the open entries are those of earlier runs; the
-    ones failing again are in the batch. The record's presence is looked up in the validated keys
-    (a hash lookup in pandas) rather than by a correlated probe of an unindexed staging table.
+    ones failing again are in the batch. The record's presence is a semi-join on the staging table
+    (hashed by the planner, never a per-entry probe of the unindexed table).
     """
+    schema, _, name = table.partition(".")
     cur.execute(sql.SQL("""
-        SELECT q.quarantine_id, q.record_key
-          FROM quality.quarantine AS q
+        UPDATE quality.quarantine AS q SET released_at = now(), released_run_id = %(run_id)s
          WHERE q.table_name = %(table)s AND q.released_at IS NULL AND q.rule = ANY(%(rules)s)
            AND NOT EXISTS (SELECT FROM {batch} AS b WHERE b.record_key = q.record_key AND b.rule = q.rule)
-    """).format(batch=sql.Identifier(BATCH_TABLE)), {"table": table, "rules": evaluated_rules})
-    candidates = pd.DataFrame(cur.fetchall(), columns=["quarantine_id", "record_key"])
-    fixed = candidates.loc[candidates["record_key"].isin(present), "quarantine_id"].tolist()
-    if fixed:
-        cur.execute("""UPDATE quality.quarantine SET released_at = now(), released_run_id = %s
-                        WHERE quarantine_id = ANY(%s)""", (run_id, fixed))
-    return len(fixed)
+           AND q.record_key IN (SELECT t.{key} FROM {staged} AS t)
+    """).format(batch=sql.Identifier(BATCH_TABLE), key=sql.Identifier(key), staged=sql.Identifier(schema, name)),
+        {"table": table, "rules": evaluated_rules, "run_id": run_id})
+    return cur.rowcount
 
 
 def release_gone(conn: Any, run_id: str, quarantine_ids: list[int]) -> int:

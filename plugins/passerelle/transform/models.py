@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any, Literal
 
+from passerelle.settings import settings
 from passerelle.warehouse.sql_files import run_sql_file
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Model:
     raw_streams: tuple[tuple[str, str], ...] = field(default=())
     layer: Layer = "staging"
     sql_file: str | None = None
+    incremental: bool = False  # rebuilds only the records of new loads (see include/sql/macros.sql)
 
     @property
     def sql_path(self) -> str:
@@ -133,7 +135,7 @@ MODELS: tuple[Model, ...] = ordered((
         ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("jira", "deal_epics"), ("monday", "boards"),
         ("zoho_projects", "projects"), ("planner", "plans"), ("project_for_the_web", "msdyn_projects"),
     )),
-    Model("tasks", "staging.tasks", upstream=("projects", "people"), raw_streams=(
+    Model("tasks", "staging.tasks", upstream=("projects", "people"), incremental=True, raw_streams=(
         ("trello", "cards"), ("asana", "tasks"), ("jira", "issues"), ("monday", "items"), ("zoho_projects", "tasks"),
         ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
@@ -141,7 +143,8 @@ MODELS: tuple[Model, ...] = ordered((
         ("trello", "cards"), ("asana", "tasks"), ("jira", "versions"), ("monday", "items"),
         ("zoho_projects", "milestones"), ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
-    Model("time_entries", "staging.time_entries", upstream=("projects", "tasks", "people"), raw_streams=(
+    Model("time_entries", "staging.time_entries", upstream=("projects", "tasks", "people"), incremental=True,
+          raw_streams=(
         ("trello", "cards"), ("asana", "time_entries"), ("jira", "worklogs"), ("monday", "time_tracking"),
         ("zoho_projects", "timelogs"), ("project_for_the_web", "msdyn_timeentries"),
         ("monday", "items"),  # an item's "Heures" numbers column is one entry when no session is tracked
@@ -167,16 +170,19 @@ IDENTITY_MODELS: tuple[Model, ...] = tuple(model for model in MODELS if model.la
 IDENTITY_FILES: tuple[str, ...] = tuple(model.sql_path for model in IDENTITY_MODELS)
 
 
-def run_model(conn: Any, name: str) -> float:
+def run_model(conn: Any, name: str, full_refresh: bool | None = None) -> float:
+    """Build one model; an incremental one rebuilds only what new loads touched unless ``full_refresh``
+    (default: the ``full_refresh`` setting). Returns seconds taken."""
     model = MODELS_BY_NAME[name]
-    seconds = run_sql_file(conn, model.sql_path)
-    logger.info("%s rebuilt in %.2fs", model.table, seconds)
+    full = settings().full_refresh if full_refresh is None else full_refresh
+    seconds = run_sql_file(conn, model.sql_path, full_refresh=full)
+    logger.info("%s %s in %.2fs", model.table, "refreshed" if model.incremental and not full else "rebuilt", seconds)
     return seconds
 
 
-def run_staging(conn: Any, names: list[str] | None = None) -> dict[str, float]:
-    """Refresh raw statistics, then rebuild the named staging models (all by default) in order; seconds per step."""
+def run_staging(conn: Any, names: list[str] | None = None, full_refresh: bool | None = None) -> dict[str, float]:
+    """Refresh raw statistics, then build the named staging models (all by default) in order; seconds per step."""
     wanted = [model.name for model in STAGING_MODELS if names is None or model.name in names]
     seconds = {"analyze_raw": run_sql_file(conn, ANALYZE_RAW)}
-    seconds.update({name: run_model(conn, name) for name in wanted})
+    seconds.update({name: run_model(conn, name, full_refresh) for name in wanted})
     return seconds

@@ -7,7 +7,7 @@
     SELECT t.record_id, t.cursor_value, t.payload,
            t.payload->'completed' = 'true' AS is_completed,
            reference.normalise(t.payload#>>'{memberships,0,section,name}') AS section
-      FROM {{ m.current('asana', 'tasks') }} AS t
+      FROM {{ m.changed('asana', 'tasks', full) }} AS t
      WHERE t.payload->>'resource_subtype' IS DISTINCT FROM 'milestone'
 )
 SELECT {{ m.key('asana', 'record_id') }} AS task_key,

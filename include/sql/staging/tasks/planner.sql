@@ -8,7 +8,7 @@
            CASE WHEN t.payload->>'percentComplete' ~ '^[0-9]+$' THEN (t.payload->>'percentComplete')::int END AS progress,
            (SELECT min(k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(t.payload->'assignments') = 'object'
                                                       THEN t.payload->'assignments' END) AS k) AS assignee_id
-      FROM {{ m.current('planner', 'tasks') }} AS t
+      FROM {{ m.changed('planner', 'tasks', full) }} AS t
       LEFT JOIN {{ m.current('planner', 'buckets') }} AS b ON b.record_id = t.payload->>'bucketId'
      WHERE reference.normalise(b.payload->>'name') IS DISTINCT FROM 'jalons'
 )

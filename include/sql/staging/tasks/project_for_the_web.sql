@@ -7,7 +7,7 @@
 (WITH task AS (
     SELECT t.record_id, t.cursor_value, t.payload,
            {{ m.number("t.payload->>'msdyn_progress'") }} AS progress
-      FROM {{ m.current('project_for_the_web', 'msdyn_projecttasks') }} AS t
+      FROM {{ m.changed('project_for_the_web', 'msdyn_projecttasks', full) }} AS t
      WHERE t.payload->>'msdyn_ismilestone' IS DISTINCT FROM 'true'
 )
 SELECT {{ m.key('project_for_the_web', 'record_id') }} AS task_key,

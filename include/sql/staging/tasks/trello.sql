@@ -15,7 +15,7 @@
 ),
 card AS (
     SELECT c.record_id, c.cursor_value, c.payload, list.list_name
-      FROM {{ m.current('trello', 'cards') }} AS c
+      FROM {{ m.changed('trello', 'cards', full) }} AS c
       LEFT JOIN list ON list.list_id = c.payload->>'idList'
      WHERE list.list_name IS NULL OR list.list_name NOT IN ('jalons', 'temps')
 ),

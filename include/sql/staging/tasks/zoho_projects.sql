@@ -16,4 +16,4 @@ SELECT {{ m.key('zoho_projects', 't.record_id') }} AS task_key,
        {{ m.key('zoho_projects', "t.payload#>>'{owners,0,zpuid}'") }} AS assignee_person_key,
        {{ m.date("t.payload->>'end_date'") }} AS due_date,
        t.cursor_value AS source_updated_at
-  FROM {{ m.current('zoho_projects', 'tasks') }} AS t
+  FROM {{ m.changed('zoho_projects', 'tasks', full) }} AS t

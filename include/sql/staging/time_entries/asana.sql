@@ -22,7 +22,7 @@ project_billable AS MATERIALIZED (
 entry AS (
     SELECT e.record_id, e.cursor_value, e.payload,
            coalesce(e.payload#>>'{attributable_to,gid}', tp.project_gid) AS project_gid
-      FROM {{ m.current('asana', 'time_entries') }} AS e
+      FROM {{ m.changed('asana', 'time_entries', full) }} AS e
       LEFT JOIN task_project AS tp ON tp.task_gid = e.payload#>>'{task,gid}'
 )
 SELECT {{ m.key('asana', 'e.record_id') }} AS time_entry_key,

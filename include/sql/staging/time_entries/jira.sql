@@ -26,7 +26,7 @@ worklog AS (
                              FROM jsonb_path_query(b.block, 'strict $.** ? (@.type == "text").text', '{}', true)
                                   WITH ORDINALITY AS t(node, node_no)) AS block_text)
            END AS comment_text
-      FROM {{ m.current('jira', 'worklogs') }} AS w
+      FROM {{ m.changed('jira', 'worklogs', full) }} AS w
 )
 SELECT {{ m.key('jira', 'w.record_id') }} AS time_entry_key,
        'jira' AS source_system,

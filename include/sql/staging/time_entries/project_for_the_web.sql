@@ -17,6 +17,6 @@ SELECT {{ m.key('project_for_the_web', 'e.record_id') }} AS time_entry_key,
        coalesce({{ m.text("e.payload->>'msdyn_externaldescription'") }}, {{ m.text("e.payload->>'msdyn_description'") }})
            AS description,
        e.cursor_value AS source_updated_at
-  FROM {{ m.current('project_for_the_web', 'msdyn_timeentries') }} AS e
+  FROM {{ m.changed('project_for_the_web', 'msdyn_timeentries', full) }} AS e
  WHERE coalesce(e.payload->>'msdyn_type', '192350000') = '192350000'
    AND e.payload->>'msdyn_entrystatus' IS DISTINCT FROM '192350004'

@@ -20,7 +20,7 @@ list AS MATERIALIZED (
 ),
 entry AS MATERIALIZED (
     SELECT c.record_id, c.cursor_value, c.payload
-      FROM {{ m.current('trello', 'cards') }} AS c
+      FROM {{ m.changed('trello', 'cards', full) }} AS c
       JOIN list ON list.list_id = c.payload->>'idList'
 ),
 value AS MATERIALIZED (

@@ -23,4 +23,4 @@ SELECT {{ m.key('zoho_projects', 'e.record_id') }} AS time_entry_key,
        END AS billable,
        {{ m.text("e.payload->>'notes'") }} AS description,
        e.cursor_value AS source_updated_at
-  FROM {{ m.current('zoho_projects', 'timelogs') }} AS e
+  FROM {{ m.changed('zoho_projects', 'timelogs', full) }} AS e
