@@ -203,3 +203,17 @@ UPDATE audit.staging_watermarks AS w
   FROM staging_changes AS c
  WHERE w.model = '{{ model }}' AND w.source = c.source AND w.stream = c.stream AND c.newest_load_id IS NOT NULL;
 {%- endmacro %}
+
+{#- A staging build: first statement of its file. It reads raw in one snapshot, so what it records with
+    ``record_horizon`` is exactly what it read, whatever loads commit meanwhile. -#}
+{% macro build_start() -%}
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+{%- endmacro %}
+
+{#- A staging build: last statement of its file. The newest load of every raw stream in the build's
+    snapshot; validation counts raw as of these loads (passerelle.quality.load.live_raw_count). -#}
+{% macro record_horizon(table) -%}
+DELETE FROM audit.staging_horizons WHERE table_name = '{{ table }}';
+INSERT INTO audit.staging_horizons (table_name, source, stream, load_id)
+SELECT '{{ table }}', source, stream, max(load_id) FROM audit.load_log GROUP BY source, stream;
+{%- endmacro %}

@@ -15,7 +15,7 @@ from passerelle.warehouse.settings import connect, sqlalchemy_url
 
 
 ALL_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013",
-                 "0014", "0015", "0016", "0017", "0018"]
+                 "0014", "0015", "0016", "0017", "0018", "0019"]
 
 
 def fetch(url: str, query: str, params: tuple = ()) -> list[tuple]:

@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.contacts: People at customers (latest version, deletions removed).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/contacts/<source>.sql, each returning exactly these columns in this order.
@@ -23,3 +24,4 @@ UNION ALL
 {% include 'staging/contacts/dynamics.sql' %};
 
 ANALYZE staging.contacts;
+{{ build.record_horizon('staging.contacts') }}

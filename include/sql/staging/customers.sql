@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.customers: Companies and individuals billed, one row per CRM account/company (latest version, deletions removed).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/customers/<source>.sql, each returning exactly these columns in this order.
@@ -25,3 +26,4 @@ UNION ALL
 {% include 'staging/customers/dynamics.sql' %};
 
 ANALYZE staging.customers;
+{{ build.record_horizon('staging.customers') }}

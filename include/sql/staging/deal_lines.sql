@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.deal_lines: Deal line items: product, quantity, unit price, discount, VAT rate.
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/deal_lines/<source>.sql, each returning exactly these columns in this order.
@@ -19,3 +20,4 @@ UNION ALL
 {% include 'staging/deal_lines/dynamics.sql' %};
 
 ANALYZE staging.deal_lines;
+{{ build.record_horizon('staging.deal_lines') }}

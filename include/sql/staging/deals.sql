@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.deals: Opportunities/deals with their customer, amount and stage (latest version, deletions removed).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/deals/<source>.sql, each returning exactly these columns in this order.
@@ -22,3 +23,4 @@ UNION ALL
 {% include 'staging/deals/dynamics.sql' %};
 
 ANALYZE staging.deals;
+{{ build.record_horizon('staging.deals') }}

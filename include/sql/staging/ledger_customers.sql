@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.ledger_customers: customers of the books (accounting customers). They are matched to the buyers of
 -- issued invoices by SIREN / VAT number, then name, and never billed: invoicing reads staging.customers only.
 -- Rebuilt from raw in one transaction. One SELECT per accounting system in staging/ledger_customers/<source>.sql.
@@ -10,3 +11,4 @@ INSERT INTO staging.ledger_customers (
 {% include 'staging/ledger_customers/quickbooks.sql' %};
 
 ANALYZE staging.ledger_customers;
+{{ build.record_horizon('staging.ledger_customers') }}

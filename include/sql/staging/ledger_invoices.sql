@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.ledger_invoices: invoices and credit memos of the books, deleted ones excluded (a CDC tombstone is the
 -- latest version). DocNumber carries the number Passerelle issued when the bookkeeper kept it.
 -- Rebuilt from raw in one transaction. One SELECT per accounting system in staging/ledger_invoices/<source>.sql.
@@ -10,3 +11,4 @@ INSERT INTO staging.ledger_invoices (
 {% include 'staging/ledger_invoices/quickbooks.sql' %};
 
 ANALYZE staging.ledger_invoices;
+{{ build.record_horizon('staging.ledger_invoices') }}

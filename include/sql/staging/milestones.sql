@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.milestones: Project milestones (Asana milestones, Jira versions, Trello/monday milestone lists).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/milestones/<source>.sql, each returning exactly these columns in this order.
@@ -23,3 +24,4 @@ UNION ALL
 {% include 'staging/milestones/project_for_the_web.sql' %};
 
 ANALYZE staging.milestones;
+{{ build.record_horizon('staging.milestones') }}

@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.people: Internal people: CRM users/owners and project-tool members (latest version).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/people/<source>.sql, each returning exactly these columns in this order.
@@ -34,3 +35,4 @@ UNION ALL
 {% include 'staging/people/planner.sql' %};
 
 ANALYZE staging.people;
+{{ build.record_horizon('staging.people') }}

@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.products: Products and services sold (CRM catalogue).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/products/<source>.sql, each returning exactly these columns in this order.
@@ -23,3 +24,4 @@ UNION ALL
 {% include 'staging/products/quickbooks.sql' %};
 
 ANALYZE staging.products;
+{{ build.record_horizon('staging.products') }}

@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 -- staging.projects: Delivery projects/boards of the project tools (latest version, deletions removed).
 -- Rebuilt from raw in one transaction (readers see the old rows until commit). One SELECT per source
 -- system in staging/projects/<source>.sql, each returning exactly these columns in this order.
@@ -23,3 +24,4 @@ UNION ALL
 {% include 'staging/projects/project_for_the_web.sql' %};
 
 ANALYZE staging.projects;
+{{ build.record_horizon('staging.projects') }}

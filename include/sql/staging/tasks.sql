@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 {% import 'macros.sql' as m %}
 -- staging.tasks: Tasks/issues/cards/items of the projects, with status and completion.
 -- Incremental, in one transaction (readers see the old rows until commit): only the rows of the records
@@ -38,3 +39,4 @@ SELECT * FROM ({% include 'staging/tasks/project_for_the_web.sql' %}) AS project
 
 {{ m.incremental_finish('tasks', full) }}
 {% if full %}ANALYZE staging.tasks;{% endif %}
+{{ build.record_horizon('staging.tasks') }}

@@ -1,3 +1,4 @@
+{% import 'macros.sql' as build %}{{ build.build_start() }}
 {% import 'macros.sql' as m %}
 -- staging.time_entries: Time spent: person, day, hours, billable flag (latest version, deletions removed).
 -- Incremental, in one transaction (readers see the old rows until commit): only the rows of the records
@@ -35,3 +36,4 @@ SELECT * FROM ({% include 'staging/time_entries/project_for_the_web.sql' %}) AS 
 
 {{ m.incremental_finish('time_entries', full) }}
 {% if full %}ANALYZE staging.time_entries;{% endif %}
+{{ build.record_horizon('staging.time_entries') }}

@@ -27,11 +27,16 @@ KEPT_TOMBSTONES = {("monday", "boards"): "r.payload->>'state' = 'archived'"}
 
 # The current version of every record of the streams, the same "latest version" the staging SQL
 # reads through the ``current`` macro (a tombstone at the same cursor wins).
+# Raw as the table's last build read it: versions of loads after that build's horizon are left out (a
+# stream without a recorded horizon is read whole).
 LIVE_RAW_SQL = """
 WITH latest AS (
     SELECT DISTINCT ON (r.source, r.stream, r.record_id) ({live}) AS live
       FROM raw.records AS r
+      LEFT JOIN audit.staging_horizons AS h
+        ON h.table_name = %(table)s AND h.source = r.source AND h.stream = r.stream
      WHERE (r.source, r.stream) IN (SELECT * FROM unnest(%(sources)s::text[], %(streams)s::text[]))
+       AND (h.load_id IS NULL OR r.load_id <= h.load_id)
      ORDER BY r.source, r.stream, r.record_id, r.cursor_value DESC, r.is_deleted DESC
 )
 SELECT count(*) FILTER (WHERE live) FROM latest
@@ -49,10 +54,11 @@ def _stream_params(streams: tuple[tuple[str, str], ...]) -> dict[str, list[str]]
     return {"sources": [source for source, _ in streams], "streams": [stream for _, stream in streams]}
 
 
-def live_raw_count(conn: Any, streams: tuple[tuple[str, str], ...]) -> int:
-    """Live records of the raw ``(source, stream)`` pairs: latest version not a tombstone (or a kept one)."""
+def live_raw_count(conn: Any, streams: tuple[tuple[str, str], ...], table: str) -> int:
+    """Live records of the raw ``(source, stream)`` pairs as ``table``'s last build read them: latest version
+    not a tombstone (or a kept one), among the loads up to the build's horizon."""
     with conn.cursor() as cur:
-        cur.execute(LIVE_RAW_SQL.format(live=live_condition()), _stream_params(streams))
+        cur.execute(LIVE_RAW_SQL.format(live=live_condition()), {**_stream_params(streams), "table": table})
         return cur.fetchone()[0]
 
 

@@ -103,7 +103,7 @@ def _validate(conn: Any, suite: Suite, run_id: str, chunk_rows: int | None) -> T
                                         suite.key))
     absent = load.absent_entries(conn, suite) if suite.raw_streams else load.AbsentEntries(0, [])
     if suite.row_count:
-        count_rule = row_count_rule(suite, load.live_raw_count(conn, suite.raw_streams), absent.held_rows)
+        count_rule = row_count_rule(suite, load.live_raw_count(conn, suite.raw_streams, suite.table), absent.held_rows)
         if count_rule:
             table_rules.append(count_rule)
     table_result = None

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import psycopg2.extensions
 
 from passerelle.paths import SQL_DIR
 
@@ -31,8 +32,14 @@ def render(sql_path: str, **params: Any) -> str:
 
 
 def run_sql_file(conn: Any, sql_path: str, **params: Any) -> float:
-    """Render and execute one SQL file in one transaction (committed); returns seconds taken."""
+    """Render and execute one SQL file in one transaction of its own (committed); returns seconds taken.
+
+    A transaction the caller left open is committed first, as the file's commit would have done: a file may
+    open with ``SET TRANSACTION`` (a staging build reads raw in one snapshot), which must come first.
+    """
     statement = render(sql_path, **params)
+    if conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS:
+        conn.commit()
     started = time.monotonic()
     try:
         with conn.cursor() as cur:
