@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ NumberText = Callable[[Number], str]  # how the report's language writes a numbe
 WIDTH, HEIGHT = 7.0, 3.2  # inches
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9d5d", "#c0392b", "#8e6bbf", "#7f8c8d", "#d4ac0d", "#16a085")
 READY, NOT_READY = "#3a9d5d", "#c0392b"
+TICK_LABEL_WIDTH = 18  # characters per line of a category label under its bar
 SVG_RC = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 # Matplotlib writes its name, the date and RDF namespaces into <metadata> unless every key is None.
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
@@ -76,7 +78,7 @@ def stacked_bars(name: str, categories: Sequence[str], series: dict[str, Sequenc
     """One bar per category, stacked by series (in the order given), its total written on top."""
     with matplotlib.rc_context(SVG_RC):
         figure, axes = _figure()
-        labels = [_plain(c) for c in categories]
+        labels = [textwrap.fill(_plain(c), TICK_LABEL_WIDTH) for c in categories]  # long labels never overlap
         bottom = [0.0] * len(categories)
         container = None
         for index, (label, values) in enumerate(series.items()):
