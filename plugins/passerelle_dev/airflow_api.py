@@ -105,14 +105,18 @@ class AirflowApi:
         """A backfill of ``dag_id`` for the runs whose logical dates fall from ``first`` to ``last`` (ISO days),
         re-running completed ones too; the scheduler runs it.
 
-        On a SQLite metadata database the API server refuses (503, or 500 from its audit log) while the
-        scheduler holds the database's lock; the request is repeated, saying so, for up to ``patience`` seconds.
+        On a SQLite metadata database the API server refuses (503, or 500 from its audit log), or stops answering
+        while it replaces a worker, as long as the scheduler holds the database's lock; the request is repeated,
+        saying so, for up to ``patience`` seconds.
         """
         body = {"dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
                 "reprocess_behavior": "completed", "max_active_runs": 1}
 
         def attempt() -> dict[str, Any] | None:
-            answer = self.session.post(f"{self.url}/api/v2/backfills", json=body, timeout=60)
+            try:
+                answer = self.session.post(f"{self.url}/api/v2/backfills", json=body, timeout=60)
+            except (requests.ConnectionError, requests.Timeout):
+                return None  # the API server is restarting a worker that hung on the lock; a stored backfill is a 409
             if (answer.status_code, "locked" in answer.text) == (503, True) or (
                     answer.status_code == 500 and "Database error" in answer.text):
                 return None  # SQLite busy; a request cut short after its backfill was stored ends in 409 below

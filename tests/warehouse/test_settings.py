@@ -304,8 +304,19 @@ def test_inside_a_task_without_any_configuration_nothing_is_started(monkeypatch:
     assert not (tmp_path / "never").exists()
 
 
+class _Kept(logging.Handler):
+    """Keeps the records of the logger it is added to (whatever handlers earlier DAG runs left on it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def test_an_unreachable_connection_is_waited_for_then_fails_a_task_with_one_masked_line(
-        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from passerelle.warehouse import task_connection
     from passerelle.warehouse.connection_errors import WarehouseUnreachable
 
@@ -314,12 +325,16 @@ def test_an_unreachable_connection_is_waited_for_then_fails_a_task_with_one_mask
     monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(
         f"postgresql://loader:Pa55-secret@127.0.0.1:{port}/passerelle"))
     monkeypatch.setattr(task_connection, "WAIT_SECONDS", 3.0)
+    # The task log the waits are written to, kept here: where Airflow sends its task log depends on the
+    # logging set-up earlier DAG runs in this process left behind.
+    kept, task_log = _Kept(), logging.Logger("airflow.task", logging.INFO)
+    task_log.addHandler(kept)
+    monkeypatch.setattr(task_connection, "log", task_log)
     started = time.monotonic()
     with pytest.raises(WarehouseUnreachable) as failure:
         task_connection.connect_warehouse()
     assert 3.0 <= time.monotonic() - started < 10
-    printed = capfd.readouterr()
-    waits = [line for line in (printed.out + printed.err).splitlines() if "waiting for the warehouse" in line]
+    waits = [line for line in kept.lines if "waiting for the warehouse" in line]
     assert len(waits) == 2 and "waiting for the warehouse (attempt 1, next in 2s): warehouse " in waits[0]
     assert all("Pa55-secret" not in line and "connection refused" in line for line in waits)
     message = str(failure.value)
