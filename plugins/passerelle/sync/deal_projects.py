@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any, Callable, Protocol
 
 from passerelle.crash_points import crash_point
-from passerelle.french_numbers import montant
+from passerelle.reports.formats import Formats
 from passerelle.sync import links
 from passerelle.sync.config import DealToProject, ProjectRoute
 from passerelle.sync.links import Link
@@ -72,10 +72,13 @@ def idem_key(crm: str, deal_id: str) -> str:
     return f"{crm}:deal:{deal_id}:project"
 
 
+FRENCH = Formats("fr")  # the amounts a project summary shows, written as the French report writes them
+
+
 def _money(amount: Decimal | None, currency: str | None) -> str:
     if amount is None:
         return "montant non renseigné"
-    return f"{montant(amount)} {currency or ''}".strip()
+    return f"{FRENCH.money(amount, currency=None)} {currency or ''}".strip()
 
 
 def _owner(row: dict[str, Any]) -> dict[str, str] | None:
