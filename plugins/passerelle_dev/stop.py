@@ -8,7 +8,6 @@ leaves it serving from deleted files.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -52,10 +51,10 @@ def stop_embedded_servers(state: Path) -> list[Path]:
 
 
 def main() -> int:
-    from passerelle.paths import PROJECT_ROOT
+    from passerelle.orchestration.airflow_env import local_airflow_home
     from passerelle.settings import settings
 
-    stop_dev_server(Path(os.environ.get("AIRFLOW_HOME") or PROJECT_ROOT / ".airflow"))
+    stop_dev_server(local_airflow_home())
     state = settings().state_dir
     if state.exists():
         stop_embedded_servers(state)

@@ -17,8 +17,13 @@ from passerelle.paths import PROJECT_ROOT, state_dir, write_private
 FERNET_KEY_FILE = "fernet.key"
 
 
+def local_airflow_home(default: Path | None = None) -> Path:
+    """``AIRFLOW_HOME``, else ``default``, else the project's ``.airflow/``: the home of ``make up``'s Airflow."""
+    return Path(os.environ.get("AIRFLOW_HOME") or default or PROJECT_ROOT / ".airflow")
+
+
 def configure_airflow(home: Path | None = None) -> Path:
-    home = Path(os.environ.get("AIRFLOW_HOME") or home or PROJECT_ROOT / ".airflow")
+    home = local_airflow_home(home)
     home.mkdir(parents=True, exist_ok=True)
     defaults = {
         "AIRFLOW_HOME": str(home),
@@ -41,7 +46,7 @@ def configure_demo_airflow() -> Path:
     ``make up`` (``AIRFLOW_HOME``), they never show in its UI as runs started months before they ended. The
     Fernet key stays that of ``AIRFLOW_HOME``, since the refresh tokens it encrypts live in the shared warehouse.
     """
-    ui_home = Path(os.environ.get("AIRFLOW_HOME") or PROJECT_ROOT / ".airflow")
+    ui_home = local_airflow_home()
     if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
         ui_home.mkdir(parents=True, exist_ok=True)
         os.environ["AIRFLOW__CORE__FERNET_KEY"] = local_fernet_key(ui_home)
