@@ -63,6 +63,10 @@ def test_plan_lists_each_won_deal_once_with_its_reason_and_writes_nothing(staged
     one = next(i for i in items if i["operation"] == "create")
     assert one["payload"]["deal_link"] == f"hubspot:{one['crm_id']}"
     assert "Montant HT" in one["payload"]["summary"] and "Gagnée le" in one["payload"]["summary"]
+    [(amount, currency)] = tuples(staged_conn, "SELECT amount, currency FROM staging.deals WHERE deal_key = %s",
+                                  one["payload"]["deal_link"])
+    french = f"{amount:,.2f}".replace(",", "\u202f").replace(".", ",")  # written here, not by the product's formats
+    assert f"Montant HT : {french} {currency}".strip() in one["payload"]["summary"]
     assert len(trello.records("boards")) == before
     assert tuples(staged_conn, "SELECT count(*) FROM sync.writes") == [(0,)]
     assert tuples(staged_conn, "SELECT count(*) FROM sync.links") == [(0,)]
