@@ -84,11 +84,15 @@ from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics
 )
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Saved, Stamps
 
 API = "/api/data/v9.2"
 READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value"})
 TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
 LIMIT_CODES = {"requests": "0x80072322", "time": "0x80072321", "concurrency": "0x80072326"}
+ROW_STAMPS = Stamps(modified="modifiedon", modified_by="_modifiedby_value", created_by="_createdby_value",
+                    version="versionnumber", precision_ms=1000)
+"""Dataverse keeps seconds; ``versionnumber`` is the org-wide row version (ETag, change tracking)."""
 
 
 DynamicsCredentials = EntraCredentials
@@ -152,15 +156,31 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         section = self.dataset["dynamics"] if "dynamics" in self.dataset else build_dynamics_dataset(self.dataset)
         self.seed = int(self.dataset.get("seed") or 1)
         self.uoms: dict[str, str] = dict(section["uoms"])
-        self.rows: dict[str, dict[str, Record]] = {
-            name: {r[table.pk]: _copy(r) for r in section["tables"].get(name, [])} for name, table in TABLES.items()}
+        tables = {name: section["tables"].get(name, []) for name in TABLES}
+        self.version = max((r["versionnumber"] for rows in tables.values() for r in rows), default=0)
+        self.rows: dict[str, Collection] = {}
+        for name, table in TABLES.items():
+            self.rows[name] = Collection(ROW_STAMPS, self.clock, key=table.pk, lock=self.lock,
+                                         sequence=self._next_version)
+            self.rows[name].load(_copy(r) for r in tables[name])
         self.custom: dict[str, list[str]] = {name: [] for name in TABLES}
         self.custom_kinds: dict[tuple[str, str], dict[str, Any]] = {}
-        self.deleted: list[tuple[int, str, str]] = []  # (version, entity set, id)
-        self.version = max((r["versionnumber"] for rows in self.rows.values() for r in rows.values()), default=0)
         self.delta_floor = 0
         self.operation_sets: dict[str, Record] = {}
         self._rng = random.Random(f"{self.seed}:dynamics:sandbox")
+
+    def _next_version(self) -> int:
+        """The org's next row version: every write and delete of any table draws one."""
+        self.version += 1
+        return self.version
+
+    def save_rows(self) -> dict[str, Saved]:
+        """Every table as it is, for an all-or-none request to go back to."""
+        return {name: rows.snapshot() for name, rows in self.rows.items()}
+
+    def restore_rows(self, saved: dict[str, Saved]) -> None:
+        for name, snapshot in saved.items():
+            self.rows[name].rollback(snapshot)
 
     def public_credentials(self) -> dict[str, str]:
         return self.dv_credentials.as_dict()
@@ -420,11 +440,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         return self._link(table.entity_set, params + [("$deltatoken", delta_token(version, self.clock.now()))])
 
     def _changes(self, table: Table, since: int, upto: int) -> list[tuple[int, int, str, Record | None]]:
-        """(phase, version, id, row): changed rows by version, then deleted ones by version."""
-        changed = [(0, r["versionnumber"], r[table.pk], r) for r in self.rows[table.entity_set].values()
-                   if since < r["versionnumber"] <= upto]
-        deleted = [(1, version, record_id, None) for version, name, record_id in self.deleted
-                   if name == table.entity_set and since < version <= upto]
+        """(phase, version, id, row): changed rows by version, then deleted ones (tombstones) by version."""
+        rows = self.rows[table.entity_set]
+        changed = [(0, version, record_id, row) for record_id, row in rows.items()
+                   if since < (version := rows.version(record_id)) <= upto]
+        deleted = [(1, t.version, t.id, None) for t in rows.tombstones() if since < t.version <= upto]
         return sorted(changed, key=lambda c: c[:2]) + sorted(deleted, key=lambda c: c[:2])
 
     def _read_token(self, token: str) -> int:
@@ -502,10 +522,6 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         """Now on the sandbox clock, to the second (Dataverse keeps seconds)."""
         return canonical(self.clock.now().replace(microsecond=0))
 
-    def _stamp(self, row: Record, now: str) -> None:
-        self.version += 1
-        row["modifiedon"], row["versionnumber"] = now, self.version
-
     def _set(self, obj: str, row: Record, fields: dict[str, Any]) -> None:
         table = TABLES[obj]
         for name, value in fields.items():
@@ -549,14 +565,13 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if obj == "opportunityproducts" and fields.get("_opportunityid_value") not in self.rows["opportunities"]:
             raise ControlError(400, "opportunityproducts needs the id of an existing opportunity in _opportunityid_value")
         self._set(obj, row, fields)
-        self._stamp(row, now)
-        self.rows[obj][row[TABLES[obj].pk]] = row
+        self.rows[obj].insert(row, at=now)
         return {"id": row[TABLES[obj].pk], "record": self._plain(obj, row)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
         row = self._record(obj, record_id)
         self._set(obj, row, body.get("fields", {}))
-        self._stamp(row, self._now())
+        self.rows[obj].touch(row[TABLES[obj].pk])
         return {"id": row[TABLES[obj].pk], "record": self._plain(obj, row)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -570,9 +585,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         return {"id": record_id, "record": self._plain(obj, row)}
 
     def _forget(self, obj: str, record_id: str) -> None:
-        del self.rows[obj][record_id]
-        self.version += 1
-        self.deleted.append((self.version, obj, record_id))
+        self.rows[obj].delete(record_id)
 
     def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:
         """Create copies of random rows and touch others, all with one modification time (each its own version)."""
@@ -587,12 +600,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
             row.update({table.pk: str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), "createdon": now})
             if isinstance(row.get(table.primary_name), str):
                 row[table.primary_name] = f"Sandbox Bulk {obj} {next(self._bulk_serial):07d}"
-            self._stamp(row, now)
-            self.rows[obj][row[table.pk]] = row
+            self.rows[obj].insert(row, at=now)
             created.append(row[table.pk])
         for row in touched:
             self._set(obj, row, fields)
-            self._stamp(row, now)
+            self.rows[obj].touch(row[table.pk], at=now)
         return {"object": obj, "stamp": render_time(now), "created": create, "touched": touch,
                 "created_ids": created, "touched_ids": [r[table.pk] for r in touched]}
 
