@@ -18,17 +18,23 @@ import secrets
 import signal
 import socket
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from sqlalchemy.engine import make_url
 
 from passerelle.orchestration.airflow_env import configure_airflow, local_secret
-from passerelle_dev.components import Component, ComponentFailed, Running, first_exited, started
-from passerelle_dev.devserver import AIRFLOW, _interrupt, local_settings, print_access, start_dependencies
+from passerelle_dev.airflow_api import healthy
+from passerelle_dev.components import Component, ComponentFailed, Stage, started, watch
+from passerelle_dev.devserver import (
+    AIRFLOW,
+    _interrupt,
+    api_server_stage,
+    local_settings,
+    print_access,
+    start_dependencies,
+)
 
 METADATA_DATABASE = "passerelle_airflow"
 DEFAULT_METADATA_URL = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{METADATA_DATABASE}"
@@ -73,26 +79,24 @@ class CeleryStack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
-    def components(self) -> list[Component]:
-        """API server, scheduler, DAG processor, triggerer, then the workers, in start-up order."""
-        return [
-            Component("api-server", [*AIRFLOW, "api-server"], lambda: self.health()["metadatabase"] == "healthy"),
-            Component("scheduler", [*AIRFLOW, "scheduler"], lambda: self.health()["scheduler"] == "healthy"),
-            Component("dag-processor", [*AIRFLOW, "dag-processor"], lambda: self.health()["dag_processor"] == "healthy"),
-            Component("triggerer", [*AIRFLOW, "triggerer"], lambda: self.health()["triggerer"] == "healthy"),
-            *(self.worker(name, concurrency) for name, concurrency in self.workers),
-        ]
+    def stages(self) -> list[Stage]:
+        """API server, scheduler, DAG processor, triggerer, then the workers, each once the previous is healthy."""
+        return [api_server_stage(self.api_url), *map(self.scheduling, ("scheduler", "dag-processor", "triggerer")),
+                *(self.worker(name, concurrency) for name, concurrency in self.workers)]
 
-    def worker(self, name: str, concurrency: int) -> Component:
+    def scheduling(self, name: str) -> Stage:
+        """``airflow <name>``, healthy once the API server's health endpoint says so."""
+        key = name.replace("-", "_")  # dag-processor reports as dag_processor
+        return Stage(f"the {name} to report healthy", [Component(name, [*AIRFLOW, name])],
+                     lambda: healthy(self.api_url, (key,)))
+
+    def worker(self, name: str, concurrency: int) -> Stage:
         node = f"{name}@{socket.gethostname()}"
         # Workers on one machine share the log folder, which the API server reads: no log server each.
         argv = [*AIRFLOW, "celery", "worker", "--celery-hostname", node, "--concurrency", str(concurrency),
                 "--queues", self.queue, "--skip-serve-logs"]
-        return Component(name, argv, lambda: worker_answers(self.broker_url, node), {"PASSERELLE_WORKER_NAME": node})
-
-    def health(self) -> dict[str, str | None]:
-        answer = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
-        return {component: state["status"] for component, state in answer.items()}
+        return Stage(f"{node} to answer a Celery ping", [Component(name, argv, {"PASSERELLE_WORKER_NAME": node})],
+                     lambda: worker_answers(self.broker_url, node))
 
 
 def worker_answers(broker_url: str, node: str) -> bool:
@@ -137,7 +141,7 @@ def main() -> int:
     log_dir = home / "logs" / "components"
     print(f"starting Airflow (CeleryExecutor); component logs in {log_dir}", flush=True)
     try:
-        with started(stack.components(), dict(os.environ), log_dir) as running:
+        with started(stack.stages(), log_dir) as running:
             print_access(home, sandbox)
             return watch(running)
     except KeyboardInterrupt:
@@ -147,14 +151,6 @@ def main() -> int:
         return 1
     finally:
         sandbox.stop()
-
-
-def watch(running: Sequence[Running]) -> int:
-    """Wait until a component exits (then everything stops) or Ctrl-C."""
-    while (gone := first_exited(running)) is None:
-        time.sleep(1)
-    print(f"{gone.component.name} exited with {gone.process.returncode}; stopping (log: {gone.log})", file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":

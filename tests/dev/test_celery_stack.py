@@ -74,7 +74,7 @@ def test_a_short_pipeline_runs_on_both_workers_within_the_pools(
     clock = Clock()
     migrate_metadata(env)
     clock.lap("metadata migrated")
-    with started(stack.components(), env, tmp_path / "logs", timeout=150):
+    with started(stack.stages(), tmp_path / "logs", env, timeout=150):
         clock.lap("components healthy")
         api = Api(stack.api_url, stack.home)
         api.wait_for_dags(TRIGGERED)
