@@ -7,8 +7,9 @@ them all. Each worker records its own name as its task instances' ``hostname``
 (:mod:`passerelle.orchestration.worker_name`), so the UI and the REST API show which worker ran what.
 
 Airflow's own variables override the defaults: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (else the
-``passerelle_airflow`` database on 127.0.0.1:5432, created if missing), ``AIRFLOW__CELERY__BROKER_URL``
-(else Redis on 127.0.0.1:6379), ``AIRFLOW__API__PORT`` (else 8080).
+``passerelle_airflow`` database on 127.0.0.1:5432 as the ``passerelle_airflow`` role, both created if missing:
+:mod:`passerelle_dev.metadata_db`), ``AIRFLOW__CELERY__BROKER_URL`` (else Redis on 127.0.0.1:6379),
+``AIRFLOW__API__PORT`` (else 8080).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from passerelle.orchestration.airflow_env import configure_airflow, local_secret
+from passerelle.warehouse.settings import mask_url
 from passerelle_dev.airflow_api import healthy
 from passerelle_dev.components import Component, ComponentFailed, Stage, started, watch
 from passerelle_dev.devserver import (
@@ -35,9 +35,8 @@ from passerelle_dev.devserver import (
     print_access,
     start_dependencies,
 )
+from passerelle_dev.metadata_db import MetadataDatabaseTaken, provision
 
-METADATA_DATABASE = "passerelle_airflow"
-DEFAULT_METADATA_URL = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{METADATA_DATABASE}"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 WORKERS = (("worker1", 4), ("worker2", 4))  # (name, concurrency)
 HOSTNAME_CALLABLE = "passerelle.orchestration.worker_name.hostname"
@@ -110,26 +109,16 @@ def worker_answers(broker_url: str, node: str) -> bool:
         app.close()
 
 
-def create_database_if_missing(metadata_url: str) -> None:
-    from passerelle.warehouse.scratch import admin_connection
-
-    url = make_url(metadata_url)
-    server = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    conn = admin_connection(server)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        conn.close()
-
-
 def main() -> int:
     home = configure_airflow()
-    metadata_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or DEFAULT_METADATA_URL
-    if metadata_url == DEFAULT_METADATA_URL:
-        create_database_if_missing(metadata_url)
+    metadata_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not metadata_url:
+        try:
+            metadata_url = provision(home)
+        except MetadataDatabaseTaken as taken:
+            print(taken, file=sys.stderr)
+            return 1
+    print(f"metadata database: {mask_url(metadata_url)}", flush=True)
     stack = CeleryStack(home=home, metadata_url=metadata_url,
                         broker_url=os.environ.get("AIRFLOW__CELERY__BROKER_URL") or DEFAULT_BROKER_URL,
                         api_port=int(os.environ.get("AIRFLOW__API__PORT") or 8080))
