@@ -28,6 +28,7 @@ Control extras: ``POST /__sandbox/delta_tokens/expire`` expires every delta toke
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 import random
 import secrets
 import threading
@@ -66,6 +67,7 @@ from passerelle_sandbox.dynamics_query import (
     parse_filter,
     parse_orderby,
     parse_select,
+    rank,
     read_delta_token,
     sort_rows,
     unmark,
@@ -167,6 +169,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         self.custom_kinds: dict[tuple[str, str], dict[str, Any]] = {}
         self.delta_floor = 0
         self.operation_sets: dict[str, Record] = {}
+        self._key_order: dict[str, tuple[tuple[int, int, int], list[Record]]] = {}
         self._rng = random.Random(f"{self.seed}:dynamics:sandbox")
 
     def _next_version(self) -> int:
@@ -404,12 +407,22 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
                   size: int) -> tuple[Record, bool]:
         """Every row by primary key; the last page's delta link starts at the version of the first page."""
         order = [(table.pk, False)]
-        rows = sort_rows(list(self.rows[table.entity_set].values()), order)
+        rows = self._by_key(table)
         query = self._query_key(call, table, "baseline")
         body, more, state = self._page(call, table, select, prefs, size, rows, order, query, {"v": self.version})
         if not more:
             body["@odata.deltaLink"] = self._delta_link(call, table, int(state["v"]))
         return body, more
+
+    def _by_key(self, table: Table) -> list[Record]:
+        """Live rows by primary key, sorted once for all the pages of a baseline while the table is unchanged
+        (every write and delete draws an org version), as Dataverse reads an index rather than sorting."""
+        rows = self.rows[table.entity_set]
+        stamp = (id(rows), self.version, len(rows))
+        cached = self._key_order.get(table.entity_set)
+        if cached is None or cached[0] != stamp:
+            cached = self._key_order[table.entity_set] = (stamp, sort_rows(rows.values(), [(table.pk, False)]))
+        return cached[1]
 
     def _page(self, call: Call, table: Table, select: tuple[str, ...], prefs: Preferences, size: int,
               rows: list[Record], order: list[tuple[str, bool]], query: str,
@@ -422,7 +435,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if args.get("$skiptoken"):
             page, state = self.cookies.check(args["$skiptoken"], query)
             last = unmark(state["last"])
-            rows = [r for r in rows if after(r, last, order)]
+            if order == [(table.pk, False)]:  # a unique key: the page starts where its last value would go
+                key = table.pk
+                rows = rows[bisect_right(rows, rank(last[0]), key=lambda r: rank(r.get(key))):]
+            else:
+                rows = [r for r in rows if after(r, last, order)]
         chunk = rows[:size]
         body: Record = {"@odata.context": self._context(self._fragment(call, table, select))}
         if args.get("$count") == "true":

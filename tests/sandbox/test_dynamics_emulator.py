@@ -199,6 +199,24 @@ def test_change_tracking_baseline_then_delta_updates_then_deletes(dv: Dataverse,
     assert lines and not {p["opportunityproductid"] for p in control.records("opportunityproducts")} & set(lines)
 
 
+def test_baseline_pages_follow_the_key_through_writes_between_pages(dv: Dataverse, control: Any) -> None:
+    """A baseline lists every row once, by primary key, even when rows are created and deleted between its
+    pages: each page resumes after the previous page's last key in the table as it is now."""
+    prefer = "odata.track-changes,odata.maxpagesize=10"
+    before = sorted(r["accountid"] for r in control.records("accounts"))
+    body = dv.body("accounts", prefer, **{"$select": "accountid"})
+    seen = [r["accountid"] for r in body["value"]]
+    created = control.create("accounts", {"name": "Arrivée en cours de lecture"})["id"]
+    control.delete("accounts", before[-1])
+    while "@odata.nextLink" in body:
+        body = dv.body(body["@odata.nextLink"], prefer)
+        seen += [r["accountid"] for r in body["value"]]
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    expected = sorted({*before[:-1], created})
+    assert [i for i in seen if i > seen[9]] == [i for i in expected if i > seen[9]]
+    assert "@odata.deltaLink" in body
+
+
 def test_delta_pages_by_version_and_counts(dv: Dataverse, control: Any) -> None:
     prefer = "odata.track-changes,odata.maxpagesize=10"
     _, last = dv.walk("contacts", prefer, **{"$select": "fullname,modifiedon"})
