@@ -59,6 +59,8 @@ from passerelle_sandbox.dynamics_model import (
     unsupported,
 )
 from passerelle_sandbox.dynamics_query import (
+    OPERATORS,
+    Condition,
     Cookies,
     after,
     delta_token,
@@ -92,6 +94,11 @@ API = "/api/data/v9.2"
 READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value"})
 TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
 LIMIT_CODES = {"requests": "0x80072322", "time": "0x80072321", "concurrency": "0x80072326"}
+MODIFIED = "modifiedon"
+_BOUNDS = {OPERATORS["ge"]: ("low", True), OPERATORS["gt"]: ("low", False),
+           OPERATORS["lt"]: ("high", False), OPERATORS["le"]: ("high", True)}
+"""``$filter`` comparisons on ``modifiedon`` that bound an index range: (side, inclusive)."""
+
 ROW_STAMPS = Stamps(modified="modifiedon", modified_by="_modifiedby_value", created_by="_createdby_value",
                     version="versionnumber", precision_ms=1000)
 """Dataverse keeps seconds; ``versionnumber`` is the org-wide row version (ETag, change tracking)."""
@@ -396,7 +403,9 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         args, columns = call.request.args, self.columns(table)
         conditions = parse_filter(args.get("$filter"), columns, table.logical_name)
         order = parse_orderby(args.get("$orderby"), columns, table.pk, table.logical_name)
-        rows = sort_rows([r for r in self.rows[table.entity_set].values() if matches(r, conditions)], order)
+        rows = self._by_modification(table, conditions, order)
+        if rows is None:
+            rows = sort_rows([r for r in self.rows[table.entity_set].values() if matches(r, conditions)], order)
         top = args.get("$top", "")
         if top.isdigit() and prefs.max_page_size is None:
             rows = rows[:int(top)]
@@ -413,6 +422,24 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if not more:
             body["@odata.deltaLink"] = self._delta_link(call, table, int(state["v"]))
         return body, more
+
+    def _by_modification(self, table: Table, conditions: list[Condition],
+                         order: list[tuple[str, bool]]) -> list[Record] | None:
+        """The rows of an incremental listing (``modifiedon`` bounds, ``$orderby=modifiedon asc,<key> asc``)
+        read from the store's (modified, id) index in order, as Dataverse serves it from an index; None
+        for any other query, which is filtered and sorted row by row."""
+        if order != [(MODIFIED, False), (table.pk, False)]:
+            return None
+        bounds: dict[str, tuple[str, bool]] = {}
+        for column, operator, literal in conditions:
+            side = _BOUNDS.get(operator)
+            if column != MODIFIED or side is None or side[0] in bounds or not isinstance(literal, str):
+                return None
+            bounds[side[0]] = (literal, side[1])
+        low, low_inclusive = bounds.get("low", (None, True))
+        high, high_inclusive = bounds.get("high", (None, False))
+        return self.rows[table.entity_set].changed_between(low, high, low_inclusive=low_inclusive,
+                                                           high_inclusive=high_inclusive)
 
     def _by_key(self, table: Table) -> list[Record]:
         """Live rows by primary key, sorted once for all the pages of a baseline while the table is unchanged
@@ -435,9 +462,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if args.get("$skiptoken"):
             page, state = self.cookies.check(args["$skiptoken"], query)
             last = unmark(state["last"])
-            if order == [(table.pk, False)]:  # a unique key: the page starts where its last value would go
-                key = table.pk
-                rows = rows[bisect_right(rows, rank(last[0]), key=lambda r: rank(r.get(key))):]
+            if not any(descending for _, descending in order):  # sorted ascending: find the place, no scan
+                columns = [column for column, _ in order]
+                place = bisect_right(rows, tuple(rank(v) for v in last),
+                                     key=lambda r: tuple(rank(r.get(c)) for c in columns))
+                rows = rows[place:]
             else:
                 rows = [r for r in rows if after(r, last, order)]
         chunk = rows[:size]
