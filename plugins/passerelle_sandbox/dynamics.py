@@ -425,9 +425,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
 
     def _by_modification(self, table: Table, conditions: list[Condition],
                          order: list[tuple[str, bool]]) -> list[Record] | None:
-        """The rows of an incremental listing (``modifiedon`` bounds, ``$orderby=modifiedon asc,<key> asc``)
-        read from the store's (modified, id) index in order, as Dataverse serves it from an index; None
-        for any other query, which is filtered and sorted row by row."""
+        """The rows of a whole table by key, or of an incremental listing (``modifiedon`` bounds,
+        ``$orderby=modifiedon asc,<key> asc``) read from the store's (modified, id) index in order, as
+        Dataverse serves both from an index; None for any other query, which is filtered and sorted row by row."""
+        if not conditions and order == [(table.pk, False)]:
+            return self._by_key(table)
         if order != [(MODIFIED, False), (table.pk, False)]:
             return None
         bounds: dict[str, tuple[str, bool]] = {}

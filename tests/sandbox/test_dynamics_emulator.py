@@ -183,6 +183,9 @@ def test_incremental_listings_from_the_index_equal_the_row_by_row_answer(dv: Dat
         indexed, _ = dv.walk("accounts", "odata.maxpagesize=4", **ordered, **{"$filter": window})
         scanned, _ = dv.walk("accounts", "odata.maxpagesize=4", **ordered, **{"$filter": f"{window} and {nobody}"})
         assert indexed == scanned and len(indexed) >= 25, window
+    by_key, _ = dv.walk("accounts", "odata.maxpagesize=6", **{"$select": "name"})
+    by_key_scanned, _ = dv.walk("accounts", "odata.maxpagesize=6", **{"$select": "name", "$filter": nobody})
+    assert by_key == by_key_scanned and [r["accountid"] for r in by_key] == sorted(r["accountid"] for r in by_key)
     everything, _ = dv.walk("accounts", "odata.maxpagesize=7", **ordered)
     assert len(everything) == len(control.records("accounts"))
     assert [(r["modifiedon"], r["accountid"]) for r in everything] == sorted(
