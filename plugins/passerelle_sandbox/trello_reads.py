@@ -31,11 +31,11 @@ def _words(text: str | None) -> set[str]:
 class TrelloReadRoutes:
     """``on_*`` handlers for list and card sub-resources and search; state lives on the app."""
 
-    lists: dict[str, Record]
+    lists: Collection
     cards: Collection
-    boards: dict[str, Record]
-    members: dict[str, Record]
-    checklists: dict[str, Record]
+    boards: Collection
+    members: Collection
+    checklists: Collection
     actions: dict[str, list[Record]]
     me_id: str
 
