@@ -48,6 +48,8 @@ OBJECTS = ("boards", "lists", "cards", "checklists", "customFields", "members", 
 MEMBER_KEYS = ("id", "fullName", "username", "initials")
 ACTIVITY_STAMPS = Stamps(modified="dateLastActivity")
 """A card's or board's ``dateLastActivity`` moves with every action on it; deleted cards stay as tombstones."""
+ACTION_STAMPS = Stamps(created="date")
+"""Actions are written once, dated by the store; each board also keeps its actions in id order for paging."""
 
 
 def _rule(path: str, endpoint: str, method: str = "GET") -> Rule:
@@ -134,9 +136,10 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             if action["type"] == "commentCard":
                 card_id = action["data"]["card"]["id"]
                 self.comment_counts[card_id] = self.comment_counts.get(card_id, 0) + 1
-        self.actions: dict[str, list[Record]] = {board_id: [] for board_id in self.boards}
-        for action in sorted(data["actions"], key=lambda a: a["id"]):
-            self.actions.setdefault(action["data"]["board"]["id"], []).append(action)
+        self.actions = self._collection(data["actions"], ACTION_STAMPS)
+        self.board_actions: dict[str, list[Record]] = {board_id: [] for board_id in self.boards}
+        for action in sorted(self.actions.values(), key=lambda a: a["id"]):
+            self.board_actions.setdefault(action["data"]["board"]["id"], []).append(action)
         self.ids = ObjectIds(f"{self.dataset.get('seed')}:trello:sandbox")
         self._rng = random.Random(f"{self.dataset.get('seed')}:trello:bulk")
         self._bulk = 0
@@ -380,7 +383,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
 
     def on_actions(self, call: Call, board_id: str) -> Response:
         self._board(board_id)
-        return self._action_page(call, self.actions.get(board_id, []), "all")
+        return self._action_page(call, self.board_actions.get(board_id, []), "all")
 
     def _action_page(self, call: Call, log_: list[Record], default_filter: str) -> Response:
         """A page of an id-ordered action log, newest first, with Trello's filter/limit/page/since/before."""
@@ -440,7 +443,8 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             "data": {**data, "board": {"id": board["id"], "name": board["name"], "shortLink": board.get("shortLink")}},
             "appCreator": None, "limits": {}, "memberCreator": {k: creator.get(k) for k in MEMBER_KEYS},
         }
-        log_ = self.actions.setdefault(board["id"], [])
+        self.actions.insert(action, at=now)
+        log_ = self.board_actions.setdefault(board["id"], [])
         if log_ and log_[-1]["id"] > action["id"]:
             bisect.insort(log_, action, key=lambda a: a["id"])
         else:
@@ -649,11 +653,9 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     def control_objects(self) -> list[str]:
         return list(OBJECTS)
 
-    def _store(self, obj: str) -> Collection | dict[str, Record]:
-        if obj == "actions":
-            return {a["id"]: a for log_ in self.actions.values() for a in log_}
+    def _store(self, obj: str) -> Collection:
         return {"boards": self.boards, "lists": self.lists, "cards": self.cards, "checklists": self.checklists,
-                "customFields": self.custom_fields, "members": self.members}[obj]
+                "customFields": self.custom_fields, "members": self.members, "actions": self.actions}[obj]
 
     def _control_record(self, obj: str, record_id: str) -> Record:
         record = self._store(obj).get(record_id)
