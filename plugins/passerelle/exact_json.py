@@ -304,6 +304,15 @@ def _fast_encoding(value: Any) -> bytes | None:
     return None
 
 
+def dumps_utf8(value: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, without a round trip through ``str`` for what msgspec writes.
+
+    Raises UnicodeEncodeError for text UTF-8 cannot hold (lone surrogates), besides what :func:`dumps` raises.
+    """
+    fast = _fast_encoding(value)
+    return fast if fast is not None else _unmark(_EXACT.encode(value)).encode("utf-8")
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text with Decimals written digit for digit (``ensure_ascii=False``).
 

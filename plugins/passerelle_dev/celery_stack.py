@@ -7,8 +7,9 @@ them all. Each worker records its own name as its task instances' ``hostname``
 (:mod:`passerelle.orchestration.worker_name`), so the UI and the REST API show which worker ran what.
 
 Airflow's own variables override the defaults: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (else the
-``passerelle_airflow`` database on 127.0.0.1:5432, created if missing), ``AIRFLOW__CELERY__BROKER_URL``
-(else Redis on 127.0.0.1:6379), ``AIRFLOW__API__PORT`` (else 8080).
+``passerelle_airflow`` database on 127.0.0.1:5432 as the ``passerelle_airflow`` role, both created if missing:
+:mod:`passerelle_dev.metadata_db`), ``AIRFLOW__CELERY__BROKER_URL`` (else Redis on 127.0.0.1:6379),
+``AIRFLOW__API__PORT`` (else 8080).
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ import secrets
 import signal
 import socket
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-from sqlalchemy.engine import make_url
-
 from passerelle.orchestration.airflow_env import configure_airflow, local_secret
-from passerelle_dev.components import Component, ComponentFailed, Running, first_exited, started
-from passerelle_dev.devserver import AIRFLOW, _interrupt, local_settings, print_access, start_dependencies
+from passerelle.warehouse.settings import mask_url
+from passerelle_dev.airflow_api import healthy
+from passerelle_dev.components import Component, ComponentFailed, Stage, started, watch
+from passerelle_dev.devserver import (
+    AIRFLOW,
+    _interrupt,
+    api_server_stage,
+    local_settings,
+    print_access,
+    start_dependencies,
+)
+from passerelle_dev.metadata_db import MetadataDatabaseTaken, provision
 
-METADATA_DATABASE = "passerelle_airflow"
-DEFAULT_METADATA_URL = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{METADATA_DATABASE}"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 WORKERS = (("worker1", 4), ("worker2", 4))  # (name, concurrency)
 HOSTNAME_CALLABLE = "passerelle.orchestration.worker_name.hostname"
@@ -73,26 +78,24 @@ class CeleryStack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
-    def components(self) -> list[Component]:
-        """API server, scheduler, DAG processor, triggerer, then the workers, in start-up order."""
-        return [
-            Component("api-server", [*AIRFLOW, "api-server"], lambda: self.health()["metadatabase"] == "healthy"),
-            Component("scheduler", [*AIRFLOW, "scheduler"], lambda: self.health()["scheduler"] == "healthy"),
-            Component("dag-processor", [*AIRFLOW, "dag-processor"], lambda: self.health()["dag_processor"] == "healthy"),
-            Component("triggerer", [*AIRFLOW, "triggerer"], lambda: self.health()["triggerer"] == "healthy"),
-            *(self.worker(name, concurrency) for name, concurrency in self.workers),
-        ]
+    def stages(self) -> list[Stage]:
+        """API server, scheduler, DAG processor, triggerer, then the workers, each once the previous is healthy."""
+        return [api_server_stage(self.api_url), *map(self.scheduling, ("scheduler", "dag-processor", "triggerer")),
+                *(self.worker(name, concurrency) for name, concurrency in self.workers)]
 
-    def worker(self, name: str, concurrency: int) -> Component:
+    def scheduling(self, name: str) -> Stage:
+        """``airflow <name>``, healthy once the API server's health endpoint says so."""
+        key = name.replace("-", "_")  # dag-processor reports as dag_processor
+        return Stage(f"the {name} to report healthy", [Component(name, [*AIRFLOW, name])],
+                     lambda: healthy(self.api_url, (key,)))
+
+    def worker(self, name: str, concurrency: int) -> Stage:
         node = f"{name}@{socket.gethostname()}"
         # Workers on one machine share the log folder, which the API server reads: no log server each.
         argv = [*AIRFLOW, "celery", "worker", "--celery-hostname", node, "--concurrency", str(concurrency),
                 "--queues", self.queue, "--skip-serve-logs"]
-        return Component(name, argv, lambda: worker_answers(self.broker_url, node), {"PASSERELLE_WORKER_NAME": node})
-
-    def health(self) -> dict[str, str | None]:
-        answer = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
-        return {component: state["status"] for component, state in answer.items()}
+        return Stage(f"{node} to answer a Celery ping", [Component(name, argv, {"PASSERELLE_WORKER_NAME": node})],
+                     lambda: worker_answers(self.broker_url, node))
 
 
 def worker_answers(broker_url: str, node: str) -> bool:
@@ -106,26 +109,16 @@ def worker_answers(broker_url: str, node: str) -> bool:
         app.close()
 
 
-def create_database_if_missing(metadata_url: str) -> None:
-    from passerelle.warehouse.scratch import admin_connection
-
-    url = make_url(metadata_url)
-    server = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    conn = admin_connection(server)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        conn.close()
-
-
 def main() -> int:
     home = configure_airflow()
-    metadata_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or DEFAULT_METADATA_URL
-    if metadata_url == DEFAULT_METADATA_URL:
-        create_database_if_missing(metadata_url)
+    metadata_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not metadata_url:
+        try:
+            metadata_url = provision(home)
+        except MetadataDatabaseTaken as taken:
+            print(taken, file=sys.stderr)
+            return 1
+    print(f"metadata database: {mask_url(metadata_url)}", flush=True)
     stack = CeleryStack(home=home, metadata_url=metadata_url,
                         broker_url=os.environ.get("AIRFLOW__CELERY__BROKER_URL") or DEFAULT_BROKER_URL,
                         api_port=int(os.environ.get("AIRFLOW__API__PORT") or 8080))
@@ -137,7 +130,7 @@ def main() -> int:
     log_dir = home / "logs" / "components"
     print(f"starting Airflow (CeleryExecutor); component logs in {log_dir}", flush=True)
     try:
-        with started(stack.components(), dict(os.environ), log_dir) as running:
+        with started(stack.stages(), log_dir) as running:
             print_access(home, sandbox)
             return watch(running)
     except KeyboardInterrupt:
@@ -147,14 +140,6 @@ def main() -> int:
         return 1
     finally:
         sandbox.stop()
-
-
-def watch(running: Sequence[Running]) -> int:
-    """Wait until a component exits (then everything stops) or Ctrl-C."""
-    while (gone := first_exited(running)) is None:
-        time.sleep(1)
-    print(f"{gone.component.name} exited with {gone.process.returncode}; stopping (log: {gone.log})", file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":

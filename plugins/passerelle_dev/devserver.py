@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from passerelle.orchestration.airflow_env import (
 )
 from passerelle.paths import PROJECT_ROOT
 from passerelle_dev.airflow_api import SCHEDULING, AirflowApi, admin_password, base_url, healthy, wait_for
+from passerelle_dev.components import Component, ComponentFailed, Stage, started, watch
 from passerelle_dev.stop import DEV_SERVER_PID
 
 if TYPE_CHECKING:
@@ -61,28 +61,36 @@ def main() -> int:
     sandbox = start_dependencies()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
-    components: dict[str, subprocess.Popen] = {}
     try:
-        api = base_url()
-        components["api-server"] = start_component(home, "api-server")
-        wait_for(f"the API server ({api}/api/v2/monitor/health)", lambda: alive(components) and healthy(api) or None,
-                 STARTUP_TIMEOUT)
-        for name in ("dag-processor", "scheduler", "triggerer"):
-            components[name] = start_component(home, name)
-        wait_for("the DAG processor, scheduler and triggerer to report healthy",
-                 lambda: alive(components) and healthy(api, SCHEDULING) or None, STARTUP_TIMEOUT)
-        password = wait_for("the admin password", lambda: admin_password(home), STARTUP_TIMEOUT)
-        unpaused = AirflowApi(api, password).unpause_all()
-        if unpaused:
-            print(f"unpaused: {', '.join(unpaused)}", flush=True)
-        print_access(home, sandbox, password)
-        return wait_any(components)
+        with started(stages(base_url()), home / "logs", timeout=STARTUP_TIMEOUT) as running:
+            password = wait_for("the admin password", lambda: admin_password(home), STARTUP_TIMEOUT)
+            unpaused = AirflowApi(base_url(), password).unpause_all()
+            if unpaused:
+                print(f"unpaused: {', '.join(unpaused)}", flush=True)
+            print_access(home, sandbox, password)
+            return watch(running)
     except KeyboardInterrupt:
         return 0
+    except ComponentFailed as failure:
+        print(failure, file=sys.stderr)
+        return 1
     finally:
-        stop_tree(*(process.pid for process in components.values()))
         sandbox.stop()
         pid_file.unlink(missing_ok=True)
+
+
+def stages(api: str) -> list[Stage]:
+    """The API server first, healthy before anything can queue a task on its Execution API; then the rest."""
+    scheduling = [Component(name, [*AIRFLOW, name]) for name in ("dag-processor", "scheduler", "triggerer")]
+    return [api_server_stage(api),
+            Stage("the DAG processor, scheduler and triggerer to report healthy", scheduling,
+                  lambda: healthy(api, SCHEDULING))]
+
+
+def api_server_stage(api: str) -> Stage:
+    """``airflow api-server``, ready once its health endpoint answers with a healthy metadata database."""
+    return Stage(f"the API server ({api}/api/v2/monitor/health)", [Component("api-server", [*AIRFLOW, "api-server"])],
+                 lambda: healthy(api))
 
 
 def start_dependencies() -> Sandbox:
@@ -114,17 +122,6 @@ def migrate_metadata(env: Mapping[str, str] | None = None) -> None:
                    stdout=subprocess.DEVNULL, env=env)
 
 
-def start_component(home: Path, name: str) -> subprocess.Popen:
-    """``airflow <name>`` in its own session, logging to ``<home>/logs/<name>.log``."""
-    logs = home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"{name}.log").open("ab") as log:
-        process = subprocess.Popen([*AIRFLOW, name], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    print(f"{name}: started (log: {logs / f'{name}.log'})", flush=True)
-    return process
-
-
 def port_in_use(url: str) -> bool:
     from urllib.parse import urlsplit
 
@@ -134,47 +131,8 @@ def port_in_use(url: str) -> bool:
         return sock.connect_ex((parts.hostname, parts.port)) == 0
 
 
-def alive(components: dict[str, subprocess.Popen]) -> bool:
-    """True while every component runs; a component that exited during start-up stops it with its log named."""
-    for name, process in components.items():
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with status {process.returncode} while starting: see its log")
-    return True
-
-
-def wait_any(components: dict[str, subprocess.Popen]) -> int:
-    """Block until a component exits; its exit status (the others are then stopped by the caller)."""
-    while True:
-        for name, process in components.items():
-            if process.poll() is not None:
-                print(f"{name} exited with status {process.returncode}: see its log", flush=True)
-                return process.returncode or 1
-        time.sleep(1)
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def stop_tree(*pids: int, timeout: float = 60) -> None:
-    """Stop components and every process they started (not all stay in their process group), together."""
-    import psutil
-
-    processes = []
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            processes += [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-    for process in processes:
-        try:
-            process.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    for process in alive:
-        process.kill()
 
 
 def print_access(home: Path, sandbox: Sandbox, password: str | None = None) -> None:

@@ -28,6 +28,7 @@ Control extras: ``POST /__sandbox/delta_tokens/expire`` expires every delta toke
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 import random
 import secrets
 import threading
@@ -58,6 +59,8 @@ from passerelle_sandbox.dynamics_model import (
     unsupported,
 )
 from passerelle_sandbox.dynamics_query import (
+    OPERATORS,
+    Condition,
     Cookies,
     after,
     delta_token,
@@ -66,6 +69,7 @@ from passerelle_sandbox.dynamics_query import (
     parse_filter,
     parse_orderby,
     parse_select,
+    rank,
     read_delta_token,
     sort_rows,
     unmark,
@@ -84,11 +88,20 @@ from passerelle_sandbox.entra import (  # noqa: F401 - re-exported: the Dynamics
 )
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Saved, Stamps
 
 API = "/api/data/v9.2"
 READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_value", "_modifiedby_value"})
 TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
 LIMIT_CODES = {"requests": "0x80072322", "time": "0x80072321", "concurrency": "0x80072326"}
+MODIFIED = "modifiedon"
+_BOUNDS = {OPERATORS["ge"]: ("low", True), OPERATORS["gt"]: ("low", False),
+           OPERATORS["lt"]: ("high", False), OPERATORS["le"]: ("high", True)}
+"""``$filter`` comparisons on ``modifiedon`` that bound an index range: (side, inclusive)."""
+
+ROW_STAMPS = Stamps(modified="modifiedon", modified_by="_modifiedby_value", created_by="_createdby_value",
+                    version="versionnumber", precision_ms=1000)
+"""Dataverse keeps seconds; ``versionnumber`` is the org-wide row version (ETag, change tracking)."""
 
 
 DynamicsCredentials = EntraCredentials
@@ -152,15 +165,32 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         section = self.dataset["dynamics"] if "dynamics" in self.dataset else build_dynamics_dataset(self.dataset)
         self.seed = int(self.dataset.get("seed") or 1)
         self.uoms: dict[str, str] = dict(section["uoms"])
-        self.rows: dict[str, dict[str, Record]] = {
-            name: {r[table.pk]: _copy(r) for r in section["tables"].get(name, [])} for name, table in TABLES.items()}
+        tables = {name: section["tables"].get(name, []) for name in TABLES}
+        self.version = max((r["versionnumber"] for rows in tables.values() for r in rows), default=0)
+        self.rows: dict[str, Collection] = {}
+        for name, table in TABLES.items():
+            self.rows[name] = Collection(ROW_STAMPS, self.clock, key=table.pk, lock=self.lock,
+                                         sequence=self._next_version)
+            self.rows[name].load(_copy(r) for r in tables[name])
         self.custom: dict[str, list[str]] = {name: [] for name in TABLES}
         self.custom_kinds: dict[tuple[str, str], dict[str, Any]] = {}
-        self.deleted: list[tuple[int, str, str]] = []  # (version, entity set, id)
-        self.version = max((r["versionnumber"] for rows in self.rows.values() for r in rows.values()), default=0)
         self.delta_floor = 0
         self.operation_sets: dict[str, Record] = {}
+        self._key_order: dict[str, tuple[tuple[int, int, int], list[Record]]] = {}
         self._rng = random.Random(f"{self.seed}:dynamics:sandbox")
+
+    def _next_version(self) -> int:
+        """The org's next row version: every write and delete of any table draws one."""
+        self.version += 1
+        return self.version
+
+    def save_rows(self) -> dict[str, Saved]:
+        """Every table as it is, for an all-or-none request to go back to."""
+        return {name: rows.snapshot() for name, rows in self.rows.items()}
+
+    def restore_rows(self, saved: dict[str, Saved]) -> None:
+        for name, snapshot in saved.items():
+            self.rows[name].rollback(snapshot)
 
     def public_credentials(self) -> dict[str, str]:
         return self.dv_credentials.as_dict()
@@ -373,7 +403,9 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         args, columns = call.request.args, self.columns(table)
         conditions = parse_filter(args.get("$filter"), columns, table.logical_name)
         order = parse_orderby(args.get("$orderby"), columns, table.pk, table.logical_name)
-        rows = sort_rows([r for r in self.rows[table.entity_set].values() if matches(r, conditions)], order)
+        rows = self._by_modification(table, conditions, order)
+        if rows is None:
+            rows = sort_rows([r for r in self.rows[table.entity_set].values() if matches(r, conditions)], order)
         top = args.get("$top", "")
         if top.isdigit() and prefs.max_page_size is None:
             rows = rows[:int(top)]
@@ -384,12 +416,40 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
                   size: int) -> tuple[Record, bool]:
         """Every row by primary key; the last page's delta link starts at the version of the first page."""
         order = [(table.pk, False)]
-        rows = sort_rows(list(self.rows[table.entity_set].values()), order)
+        rows = self._by_key(table)
         query = self._query_key(call, table, "baseline")
         body, more, state = self._page(call, table, select, prefs, size, rows, order, query, {"v": self.version})
         if not more:
             body["@odata.deltaLink"] = self._delta_link(call, table, int(state["v"]))
         return body, more
+
+    def _by_modification(self, table: Table, conditions: list[Condition],
+                         order: list[tuple[str, bool]]) -> list[Record] | None:
+        """The rows of an incremental listing (``modifiedon`` bounds, ``$orderby=modifiedon asc,<key> asc``)
+        read from the store's (modified, id) index in order, as Dataverse serves it from an index; None
+        for any other query, which is filtered and sorted row by row."""
+        if order != [(MODIFIED, False), (table.pk, False)]:
+            return None
+        bounds: dict[str, tuple[str, bool]] = {}
+        for column, operator, literal in conditions:
+            side = _BOUNDS.get(operator)
+            if column != MODIFIED or side is None or side[0] in bounds or not isinstance(literal, str):
+                return None
+            bounds[side[0]] = (literal, side[1])
+        low, low_inclusive = bounds.get("low", (None, True))
+        high, high_inclusive = bounds.get("high", (None, False))
+        return self.rows[table.entity_set].changed_between(low, high, low_inclusive=low_inclusive,
+                                                           high_inclusive=high_inclusive)
+
+    def _by_key(self, table: Table) -> list[Record]:
+        """Live rows by primary key, sorted once for all the pages of a baseline while the table is unchanged
+        (every write and delete draws an org version), as Dataverse reads an index rather than sorting."""
+        rows = self.rows[table.entity_set]
+        stamp = (id(rows), self.version, len(rows))
+        cached = self._key_order.get(table.entity_set)
+        if cached is None or cached[0] != stamp:
+            cached = self._key_order[table.entity_set] = (stamp, sort_rows(rows.values(), [(table.pk, False)]))
+        return cached[1]
 
     def _page(self, call: Call, table: Table, select: tuple[str, ...], prefs: Preferences, size: int,
               rows: list[Record], order: list[tuple[str, bool]], query: str,
@@ -402,7 +462,13 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if args.get("$skiptoken"):
             page, state = self.cookies.check(args["$skiptoken"], query)
             last = unmark(state["last"])
-            rows = [r for r in rows if after(r, last, order)]
+            if not any(descending for _, descending in order):  # sorted ascending: find the place, no scan
+                columns = [column for column, _ in order]
+                place = bisect_right(rows, tuple(rank(v) for v in last),
+                                     key=lambda r: tuple(rank(r.get(c)) for c in columns))
+                rows = rows[place:]
+            else:
+                rows = [r for r in rows if after(r, last, order)]
         chunk = rows[:size]
         body: Record = {"@odata.context": self._context(self._fragment(call, table, select))}
         if args.get("$count") == "true":
@@ -420,11 +486,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         return self._link(table.entity_set, params + [("$deltatoken", delta_token(version, self.clock.now()))])
 
     def _changes(self, table: Table, since: int, upto: int) -> list[tuple[int, int, str, Record | None]]:
-        """(phase, version, id, row): changed rows by version, then deleted ones by version."""
-        changed = [(0, r["versionnumber"], r[table.pk], r) for r in self.rows[table.entity_set].values()
-                   if since < r["versionnumber"] <= upto]
-        deleted = [(1, version, record_id, None) for version, name, record_id in self.deleted
-                   if name == table.entity_set and since < version <= upto]
+        """(phase, version, id, row): changed rows by version, then deleted ones (tombstones) by version."""
+        rows = self.rows[table.entity_set]
+        changed = [(0, version, record_id, row) for record_id, row in rows.items()
+                   if since < (version := rows.version(record_id)) <= upto]
+        deleted = [(1, t.version, t.id, None) for t in rows.tombstones() if since < t.version <= upto]
         return sorted(changed, key=lambda c: c[:2]) + sorted(deleted, key=lambda c: c[:2])
 
     def _read_token(self, token: str) -> int:
@@ -502,10 +568,6 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         """Now on the sandbox clock, to the second (Dataverse keeps seconds)."""
         return canonical(self.clock.now().replace(microsecond=0))
 
-    def _stamp(self, row: Record, now: str) -> None:
-        self.version += 1
-        row["modifiedon"], row["versionnumber"] = now, self.version
-
     def _set(self, obj: str, row: Record, fields: dict[str, Any]) -> None:
         table = TABLES[obj]
         for name, value in fields.items():
@@ -549,14 +611,13 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         if obj == "opportunityproducts" and fields.get("_opportunityid_value") not in self.rows["opportunities"]:
             raise ControlError(400, "opportunityproducts needs the id of an existing opportunity in _opportunityid_value")
         self._set(obj, row, fields)
-        self._stamp(row, now)
-        self.rows[obj][row[TABLES[obj].pk]] = row
+        self.rows[obj].insert(row, at=now)
         return {"id": row[TABLES[obj].pk], "record": self._plain(obj, row)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
         row = self._record(obj, record_id)
         self._set(obj, row, body.get("fields", {}))
-        self._stamp(row, self._now())
+        self.rows[obj].touch(row[TABLES[obj].pk])
         return {"id": row[TABLES[obj].pk], "record": self._plain(obj, row)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -570,9 +631,7 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
         return {"id": record_id, "record": self._plain(obj, row)}
 
     def _forget(self, obj: str, record_id: str) -> None:
-        del self.rows[obj][record_id]
-        self.version += 1
-        self.deleted.append((self.version, obj, record_id))
+        self.rows[obj].delete(record_id)
 
     def control_bulk(self, obj: str, create: int, touch: int, fields: dict[str, Any]) -> dict[str, Any]:
         """Create copies of random rows and touch others, all with one modification time (each its own version)."""
@@ -587,12 +646,11 @@ class DynamicsApp(DataverseBatch, DataverseWrites, DataverseMetadata, ProjectSch
             row.update({table.pk: str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), "createdon": now})
             if isinstance(row.get(table.primary_name), str):
                 row[table.primary_name] = f"Sandbox Bulk {obj} {next(self._bulk_serial):07d}"
-            self._stamp(row, now)
-            self.rows[obj][row[table.pk]] = row
+            self.rows[obj].insert(row, at=now)
             created.append(row[table.pk])
         for row in touched:
             self._set(obj, row, fields)
-            self._stamp(row, now)
+            self.rows[obj].touch(row[table.pk], at=now)
         return {"object": obj, "stamp": render_time(now), "created": create, "touched": touch,
                 "created_ids": created, "touched_ids": [r[table.pk] for r in touched]}
 

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from passerelle_sandbox.core import Call, VendorError
 from passerelle_sandbox.dynamics_model import odata_error
+from passerelle_sandbox.store import Saved
 
 BATCH_REQUESTS = 1000
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
@@ -99,13 +100,13 @@ class DataverseBatch:
     lock: threading.RLock
     url_map: Map
     base_url: str
-    rows: dict[str, Any]
-    deleted: list[Any]
     custom: dict[str, Any]
     version: int
 
     if TYPE_CHECKING:
         def _now(self) -> str: ...
+        def save_rows(self) -> dict[str, Saved]: ...
+        def restore_rows(self, saved: dict[str, Saved]) -> None: ...
 
     def on_batch(self, call: Call) -> Response:
         items = parse_batch(call.request.get_data(), call.request.headers.get("Content-Type", ""))
@@ -130,14 +131,15 @@ class DataverseBatch:
         return Response(body, status=200, content_type=f"multipart/mixed; boundary={boundary}")
 
     def _change_set(self, call: Call, change_set: ChangeSet) -> tuple[bytes, bool]:
-        saved = copy.deepcopy((self.rows, self.deleted, self.custom, self.version))
+        saved, custom, version = self.save_rows(), copy.deepcopy(self.custom), self.version
         boundary, created, parts = f"changesetresponse_{uuid.uuid4()}", {}, []
         for part in change_set.parts:
             if part.method == "GET":
                 raise odata_error(400, "0x80060888", "A change set cannot hold a GET request.")
             response = self._one(call, part, created)
             if response.status_code >= 400:
-                self.rows, self.deleted, self.custom, self.version = saved
+                self.restore_rows(saved)
+                self.custom, self.version = custom, version
                 return _http_part(response, part.content_id), True
             entity = response.headers.get("OData-EntityId")
             if part.content_id and entity:

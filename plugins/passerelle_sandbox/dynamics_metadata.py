@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dynamics_model import TABLES, Record, metadata_id, odata_error
 from passerelle_sandbox.dynamics_query import parse_select
+from passerelle_sandbox.store import Collection
 
 ATTRIBUTE_TYPES = {"DecimalAttributeMetadata": "Decimal", "MoneyAttributeMetadata": "Money",
                    "StringAttributeMetadata": "String", "DateTimeAttributeMetadata": "DateTime",
@@ -36,7 +37,7 @@ class DataverseMetadata:
     """Mixed into the Dynamics emulator."""
 
     lock: threading.RLock
-    rows: dict[str, dict[str, Record]]
+    rows: dict[str, Collection]
     custom: dict[str, list[str]]
     custom_kinds: dict[tuple[str, str], Record]
     """(entity set, column) → ``{"type", "max_length"}`` of the columns made through this API."""

@@ -114,20 +114,21 @@ def parse_orderby(text: str | None, columns: tuple[str, ...], pk: str, logical_n
     return order
 
 
-def _rank(value: Any) -> tuple[bool, Any]:
+def rank(value: Any) -> tuple[bool, Any]:
+    """The sort key of a column value: nulls first, then values in their order."""
     return (value is not None, value)
 
 
 def sort_rows(rows: list[Record], order: list[tuple[str, bool]]) -> list[Record]:
     for column, descending in reversed(order):
-        rows.sort(key=lambda r: _rank(r.get(column)), reverse=descending)
+        rows.sort(key=lambda r: rank(r.get(column)), reverse=descending)
     return rows
 
 
 def after(row: Record, last: list[Any], order: list[tuple[str, bool]]) -> bool:
     """Whether ``row`` sorts strictly after the values ``last`` of the previous page's last row."""
     for (column, descending), mark in zip(order, last):
-        mine, theirs = _rank(row.get(column)), _rank(mark)
+        mine, theirs = rank(row.get(column)), rank(mark)
         if mine != theirs:
             return (mine < theirs) if descending else (mine > theirs)
     return False

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.dynamics_model import TABLES, Record, odata_error
 from passerelle_sandbox.dynamics_query import GUID
+from passerelle_sandbox.store import Collection
 
 ACTIONS = frozenset({"msdyn_CreateOperationSetV1", "msdyn_PssCreateV1", "msdyn_PssUpdateV1", "msdyn_PssDeleteV1",
                      "msdyn_ExecuteOperationSetV1"})
@@ -32,7 +33,7 @@ class ProjectSchedule:
     """Schedule API handlers mixed into the Dynamics emulator."""
 
     lock: threading.RLock
-    rows: dict[str, dict[str, Record]]
+    rows: dict[str, Collection]
     config: dict[str, Any]
     operation_sets: dict[str, Record]
 
@@ -84,12 +85,12 @@ class ProjectSchedule:
         for operation_set in self.operation_sets.values():
             if operation_set["msdyn_status"] != STATUS["pending"] or operation_set["due"] > now:
                 continue
-            saved = copy.deepcopy(self.rows["msdyn_projecttasks"])
+            saved = self.rows["msdyn_projecttasks"].snapshot()
             try:
                 for action, body in operation_set["operations"]:
                     self._apply_operation(operation_set["project"], action, body)
             except VendorError as exc:
-                self.rows["msdyn_projecttasks"] = saved
+                self.rows["msdyn_projecttasks"].rollback(saved)
                 operation_set["msdyn_status"], operation_set["error"] = STATUS["failed"], exc.body["error"]["message"]
             else:
                 operation_set["msdyn_status"] = STATUS["completed"]

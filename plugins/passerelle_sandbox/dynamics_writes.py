@@ -37,6 +37,7 @@ from passerelle_sandbox.dataset_dynamics import MONEY, SCALES
 from passerelle_sandbox.dynamics_model import BY_LOGICAL, Record, Table, odata_error, parse_preferences
 from passerelle_sandbox.dynamics_query import GUID, parse_select
 from passerelle_sandbox.dynamics_schedule import ACTIONS, SCHEDULED
+from passerelle_sandbox.store import Collection, VersionConflict
 
 APP_USER_ID = "6f0a3c1e-5b2d-4e8f-9a7c-3d1b2e4f5a60"
 APP_USER_NAME = "# Passerelle"
@@ -47,6 +48,7 @@ IGNORED = frozenset({"createdon", "modifiedon", "versionnumber", "_createdby_val
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$")
 _KEY_PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^']|'')*'|[^,]+)\s*(?:,|$)")
 _BIND = re.compile(r"^/?([A-Za-z_][A-Za-z0-9_]*)\(([0-9a-fA-F-]{36})\)$")
+_ETAG = re.compile(r'^W/"(0|[1-9][0-9]*)"$')
 
 
 def not_exist(table: Table, record_id: str) -> Exception:
@@ -62,14 +64,13 @@ class DataverseWrites:
     """Write handlers mixed into the Dynamics emulator (which provides the rows, clock and rendering)."""
 
     lock: threading.RLock
-    rows: dict[str, dict[str, Record]]
+    rows: dict[str, Collection]
     base_url: str
     config: dict[str, Any]
 
     if TYPE_CHECKING:
         def _table(self, name: str) -> Table: ...
         def _now(self) -> str: ...
-        def _stamp(self, row: Record, now: str) -> None: ...
         def _defaults(self, obj: str, record_id: str, now: str) -> Record: ...
         def _price_line(self, row: Record, table: Table) -> None: ...
         def _render(self, table: Table, row: Record, columns: tuple[str, ...], prefs: Any) -> Record: ...
@@ -173,12 +174,14 @@ class DataverseWrites:
 
     # ---------------------------------------------------------------------------- writes
 
-    def _write(self, table: Table, row: Record, values: dict[str, Any], now: str) -> None:
+    def _fill(self, table: Table, row: Record, values: dict[str, Any]) -> None:
         row.update(values)
         if table.entity_set == "opportunityproducts":
             self._price_line(row, table)
-        self._stamp(row, now)
-        row["_modifiedby_value"] = APP_USER_ID
+
+    def _write(self, table: Table, row: Record, values: dict[str, Any], now: str) -> None:
+        self._fill(table, row, values)
+        self.rows[table.entity_set].touch(row[table.pk], by=APP_USER_ID, at=now)
 
     def _insert(self, table: Table, record_id: str | None, values: dict[str, Any]) -> Record:
         record_id = (values.pop(table.pk, None) or record_id or str(uuid.uuid4())).lower()
@@ -190,10 +193,8 @@ class DataverseWrites:
             raise odata_error(400, "0x80040200", "opportunityproduct needs an opportunity: bind opportunityid.")
         now = self._now()
         row = self._defaults(table.entity_set, record_id, now)
-        row["_createdby_value"] = APP_USER_ID
-        self._write(table, row, values, now)
-        self.rows[table.entity_set][record_id] = row
-        return row
+        self._fill(table, row, values)
+        return self.rows[table.entity_set].insert(row, by=APP_USER_ID, at=now)
 
     def _answer(self, call: Call, table: Table, row: Record, created: bool) -> Response:
         """204 with ``OData-EntityId``, or the row (201 created / 200 updated) under ``return=representation``."""
@@ -232,7 +233,7 @@ class DataverseWrites:
             if method == "DELETE":
                 if row is None:
                     raise not_exist(table, record_id or name)
-                self._check_version(row, if_match)
+                self._check_version(table, row, if_match)
                 self.control_delete(table.entity_set, row[table.pk])
                 return Response(b"", status=204)
             values = self._values(table, _json(call))
@@ -246,18 +247,21 @@ class DataverseWrites:
                 return self._answer(call, table, row, created=True)
             if if_none == "*":
                 raise odata_error(412, "0x80040237", "A record with matching key values already exists.")
-            self._check_version(row, if_match)
+            self._check_version(table, row, if_match)
             values.pop(table.pk, None)
             self._write(table, row, values, self._now())
         return self._answer(call, table, row, created=False)
 
-    @staticmethod
-    def _check_version(row: Record, if_match: str | None) -> None:
+    def _check_version(self, table: Table, row: Record, if_match: str | None) -> None:
+        """``If-Match: W/"<version>"`` must name the row's current version (``*``: any)."""
         if if_match is None or if_match.strip() == "*":
             return
-        if if_match.strip() != f'W/"{row["versionnumber"]}"':
+        named = _ETAG.match(if_match.strip())
+        try:
+            self.rows[table.entity_set].check_version(row[table.pk], int(named.group(1)) if named else -1)
+        except VersionConflict:
             raise odata_error(412, "0x80060882", "The version of the existing record doesn't match the RowVersion "
-                                                 "property provided.")
+                                                 "property provided.") from None
 
     def read_one(self, call: Call, name: str) -> Response:
         """``GET /{set}(<guid>)``: one row, or 304 while ``If-None-Match`` names its current ETag."""
@@ -271,7 +275,7 @@ class DataverseWrites:
             row = self._find(table, record_id, keys)
             if row is None:
                 raise not_exist(table, record_id or name)
-            etag = f'W/"{row["versionnumber"]}"'
+            etag = f'W/"{self.rows[table.entity_set].version(row[table.pk])}"'
             if call.request.headers.get("If-None-Match") == etag:
                 return Response(b"", status=304, headers={"ETag": etag})
             body = {"@odata.context": self._context(f"{table.entity_set}/$entity"),

@@ -30,6 +30,7 @@ import itertools
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -65,6 +66,7 @@ from passerelle_sandbox.ids import NumericIdSequence
 from passerelle_sandbox.oauth import TokenRequest
 from passerelle_sandbox.paging import offset_page
 from passerelle_sandbox.rate_limits import Budget, SlidingWindow, take_together
+from passerelle_sandbox.store import Collection, Stamps
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ POLICIES = {  # the limit a call does not fit → (policyName, label, groupName 
     "search": ("SECONDLY", "secondly", "publicapi:crm-search-secondly"),
     "burst": ("TEN_SECONDLY_ROLLING", "ten_secondly_rolling", "publicapi:private-app-api-calls-ten-secondly"),
 }
+OWNER_STAMPS = Stamps(modified="updatedAt", deleted_flag="archived", deleted_at="archivedAt", delete_touches=False)
 URI_TOO_LONG_PAGE = (b"<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n"
                      b"<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
                      b"</body>\r\n</html>\r\n")
@@ -104,6 +107,16 @@ class HubSpotCredentials:
 
 def _rule(path: str, endpoint: str, methods: tuple[str, ...] = ("GET",)) -> Rule:
     return Rule(path, endpoint=endpoint, methods=list(methods))
+
+
+def object_stamps(object_type: str) -> Stamps:
+    """Where a CRM object shows its stamps: the modification property, mirrored by ``updatedAt`` (and by
+    ``hs_lastmodifieddate`` on a record that has it besides its own); archived in place, its
+    ``archivedAt`` set and its modification date left alone."""
+    modified = f"properties.{modified_property(object_type)}"
+    mirrors = tuple(path for path in ("updatedAt", "properties.hs_lastmodifieddate") if path != modified)
+    return Stamps(modified=modified, modified_also=mirrors, deleted_flag="archived", deleted_at="archivedAt",
+                  delete_touches=False)
 
 
 class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, VendorApp):
@@ -180,7 +193,7 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
     def load(self) -> None:
         section = self.dataset.get("hubspot", {})
         self.portal_id = int(section.get("portal_id") or 146123456)
-        self.records: dict[str, dict[str, Record]] = {}
+        self.records: dict[str, Collection] = {}
         self.properties: dict[str, dict[str, PropertyDef]] = {}
         for object_type, records in section.get("objects", {}).items():
             copies = [_copy_record(record) for record in records]
@@ -193,13 +206,14 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
                     if value and not is_canonical(value):
                         properties[name] = canonicalize(value)
             self.properties[object_type] = definitions
-            self.records[object_type] = {str(record["id"]): record for record in copies}
+            self.records[object_type] = self._collection(object_stamps(object_type), copies)
         for object_type, names in ENGAGEMENT_PROPERTIES.items():
             definitions = self.properties.setdefault(object_type, infer_properties(object_type, []))
             for name in names:
                 definitions.setdefault(name, infer_property(name, []))
-            self.records.setdefault(object_type, {})
-        self.owners: dict[str, Record] = {str(o["id"]): dict(o) for o in section.get("owners", [])}
+            if object_type not in self.records:
+                self.records[object_type] = self._collection(object_stamps(object_type), [])
+        self.owners = self._collection(OWNER_STAMPS, (dict(o) for o in section.get("owners", [])))
         pipelines = section.get("pipelines") or {"deals": deal_pipelines()[:1]}
         self.pipelines: dict[str, list[Record]] = copy.deepcopy(pipelines)
         self.pipelines.setdefault("tickets", ticket_pipelines())
@@ -213,6 +227,11 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
         self._next_id[OWNERS] = NumericIdSequence(self.owners)
         self._pat_revoked = False
         self._rng = random.Random(f"{self.dataset.get('seed')}:hubspot:sandbox")
+
+    def _collection(self, stamps: Stamps, records: Iterable[Record]) -> Collection:
+        collection = Collection(stamps, self.clock, order=int, lock=self.lock)
+        collection.load(records)
+        return collection
 
     def _associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None) -> None:
         forward = type_id or ASSOCIATION_TYPE_IDS.get((from_type, to_type), 0)
@@ -683,7 +702,7 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
     def control_objects(self) -> list[str]:
         return [*self.records, OWNERS]
 
-    def _store(self, obj: str) -> dict[str, Record]:
+    def _store(self, obj: str) -> Collection:
         return self.owners if obj == OWNERS else self.records[obj]
 
     def _control_record(self, obj: str, record_id: str) -> Record:
@@ -722,25 +741,19 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
             record["properties"][name] = text
 
     def _stamp_modified(self, obj: str, record: Record, now: str) -> None:
-        record["updatedAt"] = now
-        if obj == OWNERS:
-            return
-        properties = record["properties"]
-        properties[modified_property(obj)] = now
-        if "hs_lastmodifieddate" in properties:
-            properties["hs_lastmodifieddate"] = now
+        self._store(obj).touch(record["id"], at=now)
 
     def control_create(self, obj: str, body: dict[str, Any]) -> Record:
         now = self.now_text()
         record_id = self._next_id[obj]()
         if obj == OWNERS:
             record: Record = {"id": record_id, "userId": None, "email": None, "firstName": None, "lastName": None,
-                              "type": "PERSON", "createdAt": now, "updatedAt": now, "archived": False, "teams": []}
+                              "type": "PERSON", "createdAt": now, "updatedAt": None, "archived": False, "teams": []}
             self._set_properties(obj, record, body.get("fields", {}))
         else:
-            record = {"id": record_id, "properties": {}, "createdAt": now, "updatedAt": now, "archived": False}
+            record = {"id": record_id, "properties": {}, "createdAt": now, "updatedAt": None, "archived": False}
             self._set_properties(obj, record, body.get("fields", {}))
-            record["properties"].update({"hs_object_id": record_id, "createdate": now, modified_property(obj): now})
+            record["properties"].update({"hs_object_id": record_id, "createdate": now, modified_property(obj): None})
             if obj == "deals" and not record["properties"].get("pipeline"):
                 record["properties"]["pipeline"] = "default"  # HubSpot puts a deal created without one there
             if obj == "tickets" and not record["properties"].get("hs_pipeline"):
@@ -750,7 +763,7 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
                 if to_type not in self.records or str(link.get("to_id")) not in self.records[to_type]:
                     raise ControlError(400, f"association target {link!r} does not exist")
                 self._associate(obj, record_id, to_type, str(link["to_id"]), link.get("type_id"))
-        self._store(obj)[record_id] = record
+        self._store(obj).insert(record, at=now)
         self._changed(obj)
         return {"id": record_id, "record": self._full(obj, record)}
 
@@ -767,8 +780,7 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
         record = self._control_record(obj, record_id)
         if record.get("archived"):
             raise ControlError(404, f"{obj} {record_id} is already archived")
-        record["archived"] = True
-        record["archivedAt"] = self.now_text()
+        self._store(obj).delete(record_id)
         self._changed(obj)
         return {"id": record_id, "record": self._full(obj, record)}
 
@@ -797,7 +809,7 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
         if obj == OWNERS:
             record = dict(template or {})
             record.update({"id": record_id, "email": f"bulk.owner.{label}@example.com", "firstName": "Bulk",
-                           "lastName": f"Owner {label}", "createdAt": now, "updatedAt": now, "archived": False})
+                           "lastName": f"Owner {label}", "createdAt": now, "updatedAt": None, "archived": False})
             record.pop("archivedAt", None)
         else:
             properties = dict((template or {}).get("properties", {}))
@@ -806,12 +818,10 @@ class HubSpotApp(ObjectWrites, UniqueWrites, PropertyWrites, RecordLinks, Vendor
                                 ("lastname", f"Contact {label}"), ("domain", f"bulk-{label}.example.com")):
                 if name in properties:
                     properties[name] = value
-            properties.update({"hs_object_id": record_id, "createdate": now, modified_property(obj): now})
-            if "hs_lastmodifieddate" in properties:
-                properties["hs_lastmodifieddate"] = now
-            record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": now,
+            properties.update({"hs_object_id": record_id, "createdate": now, modified_property(obj): None})
+            record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": None,
                       "archived": False}
-        self._store(obj)[record_id] = record
+        self._store(obj).insert(record, at=now)
         return record_id
 
 

@@ -19,6 +19,7 @@ from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.hubspot_errors import hs_error
 from passerelle_sandbox.hubspot_model import ASSOCIATION_TYPE_IDS, OBJECT_TYPE_IDS
 from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 LINK_PAGE = 500
@@ -29,7 +30,7 @@ class RecordLinks:
     """v4 single-record association handlers mixed into the HubSpot emulator."""
 
     lock: threading.RLock
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     associations: dict[tuple[str, str], dict[str, dict[str, int]]]
 
     if TYPE_CHECKING:  # provided by HubSpotApp and VendorApp

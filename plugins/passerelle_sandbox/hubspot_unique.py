@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from passerelle_sandbox.core import Call, VendorError, json_response
 from passerelle_sandbox.hubspot_errors import hs_error
 from passerelle_sandbox.hubspot_model import OBJECT_TYPE_IDS, SINGULAR, PropertyDef
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 CASE_INSENSITIVE = frozenset({"email"})
@@ -38,7 +39,7 @@ class UniqueValues:
     A record not created yet (an earlier input of the same batch create) holds its values under a
     ``#n`` placeholder: a later input repeating one is refused as a duplicate within the batch."""
 
-    def __init__(self, object_type: str, records: dict[str, Record], names: set[str]) -> None:
+    def __init__(self, object_type: str, records: Collection, names: set[str]) -> None:
         self.object_type, self.names = object_type, names
         self.holders: dict[str, dict[str, str]] = {name: {} for name in names}
         self.keys: dict[str, dict[str, str]] = {}
@@ -84,7 +85,7 @@ class UniqueWrites:
 
     lock: threading.RLock
     portal_id: int
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     properties: dict[str, dict[str, PropertyDef]]
 
     if TYPE_CHECKING:  # provided by HubSpotApp and ObjectWrites

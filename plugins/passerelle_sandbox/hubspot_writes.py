@@ -31,6 +31,7 @@ from passerelle_sandbox.hubspot_model import (
     to_property_string,
 )
 from passerelle_sandbox.ids import NumericIdSequence
+from passerelle_sandbox.store import Collection
 
 Record = dict[str, Any]
 BATCH_INPUTS = 100
@@ -43,7 +44,7 @@ class ObjectWrites:
 
     lock: threading.RLock
     clock: VirtualClock
-    records: dict[str, dict[str, Record]]
+    records: dict[str, Collection]
     properties: dict[str, dict[str, PropertyDef]]
     pipelines: dict[str, list[Record]]
     _next_id: dict[str, NumericIdSequence]
@@ -165,18 +166,18 @@ class ObjectWrites:
     def _insert(self, object_type: str, values: Record, links: list[Link], now: str) -> Record:
         record_id = self._next_id[object_type]()
         properties = dict(values)
-        properties.update({"hs_object_id": record_id, "createdate": now, modified_property(object_type): now})
+        properties.update({"hs_object_id": record_id, "createdate": now, modified_property(object_type): None})
         if "hs_lastmodifieddate" in self.properties[object_type]:
-            properties["hs_lastmodifieddate"] = now
+            properties["hs_lastmodifieddate"] = None  # shown, so stamped with the modification property
         if object_type == "deals" and not properties.get("pipeline"):
             properties["pipeline"] = "default"  # HubSpot puts a deal created without one there
         if object_type == "tickets" and not properties.get("hs_pipeline"):
             properties["hs_pipeline"] = "0"
         if self._closed_stage(object_type, properties):
             properties["closed_date"] = now
-        record: Record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": now,
+        record: Record = {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": None,
                           "archived": False}
-        self.records[object_type][record_id] = record
+        self.records[object_type].insert(record, at=now)
         for to_type, to_id, type_id in links:
             self._associate(object_type, record_id, to_type, to_id, type_id)
         return record
@@ -226,8 +227,7 @@ class ObjectWrites:
     def _archive(self, object_type: str, record_id: str) -> None:
         record = self.records[object_type].get(record_id)
         if record is not None and not record.get("archived"):
-            record["archived"] = True
-            record["archivedAt"] = self.now_text()
+            self.records[object_type].delete(record_id)
             self._changed(object_type)
 
     # ------------------------------------------------------------------------------ batches

@@ -52,7 +52,11 @@ class Stamps:
     clock (Zoho keeps seconds). A new record's version is ``first_version`` (QuickBooks' ``SyncToken``
     starts at 0), shown through ``render_version``. ``deleted_flag`` names the field of vendors whose
     deleted records stay readable in place (Salesforce's ``IsDeleted``): a delete sets it and re-stamps
-    the record, which keeps its place among the records while its tombstone feeds the deletes.
+    the record, which keeps its place among the records while its tombstone feeds the deletes;
+    ``deleted_at`` shows the deletion time on such a record, and ``delete_touches=False`` leaves its
+    modification stamp alone (HubSpot's archive never moves ``hs_lastmodifieddate``).
+    ``modified_also`` are further fields showing the modification stamp, written where the record has
+    them (HubSpot's ``updatedAt`` beside the ``hs_lastmodifieddate`` property).
     """
 
     modified: str | None = None
@@ -66,6 +70,9 @@ class Stamps:
     first_version: int = 1
     render_version: Callable[[int], Any] = _same
     deleted_flag: str | None = None
+    deleted_at: str | None = None
+    delete_touches: bool = True
+    modified_also: tuple[str, ...] = ()
 
 
 NO_STAMPS = Stamps()
@@ -219,7 +226,9 @@ class Collection:
                 self._records[record_id], self._meta[record_id] = record, meta
                 entries.append((stamp, order(record_id), record_id))
                 if flag and record.get(flag):
-                    buried.append(Tombstone(record_id, record, stamp, None, {}, meta.version))
+                    when = _read(record, stamps.deleted_at) if stamps.deleted_at else None
+                    deleted = stamp if when is None else stamps.parse(when)
+                    buried.append(Tombstone(record_id, record, deleted, None, {}, meta.version))
             self._index.update(entries)
             for tombstone in buried:
                 self.bury(tombstone)
@@ -276,19 +285,29 @@ class Collection:
                **info: Any) -> Tombstone:
         """Soft delete: the record leaves the live set and joins the tombstones (``info`` = vendor extras).
 
-        With a ``deleted_flag`` the record stays where it is, flagged and stamped modified at its deletion.
+        With a ``deleted_flag`` the record stays where it is, flagged and (unless ``delete_touches`` is off)
+        stamped modified at its deletion. Under a shared ``sequence`` the tombstone draws the next version,
+        so a deletes feed following versions (Dataverse change tracking) places it among the writes.
         """
         with self.lock:
             self.check_version(record_id, if_version)
-            if self.stamps.deleted_flag:
+            stamps = self.stamps
+            if stamps.deleted_flag:
                 record, stamp = self._records[record_id], self._now(at)
-                record[self.stamps.deleted_flag] = True
-                self._stamp(record_id, stamp, None)
-                return self.bury(Tombstone(record_id, record, stamp, by, info, self._meta[record_id].version))
+                record[stamps.deleted_flag] = True
+                if stamps.deleted_at:
+                    _write(record, stamps.deleted_at, stamps.render(stamp))
+                if stamps.delete_touches:
+                    self._stamp(record_id, stamp, None)
+                    version = self._meta[record_id].version
+                else:
+                    version = self.sequence() if self.sequence else self._meta[record_id].version
+                return self.bury(Tombstone(record_id, record, stamp, by, info, version))
             record = self._records.pop(record_id)
             meta = self._meta.pop(record_id)
             self._index.remove(self._entry(record_id, meta.modified))
-            return self.bury(Tombstone(record_id, record, self._now(at), by, info, meta.version))
+            version = self.sequence() if self.sequence else meta.version
+            return self.bury(Tombstone(record_id, record, self._now(at), by, info, version))
 
     def purge(self, record_id: str) -> Record:
         """Hard delete: gone without a tombstone (vendors whose deletes leave no trace)."""
@@ -318,6 +337,8 @@ class Collection:
             stamp = self._now(at)
             if self.stamps.deleted_flag:
                 record[self.stamps.deleted_flag] = False
+                if self.stamps.deleted_at:
+                    _drop(record, self.stamps.deleted_at)
                 self._stamp(record_id, stamp, by)
                 return record
             self._records[record_id] = record
@@ -416,6 +437,9 @@ class Collection:
             meta.modified_by = by
         if self.stamps.modified:
             _write(record, self.stamps.modified, self.stamps.render(stamp))
+        for path in self.stamps.modified_also:
+            if _has(record, path):
+                _write(record, path, self.stamps.render(stamp))
         if self.stamps.modified_by and by is not None:
             _write(record, self.stamps.modified_by, by)
         if self.stamps.version:
@@ -436,6 +460,26 @@ def _write(record: Record, path: str, value: Any) -> None:
     for parent in parents:
         record = record.setdefault(parent, {})
     record[name] = value
+
+
+def _parent(record: Record, path: str) -> tuple[Record | None, str]:
+    """The object holding ``path``'s last field (None where the path breaks off), and that field's name."""
+    *parents, name = path.split(".")
+    holder: Any = record
+    for parent in parents:
+        holder = holder.get(parent) if isinstance(holder, dict) else None
+    return (holder if isinstance(holder, dict) else None), name
+
+
+def _has(record: Record, path: str) -> bool:
+    holder, name = _parent(record, path)
+    return holder is not None and name in holder
+
+
+def _drop(record: Record, path: str) -> None:
+    holder, name = _parent(record, path)
+    if holder is not None:
+        holder.pop(name, None)
 
 
 def _version(value: Any, default: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -90,6 +91,26 @@ def test_a_bulk_page_is_handed_on_in_rest_sized_parts(sandbox) -> None:
     assert [len(p.items) for p in pages] == parts
     assert len({item["Id"] for p in pages for item in p.items}) == accounts
     assert bulk_calls(sandbox)["results"] == -(-accounts // 1000)
+
+
+def test_the_next_result_page_is_requested_while_this_one_is_read(sandbox) -> None:
+    """The server writes page 2 while page 1's rows become records: holding the first part of page 1
+    unread, the request for page 2 has already been made (and no further one)."""
+    sandbox.vendors["salesforce"].control.bulk("Account", create=1200)
+    source = get_source("salesforce")
+    config = validated(source_config(sandbox, "salesforce", bulk_threshold=0, bulk_page_size=500, batch_size=200),
+                       source.options, "salesforce", "test")
+    session = connect(config, RetrySettings(attempts=3, initial_wait=0.05, max_wait=0.2))
+    pages = SoqlWindowReader("Account").pages(session, source.stream("Account"), Window(None, DAY1 + timedelta(days=1)), {})
+    first = next(pages)
+    assert len(first.items) == 200
+    deadline = time.monotonic() + 10
+    while bulk_calls(sandbox)["results"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert bulk_calls(sandbox)["results"] == 2
+    rest = [item for page in pages for item in page.items]
+    assert len({item["Id"] for item in [*first.items, *rest]}) == len(live(sandbox, "Account"))
+    assert bulk_calls(sandbox)["results"] == -(-len(live(sandbox, "Account")) // 500)
 
 
 def test_bulk_window_carries_updates_and_deletions(sandbox, warehouse_conn) -> None:

@@ -1,10 +1,12 @@
 """The CeleryExecutor set-up of ``make up-celery`` runs a short pipeline on two workers.
 
 The components start as ``make up-celery`` starts them (:class:`passerelle_dev.celery_stack.CeleryStack`),
-on this machine's Redis and a throw-away metadata database on the test Postgres; two real extract DAGs
-(against the sandbox) and a small fan-out DAG are triggered through the REST API. Every task must succeed,
-both workers must have run some (task instances' ``hostname``), and the vendor pools must still bound
-each source. The task → worker table is printed whatever the outcome.
+on this machine's Redis and a throw-away metadata database on the test Postgres, provisioned as
+``make up-celery`` provisions its own (:mod:`passerelle_dev.metadata_db`: a role of its own that owns only its
+database); two real extract DAGs (against the sandbox) and a small fan-out DAG are triggered through the REST
+API. Every task must succeed, both workers must have run some (task instances' ``hostname``), and the vendor
+pools must still bound each source; no log holds the metadata database's password. The task → worker table is
+printed whatever the outcome.
 """
 
 from __future__ import annotations
@@ -12,21 +14,29 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg2.extensions
 import pytest
 import requests
+from psycopg2 import sql
 
 from passerelle.orchestration.airflow_env import sandbox_connections, warehouse_connection
-from passerelle.warehouse.scratch import create_database, drop_database
+from passerelle.warehouse.credentials import verifier_matches
+from passerelle.warehouse.scratch import admin_connection, create_database, drop_database
+from passerelle.warehouse.settings import connect, parse
 from passerelle_dev.celery_stack import CeleryStack
 from passerelle_dev.components import started
 from passerelle_dev.devserver import migrate_metadata
+from passerelle_dev.metadata_db import PASSWORD_FILE, MetadataDatabaseTaken, provision
 from passerelle_sandbox.server import Sandbox
+from tests.db import tuples
 from tests.fixtures.warehouse import unique_database_name
 
 DAGS = Path(__file__).parent / "celery_dags"
@@ -42,12 +52,77 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    home: Path
+    role: str
+    database: str
+    admin_url: str
+
+    def __call__(self) -> str:
+        return provision(self.home, self.admin_url, role=self.role, database=self.database)
+
+
 @pytest.fixture
-def metadata_url(warehouse_admin_url: str) -> Iterator[str]:
+def admin(warehouse_admin_url: str) -> Iterator[psycopg2.extensions.connection]:
+    conn = admin_connection(warehouse_admin_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def provisioned(warehouse_admin_url: str, admin: psycopg2.extensions.connection,
+                tmp_path: Path) -> Iterator[Provisioned]:
+    """``make up-celery``'s provisioning with a role and database of the test's own, both dropped afterwards."""
     name = unique_database_name("airflow")
-    url = create_database(warehouse_admin_url, name)
-    yield url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    yield Provisioned(tmp_path / "airflow", name, name, warehouse_admin_url)
     drop_database(warehouse_admin_url, name)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def test_the_metadata_database_gets_a_role_of_its_own_that_owns_only_it(
+        provisioned: Provisioned, admin: psycopg2.extensions.connection) -> None:
+    url = provisioned()
+    password_file = provisioned.home / PASSWORD_FILE
+    password = password_file.read_text().strip()
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600 and len(password) >= 32
+    parts = parse(url)
+    assert (parts.drivername, parts.username, parts.password, parts.database) == (
+        "postgresql+psycopg2", provisioned.role, password, provisioned.database)
+
+    [role] = tuples(admin, "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolpassword FROM pg_authid"
+                           " WHERE rolname = %s", provisioned.role)
+    assert role[:4] == (True, False, False, False) and verifier_matches(role[4], password)
+    assert tuples(admin, "SELECT datname FROM pg_database WHERE datdba = %s::regrole",
+                  provisioned.role) == [(provisioned.database,)]  # its database, and only it
+    assert tuples(admin, "SELECT count(*) FROM pg_database d,"  # no right left to PUBLIC (grantee 0)
+                         " aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
+                         " WHERE d.datname = %s AND a.grantee = 0", provisioned.database) == [(0,)]
+
+    conn = connect(url)  # the role connects, and may create Airflow's tables in its own database
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE probe (id int); SELECT current_user")
+            assert cur.fetchone() == (provisioned.role,)
+    finally:
+        conn.rollback()
+        conn.close()
+
+    assert provisioned() == url  # a second start reuses the password, the role and the database as they are
+    assert password_file.read_text().strip() == password
+    assert tuples(admin, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", provisioned.role) == [(role[4],)]
+
+
+def test_a_metadata_database_owned_by_another_role_is_refused(provisioned: Provisioned) -> None:
+    create_database(provisioned.admin_url, provisioned.database)  # as make up-celery made it before it had a role
+    with pytest.raises(MetadataDatabaseTaken, match=f"the database {provisioned.database} belongs to "):
+        provisioned()
+
+
+@pytest.fixture
+def metadata_url(provisioned: Provisioned) -> str:
+    return provisioned()
 
 
 @pytest.fixture
@@ -74,7 +149,7 @@ def test_a_short_pipeline_runs_on_both_workers_within_the_pools(
     clock = Clock()
     migrate_metadata(env)
     clock.lap("metadata migrated")
-    with started(stack.components(), env, tmp_path / "logs", timeout=150):
+    with started(stack.stages(), tmp_path / "logs", env, timeout=150):
         clock.lap("components healthy")
         api = Api(stack.api_url, stack.home)
         api.wait_for_dags(TRIGGERED)
@@ -85,6 +160,9 @@ def test_a_short_pipeline_runs_on_both_workers_within_the_pools(
     table = worker_table(instances)
     with capsys.disabled():
         print(f"\nCeleryExecutor, two workers ({clock}): task -> worker\n{table}")
+
+    password = parse(metadata_url).password
+    assert [log for log in tmp_path.glob("**/*.log") if password in log.read_text(errors="replace")] == []
 
     assert instances and all(ti["state"] == "success" for ti in instances), table
     node = socket.gethostname()

@@ -277,3 +277,39 @@ def test_rollback_puts_rows_stamps_and_tombstones_back_keeping_row_identity() ->
     assert deals["d1"] is first and first["Amount"] == 10 and first["SystemModstamp"] == "2026-03-02T09:00:00.000Z"
     assert sorted(deals.keys()) == ["d1", "d2"] and deals.tombstones() == [] and deals.version("d1") == 1
     assert [r["id"] for r in deals.changed_since("2026-03-02T09:00:00.000Z")] == ["d1", "d2"]
+
+
+def test_an_archive_in_place_can_leave_the_modification_stamp_alone_and_show_its_time() -> None:
+    hubspot = Stamps(modified="properties.hs_lastmodifieddate",
+                     modified_also=("updatedAt", "properties.lastmodifieddate"),
+                     deleted_flag="archived", deleted_at="archivedAt", delete_touches=False)
+    companies, clock = store(hubspot, order=int)
+    companies.load([
+        {"id": "7", "properties": {"hs_lastmodifieddate": "2026-03-01T00:00:00.000Z"}, "updatedAt": None},
+        {"id": "9", "properties": {"hs_lastmodifieddate": "2026-03-01T00:00:00.000Z"}, "archived": True,
+         "archivedAt": "2026-03-01T12:00:00.000Z"},
+    ])
+    assert [(t.id, t.deleted_at) for t in companies.deleted_since(None)] == [("9", "2026-03-01T12:00:00.000Z")]
+    clock.advance(30)
+    touched = companies.update("7")
+    assert touched["updatedAt"] == touched["properties"]["hs_lastmodifieddate"] == "2026-03-02T09:00:30.000Z"
+    assert "lastmodifieddate" not in touched["properties"]  # written only where the record shows it
+    clock.advance(30)
+    version = companies.version("7")
+    companies.delete("7")
+    assert touched["archived"] is True and touched["archivedAt"] == "2026-03-02T09:01:00.000Z"
+    assert touched["updatedAt"] == "2026-03-02T09:00:30.000Z" and companies.version("7") == version
+    assert ids(companies.changed_since("2026-03-02T09:00:00.000Z")) == ["7"]  # kept its place in the index
+    companies.restore("7")
+    assert touched["archived"] is False and "archivedAt" not in touched
+
+
+def test_a_delete_under_a_shared_sequence_draws_the_next_version_for_its_tombstone() -> None:
+    clock, counter = VirtualClock(T0), iter(range(1, 1000))
+    accounts = Collection(Stamps(version="versionnumber"), clock, sequence=counter.__next__)
+    contacts = Collection(Stamps(version="versionnumber"), clock, sequence=counter.__next__)
+    accounts.load([{"id": "a1", "versionnumber": 40}])
+    contacts.insert({"id": "c1"})
+    gone = accounts.delete("a1")
+    contacts.update("c1")
+    assert (gone.version, contacts.version("c1")) == (2, 3)

@@ -345,6 +345,23 @@ def test_an_unreachable_connection_is_waited_for_then_fails_a_task_with_one_mask
                             "'passerelle_warehouse'")
 
 
+def test_a_missing_database_is_not_waited_for(monkeypatch: pytest.MonkeyPatch, warehouse_admin_url: str) -> None:
+    from passerelle.warehouse import task_connection
+    from passerelle.warehouse.connection_errors import WarehouseUnreachable
+
+    missing = database_url(warehouse_admin_url, f"never_{uuid.uuid4().hex[:8]}")
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_PASSERELLE_WAREHOUSE", _connection_json(missing))
+    kept, task_log = _Kept(), logging.Logger("airflow.task", logging.INFO)
+    task_log.addHandler(kept)
+    monkeypatch.setattr(task_connection, "log", task_log)
+    started = time.monotonic()
+    with pytest.raises(WarehouseUnreachable, match="the database does not exist") as failure:
+        task_connection.connect_warehouse()
+    assert time.monotonic() - started < 2 and kept.lines == []
+    assert not isinstance(failure.value, task_connection.WarehouseNotUpYet)
+
+
 def test_connections_get_timeouts_and_keepalives_unless_told_otherwise(warehouse_url: str) -> None:
     conn = connect(warehouse_url)
     try:

@@ -25,9 +25,8 @@ from passerelle.records import Page, Record
 COLUMNS = ("record_id", "cursor_value", "is_deleted", "payload")
 
 # jsonb cannot store U+0000; json.dumps writes it as \u0000 (not preceded by another backslash).
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
-_BACKSLASH, _TWO_BACKSLASHES = "\\", "\\\\"
 
 PageCallback = Callable[[int, Page, int, int], None]
 """Called after each page is copied with (page number, page, records in page, records so far)."""
@@ -54,14 +53,10 @@ Quarantine = Callable[[UnloadableRecordError], None]
 """Receives each record that cannot be loaded (the error names it and says why)."""
 
 
-def encode_json(payload: dict[str, Any]) -> str:
-    """Compact JSON, Decimals digit for digit, unknown objects as their ``str``; NaN and unloadable values
-    (:class:`passerelle.exact_json.Unloadable`) raise ValueError: jsonb would reject the whole COPY."""
-    return exact_json.dumps(payload)
+def encode_line(record: Record, *, source: str = "", stream: str = "", position: str = "?") -> bytes:
+    """One COPY line (UTF-8, with its newline) for ``record``; raises BadRecordError if it cannot be loaded.
 
-
-def encode_record(record: Record, *, source: str = "", stream: str = "", position: str = "?") -> str:
-    """One COPY line (with its newline) for ``record``; raises BadRecordError if it cannot be loaded."""
+    Built as bytes: the payload's JSON comes from msgspec as UTF-8 and is never decoded and encoded again."""
     if not isinstance(record, Record):
         raise BadRecordError(source, stream, position, f"expected a Record, got {type(record).__name__}")
     record_id = record.record_id
@@ -76,18 +71,26 @@ def encode_record(record: Record, *, source: str = "", stream: str = "", positio
         raise BadRecordError(source, stream, record_id, f"deleted must be a bool, got {record.deleted!r}")
     if not isinstance(record.payload, dict):
         raise BadRecordError(source, stream, record_id, f"payload must be a dict, got {type(record.payload).__name__}")
+    cursor_text = (cursor if cursor.tzinfo is timezone.utc else cursor.astimezone(timezone.utc)).isoformat()
     try:
-        payload = encode_json(record.payload)
+        payload = exact_json.dumps_utf8(record.payload)
+        head = f"{escape(record_id)}\t{cursor_text}\t{'t' if record.deleted else 'f'}\t".encode("utf-8")
     except RecursionError:
         raise UnloadableRecordError(source, stream, record, "payload is nested too deep to store") from None
+    except UnicodeEncodeError as error:  # lone surrogates: JSON allows "\ud800", UTF-8 and jsonb do not
+        raise UnloadableRecordError(source, stream, record,
+                                    f"contains text that is not valid Unicode: {error.reason}") from error
     except (TypeError, ValueError) as error:
         raise UnloadableRecordError(source, stream, record, f"payload is not JSON-serialisable: {error}") from error
-    if "\\u0000" in payload and _JSON_NUL.search(payload):
+    if b"\\u0000" in payload and _JSON_NUL.search(payload):
         raise UnloadableRecordError(source, stream, record, "payload contains a NUL character, which jsonb cannot store")
-    cursor_text = (cursor if cursor.tzinfo is timezone.utc else cursor.astimezone(timezone.utc)).isoformat()
     # JSON text holds no raw tab, newline or carriage return (its strings escape them): only backslashes need doubling.
-    payload = payload.replace(_BACKSLASH, _TWO_BACKSLASHES)
-    return f"{escape(record_id)}\t{cursor_text}\t{'t' if record.deleted else 'f'}\t{payload}\n"
+    return b"".join((head, payload.replace(b"\\", b"\\\\"), b"\n"))
+
+
+def encode_record(record: Record, *, source: str = "", stream: str = "", position: str = "?") -> str:
+    """:func:`encode_line` as text."""
+    return encode_line(record, source=source, stream=stream, position=position).decode("utf-8")
 
 
 def encode_page(records: Sequence[Record], *, source: str = "", stream: str = "", first_position: int = 1,
@@ -96,33 +99,17 @@ def encode_page(records: Sequence[Record], *, source: str = "", stream: str = ""
 
     Without ``quarantine`` an unloadable record raises; with it, the record is handed over and left out.
     """
-    lines: list[str] = []
-    encoded: list[Record] = []
+    lines: list[bytes] = []
     where = f" ({location})" if location else ""
     for offset, record in enumerate(records):
         try:
-            lines.append(encode_record(record, source=source, stream=stream,
-                                       position=f"#{first_position + offset}{where}"))
+            lines.append(encode_line(record, source=source, stream=stream,
+                                     position=f"#{first_position + offset}{where}"))
         except UnloadableRecordError as error:
             if quarantine is None:
                 raise
             quarantine(error)
-        else:
-            encoded.append(record)
-    try:
-        return "".join(lines).encode("utf-8"), len(lines)
-    except UnicodeEncodeError:  # lone surrogates: JSON allows "\ud800", UTF-8 and jsonb do not
-        pass
-    kept: list[bytes] = []
-    for line, record in zip(lines, encoded):
-        try:
-            kept.append(line.encode("utf-8"))
-        except UnicodeEncodeError as error:
-            bad = UnloadableRecordError(source, stream, record, f"contains text that is not valid Unicode: {error.reason}")
-            if quarantine is None:
-                raise bad from error
-            quarantine(bad)
-    return b"".join(kept), len(kept)
+    return b"".join(lines), len(lines)
 
 
 def constant_columns(values: Sequence[Any]) -> bytes:

@@ -21,10 +21,11 @@ BI = "passerelle_bi"
 PROJECTS = "passerelle_projects"
 
 _NOT_ADMIN = "NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+LOGIN_ONLY = f"LOGIN NOCREATEDB {_NOT_ADMIN}"  # may log in and own what it is given, nothing more
 ATTRIBUTES = {
     LOADER: f"LOGIN CREATEDB {_NOT_ADMIN}",
-    BI: f"LOGIN NOCREATEDB {_NOT_ADMIN}",
-    PROJECTS: f"LOGIN NOCREATEDB {_NOT_ADMIN}",
+    BI: LOGIN_ONLY,
+    PROJECTS: LOGIN_ONLY,
 }
 COMMENTS = {
     LOADER: "Runs pipelines and migrations; owns the passerelle database, its schemas and objects. Not a superuser.",
@@ -79,14 +80,20 @@ $adopt$
 def ensure_roles(cur, passwords: dict[str, str]) -> None:
     """Create or correct the three roles and their passwords (superuser cursor, autocommit)."""
     for role, attributes in ATTRIBUTES.items():
-        cur.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
-        row = cur.fetchone()
-        verb = "ALTER" if row else "CREATE"
-        statement = sql.SQL(f"{verb} ROLE {{}} {attributes}").format(sql.Identifier(role))
-        if row is None or not verifier_matches(row[0], passwords[role]):
-            statement += sql.SQL(" PASSWORD {}").format(sql.Literal(scram_verifier(passwords[role])))
-        cur.execute(statement)
+        ensure_role(cur, role, attributes, passwords[role])
         cur.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(COMMENTS[role])))
+
+
+def ensure_role(cur, role: str, attributes: str, password: str) -> None:
+    """Create or correct ``role`` with ``attributes``; its password is set (as a SCRAM verifier) only when it
+    differs from ``password``, so the server never receives the plaintext and an unchanged role stays as it is."""
+    cur.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+    row = cur.fetchone()
+    verb = "ALTER" if row else "CREATE"
+    statement = sql.SQL(f"{verb} ROLE {{}} {attributes}").format(sql.Identifier(role))
+    if row is None or not verifier_matches(row[0], password):
+        statement += sql.SQL(" PASSWORD {}").format(sql.Literal(scram_verifier(password)))
+    cur.execute(statement)
 
 
 def ensure_superuser_password(cur, superuser: str, password: str) -> None:
@@ -99,12 +106,18 @@ def ensure_superuser_password(cur, superuser: str, password: str) -> None:
 
 def ensure_database(cur, database: str) -> None:
     """The database exists and belongs to the loader (superuser cursor on another database, autocommit)."""
+    owner = database_owner(cur, database)
+    if owner is None:
+        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(LOADER)))
+    elif owner != LOADER:
+        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(LOADER)))
+
+
+def database_owner(cur, database: str) -> str | None:
+    """The role owning ``database``, or None when there is no such database."""
     cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (database,))
     row = cur.fetchone()
-    if row is None:
-        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(LOADER)))
-    elif row[0] != LOADER:
-        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(LOADER)))
+    return row[0] if row else None
 
 
 def adopt_objects(cur, superuser: str) -> None:

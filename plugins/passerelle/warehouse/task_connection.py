@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import psycopg2
 import psycopg2.extensions
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from passerelle.warehouse.connection_errors import WarehouseUnreachable, describe_failure
 from passerelle.warehouse.settings import AIRFLOW_CONN_ID, CONNECT_DEFAULTS, connect, connect_kwargs, resolve_warehouse
@@ -31,25 +31,40 @@ NOT_UP_YET = ("connection refused", "timeout expired", "no route to host", "no s
               "the database system is starting up", "the database system is in recovery mode")
 
 
+class WarehouseNotUpYet(WarehouseUnreachable):
+    """The warehouse may yet come up (refused, timed out, starting): waited for, then given up on."""
+
+
 def connect_warehouse(**overrides: object) -> psycopg2.extensions.connection:
     """A psycopg2 connection (autocommit off) to the warehouse, for an Airflow task."""
     warehouse = resolve_warehouse(in_airflow_task=True)
-    deadline = time.monotonic() + WAIT_SECONDS
-    attempt = 0
-    while True:
+
+    def attempt() -> psycopg2.extensions.connection:
         try:
             return connect(warehouse.url, **overrides)
         except psycopg2.OperationalError as exc:
             message = describe_failure(exc, warehouse.url, warehouse.origin)
             if message is None:
                 raise
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not any(words in str(exc).lower() for words in NOT_UP_YET):
-                raise WarehouseUnreachable(message) from None
-            attempt += 1
-            delay = min(2.0 ** attempt, 10.0, remaining)
-            log.warning("waiting for the warehouse (attempt %d, next in %.0fs): %s", attempt, delay, message)
-            time.sleep(delay)
+            up_later = any(words in str(exc).lower() for words in NOT_UP_YET)
+            raise (WarehouseNotUpYet if up_later else WarehouseUnreachable)(message) from None
+
+    retrying = Retrying(retry=retry_if_exception_type(WarehouseNotUpYet), stop=stop_after_delay(WAIT_SECONDS),
+                        wait=_until_deadline, before_sleep=_log_wait, reraise=True)
+    return retrying(attempt)
+
+
+_BACKOFF = wait_exponential(multiplier=2, max=10)  # 2, 4, 8, then 10 s between attempts
+
+
+def _until_deadline(state: RetryCallState) -> float:
+    """The backoff, cut short so that the last attempt comes at :data:`WAIT_SECONDS`."""
+    return min(_BACKOFF(state), max(WAIT_SECONDS - state.seconds_since_start, 0.0))
+
+
+def _log_wait(state: RetryCallState) -> None:
+    log.warning("waiting for the warehouse (attempt %d, next in %.0fs): %s", state.attempt_number,
+                state.upcoming_sleep, state.outcome.exception() if state.outcome else "")
 
 
 def warehouse_hook() -> PostgresHook:

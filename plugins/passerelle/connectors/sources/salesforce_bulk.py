@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Protocol, TypeVar
 from simple_salesforce import Salesforce
 
 from passerelle.connectors.paging import PageCursor
+from passerelle.connectors.prefetch import Prefetched
 from passerelle.connectors.spec import RawPage
 from passerelle.errors import BadRecordError, SourceRequestError, SourceUnavailableError
 
@@ -161,16 +162,28 @@ class BulkQuery:
         except Exception as exc:  # the timeout is the error to report; a failed abort only leaves the job to expire
             log.warning("salesforce.%s: could not abort Bulk API job %s: %s", self.stream, job_id, exc)
 
-    def _results(self, job_id: str) -> Iterator[RawPage]:
-        types = self.session.field_types(self.sobject)
+    def _csv_pages(self, job_id: str) -> Iterator[tuple[int, str]]:
+        """The job's result pages as (number, CSV text), following ``Sforce-Locator``."""
         cursor = PageCursor(f"{self.sobject} bulk job {job_id}")
         locator, number = "", 0
         while True:
             number += 1
+            page = self.session.call(
+                f"{self.stream} bulk job {job_id} results page {number}",
+                lambda sf: self._client(sf).get_query_results(job_id, locator, self.session.bulk_page_size))
+            text = page["records"]
+            yield number, text
+            if not page["locator"]:
+                return
+            locator = str(cursor.advance(page["locator"], 0 if _header_only(text) else 1))
+
+    def _results(self, job_id: str) -> Iterator[RawPage]:
+        """Records of every result page. The next page is requested while this one is turned into records
+        (a thread one page ahead): the server's time to write a page then overlaps ours to read one."""
+        types = self.session.field_types(self.sobject)
+        for number, text in Prefetched(self._csv_pages(job_id), name=f"salesforce.{self.stream} bulk pages"):
             where = f"bulk job {job_id} results page {number}"
-            page = self.session.call(f"{self.stream} {where}", lambda sf: self._client(sf).get_query_results(
-                job_id, locator, self.session.bulk_page_size))
-            rows = csv.reader(csv_lines(page["records"]))
+            rows = csv.reader(csv_lines(text))
             header = next(rows, None)
             items: list[dict[str, Any]] = []
             read = 0
@@ -189,6 +202,9 @@ class BulkQuery:
             if items or not read:
                 read += len(items)
                 yield RawPage(items=items, location=f"{where}, rows {read - len(items) + 1}-{read}" if read else where)
-            if not page["locator"]:
-                return
-            locator = str(cursor.advance(page["locator"], read))
+
+
+def _header_only(text: str) -> bool:
+    """Whether a CSV page holds no row: at most its header line."""
+    end = text.find("\n")
+    return end < 0 or not text[end + 1:end + 2]
