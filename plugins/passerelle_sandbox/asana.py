@@ -65,6 +65,8 @@ EVENTS_PER_SYNC = 100
 OBJECTS = ("projects", "sections", "tasks", "users", "time_entries")
 MODIFIED_AT = Stamps(modified="modified_at")
 """Tasks and projects carry ``modified_at``; the other objects keep no modification time."""
+CREATED_AT = Stamps(created="created_at")
+"""Stories only show when they were written (``created_at``, stamped by the store)."""
 SYNC_INVALID = ("Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch "
                 "the full dataset for this query now and use the new sync token for the next sync.")
 RATE_MESSAGE = ("You've made too many requests and hit a rate limit. Please retry after the given amount of time.")
@@ -188,7 +190,7 @@ class AsanaApp(AsanaReadRoutes, AsanaWriteRoutes, AsanaProjectRoutes, AsanaTempl
         for task in sorted(self.tasks.values(), key=_gid_key):
             self.field_settings.attach(task, [self.projects[m["project"]["gid"]] for m in task.get("memberships", [])
                                               if m["project"]["gid"] in self.projects])
-        self.stories: dict[str, Record] = {}
+        self.stories = self._collection([], CREATED_AT)
         team = next(iter(self.teams.values()), None)
         owner = next(iter(self.users.values()))
         self.templates = {t["gid"]: t for t in (build_templates(team, owner, self._next_gid) if team else [])}

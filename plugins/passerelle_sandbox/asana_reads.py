@@ -35,7 +35,7 @@ class AsanaReadRoutes:
     teams: dict[str, Record]
     projects: Collection
     tasks: Collection
-    stories: dict[str, Record]
+    stories: Collection
     field_settings: FieldSettings
     _page: Callable[..., Response]
     _one: Callable[..., Response]

@@ -80,7 +80,7 @@ class AsanaWriteRoutes:
     projects: Collection
     sections: Collection
     tasks: Collection
-    stories: dict[str, Record]
+    stories: Collection
     field_settings: FieldSettings
     _next_gid: Callable[[], str]
     _emit: Callable[..., None]
@@ -142,7 +142,7 @@ class AsanaWriteRoutes:
         }
         if comment:
             story["html_text"] = f"<body>{text}</body>"
-        self.stories[story["gid"]] = story
+        self.stories.insert(story, at=now)
         self.tasks.touch(task["gid"], at=now)
         self._emit("added", story, [task["gid"], *self._watchers(task)], parent=compact(task))
         return story

@@ -74,6 +74,8 @@ STATUS = {s[1]: s for s in STATUSES}
 MAX_WORKLOG_IDS = 1000
 WORKLOG_STAMPS = Stamps(modified="updated", render=lambda stamp: epoch_ms(from_canonical(stamp)), parse=canonical_ms)
 """A worklog's ``updated`` is kept in epoch milliseconds, as the feeds answer it."""
+ISSUE_STAMPS = Stamps(modified="updated", created="created", render=WORKLOG_STAMPS.render, parse=canonical_ms)
+"""An issue's ``created``/``updated`` are kept in epoch milliseconds too; deleted issues stay as tombstones."""
 FeedReader = Callable[[dict[str, Any]], list[tuple[int, str, list[Record]]]]
 
 
@@ -155,12 +157,12 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
         self.users: dict[str, Record] = {u["accountId"]: dict(u) for u in section["users"]}
         self.projects: dict[str, Record] = {p["id"]: json.loads(json.dumps(p)) for p in section["projects"]}
         self.versions: dict[str, Record] = {v["id"]: dict(v) for v in section["versions"]}
-        self.issues: dict[str, Record] = {}
-        for issue in section["issues"]:
-            copy = json.loads(json.dumps(issue))
+        self.issues = Collection(ISSUE_STAMPS, self.clock, order=int, lock=self.lock)
+        issues = json.loads(json.dumps(section["issues"]))
+        for issue in issues:
             for name in ("created", "updated", "resolutiondate"):
-                copy[name] = parse_jira_time(copy[name]) if copy.get(name) else None
-            self.issues[copy["id"]] = copy
+                issue[name] = parse_jira_time(issue[name]) if issue.get(name) else None
+        self.issues.load(issues)
         self.worklogs = Collection(WORKLOG_STAMPS, self.clock, order=int, lock=self.lock)
         for worklog in section["worklogs"]:
             copy = json.loads(json.dumps(worklog))
@@ -171,7 +173,6 @@ class JiraApp(JiraMetaMixin, JiraReadsMixin, JiraWritesMixin, JiraControlMixin, 
             worklog_id = str(gone["worklogId"])
             self.worklogs.bury(Tombstone(worklog_id, {"id": worklog_id, "issueId": None},
                                          canonical_ms(int(gone["updatedTime"]))))
-        self.deleted_issues: dict[str, Record] = {}
         self._api_token_revoked = False
         self._rng = random.Random(f"{self.dataset.get('seed')}:jira:sandbox")
         self._bulk_serial = itertools.count(1)

@@ -24,10 +24,9 @@ class JiraControlMixin:
 
     projects: dict[str, Record]
     versions: dict[str, Record]
-    issues: dict[str, Record]
+    issues: Collection
     worklogs: Collection
     users: dict[str, Record]
-    deleted_issues: dict[str, Record]
     account: Record
     _last_ids: dict[str, int]
     _rng: Any
@@ -52,7 +51,7 @@ class JiraControlMixin:
             return self.render_version(record)
         return {**self.user_ref(record["accountId"]), "locale": record.get("locale")}
 
-    def _store(self, obj: str) -> dict[str, Record]:
+    def _store(self, obj: str) -> Any:
         return {"projects": self.projects, "versions": self.versions, "issues": self.issues,
                 "worklogs": self.worklogs, "users": self.users}[obj]
 
@@ -74,8 +73,8 @@ class JiraControlMixin:
                 live += [{"id": t.id, "issueId": t.record["issueId"], "deleted": True,
                           "deletedAt": epoch_ms(from_canonical(t.deleted_at))} for t in self.worklogs.tombstones()]
             elif obj == "issues":
-                live += [{"id": d["id"], "key": d["key"], "deleted": True, "deletedAt": d["deletedAt"]}
-                         for d in self.deleted_issues.values()]
+                live += [{"id": t.id, "key": t.record["key"], "deleted": True,
+                          "deletedAt": epoch_ms(from_canonical(t.deleted_at))} for t in self.issues.tombstones()]
             elif obj == "projects":
                 live += [self._control_view(obj, r) for r in self.projects.values() if r.get("deleted")]
         return live
@@ -87,16 +86,22 @@ class JiraControlMixin:
     def _next_id(self, obj: str) -> str:
         if obj not in self._last_ids:
             existing = [int(k) for k in self._store(obj) if str(k).isdigit()]
-            gone = {"worklogs": [t.id for t in self.worklogs.tombstones()], "issues": list(self.deleted_issues)}
-            existing += [int(k) for k in gone.get(obj, [])]
+            if obj in ("issues", "worklogs"):
+                existing += [int(t.id) for t in self._store(obj).tombstones()]
             self._last_ids[obj] = max(existing, default=10_000)
         self._last_ids[obj] += 1
         return str(self._last_ids[obj])
 
     def _touch_issue(self, issue_id: str, now: int) -> None:
-        issue = self.issues.get(issue_id)
-        if issue is not None:
-            issue["updated"] = now
+        if issue_id in self.issues:
+            self.issues.touch(issue_id, at=canonical_ms(now))
+
+    def next_issue_key(self, project: Record) -> str:
+        """The project's next key: one past every key it has used, deleted issues' included."""
+        prefix = project["key"] + "-"
+        used = [*self.issues.values(), *(t.record for t in self.issues.tombstones())]
+        return prefix + str(1 + max((int(i["key"].rsplit("-", 1)[1]) for i in used if i["key"].startswith(prefix)),
+                                    default=0))
 
     def _apply(self, obj: str, record: Record, fields: dict[str, Any], now: int) -> None:
         fields = dict(fields)
@@ -117,7 +122,6 @@ class JiraControlMixin:
                     record[name] = fields.pop(name)
             for name in [k for k in fields if k.startswith("customfield_")]:
                 record[name] = fields.pop(name)
-            record["updated"] = now
         elif obj == "worklogs":
             if "billable" in fields:
                 billable = fields.pop("billable")
@@ -159,9 +163,7 @@ class JiraControlMixin:
         fields = dict(body.get("fields") or {})
         if obj == "issues":
             project = self._get("projects", str(fields.pop("project", "")) or next(iter(self.projects)))
-            number = 1 + max((int(i["key"].rsplit("-", 1)[1]) for i in [*self.issues.values(), *self.deleted_issues.values()]
-                              if i["key"].startswith(project["key"] + "-")), default=0)
-            record: Record = {"id": self._next_id(obj), "key": f"{project['key']}-{number}", "projectId": project["id"],
+            record: Record = {"id": self._next_id(obj), "key": self.next_issue_key(project), "projectId": project["id"],
                               "summary": "Nouvelle tâche", "issuetype": "Task", "status": "To Do",
                               "assignee": None, "reporter": self.account["accountId"], "labels": [],
                               "created": now, "updated": now, "resolutiondate": None, "duedate": None,
@@ -185,8 +187,8 @@ class JiraControlMixin:
                       "emailAddress": None, "active": True, "timeZone": self.zone, "locale": "fr_FR"}
         self._apply(obj, record, fields, now)
         record_id = record.get("id", record.get("accountId"))
-        if obj == "worklogs":
-            self.worklogs.insert(record, at=canonical_ms(now))
+        if obj in ("issues", "worklogs"):
+            self._store(obj).insert(record, at=canonical_ms(now))
         else:
             self._store(obj)[record_id] = record
         return {"id": record_id, "record": self._control_view(obj, record)}
@@ -195,16 +197,15 @@ class JiraControlMixin:
         record = self._get(obj, record_id)
         now = self.now_ms()
         self._apply(obj, record, dict(body.get("fields") or {}), now)
-        if obj == "worklogs":
-            self.worklogs.touch(record["id"], at=canonical_ms(now))
+        if obj in ("issues", "worklogs"):
+            self._store(obj).touch(record["id"], at=canonical_ms(now))
         return {"id": record.get("id", record.get("accountId")), "record": self._control_view(obj, record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
         record = self._get(obj, record_id)
         now = self.now_ms()
         if obj == "issues":
-            del self.issues[record["id"]]
-            self.deleted_issues[record["id"]] = {"id": record["id"], "key": record["key"], "deletedAt": now}
+            self.issues.delete(record["id"], at=canonical_ms(now))
             for worklog in [w for w in self.worklogs.values() if w["issueId"] == record["id"]]:
                 self._delete_worklog(worklog, now)
         elif obj == "worklogs":

@@ -14,6 +14,7 @@ from typing import Any
 
 from passerelle_sandbox.jira_common import Record, read_rich_text
 from passerelle_sandbox.jira_meta import ISSUE_TYPE_IDS, ISSUE_TYPE_NAMES, PRIORITIES
+from passerelle_sandbox.store import Collection
 
 CANNOT_SET = "Field '{0}' cannot be set. It is not on the appropriate screen, or unknown."
 EDITABLE = ("summary", "description", "issuetype", "assignee", "labels", "duedate", "priority", "parent",
@@ -42,7 +43,7 @@ class FieldErrors(Exception):
 class JiraFieldsMixin:
     """Field translation for :class:`passerelle_sandbox.jira_writes.JiraWritesMixin`."""
 
-    issues: dict[str, Record]
+    issues: Collection
     projects: dict[str, Record]
     versions: dict[str, Record]
     users: dict[str, Record]

@@ -21,6 +21,7 @@ from passerelle_sandbox.core import Call, json_response
 from passerelle_sandbox.dataset_jira import STATUSES
 from passerelle_sandbox.jira_common import Record, jira_error, rich_text, rule
 from passerelle_sandbox.paging import offset_page
+from passerelle_sandbox.store import Collection
 
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "In Review", "41": "Done"}
 ISSUE_MISSING = "Issue does not exist or you do not have permission to see it."
@@ -39,9 +40,9 @@ class JiraReadsMixin:
     """Handlers for an issue's worklogs, comments, transitions and history."""
 
     base_url: str
-    issues: dict[str, Record]
+    issues: Collection
     projects: dict[str, Record]
-    worklogs: dict[str, Record]
+    worklogs: Collection
     lock: Any
 
     def load_issue_children(self) -> None:

@@ -49,7 +49,7 @@ WRITE_RULES = [
 class JiraWritesMixin(JiraFieldsMixin):
     """Handlers for issue writes; the history they leave is read by :mod:`passerelle_sandbox.jira_reads`."""
 
-    issues: dict[str, Record]
+    issues: Collection
     projects: dict[str, Record]
     versions: dict[str, Record]
     users: dict[str, Record]
@@ -155,10 +155,8 @@ class JiraWritesMixin(JiraFieldsMixin):
         properties = payload.get("properties") or []
         if not isinstance(properties, list) or not all(isinstance(p, dict) and p.get("key") for p in properties):
             raise FieldErrors({"properties": "Property key must be provided."})
-        key_prefix = self.projects[values["projectId"]]["key"] + "-"
-        every = [*self.issues.values(), *self.deleted_issues.values()]  # type: ignore[attr-defined]
-        number = 1 + max((int(i["key"].rsplit("-", 1)[1]) for i in every if i["key"].startswith(key_prefix)), default=0)
-        issue: Record = {"id": self._next_id("issues"), "key": f"{key_prefix}{number}",  # type: ignore[attr-defined]
+        issue: Record = {"id": self._next_id("issues"),  # type: ignore[attr-defined]
+                         "key": self.next_issue_key(self.projects[values["projectId"]]),  # type: ignore[attr-defined]
                          "projectId": values.pop("projectId"), "summary": "", "issuetype": "Task", "status": "To Do",
                          "assignee": None, "reporter": self.account["accountId"], "labels": [], "created": now,
                          "updated": now, "resolutiondate": None, "duedate": None, "fixVersions": [],
@@ -166,7 +164,7 @@ class JiraWritesMixin(JiraFieldsMixin):
                          "properties": {p["key"]: p.get("value") for p in properties},
                          "indexedAt": now + int(float(self.config["search_index_lag_seconds"]) * 1000)}
         issue.update(values)
-        self.issues[issue["id"]] = issue
+        self.issues.insert(issue, at=canonical_ms(now))
         for text in comments:
             self._add_comment(issue, text, now)
         return issue
@@ -215,7 +213,7 @@ class JiraWritesMixin(JiraFieldsMixin):
             self._record_history(issue, self._change(issue, values), now)
             for text in comments:
                 self._add_comment(issue, text, now)
-            issue["updated"] = now
+            self.issues.touch(issue["id"], at=canonical_ms(now))
         return Response(status=204)
 
     def on_issue_delete(self, call: Call, id_or_key: str) -> Response:
@@ -251,7 +249,7 @@ class JiraWritesMixin(JiraFieldsMixin):
             self._record_history(issue, items, now)
             for text in comments:
                 self._add_comment(issue, text, now)
-            issue["updated"] = now
+            self.issues.touch(issue["id"], at=canonical_ms(now))
         return Response(status=204)
 
     def on_worklog_add(self, call: Call, id_or_key: str) -> Response:
@@ -296,7 +294,7 @@ class JiraWritesMixin(JiraFieldsMixin):
                  "fromString": str(spent_before or "") or None, "to": str(spent), "toString": str(spent)},
                 {"field": "WorklogId", "fieldtype": "jira", "from": None, "fromString": None,
                  "to": worklog["id"], "toString": worklog["id"]}], now)
-            issue["updated"] = now
+            self.issues.touch(issue["id"], at=canonical_ms(now))
             return json_response(self.render_worklog(worklog, True), status=201)  # type: ignore[attr-defined]
 
     def on_comment_add(self, call: Call, id_or_key: str) -> Response:
@@ -310,7 +308,7 @@ class JiraWritesMixin(JiraFieldsMixin):
                 raise jira_error(400, errors=problems)
             now = self.now_ms()  # type: ignore[attr-defined]
             comment = self._add_comment(issue, text or "", now)
-            issue["updated"] = now
+            self.issues.touch(issue["id"], at=canonical_ms(now))
             return json_response(self.render_comment(issue, comment), status=201)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------- entity properties

@@ -44,7 +44,7 @@ from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.monday_errors import MondayError, error_entry
 from passerelle_sandbox.monday_reads import FIELD_READS, ROOT_READS, column_text, load_extras, page_of, select_users
 from passerelle_sandbox.monday_schema import build_monday_schema, query_complexity
-from passerelle_sandbox.monday_store import (
+from passerelle_sandbox.monday_columns import (
     Record,
     log_stamp,
     monday_time,
@@ -54,6 +54,7 @@ from passerelle_sandbox.monday_store import (
 from passerelle_sandbox.monday_writes import MUTATIONS, count_root_fields
 from passerelle_sandbox.paging import offset_page
 from passerelle_sandbox.rate_limits import SlidingWindow
+from passerelle_sandbox.store import Collection, Stamps
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ SCHEMA = build_monday_schema()
 VERSION = re.compile(r"^\d{4}-\d{2}$")
 DATE_RULE_COLUMNS = {"__last_updated__": "updated_at", "__creation_log__": "created_at"}
 OBJECTS = ("boards", "items", "users")
+STAMPS = Stamps(modified="updated_at", created="created_at", render=monday_time, precision_ms=1000)
+"""Boards, items and updates show ``created_at``/``updated_at`` to the second; deleted items stay readable
+(``state``), so only updates leave tombstones."""
+USER_STAMPS = Stamps(created="created_at", render=monday_time, precision_ms=1000)
 
 
 class MondayApp(VendorApp):
@@ -92,22 +97,19 @@ class MondayApp(VendorApp):
         section = monday_section(self.dataset)
         self.account_id = int(section["account_id"])
         self.token = str(section["api_token"])
-        self.users: dict[str, Record] = {u["id"]: dict(u) for u in section["users"]}
+        self.users = self.collection([dict(u) for u in section["users"]], USER_STAMPS)
         self.me_id = section["users"][0]["id"]
-        self.boards: dict[str, Record] = {}
-        for board in section["boards"]:
-            copy = json.loads(json.dumps(board))
-            copy["column_index"] = {c["id"]: c for c in copy["columns"]}
-            for column in copy["columns"]:
+        boards = json.loads(json.dumps(section["boards"]))
+        for board in boards:
+            board["column_index"] = {c["id"]: c for c in board["columns"]}
+            for column in board["columns"]:
                 column.setdefault("archived", False)
                 column.setdefault("settings_str", "{}")
-            self.boards[copy["id"]] = copy
-        self.items: dict[str, Record] = {}
+        self.boards = self.collection(boards)
+        self.items = self.collection(json.loads(json.dumps(section["items"])))
         self.board_items: dict[str, list[str]] = {b: [] for b in self.boards}
-        for item in section["items"]:
-            copy = json.loads(json.dumps(item))
-            self.items[copy["id"]] = copy
-            self.board_items[copy["board_id"]].append(copy["id"])
+        for item in self.items.values():
+            self.board_items[item["board_id"]].append(item["id"])
         self.logs: dict[str, list[Record]] = {b: [] for b in self.boards}
         for entry in section.get("activity_logs", []):
             self.logs[entry["board_id"]].append(dict(entry))
@@ -120,6 +122,11 @@ class MondayApp(VendorApp):
         self._secret = f"{self._rng.getrandbits(64):016x}"
         self._queries = OrderedDict()
         load_extras(self, section)
+
+    def collection(self, records: list[Record], stamps: Stamps = STAMPS) -> Collection:
+        collection = Collection(stamps, self.clock, order=int, lock=self.lock)
+        collection.load(records)
+        return collection
 
     def on_reset(self) -> None:
         self._spent.clear()
@@ -478,7 +485,7 @@ class MondayApp(VendorApp):
     def control_objects(self) -> list[str]:
         return list(OBJECTS)
 
-    def _store(self, obj: str) -> dict[str, Record]:
+    def _store(self, obj: str) -> Collection:
         return {"boards": self.boards, "items": self.items, "users": self.users}[obj]
 
     def _visible(self, obj: str, record: Record) -> Record:
@@ -525,7 +532,7 @@ class MondayApp(VendorApp):
                         "deleted": False} for i, (g, t, c) in enumerate(groups or GROUPS)],
         }
         board["column_index"] = {c["id"]: c for c in board["columns"]}
-        self.boards[board["id"]] = board
+        self.boards.insert(board, at=now)
         self.board_items[board["id"]] = []
         self.logs[board["id"]] = []
         return board
@@ -540,9 +547,15 @@ class MondayApp(VendorApp):
         })
 
     def _touch_board(self, board_id: str, now: str) -> None:
+        """A change on the board's items: its ``updated_at`` moves forward to ``now``, never back."""
         board = self.boards.get(board_id)
         if board is not None and board["updated_at"] < now:
-            board["updated_at"] = now
+            self.boards.touch(board_id, at=now)
+
+    def touch_item(self, item: Record, now: str) -> None:
+        """Stamp ``item`` modified ``now``, and its board with it."""
+        self.items.touch(item["id"], at=now)
+        self._touch_board(item["board_id"], now)
 
     def _set_item_fields(self, item: Record, fields: dict[str, Any]) -> list[str]:
         board = self.boards[item["board_id"]]
@@ -584,7 +597,7 @@ class MondayApp(VendorApp):
         item = {"id": str(self._next_item), "name": str(fields.get("name") or "Nouvel élément"), "board_id": board_id,
                 "group_id": GROUPS[0][0], "state": "active", "created_at": now, "updated_at": now,
                 "creator_id": self.me_id, "column_values": {}}
-        self.items[item["id"]] = item
+        self.items.insert(item, at=now)
         self.board_items.setdefault(board_id, []).append(item["id"])
         return item
 
@@ -616,7 +629,7 @@ class MondayApp(VendorApp):
                 "email": str(fields.get("email") or f"user{self._next_user}@example.fr"), "title": fields.get("title"),
                 "enabled": True, "is_admin": False, "is_guest": False, "time_zone_identifier": "Europe/Paris",
                 "created_at": now}
-        self.users[user["id"]] = user
+        self.users.insert(user, at=now)
         return {"id": user["id"], "record": dict(user)}
 
     def control_update(self, obj: str, record_id: str, body: dict[str, Any]) -> Record:
@@ -638,8 +651,7 @@ class MondayApp(VendorApp):
                 self._log(record["board_id"], event, record)
             else:
                 self._log(record["board_id"], "update_column_value", record)
-            record["updated_at"] = now
-            self._touch_board(record["board_id"], now)
+            self.touch_item(record, now)
         elif obj == "boards":
             for name in ("name", "description", "board_kind"):
                 if name in fields:
@@ -657,9 +669,9 @@ class MondayApp(VendorApp):
                                              "archived": False, "deleted": False})
                 else:
                     match.update({k: v for k, v in group.items() if k != "id"})
-            record["updated_at"] = now
+            self.boards.touch(record_id, at=now)
         else:
-            record.update({k: v for k, v in fields.items() if k not in ("id", "created_at")})
+            self.users.update(record_id, {k: v for k, v in fields.items() if k not in ("id", "created_at")})
         return {"id": record_id, "record": self._visible(obj, record)}
 
     def control_delete(self, obj: str, record_id: str) -> Record:
@@ -690,8 +702,7 @@ class MondayApp(VendorApp):
         for item in touched:
             if template:
                 self._set_item_fields(item, template)
-            item["updated_at"] = now
-            self._touch_board(item["board_id"], now)
+            self.touch_item(item, now)
         if create:
             self._touch_board(board_id, now)
         result: dict[str, Any] = {"object": obj, "stamp": now, "created": create, "touched": touch}

@@ -20,7 +20,7 @@ from html import unescape
 from typing import Any
 
 from passerelle_sandbox.monday_errors import MondayError
-from passerelle_sandbox.monday_store import Record, render_column_value
+from passerelle_sandbox.monday_columns import Record, render_column_value
 from passerelle_sandbox.paging import numbered_page
 
 LINK_TYPES = {"board_relation": "BoardRelationValue", "dependency": "DependencyValue"}
@@ -69,7 +69,7 @@ def load_extras(app: Any, section: Record) -> None:
         board["tag_ids"] = [tag for tag, used in (
             ("19500001", any(v.get("billable") for v in values)), ("19500002", any(v.get("crm_deal") for v in values)),
         ) if used and tag in app.tags]
-    app.updates = {u["id"]: dict(u) for u in section.get("updates") or []}
+    app.updates = app.collection([dict(u) for u in section.get("updates") or []])
     app.next_update = max((int(u) for u in app.updates), default=4_200_000_000)
 
 

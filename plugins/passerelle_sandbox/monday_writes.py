@@ -20,7 +20,7 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode
 from passerelle_sandbox.monday_errors import MondayError
 from passerelle_sandbox.monday_reads import LINK_TYPES, text_of_html
-from passerelle_sandbox.monday_store import STATUS_LABELS, Record
+from passerelle_sandbox.monday_columns import STATUS_LABELS, Record
 
 READ_ONLY = {"mirror", "time_tracking", "subtasks", "name"}
 MAX_NAME_LENGTH = 255
@@ -181,7 +181,6 @@ def apply_values(app: Any, item: Record, values: dict[str, Any], create_labels: 
             column = column_of(board, column_id)
             parsed.append((column, parse_value(app, column, value, create_labels)))
     now = app.now_monday()
-    item["updated_at"] = now
     for column, raw in parsed:
         if column is None:
             previous, item["name"] = item["name"], raw
@@ -196,7 +195,7 @@ def apply_values(app: Any, item: Record, values: dict[str, Any], create_labels: 
         if log:
             app._log(board["id"], "update_column_value", item, column_id=column["id"], column_type=column["type"],
                      column_title=column["title"], value=raw, previous_value=previous)
-    app._touch_board(board["id"], now)
+    app.touch_item(item, now)
 
 
 def new_item(app: Any, board: Record, name: str, group_id: str | None, values: Any, create_labels: bool) -> Record:
@@ -255,8 +254,7 @@ def create_subitem(app: Any, info: Any, parent_item_id: str, item_name: str, col
     item = new_item(app, board, item_name, None, column_values, bool(create_labels_if_missing))
     item["parent_item_id"] = parent["id"]
     parent.setdefault("subitem_ids", []).append(item["id"])
-    parent["updated_at"] = item["updated_at"]
-    app._touch_board(parent["board_id"], item["updated_at"])
+    app.touch_item(parent, item["updated_at"])
     return item
 
 
@@ -286,16 +284,15 @@ def move_item_to_group(app: Any, info: Any, group_id: str, item_id: str | None =
     board = app.boards[item["board_id"]]
     group = group_of(board, group_id)
     previous, item["group_id"] = item["group_id"], group["id"]
-    item["updated_at"] = app.now_monday()
     app._log(board["id"], "move_pulse_into_group", item, source_group_id=previous, dest_group_id=group["id"])
-    app._touch_board(board["id"], item["updated_at"])
+    app.touch_item(item, app.now_monday())
     return item
 
 
 def _set_state(app: Any, item: Record, state: str, event: str) -> Record:
-    item["state"], item["updated_at"] = state, app.now_monday()
+    item["state"] = state
     app._log(item["board_id"], event, item)
-    app._touch_board(item["board_id"], item["updated_at"])
+    app.touch_item(item, app.now_monday())
     return item
 
 
@@ -320,19 +317,18 @@ def create_update(app: Any, info: Any, body: str, item_id: str | None = None, pa
             raise MondayError("InvalidArgumentException", "Update not found", error_data={"parent_id": str(parent_id)})
         reply = {**update, "kind": "text", "item_id": parent["item_id"]}
         parent["replies"].append(reply)
-        parent["updated_at"] = now
+        app.updates.touch(parent["id"], at=now)
         return reply
     item = item_of(app, item_id)
     update.update(item_id=item["id"], board_id=item["board_id"])
-    app.updates[update["id"]] = update
+    app.updates.insert(update, at=now)
     return update
 
 
 def delete_update(app: Any, info: Any, id: str) -> Record:  # noqa: A002 - monday's argument name
-    update = app.updates.pop(str(id), None)
-    if update is None:
+    if str(id) not in app.updates:
         raise MondayError("InvalidArgumentException", "Update not found", error_data={"id": str(id)})
-    return update
+    return app.updates.delete(str(id)).record
 
 
 # ------------------------------------------------------------------------ board and columns
@@ -399,7 +395,7 @@ def create_column(app: Any, info: Any, board_id: str, title: str, column_type: s
         position = board["columns"].index(column_of(board, str(after_column_id))) + 1
     board["columns"].insert(position, column)
     board["column_index"][column_id] = column
-    board["updated_at"] = app.now_monday()
+    app.boards.touch(board["id"], at=app.now_monday())
     return column
 
 

@@ -32,7 +32,7 @@ from passerelle_sandbox.core import Call, ControlError, VendorApp, VendorError, 
 from passerelle_sandbox.dataset_trello import FIELDS, LISTS, TODO, build_trello_dataset
 from passerelle_sandbox.faults import FaultSpec
 from passerelle_sandbox.rate_limits import SlidingWindow, take_together
-from passerelle_sandbox.store import Collection, Stamps
+from passerelle_sandbox.store import NO_STAMPS, Collection, Stamps
 from passerelle_sandbox.trello_auth import LIMIT_ERRORS, TrelloCredentials, presented_credentials, text_error
 from passerelle_sandbox.trello_reads import TrelloReadRoutes
 from passerelle_sandbox.trello_writes import TrelloWriteRoutes
@@ -46,8 +46,10 @@ ACTIONS_DEFAULT_LIMIT = 50
 CARD_FILTERS = ("all", "closed", "complete", "incomplete", "none", "open", "visible")
 OBJECTS = ("boards", "lists", "cards", "checklists", "customFields", "members", "actions")
 MEMBER_KEYS = ("id", "fullName", "username", "initials")
-CARD_STAMPS = Stamps(modified="dateLastActivity")
-"""A card's ``dateLastActivity`` moves with every action on it; deleted cards stay as tombstones."""
+ACTIVITY_STAMPS = Stamps(modified="dateLastActivity")
+"""A card's or board's ``dateLastActivity`` moves with every action on it; deleted cards stay as tombstones."""
+ACTION_STAMPS = Stamps(created="date")
+"""Actions are written once, dated by the store; each board also keeps its actions in id order for paging."""
 
 
 def _rule(path: str, endpoint: str, method: str = "GET") -> Rule:
@@ -122,26 +124,31 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         self.trello_credentials = TrelloCredentials(creds["key"], creds["token"])
         self._token_revoked = False
         self.me_id: str = data["member_me"]
-        self.members = {m["id"]: m for m in data["members"]}
-        self.boards = {b["id"]: b for b in data["boards"]}
-        self.lists = {item["id"]: item for item in data["lists"]}
-        self.custom_fields = {f["id"]: f for f in data["customFields"]}
-        self.labels = {label["id"]: label for label in data.get("labels", [])}
-        self.cards = Collection(CARD_STAMPS, self.clock, lock=self.lock)
-        self.cards.load(data["cards"])
-        self.checklists = {c["id"]: c for c in data["checklists"]}
+        self.members = self._collection(data["members"])
+        self.boards = self._collection(data["boards"], ACTIVITY_STAMPS)
+        self.lists = self._collection(data["lists"])
+        self.custom_fields = self._collection(data["customFields"])
+        self.labels = self._collection(data.get("labels", []))
+        self.cards = self._collection(data["cards"], ACTIVITY_STAMPS)
+        self.checklists = self._collection(data["checklists"])
         self.comment_counts: dict[str, int] = {}
         for action in data["actions"]:
             if action["type"] == "commentCard":
                 card_id = action["data"]["card"]["id"]
                 self.comment_counts[card_id] = self.comment_counts.get(card_id, 0) + 1
-        self.actions: dict[str, list[Record]] = {board_id: [] for board_id in self.boards}
-        for action in sorted(data["actions"], key=lambda a: a["id"]):
-            self.actions.setdefault(action["data"]["board"]["id"], []).append(action)
+        self.actions = self._collection(data["actions"], ACTION_STAMPS)
+        self.board_actions: dict[str, list[Record]] = {board_id: [] for board_id in self.boards}
+        for action in sorted(self.actions.values(), key=lambda a: a["id"]):
+            self.board_actions.setdefault(action["data"]["board"]["id"], []).append(action)
         self.ids = ObjectIds(f"{self.dataset.get('seed')}:trello:sandbox")
         self._rng = random.Random(f"{self.dataset.get('seed')}:trello:bulk")
         self._bulk = 0
         self._short = max((c.get("idShort") or 0 for c in data["cards"]), default=0) + 100
+
+    def _collection(self, records: list[Record], stamps: Stamps = NO_STAMPS) -> Collection:
+        collection = Collection(stamps, self.clock, lock=self.lock)
+        collection.load(records)
+        return collection
 
     def _interval(self) -> float:
         return self.config["interval_ms"] / 1000.0
@@ -376,7 +383,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
 
     def on_actions(self, call: Call, board_id: str) -> Response:
         self._board(board_id)
-        return self._action_page(call, self.actions.get(board_id, []), "all")
+        return self._action_page(call, self.board_actions.get(board_id, []), "all")
 
     def _action_page(self, call: Call, log_: list[Record], default_filter: str) -> Response:
         """A page of an id-ordered action log, newest first, with Trello's filter/limit/page/since/before."""
@@ -436,16 +443,22 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             "data": {**data, "board": {"id": board["id"], "name": board["name"], "shortLink": board.get("shortLink")}},
             "appCreator": None, "limits": {}, "memberCreator": {k: creator.get(k) for k in MEMBER_KEYS},
         }
-        log_ = self.actions.setdefault(board["id"], [])
+        self.actions.insert(action, at=now)
+        log_ = self.board_actions.setdefault(board["id"], [])
         if log_ and log_[-1]["id"] > action["id"]:
             bisect.insort(log_, action, key=lambda a: a["id"])
         else:
             log_.append(action)
-        board["dateLastActivity"] = max(board.get("dateLastActivity") or now, now)
+        self.boards.touch(board["id"], at=self._board_activity(board, now))
         card = data.get("card")
         if card and card.get("id") in self.cards:
             self.cards.touch(card["id"], at=now)
         return action
+
+    @staticmethod
+    def _board_activity(board: Record, now: str) -> str:
+        """A board's ``dateLastActivity`` after an action now: it never moves back (the clock may)."""
+        return max(board.get("dateLastActivity") or now, now)
 
     @staticmethod
     def _card_ref(card: Record) -> Record:
@@ -587,7 +600,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             "idMemberCreator": self.me_id, "prefs": {"permissionLevel": "private", "background": "blue"},
             "idMembers": [self.me_id],
         }
-        self.boards[board["id"]] = board
+        self.boards.insert(board)
         self._record_action("createBoard", board)
         if fields.get("bare"):  # the API's own creates: lists and fields come from the request or a source board
             return board
@@ -604,7 +617,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         lst = {"id": self._new_id(), "name": fields.get("name") or "Liste", "closed": False, "idBoard": board["id"],
                "pos": fields.get("pos", 16384 * (1 + sum(1 for i in self.lists.values() if i["idBoard"] == board["id"]))),
                "subscribed": False}
-        self.lists[lst["id"]] = lst
+        self.lists.insert(lst)
         self._record_action("createList", board, list={"id": lst["id"], "name": lst["name"]})
         return lst
 
@@ -615,7 +628,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         definition = {"id": self._new_id(), "idModel": board["id"], "modelType": "board", "fieldGroup": self._new_id(),
                       "name": fields.get("name") or "Champ", "pos": fields.get("pos", 16384), "type": fields.get("type", "text"),
                       "display": {"cardFront": True}, "isSuggestedField": False}
-        self.custom_fields[definition["id"]] = definition
+        self.custom_fields.insert(definition)
         self._record_action("createCustomField", board,
                             customField={"id": definition["id"], "name": definition["name"], "type": definition["type"]})
         return definition
@@ -629,7 +642,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         for pos, name in enumerate(fields.get("checkItems") or [], 1):
             checklist["checkItems"].append({"id": self._new_id(), "name": name, "state": "incomplete",
                                             "idChecklist": checklist["id"], "pos": pos * 16384, "due": None, "idMember": None})
-        self.checklists[checklist["id"]] = checklist
+        self.checklists.insert(checklist)
         card["idChecklists"].append(checklist["id"])
         self._record_action("addChecklistToCard", self.boards[card["idBoard"]], card=self._card_ref(card),
                             checklist={"id": checklist["id"], "name": checklist["name"]})
@@ -640,11 +653,9 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
     def control_objects(self) -> list[str]:
         return list(OBJECTS)
 
-    def _store(self, obj: str) -> dict[str, Record]:
-        if obj == "actions":
-            return {a["id"]: a for log_ in self.actions.values() for a in log_}
+    def _store(self, obj: str) -> Collection:
         return {"boards": self.boards, "lists": self.lists, "cards": self.cards, "checklists": self.checklists,
-                "customFields": self.custom_fields, "members": self.members}[obj]
+                "customFields": self.custom_fields, "members": self.members, "actions": self.actions}[obj]
 
     def _control_record(self, obj: str, record_id: str) -> Record:
         record = self._store(obj).get(record_id)
@@ -676,7 +687,7 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         member = {"id": self._new_id(), "fullName": full_name, "username": fields.get("username") or full_name.lower().replace(" ", ""),
                   "initials": "".join(p[0] for p in full_name.split()[:2]).upper(), "memberType": "normal",
                   "confirmed": True, "avatarUrl": None}
-        self.members[member["id"]] = member
+        self.members.insert(member)
         for board_id in fields.get("idBoards") or []:
             board = self.boards.get(board_id)
             if board is None:
@@ -694,8 +705,10 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
         elif obj in ("boards", "lists", "customFields"):
             changes = {k: v for k, v in fields.items() if k in ("name", "desc", "closed", "pos") and record.get(k) != v}
             old = {k: record.get(k) for k in changes}
-            record.update(changes)
             board = self.boards[record["id"] if obj == "boards" else record.get("idBoard") or record["idModel"]]
+            at = self._board_activity(board, self.now_text()) if obj == "boards" else None
+            store = {"boards": self.boards, "lists": self.lists, "customFields": self.custom_fields}[obj]
+            store.update(record_id, changes, at=at)
             key = {"boards": None, "lists": "list", "customFields": "customField"}[obj]
             kind = {"boards": "updateBoard", "lists": "updateList", "customFields": "updateCustomField"}[obj]
             extra = {key: {"id": record["id"], "name": record["name"], **changes}} if key else {}
@@ -708,12 +721,13 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
                 state = (fields.get("checkItems") or {}).get(item["name"]) or (fields.get("checkItems") or {}).get(item["id"])
                 if state and state != item["state"]:
                     item["state"] = state
+                    self.checklists.touch(record_id)
                     self._record_action("updateCheckItemStateOnCard", self.boards[record["idBoard"]],
                                         card=self._card_ref(card),
                                         checklist={"id": record["id"], "name": record["name"]},
                                         checkItem={"id": item["id"], "name": item["name"], "state": state})
         elif obj == "members":
-            record.update({k: v for k, v in fields.items() if k in ("fullName", "username", "initials")})
+            self.members.update(record_id, {k: v for k, v in fields.items() if k in ("fullName", "username", "initials")})
         else:
             raise ControlError(400, f"{obj} are read-only")
         return {"id": record_id, "record": copy.deepcopy(record)}
@@ -724,13 +738,13 @@ class TrelloApp(TrelloReadRoutes, TrelloWriteRoutes, VendorApp):
             self._delete_card(record)
         elif obj == "checklists":
             card = self.cards.get(record["idCard"])
-            del self.checklists[record_id]
+            self.checklists.delete(record_id)
             if card is not None:
                 card["idChecklists"].remove(record_id)
                 self._record_action("removeChecklistFromCard", self.boards[record["idBoard"]], card=self._card_ref(card),
                                     checklist={"id": record_id, "name": record["name"]})
         elif obj == "customFields":
-            del self.custom_fields[record_id]
+            self.custom_fields.delete(record_id)
             for card in self.cards.values():
                 card["customFieldItems"] = [i for i in card.get("customFieldItems", []) if i["idCustomField"] != record_id]
             self._record_action("deleteCustomField", self.boards[record["idModel"]],

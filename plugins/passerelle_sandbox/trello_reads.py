@@ -31,12 +31,12 @@ def _words(text: str | None) -> set[str]:
 class TrelloReadRoutes:
     """``on_*`` handlers for list and card sub-resources and search; state lives on the app."""
 
-    lists: dict[str, Record]
+    lists: Collection
     cards: Collection
-    boards: dict[str, Record]
-    members: dict[str, Record]
-    checklists: dict[str, Record]
-    actions: dict[str, list[Record]]
+    boards: Collection
+    members: Collection
+    checklists: Collection
+    board_actions: dict[str, list[Record]]
     me_id: str
 
     def _list(self, list_id: str) -> Record:
@@ -79,7 +79,7 @@ class TrelloReadRoutes:
 
     def on_card_actions(self, call: Call, card_id: str) -> Response:
         card = self._card_or_404(card_id)
-        log_ = [a for a in self.actions.get(card["idBoard"], []) if (a["data"].get("card") or {}).get("id") == card_id]
+        log_ = [a for a in self.board_actions.get(card["idBoard"], []) if (a["data"].get("card") or {}).get("id") == card_id]
         return self._action_page(call, log_, "commentCard,updateCard:idList")  # type: ignore[attr-defined]
 
     def on_card_checklists(self, call: Call, card_id: str) -> Response:

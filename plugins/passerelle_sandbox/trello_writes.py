@@ -89,12 +89,12 @@ def _id_list(name: str, value: Any) -> list[str]:
 class TrelloWriteRoutes:
     """``on_*`` write handlers; validation here, state changes through the app's own mutators."""
 
-    lists: dict[str, Record]
+    lists: Collection
     cards: Collection
-    boards: dict[str, Record]
-    members: dict[str, Record]
-    labels: dict[str, Record]
-    custom_fields: dict[str, Record]
+    boards: Collection
+    members: Collection
+    labels: Collection
+    custom_fields: Collection
     comment_counts: dict[str, int]
     me_id: str
 

@@ -197,3 +197,17 @@ def test_jql_parent_matches_the_children_of_an_issue_by_id_or_key(jira: Sandbox)
     assert api.all_ids(f"parent = {epic['id']}") == [child["id"]]
     assert api.all_ids(f"parent in ({epic['key']})") == [child["id"]]
     assert child["id"] not in api.all_ids(f"parent != {epic['id']} AND created >= 0")
+
+
+def test_a_deleted_issue_keeps_its_key_used_and_is_listed_as_deleted(jira: Sandbox) -> None:
+    control = jira.vendors["jira"].control
+    project = next(p for p in control.records("projects") if not p.get("deleted"))
+    created = control.create("issues", {"project": project["id"], "summary": "à supprimer"})
+    key = created["record"]["key"]
+    control.set_clock("2026-03-02T08:00:00Z")
+    control.delete("issues", created["id"])
+    gone = [r for r in control.records("issues", include_deleted=True) if r.get("deleted")]
+    assert {"id": created["id"], "key": key, "deleted": True, "deletedAt": ms("2026-03-02T08:00:00Z")} in gone
+    number = int(key.rsplit("-", 1)[1])
+    after = control.create("issues", {"project": project["id"], "summary": "suivante"})["record"]["key"]
+    assert after == f"{project['key']}-{number + 1}"

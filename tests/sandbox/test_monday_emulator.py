@@ -260,3 +260,18 @@ def test_numbers_column_keeps_the_digits_typed_in_text_and_value(monday: Monday)
     assert {"id": "hours", "title": "Heures", "type": "numbers"} in columns
     with pytest.raises(Exception, match="not a number"):
         monday.control.update("items", made["id"], {"hours": "douze"})
+
+
+def test_a_board_updated_at_moves_with_its_items_but_never_back(monday: Monday) -> None:
+    """Items are stamped at the clock even when it is set back; their board keeps its latest change."""
+    board = monday.board_ids()[0]
+    first, second = (monday.control.create("items", {"board_id": board, "name": n})["id"] for n in ("un", "deux"))
+    monday.control.set_clock("2026-03-05T10:00:00.750Z")
+    monday.control.update("items", first, {"name": "un, renommé"})
+    monday.control.set_clock("2026-03-04T09:00:00Z")
+    monday.control.update("items", second, {"name": "deux, renommé"})
+    query = "query ($b: [ID!], $i: [ID!]) { boards(ids: $b) { updated_at } items(ids: $i) { id updated_at } }"
+    data = monday.data(query, {"b": [board], "i": [first, second]})
+    assert data["boards"][0]["updated_at"] == "2026-03-05T10:00:00Z"
+    assert {i["id"]: i["updated_at"] for i in data["items"]} == {first: "2026-03-05T10:00:00Z",
+                                                                  second: "2026-03-04T09:00:00Z"}

@@ -1,4 +1,4 @@
-"""The monday.com account held by the sandbox: boards, items, users, activity logs, cursors.
+"""monday.com column values and timestamps: the raw form items keep and what the API shows of it.
 
 Items keep their column values in a compact raw form (``{"index": 2, "label": "Terminé"}`` for a
 status, a list of sessions for time tracking, the digits of a number...); :func:`render_column_value`
