@@ -140,7 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--salesforce", type=int, default=200_000, help="Salesforce accounts (default: %(default)s)")
     parser.add_argument("--hubspot", type=int, default=20_000, help="HubSpot companies (default: %(default)s)")
-    parser.add_argument("--dynamics", type=int, default=20_000, help="Dynamics 365 accounts (default: %(default)s)")
+    parser.add_argument("--dynamics", type=int, default=100_000, help="Dynamics 365 accounts (default: %(default)s)")
     parser.add_argument("--touch", type=float, default=0.1,
                         help="percent of the Salesforce accounts changed before the incremental run (default: %(default)s)")
     parser.add_argument("--passerelle", nargs=5, metavar=("DESCRIPTOR", "URL", "VENDOR", "START", "END"),
