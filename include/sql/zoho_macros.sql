@@ -2,14 +2,14 @@
     Record times carry the org's offset (2026-03-01T11:00:00+01:00); lookups are {name, id} objects. -#}
 {% import 'macros.sql' as m %}
 
-{% macro customers(source) -%}
+{% macro customers(source, full) -%}
 -- {{ source }} Accounts (Bigin's Companies) → staging.customers. SIREN, SIRET, VAT_Number,
 -- E_invoicing_Address and Customer_Type are custom fields (API names from the field metadata); the
 -- e-mail domain is the Website's host. The cursor is Modified_Time.
 (
 WITH account AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current(source, 'Accounts') }} AS current_account
+      FROM {{ m.changed(source, 'Accounts', full) }} AS current_account
 )
 SELECT {{ m.key(source, 'record_id') }} AS customer_key,
        '{{ source }}'::text AS source_system,
@@ -38,7 +38,7 @@ SELECT {{ m.key(source, 'record_id') }} AS customer_key,
 )
 {%- endmacro %}
 
-{% macro contacts(source) -%}
+{% macro contacts(source, full) -%}
 -- {{ source }} Contacts → staging.contacts; Account_Name is the employer lookup. The cursor is Modified_Time.
 (
 SELECT {{ m.key(source, 'record_id') }} AS contact_key,
@@ -51,11 +51,11 @@ SELECT {{ m.key(source, 'record_id') }} AS contact_key,
        {{ m.text("payload->>'Phone'") }} AS phone,
        {{ m.text("payload->>'Title'") }} AS job_title,
        cursor_value AS source_updated_at
-  FROM {{ m.current(source, 'Contacts') }} AS current_contact
+  FROM {{ m.changed(source, 'Contacts', full) }} AS current_contact
 )
 {%- endmacro %}
 
-{% macro deals(source, module) -%}
+{% macro deals(source, module, full) -%}
 -- {{ source }} {{ module }} → staging.deals. Orgs rename stages, so closed and won come from the stage
 -- metadata the extract attaches (stage_metadata from the Stage picklist): won is forecast type
 -- 'Closed Won' (probability 100 when the type is missing), closed any 'Closed …' type. Zoho keeps no
@@ -66,7 +66,7 @@ WITH deal AS (
            CASE WHEN payload->'stage_metadata'->>'probability' ~ '^[0-9]+(\.[0-9]+)?$'
                 THEN (payload->'stage_metadata'->>'probability')::numeric END AS probability,
            {{ m.text("payload->>'Description'") }} AS description
-      FROM {{ m.current(source, module) }} AS current_deal
+      FROM {{ m.changed(source, module, full) }} AS current_deal
 )
 SELECT {{ m.key(source, 'record_id') }} AS deal_key,
        '{{ source }}'::text AS source_system,
@@ -90,7 +90,7 @@ SELECT {{ m.key(source, 'record_id') }} AS deal_key,
 )
 {%- endmacro %}
 
-{% macro products(source) -%}
+{% macro products(source, full) -%}
 -- {{ source }} Products → staging.products. Tax is a list of tax names ("TVA - 20.0 %"): the VAT rate is
 -- the percentage in the first; Product_Active says whether it is sold. The cursor is Modified_Time.
 (
@@ -105,11 +105,11 @@ SELECT {{ m.key(source, 'record_id') }} AS product_key,
        {{ m.number("substring(payload->'Tax'->>0 FROM '([0-9]+(\\.[0-9]+)?) *%')", 3) }} AS vat_rate,
        COALESCE((payload->>'Product_Active')::boolean, true) AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current(source, 'Products') }} AS current_product
+  FROM {{ m.changed(source, 'Products', full) }} AS current_product
 )
 {%- endmacro %}
 
-{% macro people(source) -%}
+{% macro people(source, full) -%}
 -- {{ source }} users → staging.people (record owners). Users are deactivated, never deleted. The cursor is Modified_Time.
 (
 SELECT {{ m.key(source, 'record_id') }} AS person_key,
@@ -119,6 +119,6 @@ SELECT {{ m.key(source, 'record_id') }} AS person_key,
        lower({{ m.text("payload->>'email'") }}) AS email,
        COALESCE(payload->>'status' = 'active', true) AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current(source, 'users') }} AS current_zoho_user
+  FROM {{ m.changed(source, 'users', full) }} AS current_zoho_user
 )
 {%- endmacro %}

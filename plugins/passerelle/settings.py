@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         "validation's memory whatever the table's size.",
     )
     full_refresh: bool = Field(
-        False, description="Rebuild the incremental staging models (tasks, time entries) from all of raw on every "
+        False, description="Rebuild the staging models (all incremental) from all of raw on every "
         "run instead of only the records of the loads they have not processed yet.",
     )
     seller_file: Path | None = Field(

@@ -7,8 +7,8 @@ transaction; each table is then validated by its own task. Task groups follow th
 staging build, staging validation, identity) and every dependency comes from the upstreams the models
 declare (``passerelle.transform.models``): the staging builds run in parallel, a table is validated
 once the tables it refers to are, and a critical failure shows as a red task that stops what depends
-on it (its Asset is not published) while unrelated validations carry on. The incremental models (tasks,
-time entries) rebuild only the records of new loads; trigger with ``{"full_refresh": true}`` (or set
+on it (its Asset is not published) while unrelated validations carry on. The staging models are
+incremental: they rebuild only the records of new loads; trigger with ``{"full_refresh": true}`` (or set
 ``PASSERELLE_FULL_REFRESH``) to rebuild them from all of raw.
 """
 
@@ -156,7 +156,7 @@ def build_transform_dag() -> DAG:
         template_searchpath=[str(SQL_DIR)],
         params={"full_refresh": Param(
             settings().full_refresh, type="boolean", title="Full refresh",
-            description="Rebuild the incremental staging models (tasks, time entries) from all of raw instead of "
+            description="Rebuild the staging models (all incremental) from all of raw instead of "
                         "only the records of the loads they have not processed (default: PASSERELLE_FULL_REFRESH).")},
         tags=["transform", "staging", "quality"],
         default_args={

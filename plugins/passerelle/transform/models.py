@@ -103,35 +103,35 @@ def ordered(models: Iterable[Model]) -> tuple[Model, ...]:
 ANALYZE_RAW = "raw/analyze.sql"
 
 MODELS: tuple[Model, ...] = ordered((
-    Model("customers", "staging.customers", raw_streams=(
+    Model("customers", "staging.customers", incremental=True, raw_streams=(
         ("salesforce", "Account"), ("hubspot", "companies"), ("pipedrive", "organizations"),
         ("zoho_crm", "Accounts"), ("bigin", "Accounts"), ("folk", "companies"), ("dynamics", "accounts"),
     )),
-    Model("contacts", "staging.contacts", upstream=("customers",), raw_streams=(
+    Model("contacts", "staging.contacts", incremental=True, upstream=("customers",), raw_streams=(
         ("salesforce", "Contact"), ("hubspot", "contacts"), ("pipedrive", "persons"),
         ("zoho_crm", "Contacts"), ("bigin", "Contacts"), ("folk", "people"), ("dynamics", "contacts"),
     )),
-    Model("people", "staging.people", raw_streams=(
+    Model("people", "staging.people", incremental=True, raw_streams=(
         ("salesforce", "User"), ("hubspot", "owners"), ("pipedrive", "users"),
         ("zoho_crm", "users"), ("bigin", "users"), ("folk", "users"), ("dynamics", "systemusers"),
         ("trello", "members"), ("asana", "users"), ("jira", "users"), ("monday", "users"), ("zoho_projects", "users"),
         ("planner", "users"),
     )),
-    Model("products", "staging.products", raw_streams=(
+    Model("products", "staging.products", incremental=True, raw_streams=(
         ("salesforce", "Product2"), ("hubspot", "products"), ("pipedrive", "products"),
         ("zoho_crm", "Products"), ("bigin", "Products"), ("dynamics", "products"), ("quickbooks", "items"),
     )),
-    Model("deals", "staging.deals", upstream=("customers", "people"),
+    Model("deals", "staging.deals", incremental=True, upstream=("customers", "people"),
           raw_streams=(
         ("salesforce", "Opportunity"), ("hubspot", "deals"), ("pipedrive", "deals"),
         ("zoho_crm", "Deals"), ("bigin", "Pipelines"), ("dynamics", "opportunities"),
     )),
-    Model("deal_lines", "staging.deal_lines", upstream=("deals", "products"), raw_streams=(
+    Model("deal_lines", "staging.deal_lines", incremental=True, upstream=("deals", "products"), raw_streams=(
         ("salesforce", "OpportunityLineItem"), ("hubspot", "line_items"), ("hubspot", "deals"),
         ("pipedrive", "deal_products"), ("zoho_crm", "Quotes"), ("zoho_crm", "Deals"),
         ("dynamics", "opportunityproducts"),
     )),
-    Model("projects", "staging.projects", raw_streams=(
+    Model("projects", "staging.projects", incremental=True, raw_streams=(
         ("trello", "boards"), ("asana", "projects"), ("jira", "projects"), ("jira", "deal_epics"), ("monday", "boards"),
         ("zoho_projects", "projects"), ("planner", "plans"), ("project_for_the_web", "msdyn_projects"),
     )),
@@ -139,7 +139,7 @@ MODELS: tuple[Model, ...] = ordered((
         ("trello", "cards"), ("asana", "tasks"), ("jira", "issues"), ("monday", "items"), ("zoho_projects", "tasks"),
         ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
-    Model("milestones", "staging.milestones", upstream=("projects",), raw_streams=(
+    Model("milestones", "staging.milestones", incremental=True, upstream=("projects",), raw_streams=(
         ("trello", "cards"), ("asana", "tasks"), ("jira", "versions"), ("monday", "items"),
         ("zoho_projects", "milestones"), ("planner", "tasks"), ("project_for_the_web", "msdyn_projecttasks"),
     )),
@@ -150,12 +150,12 @@ MODELS: tuple[Model, ...] = ordered((
         ("monday", "items"),  # an item's "Heures" numbers column is one entry when no session is tracked
     )),
     # The books (accounting systems): matched to issued invoices by passerelle.payments.matching, never billed.
-    Model("ledger_customers", "staging.ledger_customers", raw_streams=(("quickbooks", "customers"),)),
-    Model("ledger_invoices", "staging.ledger_invoices", upstream=("ledger_customers",), raw_streams=(
+    Model("ledger_customers", "staging.ledger_customers", incremental=True, raw_streams=(("quickbooks", "customers"),)),
+    Model("ledger_invoices", "staging.ledger_invoices", incremental=True, upstream=("ledger_customers",), raw_streams=(
         ("quickbooks", "invoices"), ("quickbooks", "credit_memos"),
     )),
     # One file, one transaction: rebuilds staging.ledger_payments and staging.ledger_payment_applications.
-    Model("ledger_payments", "staging.ledger_payments", upstream=("ledger_customers",),
+    Model("ledger_payments", "staging.ledger_payments", incremental=True, upstream=("ledger_customers",),
           raw_streams=(("quickbooks", "payments"),)),
     # One file, one transaction: rebuilds staging.project_links and staging.identity_exceptions together.
     Model("project_identity", "staging.project_links", upstream=("customers", "deals", "projects"),

@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.contacts('bigin') }}
+{{ zoho.contacts('bigin', full) }}

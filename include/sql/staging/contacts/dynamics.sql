@@ -13,5 +13,5 @@ SELECT {{ m.key('dynamics', 'record_id') }} AS contact_key,
        {{ m.text("payload->>'telephone1'") }} AS phone,
        {{ m.text("payload->>'jobtitle'") }} AS job_title,
        cursor_value AS source_updated_at
-  FROM {{ m.current('dynamics', 'contacts') }} AS current_contact
+  FROM {{ m.changed('dynamics', 'contacts', full) }} AS current_contact
 )

@@ -5,7 +5,7 @@
 (
 WITH person AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('folk', 'people') }} AS current_person
+      FROM {{ m.changed('folk', 'people', full) }} AS current_person
 )
 SELECT {{ m.key('folk', 'record_id') }} AS contact_key,
        'folk'::text AS source_system,

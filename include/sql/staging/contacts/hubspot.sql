@@ -6,7 +6,7 @@
 WITH contact AS (
     SELECT record_id, cursor_value, payload->'properties' AS prop,
            payload->'associations'->'companies'->>0 AS company_id
-      FROM {{ m.current('hubspot', 'contacts') }} AS current_contact
+      FROM {{ m.changed('hubspot', 'contacts', full) }} AS current_contact
 )
 SELECT {{ m.key('hubspot', 'record_id') }} AS contact_key,
        'hubspot'::text AS source_system,

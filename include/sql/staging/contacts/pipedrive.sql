@@ -12,7 +12,7 @@ WITH person AS (
                                                               THEN payload->'phones' ELSE '[]'::jsonb END)
                                     WITH ORDINALITY AS x(e, n)
              ORDER BY (e->>'primary' = 'true') DESC, n LIMIT 1) AS phone
-      FROM {{ m.current('pipedrive', 'persons') }} AS current_person
+      FROM {{ m.changed('pipedrive', 'persons', full) }} AS current_person
 )
 SELECT {{ m.key('pipedrive', 'record_id') }} AS contact_key,
        'pipedrive'::text AS source_system,

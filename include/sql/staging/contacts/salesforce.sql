@@ -4,7 +4,7 @@
 (
 WITH contact AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('salesforce', 'Contact') }} AS current_contact
+      FROM {{ m.changed('salesforce', 'Contact', full) }} AS current_contact
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS contact_key,
        'salesforce'::text AS source_system,

@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.contacts('zoho_crm') }}
+{{ zoho.contacts('zoho_crm', full) }}

@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.customers('bigin') }}
+{{ zoho.customers('bigin', full) }}

@@ -11,7 +11,7 @@ WITH account AS (
            (SELECT jsonb_object_agg(substring(f.key FROM '_([a-z]+)$'), f.value)
               FROM jsonb_each_text(payload) AS f
              WHERE f.key ~ '^[a-z0-9]+_(siren|siret|vatnumber|einvoicingaddress|customertype)$') AS cf
-      FROM {{ m.current('dynamics', 'accounts') }} AS current_account
+      FROM {{ m.changed('dynamics', 'accounts', full) }} AS current_account
 )
 SELECT {{ m.key('dynamics', 'record_id') }} AS customer_key,
        'dynamics'::text AS source_system,

@@ -17,7 +17,7 @@ WITH company AS (
                                    THEN payload->'customFieldValues' ELSE '{}'::jsonb END) AS g,
                    jsonb_each_text(CASE WHEN jsonb_typeof(g.value) = 'object' THEN g.value ELSE '{}'::jsonb END) AS f
              WHERE f.value IS NOT NULL) AS cf
-      FROM {{ m.current('folk', 'companies') }} AS current_company
+      FROM {{ m.changed('folk', 'companies', full) }} AS current_company
 ),
 located AS (
     SELECT c.*, cardinality(address) AS parts,

@@ -8,7 +8,7 @@
 (
 WITH company AS (
     SELECT record_id, cursor_value, payload AS p, payload->'properties' AS prop
-      FROM {{ m.current('hubspot', 'companies') }} AS current_company
+      FROM {{ m.changed('hubspot', 'companies', full) }} AS current_company
 )
 SELECT {{ m.key('hubspot', 'record_id') }} AS customer_key,
        'hubspot'::text AS source_system,

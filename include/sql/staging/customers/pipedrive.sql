@@ -12,7 +12,7 @@ WITH organization AS (
            (SELECT jsonb_object_agg(reference.normalise(f.key), f.value)
               FROM jsonb_each_text(CASE WHEN jsonb_typeof(payload->'custom_fields_by_name') = 'object'
                                         THEN payload->'custom_fields_by_name' ELSE '{}'::jsonb END) AS f) AS cf
-      FROM {{ m.current('pipedrive', 'organizations') }} AS current_organization
+      FROM {{ m.changed('pipedrive', 'organizations', full) }} AS current_organization
 )
 SELECT {{ m.key('pipedrive', 'record_id') }} AS customer_key,
        'pipedrive'::text AS source_system,

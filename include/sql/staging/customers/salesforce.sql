@@ -10,7 +10,7 @@
 (
 WITH account AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('salesforce', 'Account') }} AS current_account
+      FROM {{ m.changed('salesforce', 'Account', full) }} AS current_account
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS customer_key,
        'salesforce'::text AS source_system,

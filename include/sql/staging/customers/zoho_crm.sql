@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.customers('zoho_crm') }}
+{{ zoho.customers('zoho_crm', full) }}

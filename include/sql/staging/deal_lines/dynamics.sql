@@ -12,7 +12,7 @@ WITH line AS (
            {{ m.number("payload->>'manualdiscountamount'", 14) }} AS discount,
            {{ m.number("payload->>'tax'", 14) }} AS tax,
            {{ m.number("payload->>'extendedamount'", 14) }} AS extended
-      FROM {{ m.current('dynamics', 'opportunityproducts') }} AS current_line
+      FROM {{ m.changed('dynamics', 'opportunityproducts', full) }} AS current_line
 ),
 product_rate AS (
     SELECT record_id, (SELECT {{ m.number('f.value', 3) }} FROM jsonb_each_text(payload) AS f

@@ -9,7 +9,7 @@
 (
 WITH line_item AS (
     SELECT record_id, cursor_value, payload->'properties' AS prop
-      FROM {{ m.current('hubspot', 'line_items') }} AS current_line_item
+      FROM {{ m.changed('hubspot', 'line_items', full) }} AS current_line_item
 ),
 deal_link AS (
     SELECT DISTINCT deal.record_id AS deal_id, linked.line_item_id

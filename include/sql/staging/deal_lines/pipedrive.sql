@@ -11,7 +11,7 @@ WITH deal_product AS (
            {{ m.number("payload->>'quantity'", 14) }} AS quantity,
            {{ m.number("payload->>'item_price'", 14) }} AS unit_price,
            {{ m.number("payload->>'discount'", 14) }} AS discount
-      FROM {{ m.current('pipedrive', 'deal_products') }} AS current_deal_product
+      FROM {{ m.changed('pipedrive', 'deal_products', full) }} AS current_deal_product
 ),
 deal_link AS (
     SELECT DISTINCT deal.record_id AS deal_id, linked.product_id

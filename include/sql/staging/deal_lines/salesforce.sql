@@ -6,7 +6,7 @@
 (
 WITH line AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('salesforce', 'OpportunityLineItem') }} AS current_line
+      FROM {{ m.changed('salesforce', 'OpportunityLineItem', full) }} AS current_line
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS deal_line_key,
        'salesforce'::text AS source_system,

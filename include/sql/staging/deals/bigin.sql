@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.deals('bigin', 'Pipelines') }}
+{{ zoho.deals('bigin', 'Pipelines', full) }}

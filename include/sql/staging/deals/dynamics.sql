@@ -13,7 +13,7 @@ WITH opportunity AS (
            COALESCE(CASE WHEN coalesce(payload->>'_customerid_value@Microsoft.Dynamics.CRM.lookuplogicalname', 'account')
                               = 'account' THEN {{ m.text("payload->>'_customerid_value'") }} END,
                     {{ m.text("payload->>'_parentaccountid_value'") }}) AS customer_id
-      FROM {{ m.current('dynamics', 'opportunities') }} AS current_opportunity
+      FROM {{ m.changed('dynamics', 'opportunities', full) }} AS current_opportunity
 ),
 currency AS (
     SELECT record_id, upper(btrim(payload->>'isocurrencycode')) AS code

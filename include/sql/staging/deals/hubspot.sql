@@ -26,7 +26,7 @@ deal AS (
                 THEN (payload->'properties'->>'closedate')::timestamptz END AS closed_at,
            {{ m.text("payload->'properties'->>'description'") }} AS description,
            payload->'associations'->'companies'->>0 AS company_id
-      FROM {{ m.current('hubspot', 'deals') }} AS current_deal
+      FROM {{ m.changed('hubspot', 'deals', full) }} AS current_deal
 ),
 dated AS (
     SELECT deal.*,

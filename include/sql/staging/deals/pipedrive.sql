@@ -9,7 +9,7 @@
 WITH deal AS (
     SELECT record_id, cursor_value, payload AS p, lower({{ m.text("payload->>'status'") }}) AS status,
            {{ m.text("payload->'custom_fields_by_name'->>'Description'") }} AS description
-      FROM {{ m.current('pipedrive', 'deals') }} AS current_deal
+      FROM {{ m.changed('pipedrive', 'deals', full) }} AS current_deal
 )
 SELECT {{ m.key('pipedrive', 'record_id') }} AS deal_key,
        'pipedrive'::text AS source_system,

@@ -10,7 +10,7 @@ WITH opportunity AS (
            CASE WHEN payload->>'CloseDate' ~ '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$' THEN (payload->>'CloseDate')::date END
                AS close_date,
            {{ m.text("payload->>'Description'") }} AS description
-      FROM {{ m.current('salesforce', 'Opportunity') }} AS current_opportunity
+      FROM {{ m.changed('salesforce', 'Opportunity', full) }} AS current_opportunity
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS deal_key,
        'salesforce'::text AS source_system,

@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.deals('zoho_crm', 'Deals') }}
+{{ zoho.deals('zoho_crm', 'Deals', full) }}

@@ -26,5 +26,5 @@ SELECT {{ m.key('quickbooks', 'c.record_id') }} AS ledger_customer_key,
                {{ m.compact("substring(cur.payload->>'Notes' from '(?i)siren\\s*:?\\s*([0-9](?:[ .]?[0-9]){8})')") }} AS siren,
                {{ m.compact("substring(upper(cur.payload->>'Notes') from '\\m(FR\\s?[0-9A-Z]{2}(?:\\s?[0-9]){9})')") }} AS vat,
                COALESCE(cur.payload->'Active' <> 'false'::jsonb, true) AS is_active
-          FROM {{ m.current('quickbooks', 'customers') }} AS cur) AS c
+          FROM {{ m.changed('quickbooks', 'customers', full) }} AS cur) AS c
 )

@@ -8,7 +8,7 @@ INSERT INTO staging.ledger_payment_applications (
 SELECT {{ m.key('quickbooks', 'p.record_id') }}, 'quickbooks', p.record_id, line.number::integer, link.number::integer,
        {{ m.text("link.value->>'TxnType'") }}, {{ m.text("link.value->>'TxnId'") }},
        {{ m.number("line.value->>'Amount'", 16) }}
-  FROM {{ m.current('quickbooks', 'payments') }} AS p
+  FROM {{ m.changed('quickbooks', 'payments', full) }} AS p
  CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(p.payload->'Line') = 'array'
                                               THEN p.payload->'Line' ELSE '[]'::jsonb END)
             WITH ORDINALITY AS line(value, number)
@@ -33,7 +33,7 @@ SELECT {{ m.key('quickbooks', 'p.record_id') }},
        coalesce(a.applications, 0),
        coalesce(a.valid, true),
        p.cursor_value
-  FROM {{ m.current('quickbooks', 'payments') }} AS p
+  FROM {{ m.changed('quickbooks', 'payments', full) }} AS p
   LEFT JOIN (SELECT payment_id, count(*)::integer AS applications,
                     bool_and(linked_type IN ('Invoice', 'CreditMemo') AND linked_id IS NOT NULL AND amount > 0) AS valid
                FROM staging.ledger_payment_applications WHERE source_system = 'quickbooks'

@@ -3,7 +3,7 @@
 -- the milestone was reached, due_on is the planned date.
 (WITH milestone AS (
     SELECT t.record_id, t.cursor_value, t.payload, t.payload->'completed' = 'true' AS is_completed
-      FROM {{ m.current('asana', 'tasks') }} AS t
+      FROM {{ m.changed('asana', 'tasks', full) }} AS t
      WHERE t.payload->>'resource_subtype' = 'milestone'
 )
 SELECT {{ m.key('asana', 'record_id') }} AS milestone_key,

@@ -8,7 +8,7 @@
            v.payload->'released' = 'true' AS is_released,
            CASE WHEN v.payload->>'releaseDate' ~ '^\d{4}-\d{2}-\d{2}$' THEN (v.payload->>'releaseDate')::date
            END AS release_date
-      FROM {{ m.current('jira', 'versions') }} AS v
+      FROM {{ m.changed('jira', 'versions', full) }} AS v
 )
 SELECT {{ m.key('jira', 'record_id') }} AS milestone_key,
        'jira' AS source_system,

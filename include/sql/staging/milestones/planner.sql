@@ -4,7 +4,7 @@
 -- its task is complete (percentComplete 100, completedDateTime); dueDateTime is the planned day.
 (WITH milestone AS (
     SELECT t.record_id, t.cursor_value, t.payload, t.payload->>'percentComplete' = '100' AS is_completed
-      FROM {{ m.current('planner', 'tasks') }} AS t
+      FROM {{ m.changed('planner', 'tasks', full) }} AS t
       JOIN {{ m.current('planner', 'buckets') }} AS b ON b.record_id = t.payload->>'bucketId'
      WHERE reference.normalise(b.payload->>'name') = 'jalons'
 )

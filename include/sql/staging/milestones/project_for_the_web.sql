@@ -5,7 +5,7 @@
 (WITH milestone AS (
     SELECT t.record_id, t.cursor_value, t.payload,
            {{ m.number("t.payload->>'msdyn_progress'") }} >= 1 AS is_completed
-      FROM {{ m.current('project_for_the_web', 'msdyn_projecttasks') }} AS t
+      FROM {{ m.changed('project_for_the_web', 'msdyn_projecttasks', full) }} AS t
      WHERE t.payload->>'msdyn_ismilestone' = 'true'
 )
 SELECT {{ m.key('project_for_the_web', 'record_id') }} AS milestone_key,

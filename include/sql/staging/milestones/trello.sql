@@ -12,7 +12,7 @@
 ),
 card AS (
     SELECT c.record_id, c.cursor_value, c.payload, c.payload->'dueComplete' = 'true' AS is_done
-      FROM {{ m.current('trello', 'cards') }} AS c
+      FROM {{ m.changed('trello', 'cards', full) }} AS c
       JOIN list ON list.list_id = c.payload->>'idList'
 ),
 completion AS MATERIALIZED (

@@ -11,4 +11,4 @@ SELECT {{ m.key('zoho_projects', 'ms.record_id') }} AS milestone_key,
        END AS completed_at,
        CASE WHEN ms.payload->>'status' = 'completed' THEN 'done' ELSE 'open' END AS status,
        ms.cursor_value AS source_updated_at
-  FROM {{ m.current('zoho_projects', 'milestones') }} AS ms
+  FROM {{ m.changed('zoho_projects', 'milestones', full) }} AS ms

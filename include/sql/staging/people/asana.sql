@@ -7,4 +7,4 @@ SELECT {{ m.key('asana', 'u.record_id') }} AS person_key,
        lower({{ m.text("u.payload->>'email'") }}) AS email,
        NULL::boolean AS is_active,
        u.cursor_value AS source_updated_at
-  FROM {{ m.current('asana', 'users') }} AS u
+  FROM {{ m.changed('asana', 'users', full) }} AS u

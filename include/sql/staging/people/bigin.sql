@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.people('bigin') }}
+{{ zoho.people('bigin', full) }}

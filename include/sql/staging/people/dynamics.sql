@@ -9,5 +9,5 @@ SELECT {{ m.key('dynamics', 'record_id') }} AS person_key,
        lower({{ m.text("payload->>'internalemailaddress'") }}) AS email,
        NOT COALESCE((payload->>'isdisabled')::boolean, false) AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current('dynamics', 'systemusers') }} AS current_systemuser
+  FROM {{ m.changed('dynamics', 'systemusers', full) }} AS current_systemuser
 )

@@ -4,7 +4,7 @@
 (
 WITH workspace_user AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('folk', 'users') }} AS current_workspace_user
+      FROM {{ m.changed('folk', 'users', full) }} AS current_workspace_user
 )
 SELECT {{ m.key('folk', 'record_id') }} AS person_key,
        'folk'::text AS source_system,

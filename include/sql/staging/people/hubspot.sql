@@ -5,7 +5,7 @@
 (
 WITH owner AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('hubspot', 'owners') }} AS current_owner
+      FROM {{ m.changed('hubspot', 'owners', full) }} AS current_owner
 )
 SELECT {{ m.key('hubspot', 'record_id') }} AS person_key,
        'hubspot'::text AS source_system,

@@ -8,4 +8,4 @@ SELECT {{ m.key('jira', 'u.record_id') }} AS person_key,
        lower({{ m.text("u.payload->>'emailAddress'") }}) AS email,
        CASE jsonb_typeof(u.payload->'active') WHEN 'boolean' THEN (u.payload->>'active')::boolean END AS is_active,
        u.cursor_value AS source_updated_at
-  FROM {{ m.current('jira', 'users') }} AS u
+  FROM {{ m.changed('jira', 'users', full) }} AS u

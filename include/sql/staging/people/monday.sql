@@ -7,4 +7,4 @@ SELECT {{ m.key('monday', 'record_id') }} AS person_key,
        lower({{ m.text("payload->>'email'") }}) AS email,
        CASE payload->>'enabled' WHEN 'true' THEN true WHEN 'false' THEN false END AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current('monday', 'users') }} AS member
+  FROM {{ m.changed('monday', 'users', full) }} AS member

@@ -4,7 +4,7 @@
 (
 WITH company_user AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('pipedrive', 'users') }} AS current_company_user
+      FROM {{ m.changed('pipedrive', 'users', full) }} AS current_company_user
 )
 SELECT {{ m.key('pipedrive', 'record_id') }} AS person_key,
        'pipedrive'::text AS source_system,

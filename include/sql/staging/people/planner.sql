@@ -8,4 +8,4 @@ SELECT {{ m.key('planner', 'u.record_id') }} AS person_key,
        lower(coalesce({{ m.text("u.payload->>'mail'") }}, {{ m.text("u.payload->>'userPrincipalName'") }})) AS email,
        CASE u.payload->>'accountEnabled' WHEN 'true' THEN true WHEN 'false' THEN false END AS is_active,
        u.cursor_value AS source_updated_at
-  FROM {{ m.current('planner', 'users') }} AS u
+  FROM {{ m.changed('planner', 'users', full) }} AS u

@@ -4,7 +4,7 @@
 (
 WITH sales_user AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('salesforce', 'User') }} AS current_user_record
+      FROM {{ m.changed('salesforce', 'User', full) }} AS current_user_record
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS person_key,
        'salesforce'::text AS source_system,

@@ -8,4 +8,4 @@ SELECT {{ m.key('trello', 'record_id') }} AS person_key,
        lower({{ m.text("payload->>'email'") }}) AS email,
        NULL::boolean AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current('trello', 'members') }} AS member
+  FROM {{ m.changed('trello', 'members', full) }} AS member

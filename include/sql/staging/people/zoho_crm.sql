@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.people('zoho_crm') }}
+{{ zoho.people('zoho_crm', full) }}

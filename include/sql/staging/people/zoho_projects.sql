@@ -7,4 +7,4 @@ SELECT {{ m.key('zoho_projects', 'u.record_id') }} AS person_key,
        lower({{ m.text("u.payload->>'email'") }}) AS email,
        CASE u.payload->>'status' WHEN 'active' THEN true WHEN 'inactive' THEN false END AS is_active,
        u.cursor_value AS source_updated_at
-  FROM {{ m.current('zoho_projects', 'users') }} AS u
+  FROM {{ m.changed('zoho_projects', 'users', full) }} AS u

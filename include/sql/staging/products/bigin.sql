@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.products('bigin') }}
+{{ zoho.products('bigin', full) }}

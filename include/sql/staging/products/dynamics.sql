@@ -16,5 +16,5 @@ SELECT {{ m.key('dynamics', 'record_id') }} AS product_key,
          WHERE f.key ~ '^[a-z0-9]+_vatrate$' LIMIT 1) AS vat_rate,
        COALESCE(payload->>'statecode' = '0', true) AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current('dynamics', 'products') }} AS current_product
+  FROM {{ m.changed('dynamics', 'products', full) }} AS current_product
 )

@@ -6,7 +6,7 @@
 (
 WITH product AS (
     SELECT record_id, cursor_value, payload AS p, payload->'properties' AS prop
-      FROM {{ m.current('hubspot', 'products') }} AS current_product
+      FROM {{ m.changed('hubspot', 'products', full) }} AS current_product
 )
 SELECT {{ m.key('hubspot', 'record_id') }} AS product_key,
        'hubspot'::text AS source_system,

@@ -9,7 +9,7 @@ WITH product AS (
                                                                     THEN payload->'prices' ELSE '[]'::jsonb END)
                                           WITH ORDINALITY AS x(price, n)
              ORDER BY (x.price->>'currency' = 'EUR') DESC, n LIMIT 1) AS price
-      FROM {{ m.current('pipedrive', 'products') }} AS current_product
+      FROM {{ m.changed('pipedrive', 'products', full) }} AS current_product
 )
 SELECT {{ m.key('pipedrive', 'record_id') }} AS product_key,
        'pipedrive'::text AS source_system,

@@ -15,5 +15,5 @@ SELECT {{ m.key('quickbooks', 'record_id') }} AS product_key,
        NULL::numeric AS vat_rate,
        COALESCE(payload->'Active' <> 'false'::jsonb, true) AS is_active,
        cursor_value AS source_updated_at
-  FROM {{ m.current('quickbooks', 'items') }} AS current_item
+  FROM {{ m.changed('quickbooks', 'items', full) }} AS current_item
 )

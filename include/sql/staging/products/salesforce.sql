@@ -5,7 +5,7 @@
 (
 WITH product AS (
     SELECT record_id, cursor_value, payload AS p
-      FROM {{ m.current('salesforce', 'Product2') }} AS current_product
+      FROM {{ m.changed('salesforce', 'Product2', full) }} AS current_product
 )
 SELECT {{ m.key('salesforce', 'record_id') }} AS product_key,
        'salesforce'::text AS source_system,

@@ -1,2 +1,2 @@
 {% import 'zoho_macros.sql' as zoho %}
-{{ zoho.products('zoho_crm') }}
+{{ zoho.products('zoho_crm', full) }}

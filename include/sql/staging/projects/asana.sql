@@ -13,7 +13,7 @@
            (SELECT reference.normalise(coalesce(f#>>'{enum_value,name}', f->>'display_value'))
               FROM jsonb_array_elements(p.payload->'custom_fields') AS f
              WHERE reference.normalise(f->>'name') = 'billable' LIMIT 1) AS billable_option
-      FROM {{ m.current('asana', 'projects') }} AS p
+      FROM {{ m.changed('asana', 'projects', full) }} AS p
 )
 SELECT {{ m.key('asana', 'record_id') }} AS project_key,
        'asana' AS source_system,

@@ -51,5 +51,5 @@ SELECT {{ m.key('planner', 'p.record_id') }} AS project_key,
        NULL::date AS due_date,
        {{ m.timestamp("p.payload->>'createdDateTime'") }} AS source_created_at,
        p.cursor_value AS source_updated_at
-  FROM {{ m.current('planner', 'plans') }} AS p
+  FROM {{ m.changed('planner', 'plans', full) }} AS p
   LEFT JOIN plan_link AS l ON l.plan_id = p.record_id)

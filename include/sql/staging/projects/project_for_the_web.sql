@@ -10,7 +10,7 @@
               FROM jsonb_each(p.payload) AS e
              WHERE e.key ~ '^_[a-z0-9]+_opportunityid_value$' AND jsonb_typeof(e.value) = 'string'
              ORDER BY e.key LIMIT 1) AS opportunity_id
-      FROM {{ m.current('project_for_the_web', 'msdyn_projects') }} AS p
+      FROM {{ m.changed('project_for_the_web', 'msdyn_projects', full) }} AS p
 )
 SELECT {{ m.key('project_for_the_web', 'record_id') }} AS project_key,
        'project_for_the_web' AS source_system,

@@ -9,7 +9,7 @@
 -- CTEs marked MATERIALIZED are computed once: raw.records may have no statistics right after a load,
 -- and the planner would otherwise re-run them for every row they are joined to.
 (WITH board AS (
-    SELECT record_id, cursor_value, payload FROM {{ m.current('trello', 'boards') }} AS b
+    SELECT record_id, cursor_value, payload FROM {{ m.changed('trello', 'boards', full) }} AS b
 ),
 crm_field AS MATERIALIZED (
     SELECT record_id AS field_id

@@ -23,4 +23,4 @@ SELECT {{ m.key('zoho_projects', 'p.record_id') }} AS project_key,
        {{ m.date("p.payload->>'end_date'") }} AS due_date,
        {{ m.timestamp("p.payload->>'created_time'") }} AS source_created_at,
        p.cursor_value AS source_updated_at
-  FROM {{ m.current('zoho_projects', 'projects') }} AS p
+  FROM {{ m.changed('zoho_projects', 'projects', full) }} AS p
