@@ -87,8 +87,9 @@ def browser_local_storage(url: str, key: str, profile: Path, timeout: float = 60
                 answer = json.loads(devtools.recv())
                 while answer.get("id") != 1:  # events come in between
                     answer = json.loads(devtools.recv())
-                state = answer["result"]["result"]["value"]
-                return state if state[0] == "complete" else None
+                # while the page is still loading (about:blank, a navigation) the evaluation may throw: not yet
+                state = answer.get("result", {}).get("result", {}).get("value")
+                return state if isinstance(state, list) and state[0] == "complete" else None
 
             return wait_for(f"{url} in headless Chromium", loaded, timeout, interval=0.5)[1]
     finally:
